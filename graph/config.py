@@ -1,0 +1,140 @@
+"""All configuration in one place.
+
+Precedence: command-line flags > environment (``CHAINRISK_*``) > ``chainrisk.toml`` (in the working
+directory, or the file named by ``CHAINRISK_CONFIG``) > defaults. With nothing configured the
+embedded backend is used, so a newcomer needs no servers.
+
+Secrets (the Neo4j password, Kafka SASL password, webhook URL) are ``SecretStr``: they never appear
+in ``repr``, logs or ``chainrisk config show``.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+PASSWORD_FILE_NAME = "neo4j-password"
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("CHAINRISK_CONFIG", "chainrisk.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHAINRISK_", extra="ignore")
+
+    backend: Literal["embedded", "services"] = "embedded"
+    state_dir: Path = Path(".chainrisk")
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_controller_port: int = 9093
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    topic_prefix: str = "chainrisk"
+    topic_partitions: int = 6
+    consumer_group: str = "chainrisk-graph"
+
+    # Neo4j
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_http_port: int = 7474
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr | None = None
+    neo4j_password_file: Path | None = None
+    neo4j_database: str = "neo4j"
+
+    # Consumer
+    batch_size: int = Field(default=2000, ge=1)
+
+    # Alerts
+    webhook_url: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()),
+        )
+
+    # --- derived values -------------------------------------------------------------------
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def neo4j_bolt_port(self) -> int:
+        return int(self.neo4j_uri.rsplit(":", 1)[1].split("/")[0])
+
+    @property
+    def browser_url(self) -> str:
+        host = self.neo4j_uri.split("://", 1)[1].rsplit(":", 1)[0]
+        return f"http://{host}:{self.neo4j_http_port}/browser/"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+    def kafka_client_config(self) -> dict[str, Any]:
+        """Keyword arguments shared by every kafka-python client (security settings pass through)."""
+        cfg: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap.split(","),
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            cfg["sasl_mechanism"] = self.kafka_sasl_mechanism
+            cfg["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password is not None:
+                cfg["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            value = getattr(self, f"kafka_{key}")
+            if value:
+                cfg[key] = value
+        return cfg
+
+    def password_file(self) -> Path:
+        return self.neo4j_password_file or (self.state_dir / PASSWORD_FILE_NAME)
+
+    def resolve_neo4j_password(self, create: bool = False) -> str:
+        """The Neo4j password: from the environment/config, else from the password file in the state
+        folder. With ``create=True`` a random one is generated once and stored with mode 0600."""
+        if self.neo4j_password is not None:
+            return self.neo4j_password.get_secret_value()
+        path = self.password_file()
+        if path.exists():
+            return path.read_text().strip()
+        if not create:
+            raise ConfigError(
+                f"no Neo4j password: set CHAINRISK_NEO4J_PASSWORD or run `chainrisk services up` "
+                f"(which stores one in {path})"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password + "\n")
+        return password
+
+
+class ConfigError(Exception):
+    """Configuration is missing or inconsistent; the message says what to set."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with flag values applied on top (``None`` flags are ignored)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
