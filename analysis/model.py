@@ -1,0 +1,106 @@
+"""What analysis reads: a backend-neutral snapshot of the current facts.
+
+Both backends (the embedded networkx graph and Neo4j) produce a :class:`Portfolio` with exactly the
+same content for the same events; every analysis function takes a Portfolio (or parts of it) and
+returns results, with no I/O. That is what makes the two backends give identical answers.
+
+Parties are referred to by their key (``chainrisk.ingest.events.party_key``); names as given in the
+input travel alongside for display.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One contract hop of one block's chain: ``provider`` supplies ``recipient``."""
+
+    block: str
+    provider: str  # party key
+    provider_name: str
+    provider_role: str  # holder | upstream | broker
+    recipient: str
+    recipient_name: str
+    recipient_role: str  # upstream | broker | lessee
+    start_date: date
+    end_date: date
+    lessee_asn: int | None = None
+    renewal_owner: str | None = None
+    document_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryRecord:
+    """A registry object (inetnum / NetHandle) for a block, current version."""
+
+    block: str
+    registry: str
+    handle: str
+    status: str
+    role: str | None  # holder | upstream | lessee, as the status implies
+    org_key: str | None
+    org_name: str | None
+    parent_handle: str | None = None
+    abuse_c: str | None = None
+    mnt_by: tuple[str, ...] = ()
+    mnt_lower: tuple[str, ...] = ()
+    mnt_routes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DelegationRecord:
+    """An RIR delegated-stats record: the opaque holder id listed for a range."""
+
+    block: str
+    registry: str
+    status: str
+    holder_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VrpRecord:
+    prefix: str
+    max_length: int
+    asn: int
+    ta: str
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    prefix: str
+    list_name: str
+    entry_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteObjectRecord:
+    prefix: str
+    origin_asn: int
+    registry: str
+
+
+@dataclass
+class Portfolio:
+    """Every current (asserted, not retracted, newest-observed) fact, in canonical (sorted) order."""
+
+    hops: list[Hop] = field(default_factory=list)
+    registrations: list[RegistryRecord] = field(default_factory=list)
+    delegations: list[DelegationRecord] = field(default_factory=list)
+    vrps: list[VrpRecord] = field(default_factory=list)
+    origins: dict[str, tuple[int, ...]] = field(default_factory=dict)  # prefix -> origin ASNs seen in BGP
+    route_objects: list[RouteObjectRecord] = field(default_factory=list)
+    listings: list[Listing] = field(default_factory=list)
+
+    def canonical(self) -> "Portfolio":
+        """The same facts in a fixed order, so two backends' portfolios compare equal."""
+        return Portfolio(
+            hops=sorted(self.hops, key=lambda h: (h.block, h.provider, h.recipient)),
+            registrations=sorted(self.registrations, key=lambda r: (r.block, r.registry, r.handle)),
+            delegations=sorted(self.delegations, key=lambda d: (d.block, d.registry)),
+            vrps=sorted(self.vrps, key=lambda v: (v.prefix, v.max_length, v.asn, v.ta)),
+            origins=dict(sorted(self.origins.items())),
+            route_objects=sorted(self.route_objects, key=lambda r: (r.prefix, r.origin_asn, r.registry)),
+            listings=sorted(self.listings, key=lambda x: (x.prefix, x.list_name)),
+        )

@@ -1,0 +1,240 @@
+"""What every ingest worker shares: opening (possibly compressed) files, rejects, the run loop.
+
+A worker is a module with ``SOURCE`` (dataset name), ``DESCRIPTION`` and a generator function
+``parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject]``. It yields events for good
+records and :class:`Reject` for bad ones, and never raises for bad input: a malformed record is a
+``Reject`` naming file, line (or offset) and reason, and parsing goes on. Only an unreadable file or
+an unknown format ends a file early, with :class:`SourceError`.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Protocol
+
+from chainrisk.ingest.events import Event, utc_now
+
+MAX_RAW_IN_REJECT = 300
+
+
+class SourceError(Exception):
+    """The file cannot be read at all (missing, unreadable, broken compression, unknown format)."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    file: str
+    line: int | None
+    reason: str
+    raw: str = ""
+    offset: int | None = None
+
+    def where(self) -> str:
+        if self.line is not None:
+            return f"{self.file}:{self.line}"
+        if self.offset is not None:
+            return f"{self.file}@{self.offset}"
+        return self.file
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"file": self.file, "line": self.line, "offset": self.offset, "reason": self.reason, "raw": self.raw[:MAX_RAW_IN_REJECT]},
+            ensure_ascii=False,
+        )
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    reference: str  # how provenance names the file (the path as given)
+    ingested_at: datetime
+    observed_at: datetime | None = None  # operator override of the data's own date
+
+
+class EventSink(Protocol):
+    """Where a worker's events go: Kafka, the embedded log, or stdout for --dry-run."""
+
+    def publish(self, event: Event) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SourceFile:
+    """A file opened for parsing: gzip and bzip2 are detected by their magic bytes, not the name.
+
+    ``position()`` is how far into the file (compressed bytes) reading has got, for progress bars.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot open: {exc.strerror or exc}") from None
+        magic = self._raw.read(3)
+        self._raw.seek(0)
+        self.compression = "gzip" if magic[:2] == b"\x1f\x8b" else "bzip2" if magic == b"BZh" else None
+        if self.compression == "gzip":
+            self._stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw)
+        elif self.compression == "bzip2":
+            self._stream = bz2.BZ2File(self._raw)
+        else:
+            self._stream = self._raw
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def position(self) -> int:
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+    def binary(self) -> IO[bytes]:
+        return self._stream
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """(1-based line number, text without the newline). Undecodable bytes become U+FFFD so
+        one bad byte rejects one record, not the file."""
+        text = io.TextIOWrapper(self._stream, encoding="utf-8", errors="replace", newline="")
+        number = 0
+        try:
+            for number, line in enumerate(text, start=1):
+                yield number, line.rstrip("\r\n")
+        except (OSError, EOFError, ValueError) as exc:
+            raise SourceError(f"{self.path}: broken {self.compression or 'file'} after line {number}: {exc}") from None
+        finally:
+            text.detach()
+
+    def read_all(self) -> bytes:
+        try:
+            return self._stream.read()
+        except (OSError, EOFError, ValueError) as exc:
+            raise SourceError(f"{self.path}: broken {self.compression or 'file'}: {exc}") from None
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> "SourceFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+Parser = Callable[[SourceFile, ParseContext], Iterator["Event | Reject"]]
+
+
+@dataclass
+class IngestSummary:
+    events_by_type: Counter[str] = field(default_factory=Counter)
+    rejects_by_reason: Counter[str] = field(default_factory=Counter)
+    files_failed: list[str] = field(default_factory=list)
+    files_read: int = 0
+    seconds: float = 0.0
+
+    @property
+    def events(self) -> int:
+        return sum(self.events_by_type.values())
+
+    @property
+    def rejects(self) -> int:
+        return sum(self.rejects_by_reason.values())
+
+
+def reason_class(reason: str) -> str:
+    """The kind of a reject reason, for the summary: the text before the first colon."""
+    return reason.split(":", 1)[0].strip()
+
+
+def as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def run_ingest(
+    parse: Parser,
+    paths: list[Path],
+    sink: EventSink,
+    *,
+    limit: int | None = None,
+    observed_at: datetime | None = None,
+    on_reject: Callable[[Reject], None] | None = None,
+    progress: bool = False,
+) -> IngestSummary:
+    """Parse every file, publish good events to ``sink``, report rejects; flush at the end.
+
+    ``limit`` stops after that many events in total. A file that cannot be read is recorded in
+    ``files_failed`` and the other files are still ingested.
+    """
+    import time
+
+    summary = IngestSummary()
+    started = time.monotonic()
+    ingested_at = utc_now()
+    bar = _Progress(enabled=progress)
+    try:
+        for path in paths:
+            if limit is not None and summary.events >= limit:
+                break
+            ctx = ParseContext(reference=str(path), ingested_at=ingested_at, observed_at=observed_at and as_utc(observed_at))
+            try:
+                with SourceFile(path) as src:
+                    task = bar.start(path.name, src.size)
+                    for n, item in enumerate(parse(src, ctx)):
+                        if isinstance(item, Reject):
+                            summary.rejects_by_reason[reason_class(item.reason)] += 1
+                            if on_reject:
+                                on_reject(item)
+                        else:
+                            sink.publish(item)
+                            summary.events_by_type[item.type] += 1
+                            if limit is not None and summary.events >= limit:
+                                break
+                        if n % 2048 == 0:
+                            bar.update(task, src.position())
+                    bar.update(task, src.size)
+                summary.files_read += 1
+            except SourceError as exc:
+                summary.files_failed.append(str(exc))
+                print(f"error: {exc}", file=sys.stderr)
+        sink.flush()
+    finally:
+        bar.stop()
+        summary.seconds = time.monotonic() - started
+    return summary
+
+
+class _Progress:
+    """A rich progress bar with rate, only on a terminal and when asked for."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar = None
+        if enabled and sys.stderr.isatty():
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                transient=True,
+            )
+            self._bar.start()
+
+    def start(self, name: str, total: int) -> int | None:
+        return self._bar.add_task(name, total=total) if self._bar else None
+
+    def update(self, task: int | None, completed: int) -> None:
+        if self._bar is not None and task is not None:
+            self._bar.update(task, completed=completed)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()

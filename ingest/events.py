@@ -1,0 +1,299 @@
+"""The event contract: what ingest workers publish and the graph consumer applies.
+
+Every message is one JSON object (one pydantic model below) with
+
+* ``schema_version`` - bumped on any incompatible change; consumers reject versions they do not know;
+* ``type`` - the fact kind (the discriminator);
+* ``op`` - ``assert`` states the fact, ``retract`` withdraws it. Removal is always explicit: a fact
+  missing from a later file is never taken as removed, so a partial ingest cannot delete good data;
+* ``block`` - the IPv4 prefix the fact is about, also the Kafka message key, so every event about one
+  block lands on one partition and is applied in order;
+* ``provenance`` - source dataset, file or URL, line or byte offset, the data's own date
+  (``observed_at``) and when it was ingested;
+* ``event_id`` - deterministic: a hash of the fact's content, source and observed date (not of the
+  ingest time or the file's path), so re-ingesting a file yields the same ids.
+
+A fact's *identity* (``fact_key``) says which earlier fact a new one replaces: a newer
+``observed_at`` for the same key supersedes, an older one is ignored (out-of-order safe).
+
+Topics: relationship facts (lease hops, registrations, transfers, delegations) go to
+``<prefix>.relationships``; routing facts (VRPs, BGP origins, IRR route objects) to
+``<prefix>.routing``; reputation facts (blocklists) to ``<prefix>.reputation``.
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from datetime import date, datetime, timezone
+from enum import Enum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+SCHEMA_VERSION = 1
+
+
+class Role(str, Enum):
+    HOLDER = "holder"
+    UPSTREAM = "upstream"
+    BROKER = "broker"
+    LESSEE = "lessee"
+
+
+PROVIDER_ROLES = frozenset({Role.HOLDER, Role.UPSTREAM, Role.BROKER})
+RECIPIENT_ROLES = frozenset({Role.UPSTREAM, Role.BROKER, Role.LESSEE})
+
+_SPACE = re.compile(r"\s+")
+
+
+def party_key(name: str | None, party_id: str | None = None) -> str:
+    """The identity of a party: its id (e.g. a registry handle) when known, else its name,
+    compared case- and whitespace-insensitively ("  B2 Net  Solutions" == "b2 net solutions")."""
+    raw = party_id if party_id and party_id.strip() else (name or "")
+    return _SPACE.sub(" ", raw.strip()).casefold()
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Party(_Frozen):
+    name: str
+    id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return party_key(self.name, self.id)
+
+
+class Provenance(_Frozen):
+    source: str  # dataset, e.g. "lease-register", "ripe-whois", "rpki-client"
+    reference: str  # file path or URL the fact came from
+    line: int | None = None  # 1-based line, for line-oriented files
+    offset: int | None = None  # byte or record offset, for other files
+    observed_at: datetime  # the data's own date (file header, record date), UTC
+    ingested_at: datetime  # when the worker read it, UTC
+
+
+def _check_ipv4_prefix(value: str) -> str:
+    net = ipaddress.ip_network(value, strict=True)
+    if net.version != 4:
+        raise ValueError(f"{value} is not IPv4")
+    return str(net)
+
+
+class _Event(_Frozen):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = ""
+    op: Literal["assert", "retract"] = "assert"
+    block: str
+    provenance: Provenance
+
+    @field_validator("block")
+    @classmethod
+    def _block_is_ipv4_prefix(cls, value: str) -> str:
+        return _check_ipv4_prefix(value)
+
+    # -- identity ----------------------------------------------------------------------
+    def identity(self) -> tuple[Any, ...]:
+        """The fields that name the fact (not its current values)."""
+        return (self.block,)
+
+    @property
+    def fact_key(self) -> str:
+        return f"{self.type}|" + "|".join("" if p is None else str(p) for p in self.identity())  # type: ignore[attr-defined]
+
+    def with_id(self) -> "_Event":
+        """This event with its deterministic ``event_id`` filled in."""
+        body = self.model_dump(mode="json", exclude={"event_id"})
+        prov = body.pop("provenance")
+        content = {"body": body, "source": prov["source"], "observed_at": prov["observed_at"]}
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        return self.model_copy(update={"event_id": digest[:32]})
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class LeaseHop(_Event):
+    """One hop of a block's contract chain, from the business's own lease register."""
+
+    type: Literal["lease_hop"] = "lease_hop"
+    provider: Party
+    provider_role: Role
+    recipient: Party
+    recipient_role: Role
+    start_date: date
+    end_date: date
+    lessee_asn: int | None = None
+    renewal_owner: str | None = None
+    document_ref: str | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.block, self.provider.key, self.recipient.key)
+
+
+class Registration(_Event):
+    """A registry object for the block (RPSL inetnum, ARIN NetHandle / RDAP ip network).
+
+    ``role`` is the chain role the registry status implies (ALLOCATED PA / Direct Allocation ->
+    holder; SUB-ALLOCATED PA / Reallocated -> upstream; ASSIGNED PA / Reassigned -> lessee);
+    ``None`` where the status says nothing about a chain (e.g. LEGACY without org)."""
+
+    type: Literal["registration"] = "registration"
+    registry: str  # ripe, arin, apnic, afrinic, lacnic
+    handle: str  # NetHandle, or "start - end" for RPSL inetnums
+    parent_handle: str | None = None
+    range_start: str | None = None  # the object's own range when it is not one CIDR
+    range_end: str | None = None
+    status: str
+    role: Role | None = None
+    org: Party | None = None
+    netname: str | None = None
+    country: str | None = None
+    mnt_by: tuple[str, ...] = ()
+    mnt_lower: tuple[str, ...] = ()
+    mnt_routes: tuple[str, ...] = ()
+    abuse_c: str | None = None
+    created: date | None = None
+    last_modified: date | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.registry, self.block)
+
+
+class RouteObject(_Event):
+    """An IRR ``route:`` object: the prefix may be originated by ``origin_asn``."""
+
+    type: Literal["route_object"] = "route_object"
+    origin_asn: int
+    registry: str
+    mnt_by: tuple[str, ...] = ()
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.block, self.origin_asn, self.registry)
+
+
+class HolderTransfer(_Event):
+    """An RIR transfer-log record: the block's registered holder changed."""
+
+    type: Literal["holder_transfer"] = "holder_transfer"
+    from_party: Party
+    to_party: Party
+    transfer_date: datetime
+    transfer_type: str  # RESOURCE_TRANSFER | MERGER_ACQUISITION | ...
+    source_rir: str | None = None
+    recipient_rir: str | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.block, self.transfer_date.isoformat(), self.to_party.key)
+
+
+class Delegation(_Event):
+    """A delegated-extended statistics record: which holder (opaque id) an RIR lists for a range."""
+
+    type: Literal["delegation"] = "delegation"
+    registry: str
+    country: str | None = None
+    status: str  # allocated | assigned | reserved | available
+    holder_id: str | None = None  # the opaque id; None for reserved/available
+    registered: date | None = None
+    range_start: str | None = None  # the record's own range when it is not one CIDR
+    range_size: int | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.registry, self.block)
+
+
+class Vrp(_Event):
+    """A validated ROA payload (RFC 6811): ``asn`` may originate ``block`` up to ``max_length``."""
+
+    type: Literal["vrp"] = "vrp"
+    max_length: int = Field(ge=0, le=32)
+    asn: int = Field(ge=0)
+    ta: str
+    expires: datetime | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.block, self.max_length, self.asn, self.ta)
+
+
+class RouteOrigin(_Event):
+    """Origins seen in BGP for the prefix (CAIDA prefix-to-AS). Several for MOAS or AS sets."""
+
+    type: Literal["route_origin"] = "route_origin"
+    origins: tuple[int, ...]
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.block,)
+
+
+class BlocklistEntry(_Event):
+    """A blocklist listing (Spamhaus DROP/EDROP) covering the prefix."""
+
+    type: Literal["blocklist_entry"] = "blocklist_entry"
+    list_name: str  # e.g. spamhaus-drop
+    entry_id: str | None = None  # e.g. SBL256894
+    rir: str | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.list_name, self.block)
+
+
+Event = Annotated[
+    Union[LeaseHop, Registration, RouteObject, HolderTransfer, Delegation, Vrp, RouteOrigin, BlocklistEntry],
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+EVENT_TYPES = ("lease_hop", "registration", "route_object", "holder_transfer", "delegation", "vrp", "route_origin", "blocklist_entry")
+
+TOPIC_OF_TYPE: dict[str, str] = {
+    "lease_hop": "relationships",
+    "registration": "relationships",
+    "holder_transfer": "relationships",
+    "delegation": "relationships",
+    "vrp": "routing",
+    "route_origin": "routing",
+    "route_object": "routing",
+    "blocklist_entry": "reputation",
+}
+INGEST_TOPICS = ("relationships", "routing", "reputation")
+
+
+class EventDecodeError(ValueError):
+    """A message is not a valid event of a known schema version; the text says why."""
+
+
+def decode_event(raw: bytes | str) -> Event:
+    """Parse one wire message. Raises :class:`EventDecodeError` with a readable reason."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EventDecodeError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise EventDecodeError("not a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise EventDecodeError(f"unknown schema_version {version!r} (this consumer reads {SCHEMA_VERSION})")
+    try:
+        return EVENT_ADAPTER.validate_python(data)
+    except Exception as exc:  # pydantic.ValidationError: keep the first line readable
+        raise EventDecodeError(f"invalid event: {_first_error(exc)}") from None
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    all_errors = errors()
+    first = all_errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    more = f" (and {len(all_errors) - 1} more)" if len(all_errors) > 1 else ""
+    return f"{where}: {first.get('msg')}{more}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
