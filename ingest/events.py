@@ -161,7 +161,8 @@ class Registration(_Event):
     last_modified: date | None = None
 
     def identity(self) -> tuple[Any, ...]:
-        return (self.registry, self.block)
+        # the handle, not the prefix: ARIN lists a Direct Allocation and a Reallocated net on the same /16
+        return (self.registry, self.handle, self.block)
 
 
 class RouteObject(_Event):
