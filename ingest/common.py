@@ -1,10 +1,11 @@
 """What every ingest worker shares: opening (possibly compressed) files, rejects, the run loop.
 
 A worker is a module with ``SOURCE`` (dataset name), ``DESCRIPTION`` and a generator function
-``parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject]``. It yields events for good
+``parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]``. It yields events for good
 records and :class:`Reject` for bad ones, and never raises for bad input: a malformed record is a
 ``Reject`` naming file, line (or offset) and reason, and parsing goes on. Only an unreadable file or
-an unknown format ends a file early, with :class:`SourceError`.
+an unknown format ends a file early, with :class:`SourceError`. A record that is fine but out of
+scope (IPv6, an AS number row) is yielded as a :class:`Skip`, counted in the summary, not rejected.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import bz2
 import gzip
 import io
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -49,6 +51,15 @@ class Reject:
             {"file": self.file, "line": self.line, "offset": self.offset, "reason": self.reason, "raw": self.raw[:MAX_RAW_IN_REJECT]},
             ensure_ascii=False,
         )
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A record a worker deliberately does not ingest because it is out of scope (an IPv6 VRP, an ASN
+    row of delegated stats, an unrouted range): not an error, only counted in the summary per reason.
+    Workers yield shared module-level instances, so skipping costs no allocation."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,18 @@ class SourceFile:
         finally:
             text.detach()
 
+    def text_chunks(self, size: int = 1 << 16) -> Iterator[str]:
+        """The decoded text in pieces of about ``size`` characters (newlines normalised to ``\\n``),
+        for parsers that scan structure rather than lines, such as a streamed JSON document."""
+        text = io.TextIOWrapper(self._stream, encoding="utf-8", errors="replace")
+        try:
+            while chunk := text.read(size):
+                yield chunk
+        except (OSError, EOFError, ValueError) as exc:
+            raise SourceError(f"{self.path}: broken {self.compression or 'file'} near byte {self.position()}: {exc}") from None
+        finally:
+            text.detach()
+
     def read_all(self) -> bytes:
         try:
             return self._stream.read()
@@ -132,13 +155,14 @@ class SourceFile:
         self.close()
 
 
-Parser = Callable[[SourceFile, ParseContext], Iterator["Event | Reject"]]
+Parser = Callable[[SourceFile, ParseContext], Iterator["Event | Reject | Skip"]]
 
 
 @dataclass
 class IngestSummary:
     events_by_type: Counter[str] = field(default_factory=Counter)
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)  # out-of-scope records (see Skip)
     files_failed: list[str] = field(default_factory=list)
     files_read: int = 0
     seconds: float = 0.0
@@ -151,6 +175,10 @@ class IngestSummary:
     def rejects(self) -> int:
         return sum(self.rejects_by_reason.values())
 
+    @property
+    def skipped(self) -> int:
+        return sum(self.skipped_by_reason.values())
+
 
 def reason_class(reason: str) -> str:
     """The kind of a reject reason, for the summary: the text before the first colon."""
@@ -159,6 +187,41 @@ def reason_class(reason: str) -> str:
 
 def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+_DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def date_in_file_name(path: Path) -> datetime | None:
+    """Midnight UTC of the first ``YYYYMMDD`` date in the file name
+    (``routeviews-rv2-20240406.pfx2as.gz`` -> 2024-04-06), or None when the name has none."""
+    match = _DATE_IN_NAME.search(path.name)
+    if match is None:
+        return None
+    year, month, day = (int(part) for part in match.groups())
+    try:
+        return datetime(year, month, day, tzinfo=timezone.utc)
+    except ValueError:  # 20230231
+        return None
+
+
+def file_observed_at(path: Path) -> datetime:
+    """The data's date when the content gives none: a date in the file name, else the file's
+    modification time (UTC, whole seconds)."""
+    named = date_in_file_name(path)
+    if named is not None:
+        return named
+    return datetime.fromtimestamp(int(path.stat().st_mtime), tz=timezone.utc)
+
+
+def observed_at_for(ctx: ParseContext, from_content: datetime | None, path: Path) -> datetime:
+    """The ``observed_at`` to stamp on a file's events: the operator's override, else the date the
+    content states (header, metadata), else :func:`file_observed_at`."""
+    if ctx.observed_at is not None:
+        return ctx.observed_at
+    if from_content is not None:
+        return as_utc(from_content)
+    return file_observed_at(path)
 
 
 def run_ingest(
@@ -195,6 +258,8 @@ def run_ingest(
                             summary.rejects_by_reason[reason_class(item.reason)] += 1
                             if on_reject:
                                 on_reject(item)
+                        elif isinstance(item, Skip):
+                            summary.skipped_by_reason[item.reason] += 1
                         else:
                             sink.publish(item)
                             summary.events_by_type[item.type] += 1
