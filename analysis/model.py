@@ -47,6 +47,7 @@ class RegistryRecord:
     mnt_by: tuple[str, ...] = ()
     mnt_lower: tuple[str, ...] = ()
     mnt_routes: tuple[str, ...] = ()
+    netname: str | None = None  # names the party when a record's org repeats its parent's (ARIN Reallocated)
 
 
 @dataclass(frozen=True, slots=True)
