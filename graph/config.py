@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     neo4j_password_file: Path | None = None
     neo4j_database: str = "neo4j"
 
+    # `chainrisk services` (local Kafka + Neo4j from Maven Central jars)
+    java_home: Path | None = None  # else $JAVA_HOME, else `java` on PATH
+    jars_dir: Path | None = None  # else <state_dir>/jars
+    services_timeout: float = Field(default=180.0, gt=0)  # seconds to wait for each service to be ready
+
     # Consumer
     batch_size: int = Field(default=2000, ge=1)
 
