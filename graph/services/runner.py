@@ -339,9 +339,11 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
 def log_report(layout: Layout, spec: ServiceSpec, lines: int = LOG_TAIL_LINES) -> str:
     """The tails of ``spec``'s main and console logs, and where its logs are."""
     parts: list[str] = []
+    shown: set[str] = set()
     for path in (layout.main_log(spec), layout.console_log(spec)):
         text = tail(path, lines)
-        if text:
+        if text and not set(text) <= shown:  # the console log often repeats the main log's errors
+            shown.update(text)
             parts.append(f"--- last {len(text)} lines of {path} ---")
             parts.extend(text)
     parts.append(f"{spec.name} logs are in {layout.logs(spec)}")
