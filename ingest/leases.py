@@ -1,0 +1,284 @@
+"""Lease-register worker: the business's own contracts, one row per hop of a block's chain.
+
+The format is fixed: CSV with a header row, or JSON Lines with the same field names (recognised by
+content: a first character ``{`` means JSON Lines). Required: ``block, provider, provider_role,
+recipient, recipient_role, start_date, end_date``; optional: ``lessee_asn, renewal_owner,
+document_ref, provider_id, recipient_id``. Other columns are ignored. Each row is one
+:class:`LeaseHop`; a party is identified by its ``*_id`` when given, else by its name.
+
+A bad row is rejected with its line and a reason (the rows around it are kept): the prefix is not
+IPv4, is IPv6, or has host bits set; a role is unknown or in the wrong column; a party is empty;
+provider equals recipient; a date does not parse; end_date is before start_date; lessee_asn is not
+an AS number; a CSV row has the wrong number of fields. A header without the required columns
+fails the whole file.
+
+``observed_at`` (the register's date, which orders it against other sources): ``--observed-at``,
+else a ``YYYYMMDD`` date in the file name, else the file's modification time (UTC).
+
+``--replaces OLD_FILE`` makes removal explicit: every hop (by block, provider and recipient) in
+OLD_FILE that no new file contains is published as a ``retract`` event after the new rows. Nothing
+is ever retracted without that flag, and nothing is retracted unless every new file was read to the
+end (a partial read cannot delete hops).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.events import PROVIDER_ROLES, RECIPIENT_ROLES, LeaseHop, Party, Provenance, Role, party_key, utc_now
+from chainrisk.ingest.formats import first_text
+from chainrisk.ingest.prefixes import parse_asn, parse_ipv4_prefix
+
+SOURCE = "lease-register"
+DESCRIPTION = "The lease register (CSV or JSON Lines): one row per hop of a leased block's chain, holder to lessee."
+
+REQUIRED_FIELDS = ("block", "provider", "provider_role", "recipient", "recipient_role", "start_date", "end_date")
+OPTIONAL_FIELDS = ("lessee_asn", "renewal_owner", "document_ref", "provider_id", "recipient_id")
+ROLE_NAMES = ", ".join(role.value for role in Role)
+
+EXTRA_OPTIONS = [
+    click.Option(
+        ["--replaces", "replaces"],
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="The previous register: publish a retraction for every hop in it that the new files no longer contain.",
+    )
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# one row -> one hop (pure)
+
+
+def _text(value: Any) -> str:
+    """A cell as text: None -> "", numbers as written."""
+    return "" if value is None else str(value).strip()
+
+
+def _role(value: str, column: str, allowed: frozenset[Role], side: str) -> tuple[Role | None, str | None]:
+    """The role in ``column``, or the reason it is not acceptable there."""
+    text = value.strip().lower()
+    if not text:
+        return None, f"unknown role: {column} is empty (use one of {ROLE_NAMES})"
+    try:
+        role = Role(text)
+    except ValueError:
+        return None, f"unknown role: {column} {value.strip()!r} is not one of {ROLE_NAMES}"
+    if role not in allowed:
+        allowed_names = [r.value for r in Role if r in allowed]
+        names = ", ".join(allowed_names[:-1]) + " or " + allowed_names[-1]
+        return None, f"role in the wrong column: a {side} cannot be {role.value!r} (a {side} is {names})"
+    return role, None
+
+
+def _date(value: str, column: str) -> tuple[date | None, str | None]:
+    text = value.strip()
+    try:
+        return date.fromisoformat(text), None
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).date(), None
+    except ValueError:
+        return None, f"unparsable date: {column} {text!r} is not an ISO 8601 date (YYYY-MM-DD)"
+
+
+def _party(row: dict[str, Any], side: str) -> tuple[Party | None, str | None]:
+    name, party_id = _text(row.get(side)), _text(row.get(f"{side}_id"))
+    if not name and not party_id:
+        return None, f"empty party: {side} has no name and no {side}_id"
+    return Party(name=name or party_id, id=party_id or None), None
+
+
+def hop_fields(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The :class:`LeaseHop` fields of one register row (``block`` .. ``lessee_asn``), and the reasons
+    the row is unacceptable (empty when it is fine). Every problem is reported, first one first."""
+    reasons: list[str] = []
+    fields: dict[str, Any] = {}
+
+    def take(result: tuple[Any, str | None], key: str) -> None:
+        value, reason = result
+        if reason:
+            reasons.append(reason)
+        else:
+            fields[key] = value
+
+    try:
+        fields["block"] = str(parse_ipv4_prefix(_text(row.get("block"))))
+    except ValueError as exc:
+        reasons.append(str(exc))
+    take(_party(row, "provider"), "provider")
+    take(_role(_text(row.get("provider_role")), "provider_role", PROVIDER_ROLES, "provider"), "provider_role")
+    take(_party(row, "recipient"), "recipient")
+    take(_role(_text(row.get("recipient_role")), "recipient_role", RECIPIENT_ROLES, "recipient"), "recipient_role")
+    provider, recipient = fields.get("provider"), fields.get("recipient")
+    if provider is not None and recipient is not None and party_key(provider.name, provider.id) == party_key(recipient.name, recipient.id):
+        reasons.append(f"provider equals recipient: {provider.id or provider.name!r} cannot lease to itself")
+    take(_date(_text(row.get("start_date")), "start_date"), "start_date")
+    take(_date(_text(row.get("end_date")), "end_date"), "end_date")
+    start, end = fields.get("start_date"), fields.get("end_date")
+    if start is not None and end is not None and end < start:
+        reasons.append(f"end_date before start_date: {end} is before {start}")
+    asn_text = _text(row.get("lessee_asn"))
+    if asn_text:
+        try:
+            fields["lessee_asn"] = parse_asn(asn_text)
+        except ValueError:
+            reasons.append(f"bad lessee_asn: {asn_text!r} is not an AS number (write 64500 or AS64500)")
+    for optional in ("renewal_owner", "document_ref"):
+        fields[optional] = _text(row.get(optional)) or None
+    return fields, reasons
+
+
+# ---------------------------------------------------------------------------------------------
+# files -> rows
+
+
+Row = tuple[int, dict[str, Any], str]  # (line, values by field name, raw text)
+
+
+def csv_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
+    """The data rows of a CSV register with their first line; rejects for rows with the wrong number
+    of fields. Raises :class:`SourceError` when the header lacks a required column."""
+    position = {"line": 0}
+    pending: list[str] = []
+
+    def texts() -> Iterator[str]:
+        for number, text in src.lines():
+            position["line"] = number
+            pending.append(text)
+            yield text + "\n"  # the csv module needs the newline to keep one inside a quoted field
+
+    reader = csv.reader(texts())
+    header: list[str] | None = None
+    last_end = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield Reject(reference, last_end + 1, f"malformed CSV: {exc}", "\n".join(pending))
+            last_end, pending[:] = position["line"], []
+            continue
+        first, last_end = last_end + 1, position["line"]
+        raw = "\n".join(pending)
+        pending.clear()
+        if not any(cell.strip() for cell in cells):
+            continue
+        if header is None:
+            header = [cell.strip().lower().removeprefix("\ufeff") for cell in cells]
+            missing = [name for name in REQUIRED_FIELDS if name not in header]
+            if missing:
+                raise SourceError(
+                    f"{src.path}: not a lease register: the header (line {first}) lacks required column(s) "
+                    f"{', '.join(missing)}; it has: {', '.join(header) or 'nothing'}"
+                )
+            continue
+        if len(cells) != len(header):
+            spans = f" (the row spans lines {first}-{last_end}: is a quote left open?)" if last_end > first else " (quote a name that contains a comma)"
+            yield Reject(reference, first, f"wrong number of fields: expected {len(header)} as in the header, found {len(cells)}{spans}", raw)
+            continue
+        yield first, dict(zip(header, cells)), raw
+    if header is None:
+        raise SourceError(f"{src.path}: not a lease register: the file is empty (expected a header with {', '.join(REQUIRED_FIELDS)})")
+
+
+def jsonl_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
+    """The rows of a JSON Lines register; rejects for lines that are not JSON objects or lack a
+    required field."""
+    for number, text in src.lines():
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Reject(reference, number, f"not JSON: {exc.msg} at column {exc.colno}", text)
+            continue
+        if not isinstance(value, dict):
+            yield Reject(reference, number, "not a JSON object: each line must be one {...} row", text)
+            continue
+        missing = [name for name in REQUIRED_FIELDS if name not in value]
+        if missing:
+            yield Reject(reference, number, f"missing field: {', '.join(missing)}", text)
+            continue
+        yield number, value, text
+
+
+def parse(src: SourceFile, ctx: ParseContext) -> Iterator[LeaseHop | Reject]:
+    """The lease hops of one register file (CSV or JSON Lines)."""
+    observed_at = observed_at_for(ctx, None, src.path)
+    is_jsonl = first_text(src).lstrip().startswith("{")
+    rows = jsonl_rows(src, ctx.reference) if is_jsonl else csv_rows(src, ctx.reference)
+    for item in rows:
+        if isinstance(item, Reject):
+            yield item
+            continue
+        line, values, raw = item
+        fields, reasons = hop_fields(values)
+        if reasons:
+            yield Reject(ctx.reference, line, "; ".join(reasons), raw)
+            continue
+        provenance = Provenance(source=SOURCE, reference=ctx.reference, line=line, observed_at=observed_at, ingested_at=ctx.ingested_at)
+        yield LeaseHop(provenance=provenance, **fields).with_id()
+
+
+# ---------------------------------------------------------------------------------------------
+# explicit removal (--replaces)
+
+
+def read_hops(path: Path) -> dict[str, LeaseHop]:
+    """The valid hops of a register by fact key (a later row wins). Raises :class:`SourceError` if
+    the file cannot be read."""
+    ctx = ParseContext(reference=str(path), ingested_at=utc_now())
+    hops: dict[str, LeaseHop] = {}
+    with SourceFile(path) as src:
+        for item in parse(src, ctx):
+            if isinstance(item, LeaseHop):
+                hops[item.fact_key] = item
+    return hops
+
+
+def retraction(hop: LeaseHop, ctx: ParseContext, observed_at: datetime) -> LeaseHop:
+    """The event withdrawing ``hop``: same fact, ``op="retract"``, dated ``observed_at`` so it
+    supersedes the assertion."""
+    provenance = hop.provenance.model_copy(update={"observed_at": max(observed_at, hop.provenance.observed_at), "ingested_at": ctx.ingested_at})
+    return hop.model_copy(update={"op": "retract", "provenance": provenance, "event_id": ""}).with_id()  # type: ignore[return-value]
+
+
+def make_parser(paths: list[Path], replaces: Path | None = None, **_options: Any) -> Callable[[SourceFile, ParseContext], Iterator[LeaseHop | Reject]]:
+    """The parser for a run over ``paths``. With ``replaces``, after the last file it yields a
+    retraction for every hop of the old register missing from all new files (only when every new
+    file was read completely)."""
+    if replaces is None:
+        return parse
+    old_hops = read_hops(replaces)
+    seen: set[str] = set()
+    completed: set[Path] = set()
+    observed: list[datetime] = []
+
+    def parse_file(src: SourceFile, ctx: ParseContext) -> Iterator[LeaseHop | Reject]:
+        observed.append(observed_at_for(ctx, None, src.path))
+        for item in parse(src, ctx):
+            if isinstance(item, LeaseHop):
+                seen.add(item.fact_key)
+            yield item
+        completed.add(src.path)
+        if src.path != paths[-1]:
+            return
+        unread = [str(p) for p in paths if p not in completed]
+        if unread:
+            yield Reject(str(replaces), None, f"retractions skipped: {', '.join(unread)} not read completely, so a missing hop may only be unread")
+            return
+        for key, hop in old_hops.items():
+            if key not in seen:
+                yield retraction(hop, ctx, max(observed))
+
+    return parse_file
