@@ -125,7 +125,7 @@ class SourceFile:
         except (OSError, EOFError, ValueError) as exc:
             raise SourceError(f"{self.path}: broken {self.compression or 'file'} after line {number}: {exc}") from None
         finally:
-            text.detach()
+            _detach_quietly(text)
 
     def text_chunks(self, size: int = 1 << 16) -> Iterator[str]:
         """The decoded text in pieces of about ``size`` characters (newlines normalised to ``\\n``),
@@ -137,7 +137,7 @@ class SourceFile:
         except (OSError, EOFError, ValueError) as exc:
             raise SourceError(f"{self.path}: broken {self.compression or 'file'} near byte {self.position()}: {exc}") from None
         finally:
-            text.detach()
+            _detach_quietly(text)
 
     def read_all(self) -> bytes:
         try:
@@ -153,6 +153,15 @@ class SourceFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _detach_quietly(text: io.TextIOWrapper) -> None:
+    """Release the byte stream from a text wrapper. A parser that stopped early leaves its generator
+    suspended; it may be closed only after the file, when detaching (which flushes) cannot work."""
+    try:
+        text.detach()
+    except ValueError:
+        pass
 
 
 Parser = Callable[[SourceFile, ParseContext], Iterator["Event | Reject | Skip"]]

@@ -1,0 +1,206 @@
+"""Spamhaus DROP / EDROP -> :class:`BlocklistEntry` events (blocks not to route or accept mail from).
+
+Two formats, told apart by the first non-blank line:
+
+* text (``drop.txt``, ``edrop.txt``)::
+
+      ; Spamhaus DROP List 2025/01/17 - (c) 2025 The Spamhaus Project SLU
+      ; Last-Modified: Fri, 17 Jan 2025 17:03:47 GMT
+      1.10.16.0/20 ; SBL256894
+
+  ``;`` starts a comment. ``Last-Modified`` gives ``observed_at``. The list is named by the title
+  comment (``Spamhaus EDROP List`` -> ``spamhaus-edrop``, ``Spamhaus DROP List`` /
+  ``Spamhaus IPv6 DROP List`` -> ``spamhaus-drop``), else by the file name (``edrop`` in it ->
+  ``spamhaus-edrop``, otherwise ``spamhaus-drop``). Since 2024 EDROP is merged into DROP.
+* JSON lines (``drop_v4.json``): ``{"cidr": "1.10.16.0/20", "sblid": "SBL256894", "rir": "apnic"}``
+  per line and a trailing ``{"type": "metadata", "timestamp": <unix>, ...}`` line. The timestamp
+  gives ``observed_at``; because it comes last, the file is read twice (the first pass only looks
+  for that line; constant memory). The list is named by the file name as above.
+
+``provenance.source`` is the list name. IPv6 entries are yielded as :class:`Skip`. Without a date in the content, ``observed_at`` is the
+date in the file name or the file's mtime; ``ctx.observed_at`` overrides.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.events import BlocklistEntry, Event, Provenance
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_prefix
+
+SOURCE = "spamhaus-drop"
+DESCRIPTION = "Spamhaus DROP/EDROP blocklists (text 'prefix ; SBLnnn' or JSON lines with a metadata line)"
+
+DROP = "spamhaus-drop"
+EDROP = "spamhaus-edrop"
+SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
+
+_TITLE = re.compile(r"^;\s*Spamhaus\s+(?:IPv6\s+)?(E?DROP)\b", re.IGNORECASE)
+_LAST_MODIFIED = re.compile(r"^;\s*Last-Modified:\s*(.+)$", re.IGNORECASE)
+
+
+def list_name_from_file_name(path: Path) -> str:
+    """``spamhaus-edrop`` when the file name says edrop, else ``spamhaus-drop``."""
+    return EDROP if "edrop" in path.name.lower() else DROP
+
+
+def list_name_from_title(comment: str) -> str | None:
+    """The list a ``; Spamhaus ... List`` title comment names, or None for any other comment."""
+    match = _TITLE.match(comment)
+    if match is None:
+        return None
+    return EDROP if match.group(1).upper() == "EDROP" else DROP
+
+
+def last_modified(comment: str) -> datetime | None:
+    """The time in a ``; Last-Modified: <RFC 2822 date>`` comment, or None."""
+    match = _LAST_MODIFIED.match(comment)
+    if match is None:
+        return None
+    try:
+        return parsedate_to_datetime(match.group(1).strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def text_entry(line: str) -> tuple[str, str | None] | None:
+    """(prefix text, SBL id or None) of a DROP text line ``prefix ; SBLnnn``; None for an IPv6
+    entry. Raises ``ValueError`` with the reject reason."""
+    prefix_text, _, rest = line.partition(";")
+    prefix_text = prefix_text.strip()
+    if ":" in prefix_text:
+        return None
+    block = str(parse_ipv4_prefix(prefix_text))
+    entry_id = rest.strip().split()[0] if rest.strip() else None
+    return block, entry_id
+
+
+def json_entry(record: Any) -> tuple[str, str | None, str | None] | None:
+    """(block, SBL id, RIR) of a DROP JSON record; None for an IPv6 one.
+    Raises ``ValueError`` with the reject reason."""
+    if not isinstance(record, dict):
+        raise ValueError(f"not a DROP record: {type(record).__name__}, expected a JSON object")
+    cidr = record.get("cidr")
+    if not isinstance(cidr, str):
+        raise ValueError("not valid IPv4 prefix: the record has no 'cidr' string")
+    if ":" in cidr:
+        return None
+    block = str(parse_ipv4_prefix(cidr))
+    sblid, rir = record.get("sblid"), record.get("rir")
+    return block, sblid if isinstance(sblid, str) and sblid else None, rir.lower() if isinstance(rir, str) and rir else None
+
+
+def is_metadata(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("type") == "metadata"
+
+
+def metadata_timestamp(record: dict[str, Any]) -> datetime | None:
+    """The ``timestamp`` (unix seconds) of a JSON metadata record, or None."""
+    value = record.get("timestamp")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
+    """BlocklistEntry events for every IPv4 entry of one DROP/EDROP file."""
+    lines = src.lines()
+    for number, line in lines:
+        text = line.strip().lstrip("\ufeff")
+        if not text:
+            continue
+        if text.startswith("{"):
+            yield from _parse_json_lines(src, ctx, first=(number, text), rest=lines)
+        elif text.startswith(";") or text[0].isdigit():
+            yield from _parse_text(src, ctx, first=(number, text), rest=lines)
+        else:
+            raise SourceError(f"{ctx.reference}:{number}: not a Spamhaus DROP list: expected '; Spamhaus ...', 'prefix ; SBLnnn' or JSON lines")
+        return
+    raise SourceError(f"{ctx.reference}: empty file: no DROP entries")
+
+
+def _provenance(list_name: str, number: int, ctx: ParseContext, observed_at: datetime) -> Provenance:
+    return Provenance(source=list_name, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
+
+
+def _parse_text(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[Event | Reject | Skip]:
+    list_name: str | None = None
+    content_date: datetime | None = None
+    observed_at: datetime | None = None  # fixed at the first entry: the header comments come first
+    for number, line in _chain(first, rest):
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith(";"):
+            list_name = list_name or list_name_from_title(text)
+            content_date = content_date or last_modified(text)
+            continue
+        if observed_at is None:
+            observed_at = observed_at_for(ctx, content_date, src.path)
+            list_name = list_name or list_name_from_file_name(src.path)
+        try:
+            entry = text_entry(text)
+        except ValueError as exc:
+            yield Reject(ctx.reference, number, str(exc), line)
+            continue
+        if entry is None:
+            yield SKIP_IPV6
+            continue
+        block, entry_id = entry
+        yield BlocklistEntry(block=block, list_name=list_name, entry_id=entry_id, provenance=_provenance(list_name, number, ctx, observed_at)).with_id()
+
+
+def _parse_json_lines(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[Event | Reject | Skip]:
+    observed_at = ctx.observed_at or observed_at_for(ctx, _json_metadata_date(src.path), src.path)
+    list_name = list_name_from_file_name(src.path)
+    for number, line in _chain(first, rest):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            record = json.loads(text)
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+            yield Reject(ctx.reference, number, f"invalid JSON: {exc.args[0] if exc.args else exc}", line)
+            continue
+        if is_metadata(record):
+            continue
+        try:
+            entry = json_entry(record)
+        except ValueError as exc:
+            yield Reject(ctx.reference, number, str(exc), line)
+            continue
+        if entry is None:
+            yield SKIP_IPV6
+            continue
+        block, entry_id, rir = entry
+        yield BlocklistEntry(block=block, list_name=list_name, entry_id=entry_id, rir=rir, provenance=_provenance(list_name, number, ctx, observed_at)).with_id()
+
+
+def _json_metadata_date(path: Path) -> datetime | None:
+    """The timestamp of the (last) metadata line of a DROP JSON-lines file, read in a separate pass."""
+    found: datetime | None = None
+    with SourceFile(path) as again:
+        for _, line in again.lines():
+            if '"metadata"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if is_metadata(record):
+                found = metadata_timestamp(record) or found
+    return found
+
+
+def _chain(first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    yield first
+    yield from rest

@@ -1,0 +1,139 @@
+"""Origins seen in BGP -> :class:`RouteOrigin` events, from CAIDA Routeviews prefix2as or iptoasn.
+
+Two tab-separated formats, told apart by the first data line:
+
+* CAIDA Routeviews prefix-to-AS (``routeviews-rv2-YYYYMMDD-HHMM.pfx2as.gz``)::
+
+      1.0.0.0<TAB>24<TAB>13335
+      67.14.0.0<TAB>17<TAB>209_3356,6223,6224,19901
+
+  The origin field lists the ASes seen originating the prefix: ``_`` separates the origins of a
+  multi-origin prefix (MOAS: different routes), ``,`` the members of an AS set (one route whose
+  origin is an AS_SET). Both kinds are kept in ``origins``, in order of first appearance, each AS
+  once: for a lease chain, every one of them is a party that announces the block.
+* iptoasn ``ip2asn-v4.tsv``: ``range_start<TAB>range_end<TAB>AS<TAB>country<TAB>description``.
+  A range is split into the fewest CIDRs, one event each with ``origins=(AS,)``; AS 0 marks a range
+  not routed and is yielded as :class:`Skip`.
+
+IPv6 lines (routeviews6 / ip2asn-combined) are skipped. ``observed_at`` is the date in the file
+name (CAIDA names carry it), else the file's mtime; ``ctx.observed_at`` overrides.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.events import Event, Provenance, RouteOrigin
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_asn, parse_ipv4_prefix, range_to_cidrs
+
+SOURCE = "caida-pfx2as"
+IPTOASN_SOURCE = "iptoasn"
+DESCRIPTION = "CAIDA Routeviews prefix-to-AS (and iptoasn ip2asn TSV): origin ASes seen in BGP"
+
+SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
+SKIP_NOT_ROUTED = Skip("not routed (AS 0 in iptoasn)")
+
+
+def parse_origins(text: str) -> tuple[int, ...]:
+    """The origin ASes of a prefix2as origin field, each once, in order of first appearance:
+    ``"209_3356,6223"`` -> (209, 3356, 6223). Raises ``ValueError`` with the reject reason."""
+    origins: dict[int, None] = {}
+    for moas_member in text.strip().split("_"):
+        for as_set_member in moas_member.split(","):
+            if not as_set_member.strip():
+                raise ValueError(f"not an AS number: empty origin in {text.strip()!r}")
+            origins[parse_asn(as_set_member)] = None
+    return tuple(origins)
+
+
+def pfx2as_origin(fields: list[str]) -> tuple[str, tuple[int, ...]] | None:
+    """(block, origins) of a prefix2as line split on tabs; None for an IPv6 prefix.
+    Raises ``ValueError`` with the reject reason."""
+    if len(fields) != 3:
+        raise ValueError(f"wrong number of fields: {len(fields)}, expected prefix<TAB>length<TAB>origins")
+    address, length, origins = fields
+    if ":" in address:
+        return None
+    if not length.strip().isascii() or not length.strip().isdigit():
+        raise ValueError(f"not valid IPv4 prefix: length {length.strip()!r} is not a number")
+    network = parse_ipv4_prefix(f"{address.strip()}/{length.strip()}")
+    return str(network), parse_origins(origins)
+
+
+def iptoasn_origins(fields: list[str]) -> tuple[list[str], int] | None:
+    """(CIDR blocks of the range, origin AS) of an ip2asn line split on tabs; None for an IPv6
+    range. Raises ``ValueError`` with the reject reason."""
+    if len(fields) < 3:
+        raise ValueError(f"wrong number of fields: {len(fields)}, expected range_start<TAB>range_end<TAB>AS<TAB>country<TAB>description")
+    if ":" in fields[0] or ":" in fields[1]:
+        return None
+    asn = parse_asn(fields[2])
+    return [str(block) for block in range_to_cidrs(fields[0], fields[1])], asn
+
+
+def detect_format(fields: list[str]) -> str | None:
+    """``"pfx2as"`` or ``"iptoasn"`` from the tab-separated fields of a file's first data line."""
+    if len(fields) == 3 and fields[1].strip().isdigit():
+        return "pfx2as"
+    if len(fields) >= 3 and ("." in fields[1] or ":" in fields[1]):
+        return "iptoasn"
+    return None
+
+
+def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
+    """RouteOrigin events for every IPv4 line of a prefix2as or ip2asn file."""
+    observed_at = observed_at_for(ctx, None, src.path)
+    file_format: str | None = None
+    for number, line in src.lines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if file_format is None:
+            file_format = detect_format(fields)
+            if file_format is None:
+                raise SourceError(
+                    f"{ctx.reference}:{number}: not a prefix-to-AS file: expected 'prefix<TAB>length<TAB>origins' (CAIDA) "
+                    "or 'range_start<TAB>range_end<TAB>AS<TAB>country<TAB>description' (iptoasn)"
+                )
+        if file_format == "pfx2as":
+            yield from _pfx2as_line(fields, number, line, ctx, observed_at)
+        else:
+            yield from _iptoasn_line(fields, number, line, ctx, observed_at)
+    if file_format is None:
+        raise SourceError(f"{ctx.reference}: empty file: no prefix-to-AS lines")
+
+
+def _provenance(source: str, number: int, ctx: ParseContext, observed_at: datetime) -> Provenance:
+    return Provenance(source=source, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
+
+
+def _pfx2as_line(fields: list[str], number: int, raw: str, ctx: ParseContext, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
+    try:
+        parsed = pfx2as_origin(fields)
+    except ValueError as exc:
+        yield Reject(ctx.reference, number, str(exc), raw)
+        return
+    if parsed is None:
+        yield SKIP_IPV6
+        return
+    block, origins = parsed
+    yield RouteOrigin(block=block, origins=origins, provenance=_provenance(SOURCE, number, ctx, observed_at)).with_id()
+
+
+def _iptoasn_line(fields: list[str], number: int, raw: str, ctx: ParseContext, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
+    try:
+        parsed = iptoasn_origins(fields)
+    except ValueError as exc:
+        yield Reject(ctx.reference, number, str(exc), raw)
+        return
+    if parsed is None:
+        yield SKIP_IPV6
+        return
+    blocks, asn = parsed
+    if asn == 0:
+        yield SKIP_NOT_ROUTED
+        return
+    provenance = _provenance(IPTOASN_SOURCE, number, ctx, observed_at)
+    for block in blocks:
+        yield RouteOrigin(block=block, origins=(asn,), provenance=provenance).with_id()

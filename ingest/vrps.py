@@ -1,0 +1,323 @@
+"""RPKI validated ROA payloads (VRPs) -> :class:`Vrp` events, from the common validator exports.
+
+The format is detected from the content, not the file name:
+
+* JSON object with a ``"roas"`` array (streamed element by element, constant memory, see
+  :mod:`chainrisk.ingest.jsonstream`):
+
+  - rpki-client: ``{"asn": 13335, "prefix": "1.0.0.0/24", "maxLength": 24, "ta": "apnic", "expires": 1753453058}``
+    (``expires`` = unix time the VRP stops being valid); ``metadata.buildtime`` is the data's date.
+  - Routinator ``json``: ``{"asn": "AS13335", "prefix": ..., "maxLength": ..., "ta": "apnic"}``;
+    ``metadata.generatedTime`` (or ``generated``, unix) is the data's date.
+  - Routinator ``jsonext``: no ``ta``; ``source: [{"tal", "validity", "chainValidity", ...}]``.
+    ``ta`` is the first source's ``tal``; ``expires`` the latest ``chainValidity.notAfter`` over the
+    sources (the VRP holds while any source is valid).
+
+  A bare top-level array of such objects is read the same way. ``metadata`` must come before
+  ``roas`` (as both validators write it) to date the events; otherwise the file date is used.
+* CSV with a header, columns matched by name (case-insensitive, quotes allowed):
+
+  - Routinator ``csv``/``csvcompat``: ``ASN,IP Prefix,Max Length,Trust Anchor[,Expires]``;
+  - RIPE NCC RPKI Validator (and Routinator ``csvext``): ``URI,ASN,IP Prefix,Max Length,Not Before,Not After``.
+    There is no trust-anchor column: ``ta`` is taken from the ROA URI's repository host
+    (``repository.lacnic.net`` -> ``lacnic``; an unknown host is used as it is); ``expires`` is
+    ``Not After`` (UTC).
+
+  CSV files carry no date: ``observed_at`` comes from the file name or mtime.
+
+IPv6 VRPs are yielded as :class:`Skip`. A VRP is rejected for a bad prefix (not IPv4, host bits
+set), a bad AS number, a ``maxLength`` shorter than the prefix or longer than 32, no trust anchor, or
+an unreadable expiry. A missing ``maxLength`` means the prefix length (RFC 6482).
+
+``provenance.source`` names the exporter: ``rpki-client``, ``routinator``, ``rpki-json`` (JSON of
+unknown origin), ``routinator-csv`` or ``rpki-validator-csv``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.events import Event, Provenance, Vrp
+from chainrisk.ingest.formats import first_text
+from chainrisk.ingest.jsonstream import BadElement, JsonLayoutError, JsonObjectStream
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_asn, parse_ipv4_prefix
+
+SOURCE = "rpki-vrps"
+DESCRIPTION = "RPKI VRP exports: rpki-client JSON, Routinator JSON/jsonext/CSV, RIPE validator CSV"
+
+SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
+
+# ROA repository host -> trust anchor name, for CSV exports without a trust-anchor column
+TA_OF_REPOSITORY_HOST = {
+    "rpki.afrinic.net": "afrinic",
+    "rpki.apnic.net": "apnic",
+    "rpki.arin.net": "arin",
+    "repository.lacnic.net": "lacnic",
+    "rpki-repo.registro.br": "lacnic",
+    "rpki.ripe.net": "ripe",
+}
+_CSV_COLUMNS = {  # our name -> header names that mean it
+    "asn": ("asn",),
+    "prefix": ("ip prefix", "prefix"),
+    "max_length": ("max length", "maxlength"),
+    "ta": ("trust anchor", "ta"),
+    "uri": ("uri",),
+    "expires": ("not after", "expires"),
+}
+
+
+class VrpError(ValueError):
+    """A VRP record is invalid; the message is the reject reason."""
+
+
+# -- field parsing (pure) ---------------------------------------------------------------------
+def parse_max_length(value: Any, prefix_length: int) -> int:
+    """The VRP's maxLength: an int (or digit string) from ``prefix_length`` to 32; missing/None
+    means ``prefix_length``. Raises :class:`VrpError`."""
+    if value is None or value == "":
+        return prefix_length
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise VrpError(f"bad maxLength: {value!r} is not a whole number")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii() or not text.isdigit():
+            raise VrpError(f"bad maxLength: {value!r} is not a whole number")
+        value = int(text)
+    if value < prefix_length:
+        raise VrpError(f"bad maxLength: {value} is shorter than the prefix length /{prefix_length}")
+    if value > 32:
+        raise VrpError(f"bad maxLength: {value} is longer than 32")
+    return value
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """A point in time given as unix seconds (int or digit string), ISO 8601,
+    ``YYYY-MM-DD HH:MM:SS`` or a datetime; UTC when no zone is given. Raises :class:`VrpError`."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, bool):
+        raise VrpError(f"bad expires: {value!r} is not a time")
+    try:
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        if isinstance(value, str):
+            text = value.strip()
+            if text.isascii() and text.isdigit():
+                return datetime.fromtimestamp(int(text), tz=timezone.utc)
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise VrpError(f"bad expires: {value!r} is not a unix time or ISO 8601 date")
+
+
+def ta_from_uri(uri: str) -> str | None:
+    """The trust anchor a ROA URI's repository host stands for (the host itself when unknown)."""
+    try:
+        host = (urlsplit(uri.strip()).hostname or "").lower()
+    except ValueError:
+        return None
+    return TA_OF_REPOSITORY_HOST.get(host, host) or None
+
+
+def _jsonext_ta_and_expiry(sources: Any) -> tuple[str | None, Any]:
+    """(trust anchor of the first source, latest chainValidity.notAfter) of a jsonext ``source`` list."""
+    if not isinstance(sources, list):
+        return None, None
+    ta = None
+    latest: datetime | None = None
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        if ta is None and isinstance(source.get("tal"), str):
+            ta = source["tal"]
+        chain = source.get("chainValidity")
+        if isinstance(chain, dict) and chain.get("notAfter") is not None:
+            until = parse_timestamp(chain["notAfter"])
+            latest = until if latest is None or until > latest else latest
+    return ta, latest
+
+
+def vrp_fields(prefix: Any, asn: Any, max_length: Any, ta: Any, expires: Any) -> dict[str, Any] | None:
+    """The checked fields of a Vrp event, or None for an IPv6 VRP. Raises :class:`VrpError`."""
+    if not isinstance(prefix, str):
+        raise VrpError(f"not valid IPv4 prefix: {prefix!r} is not a prefix string")
+    if ":" in prefix:
+        return None
+    if not isinstance(asn, (int, str)):
+        raise VrpError(f"not an AS number: {asn!r} (expected e.g. 64500 or AS64500)")
+    try:
+        network = parse_ipv4_prefix(prefix)
+        origin = parse_asn(asn)
+    except ValueError as exc:
+        raise VrpError(str(exc)) from None
+    if not isinstance(ta, str) or not ta.strip():
+        raise VrpError("missing trust anchor: no 'ta' (or source 'tal') for this VRP")
+    return {
+        "block": str(network),
+        "max_length": parse_max_length(max_length, network.prefixlen),
+        "asn": origin,
+        "ta": ta.strip(),
+        "expires": None if expires is None or expires == "" else parse_timestamp(expires),
+    }
+
+
+def json_vrp_fields(item: Any) -> dict[str, Any] | None:
+    """:func:`vrp_fields` of one element of a JSON ``roas`` array (rpki-client, Routinator json or
+    jsonext). Raises :class:`VrpError`."""
+    if not isinstance(item, dict):
+        raise VrpError(f"not a VRP object: {type(item).__name__} in the roas array")
+    ta, expires = item.get("ta"), item.get("expires")
+    if ta is None and "source" in item:
+        ta, expires = _jsonext_ta_and_expiry(item["source"])
+    return vrp_fields(item.get("prefix"), item.get("asn"), item.get("maxLength"), ta, expires)
+
+
+def metadata_date(metadata: Any) -> datetime | None:
+    """The export's own timestamp: rpki-client ``buildtime``, Routinator ``generatedTime`` or
+    ``generated`` (unix). None when absent or unreadable."""
+    if not isinstance(metadata, dict):
+        return None
+    for key in ("buildtime", "generatedTime", "generated"):
+        if metadata.get(key) is not None:
+            try:
+                return parse_timestamp(metadata[key])
+            except VrpError:
+                continue
+    return None
+
+
+def json_source_name(metadata: Any) -> str:
+    """Which validator wrote the JSON, from its metadata keys."""
+    if isinstance(metadata, dict):
+        if "buildtime" in metadata or "buildmachine" in metadata:
+            return "rpki-client"
+        if "generatedTime" in metadata or "generated" in metadata:
+            return "routinator"
+    return "rpki-json"
+
+
+# -- parsing ----------------------------------------------------------------------------------
+def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
+    """Vrp events for every IPv4 VRP of one export file (format detected from the content)."""
+    first = first_text(src).lstrip()[:1]
+    if first in ("{", "["):
+        yield from _parse_json(src, ctx)
+    elif first == "":
+        raise SourceError(f"{ctx.reference}: empty file: no VRPs")
+    else:
+        yield from _parse_csv(src, ctx)
+
+
+def _vrp_event(fields: dict[str, Any], source: str, line: int, ctx: ParseContext, observed_at: datetime) -> Vrp:
+    provenance = Provenance(source=source, reference=ctx.reference, line=line, observed_at=observed_at, ingested_at=ctx.ingested_at)
+    return Vrp(provenance=provenance, **fields).with_id()  # type: ignore[return-value]
+
+
+def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
+    stream = JsonObjectStream(src.text_chunks())
+    metadata: Any = None
+    found_roas = False
+    try:
+        if stream.peek() == "[":  # a bare array of VRP objects
+            found_roas = True
+            yield from _json_elements(stream, ctx, "rpki-json", observed_at_for(ctx, None, src.path))
+            return
+        for key in stream.members():
+            if key == "metadata" and stream.peek() == "{":
+                try:
+                    metadata = stream.value()
+                except ValueError as exc:
+                    raise JsonLayoutError(stream.line, f"broken metadata: {exc}") from None
+            elif key == "roas" and stream.peek() == "[":
+                found_roas = True
+                observed_at = observed_at_for(ctx, metadata_date(metadata), src.path)
+                yield from _json_elements(stream, ctx, json_source_name(metadata), observed_at)
+            elif stream.peek() == "[":  # aspas, bgpsec_keys, nonfunc_cas...: not VRPs
+                for _ in stream.elements():
+                    pass
+            else:
+                try:
+                    stream.value()
+                except ValueError as exc:
+                    raise JsonLayoutError(stream.line, f"broken value of {key!r}: {exc}") from None
+    except JsonLayoutError as exc:
+        if not found_roas:
+            raise SourceError(f"{ctx.reference}:{exc.line}: not a VRP export: {exc.reason}") from None
+        yield Reject(ctx.reference, exc.line, f"broken JSON: {exc.reason}")
+        return
+    if not found_roas:
+        raise SourceError(f"{ctx.reference}: not a VRP export: JSON without a 'roas' array")
+
+
+def _json_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
+    for element in stream.elements():
+        if isinstance(element, BadElement):
+            yield Reject(ctx.reference, element.line, element.reason, element.raw)
+            continue
+        line, item = element
+        try:
+            fields = json_vrp_fields(item)
+        except VrpError as exc:
+            yield Reject(ctx.reference, line, str(exc), _compact(item))
+            continue
+        yield SKIP_IPV6 if fields is None else _vrp_event(fields, source, line, ctx, observed_at)
+
+
+def _compact(item: Any) -> str:
+    """The element as one line of JSON, for a reject's raw text."""
+    try:
+        return json.dumps(item, separators=(",", ":"), ensure_ascii=False)[:300]
+    except (TypeError, ValueError):
+        return repr(item)[:300]
+
+
+def csv_columns(header: list[str]) -> dict[str, int]:
+    """Our field name -> column index, from a VRP CSV header. Raises ``ValueError`` naming what is
+    missing when ASN, IP Prefix or Max Length is absent, or neither Trust Anchor nor URI is there."""
+    names = [name.strip().strip('"').strip().lower() for name in header]
+    columns = {ours: names.index(theirs) for ours, aliases in _CSV_COLUMNS.items() for theirs in aliases if theirs in names}
+    missing = [name for name in ("asn", "prefix", "max_length") if name not in columns]
+    if missing or ("ta" not in columns and "uri" not in columns):
+        raise ValueError(
+            f"unknown VRP CSV header {','.join(header)!r}: expected 'ASN,IP Prefix,Max Length,Trust Anchor' "
+            "(Routinator) or 'URI,ASN,IP Prefix,Max Length,Not Before,Not After' (RIPE validator)"
+        )
+    return columns
+
+
+def _parse_csv(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
+    columns: dict[str, int] | None = None
+    observed_at = observed_at_for(ctx, None, src.path)
+    source = "routinator-csv"
+    width = 0
+    for number, line in src.lines():
+        if not line.strip():
+            continue
+        row = next(csv.reader([line.lstrip("\ufeff")]), [])
+        if columns is None:
+            try:
+                columns = csv_columns(row)
+            except ValueError as exc:
+                raise SourceError(f"{ctx.reference}:{number}: {exc}") from None
+            source = "routinator-csv" if "ta" in columns else "rpki-validator-csv"
+            width = len(row)
+            continue
+        if len(row) != width:
+            yield Reject(ctx.reference, number, f"wrong number of fields: {len(row)}, the header has {width}", line)
+            continue
+        ta = row[columns["ta"]] if "ta" in columns else ta_from_uri(row[columns["uri"]])
+        expires = row[columns["expires"]] if "expires" in columns else None
+        try:
+            fields = vrp_fields(row[columns["prefix"]].strip(), row[columns["asn"]], row[columns["max_length"]], ta, expires)
+        except VrpError as exc:
+            yield Reject(ctx.reference, number, str(exc), line)
+            continue
+        yield SKIP_IPV6 if fields is None else _vrp_event(fields, source, number, ctx, observed_at)
+    if columns is None:
+        raise SourceError(f"{ctx.reference}: empty file: no VRPs")
