@@ -6,7 +6,9 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,4 +116,27 @@ def run_cli() -> CliRunner:
             timeout=timeout,
         )
 
+    return run
+
+
+# --- running one ingest worker over one file ---------------------------------------------------
+
+
+INGESTED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def ingest_file() -> Callable[..., list[Any]]:
+    """A function running a worker's ``parse(src, ctx)`` over one file and returning everything it
+    yields (events, Reject, Skip) in order. ``ingested_at`` is fixed to :data:`INGESTED_AT` so
+    expected events can be written out in full (also available as ``ingest_file.ingested_at``);
+    ``observed_at`` is the operator override."""
+    from chainrisk.ingest.common import ParseContext, SourceFile
+
+    def run(parse: Callable[..., Any], path: Path, observed_at: datetime | None = None) -> list[Any]:
+        ctx = ParseContext(reference=str(path), ingested_at=INGESTED_AT, observed_at=observed_at)
+        with SourceFile(path) as src:
+            return list(parse(src, ctx))
+
+    run.ingested_at = INGESTED_AT  # type: ignore[attr-defined]
     return run
