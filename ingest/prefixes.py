@@ -30,7 +30,7 @@ def parse_ipv4_prefix(text: str) -> IPv4Network:
     except ValueError:
         raise ValueError(f"not valid IPv4 prefix: {value!r}") from None
     if network.network_address != IPv4Address(value.split("/", 1)[0]):
-        raise ValueError(f"host bits set: {value} is not a network address; did you mean {network}?")
+        raise ValueError(f"host bits set: {value} is not a network address (did you mean {network}?)")
     return network
 
 

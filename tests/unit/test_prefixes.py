@@ -13,7 +13,7 @@ def test_valid_prefix_is_returned_as_network() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("192.0.2.1/24", "host bits set: 192.0.2.1/24 is not a network address; did you mean 192.0.2.0/24?"),
+        ("192.0.2.1/24", "host bits set: 192.0.2.1/24 is not a network address (did you mean 192.0.2.0/24?)"),
         ("2001:db8::/32", "IPv6 is out of scope: chainrisk analyses IPv4 leases"),
         ("300.1.1.0/24", "not valid IPv4 prefix: '300.1.1.0/24'"),
         ("192.0.2.0/33", "not valid IPv4 prefix: '192.0.2.0/33'"),
