@@ -1,0 +1,467 @@
+"""Seeded synthetic lease registers at any scale, with matching routing and reputation files.
+
+SYNTHETIC DATA. Every block is carved out of ``240.0.0.0/4`` (RFC 1112 "reserved for future use":
+never routed, never allocated), so synthetic blocks cannot be mistaken for, or collide with, real
+registry, RPKI or BGP data. Lessee ASNs come from the RFC 6996 private-use range
+4200000000-4294967294; holder ASNs from 64512-65534. Party names end in "(synthetic)".
+
+What a register holds (``generate_blocks``):
+
+* holders own /16 allocations; a few large holders hold most blocks (Zipf-like weights);
+* upstreams each source from one to three holders; brokers arrange leases for several upstreams;
+* lessees are reused across blocks (Zipf-like: a few lessees lease many blocks);
+* chain shapes: direct, holder -> upstream, holder -> upstream -> broker, parallel upstreams,
+  a diamond joining at a broker, a two-upstream line, and a direct-plus-upstream pair;
+* dates: a downstream contract normally ends no later than the one supplying it; a share of hops
+  ends later (a renewal gap);
+* optionally broken blocks (a cycle, no holder, no lessee) and malformed rows (bad date, host bits
+  set) so the ingest's rejects and the analysis's data errors can be exercised.
+
+Same seed, same size -> byte-identical files.
+"""
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from chainrisk.analysis.model import Hop, Listing, Portfolio, VrpRecord
+from chainrisk.ingest.events import party_key
+
+SYNTHETIC_SPACE_FIRST = 240 << 24  # 240.0.0.0/4
+SYNTHETIC_SPACE_SLASH16S = 1 << 12  # /16s in a /4
+PRIVATE_ASN_32 = 4_200_000_000
+PRIVATE_ASN_16 = 64_512
+REGISTER_COLUMNS = (
+    "block", "provider", "provider_role", "recipient", "recipient_role", "start_date", "end_date",
+    "lessee_asn", "renewal_owner", "document_ref", "provider_id", "recipient_id",
+)
+OBSERVED_AT = datetime(2026, 11, 1, tzinfo=timezone.utc)  # the synthetic files' "data date"
+
+_FIRST = ("Northwind", "Bluefin", "Meridian", "Granite", "Harbor", "Sable", "Quartz", "Aurora", "Cobalt", "Juniper",
+          "Lumen", "Orion", "Pioneer", "Redwood", "Summit", "Tundra", "Vertex", "Willow", "Zephyr", "Atlas")
+_SECOND = ("Networks", "Telecom", "Hosting", "Digital", "Data", "Cloud", "Systems", "Internet", "Connect", "Labs")
+
+
+@dataclass(frozen=True, slots=True)
+class SynParty:
+    name: str
+    party_id: str  # "" when the register gives no id
+    role: str
+    asn: int
+
+    @property
+    def key(self) -> str:
+        return party_key(self.name, self.party_id or None)
+
+
+@dataclass(slots=True)
+class SynHop:
+    provider: SynParty
+    provider_role: str
+    recipient: SynParty
+    recipient_role: str
+    start: int  # date ordinal
+    end: int
+    document_ref: str
+
+
+@dataclass(slots=True)
+class SynBlock:
+    """One generated block: its prefix, chain hops, and what was done to it."""
+
+    prefix: str
+    first: int
+    length: int
+    holder: SynParty
+    lessee: SynParty
+    hops: list[SynHop]
+    shape: str
+    defect: str = ""  # "", "cycle", "no-holder", "no-lessee", "bad-date", "host-bits"
+
+
+@dataclass
+class SyntheticPortfolio:
+    blocks: list[SynBlock]
+    holders: list[SynParty]
+    upstreams: list[SynParty]
+    brokers: list[SynParty]
+    lessees: list[SynParty]
+    allocations: dict[str, str] = field(default_factory=dict)  # /16 prefix -> holder key
+
+
+def _names(rng: random.Random, count: int, kind: str) -> list[str]:
+    """``count`` distinct readable synthetic names for one kind of party."""
+    return [f"{rng.choice(_FIRST)} {rng.choice(_SECOND)} {kind} {i:05d} (synthetic)" for i in range(1, count + 1)]
+
+
+def _zipf_cum_weights(count: int, exponent: float = 1.1) -> list[float]:
+    total = 0.0
+    cum = []
+    for rank in range(1, count + 1):
+        total += 1.0 / rank**exponent
+        cum.append(total)
+    return cum
+
+
+def _parties(rng: random.Random, n_blocks: int) -> tuple[list[SynParty], list[SynParty], list[SynParty], list[SynParty]]:
+    n_holders = max(3, min(3000, n_blocks // 400))
+    n_upstreams = max(4, n_blocks // 250)
+    n_brokers = max(2, n_blocks // 1500)
+    n_lessees = max(6, n_blocks // 6)
+    holders = [SynParty(n, f"ORG-SYN{i:05d}-TEST", "holder", PRIVATE_ASN_16 + i % 1000)
+               for i, n in enumerate(_names(rng, n_holders, "Holdings"), start=1)]
+    upstreams = [SynParty(n, f"SYN-UP-{i:05d}" if i % 3 else "", "upstream", 0) for i, n in enumerate(_names(rng, n_upstreams, "Lease"), 1)]
+    brokers = [SynParty(n, "", "broker", 0) for n in _names(rng, n_brokers, "Brokerage")]
+    lessees = [SynParty(n, "", "lessee", PRIVATE_ASN_32 + i) for i, n in enumerate(_names(rng, n_lessees, "Customer"), 1)]
+    return holders, upstreams, brokers, lessees
+
+
+SHAPES = (  # (name, weight)
+    ("direct", 25), ("upstream", 33), ("broker", 15), ("parallel", 10), ("diamond", 7), ("deep", 5), ("direct+upstream", 5),
+)
+
+
+def generate(n_blocks: int, seed: int = 1, broken_rate: float = 0.0, gap_rate: float = 0.05) -> SyntheticPortfolio:
+    """A synthetic portfolio of ``n_blocks`` leased blocks (see the module docstring)."""
+    if n_blocks < 1:
+        raise ValueError("blocks must be at least 1")
+    if n_blocks > SYNTHETIC_SPACE_SLASH16S * 256:
+        raise ValueError(f"at most {SYNTHETIC_SPACE_SLASH16S * 256} blocks fit in 240.0.0.0/4")
+    rng = random.Random(seed)
+    holders, upstreams, brokers, lessees = _parties(rng, n_blocks)
+    # every upstream sources from one to three holders; every broker works with some upstreams
+    upstreams_of: list[list[SynParty]] = [[] for _ in holders]
+    for up in upstreams:
+        for h in rng.sample(range(len(holders)), k=min(len(holders), rng.randint(1, 3))):
+            upstreams_of[h].append(up)
+    for h, ups in enumerate(upstreams_of):
+        if not ups:
+            ups.append(rng.choice(upstreams))
+
+    # mixed sizes only while the space is plentiful; a /22 takes 4 /24 slots
+    slots_free = SYNTHETIC_SPACE_SLASH16S * 256
+    sizes_mixed = n_blocks * 1.6 < slots_free * 0.9
+    holder_of_block = rng.choices(range(len(holders)), cum_weights=_zipf_cum_weights(len(holders), 0.9), k=n_blocks)
+    lessee_of_block = rng.choices(range(len(lessees)), cum_weights=_zipf_cum_weights(len(lessees)), k=n_blocks)
+    shape_names = [s for s, _ in SHAPES]
+    shape_of_block = rng.choices(shape_names, weights=[w for _, w in SHAPES], k=n_blocks)
+
+    cursor: dict[int, tuple[int, int]] = {}  # holder -> (current /16 number, next free /24 slot in it)
+    next_slash16 = 0
+    allocations: dict[str, str] = {}
+    blocks: list[SynBlock] = []
+    day0 = date(2019, 1, 1).toordinal()
+    for i in range(n_blocks):
+        h = holder_of_block[i]
+        holder = holders[h]
+        length = 24
+        if sizes_mixed:
+            r = rng.random()
+            length = 22 if r < 0.06 else 23 if r < 0.18 else 24
+        slots = 1 << (24 - length)
+        slash16, slot = cursor.get(h, (-1, 256))
+        slot = (slot + slots - 1) // slots * slots  # align to the block size
+        if slot + slots > 256:
+            slash16, slot = next_slash16, 0
+            next_slash16 += 1
+            allocations[f"{240 + (slash16 >> 8)}.{slash16 & 255}.0.0/16"] = holder.key
+        cursor[h] = (slash16, slot + slots)
+        first = SYNTHETIC_SPACE_FIRST | (slash16 << 16) | (slot << 8)
+        prefix = f"{first >> 24}.{(first >> 16) & 255}.{(first >> 8) & 255}.0/{length}"
+        lessee = lessees[lessee_of_block[i]]
+        shape = shape_of_block[i]
+        start = day0 + rng.randrange(0, 6 * 365)
+        end = start + 365 * rng.randint(2, 6)
+        hops = _chain(rng, shape, holder, upstreams_of[h], upstreams, brokers, lessee, start, end, gap_rate, i)
+        blocks.append(SynBlock(prefix, first, length, holder, lessee, hops, shape))
+    if broken_rate > 0:
+        _break_some(rng, blocks, broken_rate)
+    return SyntheticPortfolio(blocks, holders, upstreams, brokers, lessees, allocations)
+
+
+def _chain(rng: random.Random, shape: str, holder: SynParty, own_ups: list[SynParty], all_ups: list[SynParty],
+           brokers: list[SynParty], lessee: SynParty, start: int, end: int, gap_rate: float, n: int) -> list[SynHop]:
+    """The hops of one block for the given chain shape; downstream terms nest inside upstream
+    terms except, with probability ``gap_rate`` per hop, one that outlives its supply."""
+
+    def term(parent_start: int, parent_end: int) -> tuple[int, int]:
+        s = parent_start + rng.randrange(0, 60)
+        if rng.random() < gap_rate:
+            return s, parent_end + rng.randint(30, 400)  # outlives its supply: a renewal gap
+        return s, max(s + 30, parent_end - rng.choice((0, 0, 30, 90, 180)))
+
+    def other_upstream(not_this: SynParty) -> SynParty:
+        pool = [u for u in own_ups if u is not not_this] or [u for u in all_ups[:50] if u is not not_this]
+        return rng.choice(pool)
+
+    doc = f"LOA-SYN-{n:07d}"
+    hops: list[SynHop] = []
+    if shape == "direct":
+        hops.append(SynHop(holder, "holder", lessee, "lessee", start, end, doc))
+        return hops
+    up = rng.choice(own_ups)
+    s1, e1 = start, end
+    hops.append(SynHop(holder, "holder", up, "upstream", s1, e1, doc + "-U"))
+    if shape == "upstream":
+        s2, e2 = term(s1, e1)
+        hops.append(SynHop(up, "upstream", lessee, "lessee", s2, e2, doc))
+    elif shape == "broker":
+        broker = rng.choice(brokers)
+        s2, e2 = term(s1, e1)
+        hops.append(SynHop(up, "upstream", broker, "broker", s2, e2, doc + "-B" if rng.random() < 0.8 else ""))
+        s3, e3 = term(s2, e2)
+        hops.append(SynHop(broker, "broker", lessee, "lessee", s3, e3, doc))
+    elif shape == "parallel":
+        up2 = other_upstream(up)
+        s2, e2 = start + rng.randrange(0, 90), end + rng.choice((-365, 0, 365))
+        hops.append(SynHop(holder, "holder", up2, "upstream", s2, e2, doc + "-U2"))
+        for u, (ps, pe) in ((up, (s1, e1)), (up2, (s2, e2))):
+            s, e = term(ps, pe)
+            hops.append(SynHop(u, "upstream", lessee, "lessee", s, e, doc))
+    elif shape == "diamond":
+        up2 = other_upstream(up)
+        broker = rng.choice(brokers)
+        hops.append(SynHop(holder, "holder", up2, "upstream", start, end, doc + "-U2"))
+        s2, e2 = term(s1, e1)
+        hops.append(SynHop(up, "upstream", broker, "broker", s2, e2, doc + "-B"))
+        s3, e3 = term(s1, e1)
+        hops.append(SynHop(up2, "upstream", broker, "broker", s3, e3, doc + "-B2"))
+        s4, e4 = term(min(s2, s3), max(e2, e3))
+        hops.append(SynHop(broker, "broker", lessee, "lessee", s4, e4, doc))
+    elif shape == "deep":
+        up2 = other_upstream(up)
+        s2, e2 = term(s1, e1)
+        hops.append(SynHop(up, "upstream", up2, "upstream", s2, e2, doc + "-U2"))
+        s3, e3 = term(s2, e2)
+        hops.append(SynHop(up2, "upstream", lessee, "lessee", s3, e3, doc))
+    else:  # direct+upstream: the holder also leases directly, in parallel with an upstream
+        hops.append(SynHop(holder, "holder", lessee, "lessee", s1, e1 - 365, doc + "-D"))
+        s2, e2 = term(s1, e1)
+        hops.append(SynHop(up, "upstream", lessee, "lessee", s2, e2, doc))
+    return hops
+
+
+DEFECTS = ("cycle", "no-holder", "no-lessee", "bad-date", "host-bits")
+
+
+def _break_some(rng: random.Random, blocks: list[SynBlock], rate: float) -> None:
+    """Damage about ``rate`` of the blocks, one defect each (see :data:`DEFECTS`)."""
+    for block in blocks:
+        if rng.random() >= rate:
+            continue
+        defect = rng.choice(DEFECTS)
+        hops = block.hops
+        if defect == "cycle":
+            # two intermediaries supply each other: X -> Y and Y -> X
+            pair = next((h for h in hops if h.provider_role != "holder" and h.recipient_role != "lessee"), None)
+            if pair is None:
+                continue
+            hops.append(SynHop(pair.recipient, pair.recipient_role, pair.provider, pair.provider_role, pair.start, pair.end, ""))
+        elif defect == "no-holder":
+            for h in hops:
+                if h.provider_role == "holder":
+                    h.provider_role = "upstream"
+        elif defect == "no-lessee":
+            block.hops = [h for h in hops if h.recipient_role != "lessee"] or hops[:0]
+            if not block.hops:
+                continue
+        block.defect = defect
+
+
+# --- output ---------------------------------------------------------------------------------------
+_DATE_TEXT: dict[int, str] = {}
+
+
+def _day(ordinal: int) -> str:
+    text = _DATE_TEXT.get(ordinal)
+    if text is None:
+        text = _DATE_TEXT[ordinal] = date.fromordinal(ordinal).isoformat()
+    return text
+
+
+def _csv_field(value: str) -> str:
+    return f'"{value}"' if "," in value or '"' in value else value
+
+
+def renewal_owner(hop: SynHop, n: int) -> str:
+    """Who renews the ``n``-th hop of a block: its provider on every second hop, else unnamed."""
+    return hop.provider.name if n % 2 else ""
+
+
+def register_lines(portfolio: SyntheticPortfolio) -> Iterator[str]:
+    """The lease register CSV, header first, one line per hop (with its newline)."""
+    yield ",".join(REGISTER_COLUMNS) + "\n"
+    for block in portfolio.blocks:
+        prefix = block.prefix
+        if block.defect == "host-bits":
+            prefix = prefix.replace(".0/", ".7/", 1)
+        for n, h in enumerate(block.hops):
+            asn = str(h.recipient.asn) if h.recipient_role == "lessee" else ""
+            end = _day(h.end)
+            if block.defect == "bad-date" and n == 0:
+                end = end[:5] + "13-45"
+            yield (f"{prefix},{_csv_field(h.provider.name)},{h.provider_role},{_csv_field(h.recipient.name)},{h.recipient_role},"
+                   f"{_day(h.start)},{end},{asn},{_csv_field(renewal_owner(h, n))},{h.document_ref},"
+                   f"{h.provider.party_id},{h.recipient.party_id}\n")
+
+
+def write_register(portfolio: SyntheticPortfolio, path: Path) -> int:
+    """Write the lease register CSV; returns the number of data rows."""
+    rows = -1
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        chunk: list[str] = []
+        for line in register_lines(portfolio):
+            chunk.append(line)
+            rows += 1
+            if len(chunk) >= 20000:
+                fh.write("".join(chunk))
+                chunk.clear()
+        fh.write("".join(chunk))
+    return rows
+
+
+@dataclass(frozen=True)
+class SignalPlan:
+    """What the synthetic routing/reputation files say about each block (for tests and the demo)."""
+
+    rov: dict[str, str]  # block -> expected ROV state for its lessee's ASN: Valid / Invalid / NotFound
+    announced: dict[str, int]  # block -> origin AS in the pfx2as file
+    listed: dict[str, str]  # DROP prefix -> SBL id
+    vrps: list[tuple[str, int, int]]  # (prefix, maxLength, asn)
+
+
+def plan_signals(portfolio: SyntheticPortfolio, seed: int) -> SignalPlan:
+    """Per block, seeded: ~70% an exact ROA for the lessee's ASN (Valid), ~8% a ROA for the holder's
+    ASN (Invalid, asn-mismatch), ~6% a ROA for the lessee on the covering allocation with maxLength
+    16 (Invalid, too-specific), the rest none (NotFound). BGP: ~85% announced by the lessee, ~5% by
+    the holder, ~10% not announced. DROP: ~0.4% of blocks, plus the first /20 of the first
+    allocation when the portfolio has 200 blocks or more."""
+    rng = random.Random(seed * 7919 + 17)
+    rov: dict[str, str] = {}
+    announced: dict[str, int] = {}
+    listed: dict[str, str] = {}
+    vrps: list[tuple[str, int, int]] = []
+    too_specific_done: set[tuple[str, int]] = set()
+    for block in portfolio.blocks:
+        if block.defect:
+            continue
+        prefix, asn = block.prefix, block.lessee.asn
+        r = rng.random()
+        if r < 0.70:
+            vrps.append((prefix, block.length, asn))
+            rov[prefix] = "Valid"
+        elif r < 0.78:
+            vrps.append((prefix, block.length, block.holder.asn))
+            rov[prefix] = "Invalid"
+        elif r < 0.84:
+            slash16 = f"{block.first >> 24}.{(block.first >> 16) & 255}.0.0/16"
+            if (slash16, asn) not in too_specific_done:
+                too_specific_done.add((slash16, asn))
+                vrps.append((slash16, 16, asn))
+            rov[prefix] = "Invalid"
+        else:
+            rov[prefix] = "NotFound"
+        r = rng.random()
+        if r < 0.85:
+            announced[prefix] = asn
+        elif r < 0.90:
+            announced[prefix] = block.holder.asn
+        if rng.random() < 0.004:
+            listed[prefix] = f"SBL{900000 + len(listed)}"
+    if len(portfolio.blocks) >= 200 and portfolio.allocations:
+        first_alloc = next(iter(portfolio.allocations))
+        listed[first_alloc.replace("/16", "/20")] = f"SBL{900000 + len(listed)}"
+    # a covering VRP can change a block's state: recompute the expectation from the final VRP set
+    return SignalPlan(_expected_rov(portfolio, vrps), announced, listed, vrps)
+
+
+def _expected_rov(portfolio: SyntheticPortfolio, vrps: list[tuple[str, int, int]]) -> dict[str, str]:
+    from chainrisk.analysis.signals import validate_route, vrp_index
+
+    index = vrp_index(VrpRecord(p, m, a, "synthetic") for p, m, a in vrps)
+    return {b.prefix: validate_route(index, b.first, b.length, b.lessee.asn)[0] for b in portfolio.blocks if not b.defect}
+
+
+def write_signals(plan: SignalPlan, out: Path) -> dict[str, Path]:
+    """Write ``vrps.json`` (rpki-client JSON), ``pfx2as.tsv`` (CAIDA prefix2as) and ``drop.txt``
+    (Spamhaus DROP text) into ``out``; returns their paths by kind."""
+    when = OBSERVED_AT
+    expires = int(when.timestamp()) + 86400 * 2
+    roas = [{"asn": asn, "prefix": p, "maxLength": m, "ta": "synthetic", "expires": expires} for p, m, asn in plan.vrps]
+    vrp_path = out / "vrps.json"
+    vrp_path.write_text(json.dumps({
+        "metadata": {"buildmachine": "chainrisk-synthetic", "buildtime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "roas": len(roas), "vrps": len(roas), "uniquevrps": len(roas)},
+        "roas": roas,
+    }, indent=1) + "\n")
+    pfx_path = out / "pfx2as.tsv"
+    with open(pfx_path, "w") as fh:
+        for prefix, asn in plan.announced.items():
+            address, length = prefix.split("/")
+            fh.write(f"{address}\t{length}\t{asn}\n")
+    drop_path = out / "drop.txt"
+    with open(drop_path, "w") as fh:
+        fh.write(f"; Spamhaus-format DROP list - SYNTHETIC test data generated by chainrisk {when:%Y/%m/%d}\n")
+        fh.write(f"; Last-Modified: {when:%a, %d %b %Y %H:%M:%S} GMT\n")
+        for prefix, sbl in plan.listed.items():
+            fh.write(f"{prefix} ; {sbl}\n")
+    return {"vrps": vrp_path, "pfx2as": pfx_path, "drop": drop_path}
+
+
+def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0.0, signals: bool = True) -> dict[str, object]:
+    """Generate and write a register (``leases.csv``) and, with ``signals``, the matching routing and
+    reputation files, plus ``MANIFEST.json`` saying it is synthetic and what it contains."""
+    out.mkdir(parents=True, exist_ok=True)
+    portfolio = generate(n_blocks, seed, broken_rate=broken_rate)
+    rows = write_register(portfolio, out / "leases.csv")
+    files: dict[str, str] = {"register": "leases.csv"}
+    manifest: dict[str, object] = {
+        "synthetic": True,
+        "generator": "chainrisk.ingest.synthetic",
+        "seed": seed,
+        "blocks": n_blocks,
+        "register_rows": rows,
+        "address_space": "240.0.0.0/4 (RFC 1112 reserved; never routed)",
+        "observed_at": OBSERVED_AT.isoformat(),
+        "defects": {d: sum(1 for b in portfolio.blocks if b.defect == d) for d in DEFECTS},
+    }
+    if signals:
+        plan = plan_signals(portfolio, seed)
+        paths = write_signals(plan, out)
+        files.update({k: p.name for k, p in paths.items()})
+        manifest["vrps"] = len(plan.vrps)
+        manifest["expected_rov"] = {s: sum(1 for v in plan.rov.values() if v == s) for s in ("Valid", "Invalid", "NotFound")}
+        manifest["listed"] = len(plan.listed)
+    manifest["files"] = files
+    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+# --- straight to an analysis Portfolio (benchmarks, tests) -----------------------------------------
+def to_portfolio(portfolio: SyntheticPortfolio, plan: SignalPlan | None = None) -> Portfolio:
+    """The analysis :class:`Portfolio` the register (and signal files) would load as, built in
+    memory without going through files or events. Blocks with row-level defects (bad date, host
+    bits) are left out, as the ingest would reject those rows."""
+    hops: list[Hop] = []
+    keys: dict[int, str] = {}
+    for block in portfolio.blocks:
+        if block.defect in ("bad-date", "host-bits"):
+            continue
+        for n, h in enumerate(block.hops):
+            p, r = h.provider, h.recipient
+            pk = keys.get(id(p)) or keys.setdefault(id(p), p.key)
+            rk = keys.get(id(r)) or keys.setdefault(id(r), r.key)
+            hops.append(Hop(block.prefix, pk, p.name, h.provider_role, rk, r.name, h.recipient_role,
+                            date.fromordinal(h.start), date.fromordinal(h.end),
+                            r.asn if h.recipient_role == "lessee" else None, renewal_owner(h, n) or None,
+                            h.document_ref or None))
+    result = Portfolio(hops=hops)
+    if plan is not None:
+        result.vrps = [VrpRecord(p, m, a, "synthetic") for p, m, a in plan.vrps]
+        result.origins = {p: (a,) for p, a in plan.announced.items()}
+        result.listings = [Listing(p, "spamhaus-drop", sbl) for p, sbl in plan.listed.items()]
+    return result
