@@ -1,0 +1,204 @@
+"""`chainrisk queries`: the risk-team query library (list, show, run) with Neo4j Browser deep links."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chainrisk.graph.config import ConfigError, Settings, load_settings
+from chainrisk.graph.querylib import (
+    LibraryQuery,
+    ParameterError,
+    QueryLibrary,
+    QueryLibraryError,
+    bind_parameters,
+    browser_deep_link,
+    browser_param_commands,
+    cell_text,
+    grass_for_deep_link,
+    load_library,
+    parse_param_options,
+    query_deep_link,
+    rows_as_csv,
+    rows_as_json,
+    run_query,
+)
+
+STYLE_RESOURCE = "browser-style.grass"
+
+_library_option = click.option(
+    "--library",
+    "library_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read queries from this YAML file instead of the packaged library.",
+)
+_param_option = click.option(
+    "--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="A query parameter (repeatable)."
+)
+
+
+def _library(path: Path | None) -> QueryLibrary:
+    try:
+        return load_library(path)
+    except QueryLibraryError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _query_and_values(library: QueryLibrary, name: str, params: tuple[str, ...]) -> tuple[LibraryQuery, dict[str, Any]]:
+    try:
+        query = library.get(name)
+        return query, bind_parameters(query, parse_param_options(params))
+    except (QueryLibraryError, ParameterError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def queries() -> None:
+    """The risk-team query library for Neo4j Browser (see docs/browser-guide.md).
+
+    Every query prints a Browser deep link: open it, check the `:param` lines, press run.
+    """
+
+
+@queries.command("list")
+@click.option("--category", default=None, help="Only queries of this category.")
+@_library_option
+def list_queries(category: str | None, library_path: Path | None) -> None:
+    """List the library's queries."""
+    from rich.console import Console
+    from rich.table import Table
+
+    library = _library(library_path)
+    table = Table(title=f"chainrisk query library v{library.version}")
+    for column in ("name", "category", "parameters", "title"):
+        table.add_column(column, overflow="fold")
+    for query in library.queries:
+        if category and query.category != category:
+            continue
+        params = ", ".join(f"{p.name}:{p.type.value}" + ("" if p.required else f"={p.default}") for p in query.parameters)
+        table.add_row(query.name, query.category, params, query.title)
+    Console(width=160).print(table)
+
+
+@queries.command("show")
+@click.argument("name")
+@_param_option
+@_library_option
+def show_query(name: str, params: tuple[str, ...], library_path: Path | None) -> None:
+    """Show a query: description, parameters, Cypher and its Browser deep link."""
+    library = _library(library_path)
+    query, values = _query_and_values(library, name, params) if params else (_get(library, name), None)
+    click.echo(f"{query.name}: {query.title}  [{query.category}]  (library v{library.version})")
+    click.echo(query.description.strip())
+    if query.parameters:
+        click.echo("\nparameters:")
+        for p in query.parameters:
+            default = "required" if p.required else f"default {cell_text(p.default)}"
+            click.echo(f"  {p.name} ({p.type.value}, {default}; e.g. {cell_text(p.example)}): {p.description.strip()}")
+    if query.columns:
+        click.echo(f"\ncolumns: {', '.join(query.columns)}")
+    click.echo("\n" + query.cypher.strip())
+    if query.parameters:
+        click.echo("\nBrowser parameters (run these first to use the query as written):")
+        click.echo(browser_param_commands(query, values))
+    settings = load_settings()
+    click.echo(f"\nOpen in Neo4j Browser: {query_deep_link(settings.browser_url, query, values, settings.neo4j_uri)}")
+
+
+def _get(library: QueryLibrary, name: str) -> LibraryQuery:
+    try:
+        return library.get(name)
+    except QueryLibraryError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@queries.command("run")
+@click.argument("name")
+@_param_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@_library_option
+def run_library_query(name: str, params: tuple[str, ...], fmt: str, library_path: Path | None) -> None:
+    """Run a query against Neo4j (the services backend) and print its rows."""
+    library = _library(library_path)
+    query, values = _query_and_values(library, name, params)
+    settings = load_settings()
+    if settings.backend != "services":
+        raise click.ClickException(
+            "library queries run on Neo4j, but the configured backend is 'embedded' (networkx). "
+            "Start the servers with `chainrisk services up`, load the graph with the services backend "
+            "(CHAINRISK_BACKEND=services or `backend = \"services\"` in chainrisk.toml), then run this again. "
+            f"`chainrisk queries show {query.name}` prints the Cypher and a Browser link without running it."
+        )
+    columns, rows = _run(settings, query, values)
+    link = query_deep_link(settings.browser_url, query, values, settings.neo4j_uri)
+    if fmt == "json":
+        click.echo(rows_as_json(columns, rows))
+    elif fmt == "csv":
+        click.echo(rows_as_csv(columns, rows), nl=False)
+    else:
+        _print_table(query, columns, rows)
+    # on stderr for json/csv so their stdout stays machine-readable
+    click.echo(f"Open in Neo4j Browser: {link}", err=fmt != "table")
+
+
+def _run(settings: Settings, query: LibraryQuery, values: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    from neo4j.exceptions import AuthError, ClientError, ServiceUnavailable
+
+    try:
+        driver = neo4j_driver(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        return run_query(driver, settings.neo4j_database, query, values)
+    except ServiceUnavailable:
+        raise click.ClickException(
+            f"Neo4j is not reachable at {settings.neo4j_uri}: start it with `chainrisk services up`"
+        ) from None
+    except AuthError:
+        raise click.ClickException(
+            f"Neo4j refused user {settings.neo4j_user!r}: check CHAINRISK_NEO4J_PASSWORD or {settings.password_file()}"
+        ) from None
+    except ClientError as exc:
+        raise click.ClickException(f"query {query.name!r} failed in Neo4j: {exc.message}") from None
+    finally:
+        driver.close()
+
+
+def neo4j_driver(settings: Settings) -> Any:
+    """A Neo4j driver for the configured server and credentials."""
+    from neo4j import GraphDatabase
+
+    return GraphDatabase.driver(settings.neo4j_uri, auth=(settings.neo4j_user, settings.resolve_neo4j_password()))
+
+
+def _print_table(query: LibraryQuery, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{query.name}: {len(rows)} row{'s' if len(rows) != 1 else ''}")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(cell_text(v) for v in row))
+    Console(width=max(120, _terminal_width())).print(table)
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((160, 40)).columns if sys.stdout.isatty() else 160
+
+
+@queries.command("style")
+def style() -> None:
+    """Print the Browser style (GraSS) and a deep link that applies it (press run in the Browser)."""
+    from importlib import resources
+
+    grass = resources.files("chainrisk.graph").joinpath(STYLE_RESOURCE).read_text(encoding="utf-8")
+    click.echo(grass)
+    settings = load_settings()
+    link = browser_deep_link(settings.browser_url, ":style " + grass_for_deep_link(grass), settings.neo4j_uri)
+    click.echo(f"Apply in Neo4j Browser (press run): {link}", err=True)
