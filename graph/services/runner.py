@@ -557,11 +557,6 @@ def prepare_neo4j(settings: Settings, layout: Layout, java: str, jars: Path, pro
     first_start = not (home / "data" / "databases" / "system").exists()
     if first_start and not (home / "data" / "dbms" / "auth.ini").exists():
         password = settings.resolve_neo4j_password(create=True)
-        if len(password) < NEO4J_MIN_PASSWORD_LENGTH:
-            raise ServiceError(
-                f"the Neo4j password must have at least {NEO4J_MIN_PASSWORD_LENGTH} characters "
-                f"(check CHAINRISK_NEO4J_PASSWORD)"
-            )
         where = "CHAINRISK_NEO4J_PASSWORD" if settings.neo4j_password is not None else str(settings.password_file())
         progress(f"setting the Neo4j initial password (from {where}; first run only)")
         set_initial_password(java, jars, home, password)
@@ -731,6 +726,11 @@ def up(settings: Settings, progress: Progress = stderr_progress) -> list[Service
     for spec in to_start:
         check_ports_free(layout, spec, settings)
     password = settings.resolve_neo4j_password(create=NEO4J in to_start)
+    if NEO4J in to_start and len(password) < NEO4J_MIN_PASSWORD_LENGTH:
+        raise ServiceError(
+            f"the Neo4j password must have at least {NEO4J_MIN_PASSWORD_LENGTH} characters "
+            f"(check CHAINRISK_NEO4J_PASSWORD)"
+        )
 
     started: dict[ServiceSpec, tuple[ProcessRecord, subprocess.Popen[bytes]]] = {}
     try:
