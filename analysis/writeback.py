@@ -1,0 +1,49 @@
+"""Analysis results -> the rows ``GraphStore.write_analysis(block_rows, spof_rows)`` takes, so
+analysts see them on the graph (Neo4j Browser: ``MATCH (p:Party)-[s:SPOF_FOR]->(b:Block) RETURN *``).
+
+Block properties (graph model, "analysis write-back"): ``depth_min, depth_max, secured_until,
+spof_count, rov_state`` and the other per-block signals below. Values are Neo4j-storable: numbers,
+text, booleans, dates, lists of text; ``None`` means "not set".
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chainrisk.analysis.blocks import PortfolioAnalysis
+
+
+def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(block_rows, spof_rows)``: one block row per leased block (``prefix`` + properties) and
+    one SPOF row per (party, block) with the party's ``position`` on the chain (0 = holder side)
+    and the block's lessee, so Browser can draw who carries which block."""
+    block_rows: list[dict[str, Any]] = []
+    spof_rows: list[dict[str, Any]] = []
+    stamp = analysed_at.isoformat() if analysed_at else None
+    for r in analysis.blocks:
+        block_rows.append({
+            "prefix": r.block,
+            "lessee": r.lessee,
+            "depth_min": r.depth_min,
+            "depth_max": r.depth_max,
+            "secured_until": r.secured_until,
+            "spof_count": len(r.spof_keys),
+            "spofs": r.spofs,
+            "renewal_gaps": r.renewal_gaps,
+            "path_count": r.path_count,
+            "analysis_basis": r.basis,
+            "rov_state": r.rov_state,
+            "rov_reason": r.rov_reason,
+            "bgp_seen": r.bgp_seen,
+            "irr_route": r.irr_route,
+            "routing_ready": r.routing_ready,
+            "listed": bool(r.listings),
+            "abuse_contact": r.abuse_contact,
+            "source_clear": r.source_clear,
+            "data_errors": r.data_errors,
+            "risk_score": r.risk_score,
+            "analysed_at": stamp,
+        })
+        for position, key in enumerate(r.spof_keys):
+            spof_rows.append({"party": key, "block": r.block, "position": position, "lessee": r.lessee})
+    return block_rows, spof_rows

@@ -1,0 +1,397 @@
+"""`chainrisk analyze`, `chainrisk report ...`, `chainrisk whatif ...`: thin commands over the pure
+analysis in ``chainrisk.analysis``. Each loads the current portfolio from the configured store
+(embedded networkx or Neo4j), runs the analysis (deterministic, so reports never go stale against
+the graph), and prints or writes the result."""
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from chainrisk.analysis.blocks import BLOCK_FIELDS, BlockResult, PortfolioAnalysis, analyse_portfolio, rov_counts
+from chainrisk.analysis.chains import holder_lessee_paths
+from chainrisk.analysis.exposure import EXPOSURE_FIELDS, UnknownParty, exposure, remove_party, resolve_party, transfer_block
+from chainrisk.analysis.model import Portfolio
+from chainrisk.analysis.report_formats import to_csv, to_json
+
+FORMATS = ("table", "json", "csv", "html")
+TABLE_ROWS = 50
+
+
+# --- shared plumbing ----------------------------------------------------------------------------
+def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                           help="Judge expiry against this day (default: today, UTC).")(command)
+    command = click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                           help="The state folder (default: configuration).")(command)
+    command = click.option("--backend", type=click.Choice(["embedded", "services"]), default=None,
+                           help="Read the embedded graph or Neo4j (default: configuration).")(command)
+    return command
+
+
+def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                           help="Write to this file instead of standard output.")(command)
+    command = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)(command)
+    return command
+
+
+def open_configured_store(backend: str | None, state_dir: Path | None) -> tuple[Any, Any]:
+    """``(settings, store)`` for the configured backend; a clear error instead of a traceback when
+    the store cannot be opened (server down, state folder locked or unreadable)."""
+    from chainrisk.graph.config import ConfigError, load_settings
+
+    try:
+        from chainrisk.graph.transport import open_store
+    except ImportError as exc:  # the transport module is written by the graph engineers
+        raise click.ClickException(f"the graph store is not available in this build: {exc}") from None
+    try:
+        settings = load_settings(backend=backend, state_dir=state_dir)
+        return settings, open_store(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - any failure to open is reported, not traced
+        raise click.ClickException(f"cannot open the graph store: {exc}") from None
+
+
+def load_portfolio(backend: str | None, state_dir: Path | None) -> Portfolio:
+    """The current portfolio from the configured store."""
+    _, store = open_configured_store(backend, state_dir)
+    try:
+        return store.load_portfolio()
+    finally:
+        store.close()
+
+
+def _as_of(value: datetime | None) -> date:
+    return value.date() if value else datetime.now(timezone.utc).date()
+
+
+def _analysis(backend: str | None, state_dir: Path | None, as_of: datetime | None) -> PortfolioAnalysis:
+    return analyse_portfolio(load_portfolio(backend, state_dir), _as_of(as_of))
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {output}", err=True)
+
+
+def _console(output: Path | None):  # noqa: ANN202 - a rich Console
+    from rich.console import Console
+
+    if output is None:
+        return Console(), None
+    buffer = open(output, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    return Console(file=buffer, width=200, no_color=True), buffer
+
+
+def _html(analysis: PortfolioAnalysis, blocks: list[BlockResult] | None = None) -> str:
+    from chainrisk.analysis.html_report import render_html
+
+    view = analysis
+    if blocks is not None:
+        view = PortfolioAnalysis(blocks, analysis.hops_by_block, analysis.party_names, analysis.as_of, analysis.basis)
+    return render_html(view, exposure(analysis), top=len(blocks) if blocks is not None else 12,
+                       generated_at=datetime.now(timezone.utc))
+
+
+def _fmt_date(value: date | None) -> str:
+    return value.isoformat() if value else "-"
+
+
+def _blocks_table(rows: list[BlockResult], total: int, output: Path | None) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Leased blocks ({len(rows):,} of {total:,})", show_lines=False)
+    for name in ("block", "lessee", "holders", "depth", "SPOFs", "secured until", "renewal gaps", "ROV", "risk"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        depth = "-" if r.depth_min is None else (f"{r.depth_min}" if r.depth_min == r.depth_max else f"{r.depth_min}-{r.depth_max}")
+        rov = r.rov_state or "-"
+        if r.rov_reason:
+            rov += f" ({r.rov_reason})"
+        risk = str(r.risk_score) + (" [red]data error[/red]" if r.data_errors else "")
+        table.add_row(r.block, r.lessee or "-", ", ".join(r.holders), depth, ", ".join(r.spofs) or "-",
+                      _fmt_date(r.secured_until), ", ".join(r.renewal_gaps) or "-", rov, risk)
+    console, buffer = _console(output)
+    console.print(table)
+    if buffer:
+        buffer.close()
+        click.echo(f"wrote {output}", err=True)
+
+
+def _write_blocks(analysis: PortfolioAnalysis, rows: list[BlockResult], fmt: str, output: Path | None) -> None:
+    if fmt == "json":
+        _emit(to_json(r.as_dict() for r in rows), output)
+    elif fmt == "csv":
+        _emit(to_csv((r.as_dict() for r in rows), BLOCK_FIELDS), output)
+    elif fmt == "html":
+        _emit(_html(analysis, rows), output)
+    else:
+        _blocks_table(rows, len(analysis.blocks), output)
+
+
+# --- analyze ------------------------------------------------------------------------------------
+@click.command()
+@_store_options
+def analyze(backend: str | None, state_dir: Path | None, as_of: datetime | None) -> None:
+    """Analyse every leased block, write the results back to the graph (Block properties and
+    SPOF_FOR relationships) and print a summary."""
+    from chainrisk.analysis.writeback import analysis_rows
+
+    started = time.monotonic()
+    settings, store = open_configured_store(backend, state_dir)
+    try:
+        portfolio = store.load_portfolio()
+        loaded = time.monotonic()
+        analysis = analyse_portfolio(portfolio, _as_of(as_of))
+        analysed = time.monotonic()
+        block_rows, spof_rows = analysis_rows(analysis, datetime.now(timezone.utc).replace(microsecond=0))
+        store.write_analysis(block_rows, spof_rows)
+    finally:
+        store.close()
+    written = time.monotonic()
+    _print_summary(analysis, loaded - started, analysed - loaded, written - analysed, settings.backend)
+
+
+def _print_summary(analysis: PortfolioAnalysis, load_s: float, analyse_s: float, write_s: float, backend: str) -> None:
+    blocks = analysis.blocks
+    rov = rov_counts(blocks)
+    errors = [b for b in blocks if b.data_errors]
+    rows = exposure(analysis)
+    click.echo(f"analysed {len(blocks):,} leased blocks ({analysis.total_addresses:,} addresses) on the {backend} backend")
+    click.echo(f"  load {load_s:.2f}s, analysis {analyse_s:.2f}s, write-back {write_s:.2f}s")
+    click.echo(f"  ROV of the lessee's origin: Valid {rov['Valid']:,}, Invalid {rov['Invalid']:,}, NotFound {rov['NotFound']:,}, "
+               f"no ASN {rov['no ASN']:,}")
+    click.echo(f"  renewal gaps in {sum(1 for b in blocks if b.renewal_gaps):,} blocks; blocklisted {sum(1 for b in blocks if b.listings):,}; "
+               f"source unclear {sum(1 for b in blocks if not b.source_clear):,}")
+    click.echo(f"  data errors: {len(errors):,} blocks")
+    for b in errors[:10]:
+        click.echo(f"    {b.block}: {'; '.join(b.data_errors)}")
+    if len(errors) > 10:
+        click.echo(f"    ... and {len(errors) - 10:,} more (chainrisk report blocks --format json)")
+    if rows:
+        click.echo("  largest single points of failure:")
+        for r in rows[:5]:
+            click.echo(f"    {r.party}: {r.spof_blocks:,} blocks, {r.spof_addresses:,} addresses ({r.share:.1%})")
+
+
+# --- report -------------------------------------------------------------------------------------
+@click.group()
+def report() -> None:
+    """Reports over the current portfolio: blocks, exposure, one block, one lessee."""
+
+
+@report.command("blocks")
+@_store_options
+@_output_options
+@click.option("--sort", type=click.Choice(["block", "risk"]), default="block", show_default=True)
+@click.option("--limit", type=int, default=None, help=f"At most this many blocks (table default {TABLE_ROWS}; 0 = all).")
+def report_blocks(backend: str | None, state_dir: Path | None, as_of: datetime | None, fmt: str, output: Path | None,
+                  sort: str, limit: int | None) -> None:
+    """Every leased block: lessee, holders, depth, single points of failure, secured-until,
+    renewal gaps, routing and reputation signals, data errors."""
+    analysis = _analysis(backend, state_dir, as_of)
+    rows = list(analysis.blocks)
+    if sort == "risk":
+        rows.sort(key=lambda b: (-b.risk_score, -b.addresses, b.block))
+    if limit is None and fmt == "table":
+        limit = TABLE_ROWS
+    if limit:
+        rows = rows[:limit]
+    if fmt == "html":
+        _emit(_html(analysis), output)
+        return
+    _write_blocks(analysis, rows, fmt, output)
+
+
+@report.command("exposure")
+@_store_options
+@_output_options
+@click.option("--limit", type=int, default=None, help=f"At most this many parties (table default {TABLE_ROWS}; 0 = all).")
+def report_exposure(backend: str | None, state_dir: Path | None, as_of: datetime | None, fmt: str, output: Path | None,
+                    limit: int | None) -> None:
+    """Per party: the blocks, addresses and lessees for which it is a single point of failure, and
+    the share of all leased addresses, largest first."""
+    analysis = _analysis(backend, state_dir, as_of)
+    rows = exposure(analysis)
+    if limit is None and fmt == "table":
+        limit = TABLE_ROWS
+    shown = rows[:limit] if limit else rows
+    if fmt == "json":
+        _emit(to_json(r.as_dict() for r in shown), output)
+    elif fmt == "csv":
+        _emit(to_csv((r.as_dict() for r in shown), EXPOSURE_FIELDS), output)
+    elif fmt == "html":
+        _emit(_html(analysis), output)
+    else:
+        print_exposure_table(shown, len(rows), analysis.total_addresses, output)
+
+
+def print_exposure_table(rows: list[Any], total_rows: int, total_addresses: int, output: Path | None = None) -> None:
+    """The exposure report as a rich table (also used by ``chainrisk demo``)."""
+    from rich.table import Table
+
+    table = Table(title=f"Exposure: single points of failure ({len(rows):,} of {total_rows:,} parties; "
+                        f"{total_addresses:,} leased addresses)")
+    for name, justify in (("party", "left"), ("SPOF blocks", "right"), ("SPOF addresses", "right"), ("lessees", "right"),
+                          ("share", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(r.party, f"{r.spof_blocks:,}", f"{r.spof_addresses:,}", f"{r.spof_lessees:,}", f"{r.share:.2%}")
+    console, buffer = _console(output)
+    console.print(table)
+    if buffer:
+        buffer.close()
+        click.echo(f"wrote {output}", err=True)
+
+
+@report.command("block")
+@click.argument("prefix")
+@_store_options
+@_output_options
+def report_block(prefix: str, backend: str | None, state_dir: Path | None, as_of: datetime | None, fmt: str,
+                 output: Path | None) -> None:
+    """One block in detail: every figure, its registry chain and its holder -> lessee paths."""
+    from chainrisk.ingest.prefixes import parse_ipv4_prefix
+
+    try:
+        prefix = str(parse_ipv4_prefix(prefix))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="PREFIX") from None
+    analysis = _analysis(backend, state_dir, as_of)
+    result = analysis.block(prefix)
+    if result is None:
+        raise click.ClickException(f"{prefix} is not a leased block in this portfolio")
+    hops = analysis.hops_by_block[prefix]
+    paths = [[analysis.party_names.get(k, k) for k in path] for path in holder_lessee_paths(hops)]
+    detail = result.as_dict() | {"chains": paths}
+    if fmt == "json":
+        _emit(to_json(detail), output)
+    elif fmt == "csv":
+        _emit(to_csv([detail], (*BLOCK_FIELDS, "chains")), output)
+    elif fmt == "html":
+        _emit(_html(analysis, [result]), output)
+    else:
+        _block_detail(detail, output)
+
+
+def _block_detail(detail: dict[str, Any], output: Path | None) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Block {detail['block']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in detail.items():
+        if key == "chains":
+            value = "\n".join(" -> ".join(p) for p in value) or "-"
+        elif isinstance(value, list):
+            value = "\n".join(str(v) for v in value) or "-"
+        table.add_row(key, "-" if value is None else str(value))
+    console, buffer = _console(output)
+    console.print(table)
+    if buffer:
+        buffer.close()
+        click.echo(f"wrote {output}", err=True)
+
+
+@report.command("lessee")
+@click.argument("name")
+@_store_options
+@_output_options
+def report_lessee(name: str, backend: str | None, state_dir: Path | None, as_of: datetime | None, fmt: str,
+                  output: Path | None) -> None:
+    """Every block leased to NAME (matched by key or name, case-insensitively)."""
+    analysis = _analysis(backend, state_dir, as_of)
+    try:
+        key = resolve_party(analysis, name)
+    except UnknownParty as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = [b for b in analysis.blocks if b.lessee_key == key]
+    if not rows:
+        raise click.ClickException(f"{analysis.party_names.get(key, name)} leases no block in this portfolio")
+    _write_blocks(analysis, rows, fmt, output)
+
+
+# --- what-if ------------------------------------------------------------------------------------
+@click.command()
+@click.option("--remove", "remove", metavar="PARTY", default=None, help="Take this party out of every chain.")
+@click.option("--transfer", "transfer", metavar="BLOCK", default=None, help="Move this block (and leased blocks inside it) ...")
+@click.option("--to", "to", metavar="PARTY", default=None, help="... to this new holder.")
+@_store_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def whatif(remove: str | None, transfer: str | None, to: str | None, backend: str | None, state_dir: Path | None,
+           as_of: datetime | None, fmt: str, output: Path | None) -> None:
+    """What if a party disappeared (--remove PARTY), or a block changed holder (--transfer BLOCK --to PARTY)?"""
+    if (remove is None) == (transfer is None):
+        raise click.UsageError("give either --remove PARTY or --transfer BLOCK --to PARTY")
+    if transfer is not None and not to:
+        raise click.UsageError("--transfer needs --to PARTY")
+    analysis = _analysis(backend, state_dir, as_of)
+    if remove is not None:
+        try:
+            impact = remove_party(analysis, resolve_party(analysis, remove))
+        except UnknownParty as exc:
+            raise click.ClickException(str(exc)) from None
+        if fmt == "json":
+            _emit(to_json(impact.as_dict()), output)
+        else:
+            _emit(removal_text(impact), output)
+        return
+    from chainrisk.ingest.prefixes import parse_ipv4_prefix
+
+    try:
+        block = str(parse_ipv4_prefix(transfer))  # type: ignore[arg-type]
+        impact_t = transfer_block(analysis, block, to)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--transfer") from None
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(to_json(impact_t.as_dict()) if fmt == "json" else transfer_text(impact_t), output)
+
+
+def removal_text(impact: Any) -> str:
+    """The removal what-if as plain text."""
+    lines = [f"What if {impact.party} disappeared?",
+             f"  blocks whose chain names it: {impact.blocks_touched:,}",
+             f"  blocks cut off (no holder -> lessee path left): {impact.blocks_cut_off:,} ({impact.addresses_cut_off:,} addresses)"]
+    for lost in impact.lost:
+        shown = ", ".join(lost.blocks[:8]) + (f", ... ({len(lost.blocks) - 8} more)" if len(lost.blocks) > 8 else "")
+        lines.append(f"    {lost.lessee} loses {len(lost.blocks):,} blocks ({lost.addresses:,} addresses): {shown}")
+    lines.append(f"  secured-until changes on blocks that keep a path: {len(impact.secured_until_changes):,}")
+    for c in impact.secured_until_changes[:20]:
+        lines.append(f"    {c.block} ({c.lessee}): {_fmt_date(c.before)} -> {_fmt_date(c.after)}")
+    if impact.own_blocks:
+        lines.append(f"  it is itself the lessee of {len(impact.own_blocks):,} blocks (not counted as cut off)")
+    return "\n".join(lines) + "\n"
+
+
+def transfer_text(impact: Any) -> str:
+    """The transfer what-if as plain text."""
+    lines = [f"What if {impact.block} moved to {impact.new_holder}?", f"  leased blocks affected: {len(impact.blocks):,}"]
+    for c in impact.blocks[:30]:
+        lines.append(f"    {c.block} ({c.lessee}): holders {', '.join(c.holders_before)} -> {', '.join(c.holders_after) or '-'}; "
+                     f"SPOFs {', '.join(c.spofs_before) or '-'} -> {', '.join(c.spofs_after) or '-'}; "
+                     f"secured until {_fmt_date(c.secured_before)} -> {_fmt_date(c.secured_after)}"
+                     + (f"; errors: {'; '.join(c.errors_after)}" if c.errors_after else ""))
+    if len(impact.blocks) > 30:
+        lines.append(f"    ... and {len(impact.blocks) - 30:,} more (--format json)")
+    lines.append("  single-point-of-failure addresses that move:")
+    for e in impact.exposure_changes:
+        lines.append(f"    {e.party}: {e.spof_addresses_before:,} -> {e.spof_addresses_after:,}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(report())
