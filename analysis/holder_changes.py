@@ -205,24 +205,37 @@ def detect_registry_change(event: Any, previous: Any | None, op: str = "assert")
     return []
 
 
-def detect_lease_change(event: LeaseHop, op: str, other_hops_into_recipient: list[Hop]) -> list[HolderChange]:
-    """A lease-register change of an upstream: for block B, party R is supplied by a new provider
-    while it had another provider before (``other_hops_into_recipient``: B's current hops into R
-    other than this one), or R lost a provider (a retracted hop). A block's very first hops are not
-    a change: there is nothing to change from."""
-    recipient = _ref(event.recipient)
-    when = event.provenance.observed_at
-    others = [h for h in other_hops_into_recipient if h.provider != event.provider.key]
-    if op == "retract":
-        return [HolderChange("lease_upstream", event.block, _ref(event.provider), None, when,
-                             _evidence(event, f"hop {event.provider.name} -> {event.recipient.name} removed"),
-                             supplied_party=recipient)]
-    if not others:
-        return []
-    old = others[0]
-    return [HolderChange("lease_upstream", event.block, PartyRef(old.provider, old.provider_name), _ref(event.provider), when,
-                         _evidence(event, f"{event.recipient.name} now supplied by {event.provider.name} (was {old.provider_name})"),
-                         supplied_party=recipient)]
+def detect_lease_changes(hops: list[LeaseHop]) -> list[HolderChange]:
+    """Lease-register changes of an upstream, from the applied lease-hop facts of one batch that
+    added a hop (no earlier version) or retracted one. Per (block, supplied party R):
+
+    * a retracted hop X -> R paired with a new hop Y -> R: R's supplier X was replaced by Y;
+    * a retracted hop with no new hop into R: R lost supplier X (new party None);
+    * a new hop with no retracted one is a new (parallel) path, which adds no risk: not a change.
+
+    The register tells a replacement apart from a parallel path only through explicit retractions
+    (``chainrisk ingest leases NEW --replaces OLD``).
+    """
+    groups: dict[tuple[str, str], tuple[list[LeaseHop], list[LeaseHop]]] = {}
+    for hop in hops:
+        removed, added = groups.setdefault((hop.block, hop.recipient.key), ([], []))
+        (removed if hop.op == "retract" else added).append(hop)
+    changes: list[HolderChange] = []
+    for (block, _), (removed, added) in sorted(groups.items()):
+        removed.sort(key=lambda h: h.provider.key)
+        added.sort(key=lambda h: h.provider.key)
+        for i, gone in enumerate(removed):
+            new = added[i] if i < len(added) else None
+            evidence_event = new or gone
+            detail = (
+                f"{gone.recipient.name} now supplied by {new.provider.name} (was {gone.provider.name})"
+                if new else f"hop {gone.provider.name} -> {gone.recipient.name} removed"
+            )
+            changes.append(HolderChange(
+                "lease_upstream", block, _ref(gone.provider), _ref(new.provider) if new else None,
+                evidence_event.provenance.observed_at, _evidence(evidence_event, detail), supplied_party=_ref(gone.recipient),
+            ))
+    return changes
 
 
 def hop_depths(hops: list[Hop]) -> dict[str, int]:
@@ -263,9 +276,12 @@ def blast_radius(change: HolderChange, leased_hops: list[Hop]) -> list[AffectedL
             depth = 0
         else:
             depths = hop_depths(hops)
-            if change.supplied_party.key not in depths:
+            if change.supplied_party.key in depths:
+                depth = depths[change.supplied_party.key]
+            elif change.old_party is not None and change.old_party.key in depths:
+                depth = depths[change.old_party.key] + 1  # the supplied party was cut off entirely
+            else:
                 continue
-            depth = depths[change.supplied_party.key]
         lessees = tuple(sorted({h.recipient_name for h in hops if h.recipient_role == "lessee"}))
         affected.append(AffectedLease(block, lessees, depth, started))
     return affected

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from chainrisk.analysis.holder_changes import blast_radius, detect_lease_change, detect_registry_change, hop_depths
+from chainrisk.analysis.holder_changes import blast_radius, detect_lease_changes, detect_registry_change, hop_depths
 from chainrisk.analysis.model import Hop
 from chainrisk.ingest.events import Delegation, HolderTransfer, LeaseHop, Party, Provenance, Registration
 
@@ -64,16 +64,32 @@ def test_registration_org_and_maintainer_changes():
     assert gone.kind == "registration_removed" and gone.new_party is None
 
 
+def _lease(provider: str, prole: str, recipient: str, rrole: str, op: str = "assert") -> LeaseHop:
+    return LeaseHop(block="10.1.2.0/24", op=op, provider=Party(name=provider), provider_role=prole, recipient=Party(name=recipient),
+                    recipient_role=rrole, start_date=date(2024, 3, 1), end_date=date(2027, 1, 1), provenance=prov(T1)).with_id()
+
+
 def test_lease_upstream_replaced_reports_depth_of_the_supplied_party():
-    new_hop = LeaseHop(block="10.1.2.0/24", provider=Party(name="Up2"), provider_role="upstream", recipient=Party(name="Broker"),
-                       recipient_role="broker", start_date=date(2025, 6, 1), end_date=date(2027, 1, 1), provenance=prov(T1)).with_id()
-    others = [h for h in CHAIN if h.block == "10.1.2.0/24" and h.recipient == "broker"]
-    (c,) = detect_lease_change(new_hop, "assert", others)
+    gone = _lease("Up", "upstream", "Broker", "broker", op="retract")
+    new = _lease("Up2", "upstream", "Broker", "broker")
+    (c,) = detect_lease_changes([gone, new])
     assert (c.kind, c.old_party.name, c.new_party.name, c.supplied_party.name) == ("lease_upstream", "Up", "Up2", "Broker")
-    (a,) = blast_radius(c, [h for h in CHAIN if h.block == "10.1.2.0/24"])
+    after = [h for h in CHAIN if h.block == "10.1.2.0/24" and h.provider != "up"] + [hop("10.1.2.0/24", "Up2", "upstream", "Broker", "broker")]
+    after.append(hop("10.1.2.0/24", "Holder", "holder", "Up2", "upstream"))
+    (a,) = blast_radius(c, after)
     assert (a.block, a.depth, a.lessees) == ("10.1.2.0/24", 2, ("Lessee A",))
-    # a first hop into a party is no change
-    assert detect_lease_change(new_hop, "assert", []) == []
+
+
+def test_lease_supplier_dropped_without_replacement_still_reports_the_cut():
+    (c,) = detect_lease_changes([_lease("Up", "upstream", "Broker", "broker", op="retract")])
+    assert c.new_party is None and c.old_party.name == "Up"
+    remaining = [h for h in CHAIN if h.block == "10.1.2.0/24" and h.provider != "up"]  # Broker is cut off
+    (a,) = blast_radius(c, remaining)
+    assert (a.depth, a.lessees) == (2, ("Lessee A",))
+
+
+def test_a_new_parallel_path_is_not_a_change():
+    assert detect_lease_changes([_lease("Up2", "upstream", "Broker", "broker")]) == []
 
 
 def test_alert_identity_dedups_and_detects_reverts():
