@@ -10,7 +10,7 @@ import pytest
 REAL_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # session: module fixtures that parse a large file once use it too
 def real_sample() -> Callable[[str], Path]:
     """A function mapping a path relative to ``../shared/data/real/`` to the file, skipping the test
     with the reason when the sample is not there (e.g. a clone without the shared data)."""
