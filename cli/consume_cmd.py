@@ -1,0 +1,64 @@
+"""`chainrisk consume`: build the graph from the event log (the consumer loop is graph/consumer.py).
+
+Exit status: 0 when it stopped normally (``--until-idle`` caught up, or SIGINT/SIGTERM after the
+current batch); 2 when Neo4j or Kafka stayed unavailable through every retry (nothing past the last
+applied batch was committed); 1 for a configuration error or another process holding the embedded graph.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_UNAVAILABLE = 2
+
+
+@click.command()
+@click.option("--backend", type=click.Choice(["embedded", "services"]), help="Embedded log + networkx, or Kafka + Neo4j.")
+@click.option("--until-idle", is_flag=True, help="Stop once every partition is read to its end.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Events per transaction (default 2000).")
+@click.option("--group", help="Consumer group (default chainrisk-graph); processes in one group share partitions.")
+@click.option("--state-dir", type=click.Path(path_type=Path), help="State folder (default .chainrisk).")
+@click.option("--metrics-interval", type=float, default=10.0, show_default=True, help="Seconds between metrics log lines.")
+def consume(backend: str | None, until_idle: bool, batch_size: int | None, group: str | None, state_dir: Path | None,
+            metrics_interval: float) -> None:
+    """Apply ingested events to the graph, batch by batch, exactly once in effect."""
+    from chainrisk.graph.config import load_settings
+    from chainrisk.graph.consumer import ConsumerOptions, ConsumerUnavailable, consume as run
+    from chainrisk.graph.nx_store import StoreBusy
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("kafka", "neo4j"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        settings = load_settings(backend=backend, batch_size=batch_size, consumer_group=group, state_dir=state_dir)
+    except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable
+        raise click.ClickException(f"configuration error: {exc}") from None
+    stop = {"requested": False}
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        logging.getLogger("chainrisk.consumer").info("%s: stopping after the current batch", signal.Signals(signum).name)
+        stop["requested"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    options = ConsumerOptions(group=settings.consumer_group, batch_size=settings.batch_size, until_idle=until_idle,
+                              metrics_interval_s=metrics_interval)
+    try:
+        stats = run(settings, options=options, should_stop=lambda: stop["requested"])
+    except ConsumerUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    except StoreBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        from chainrisk.graph.config import ConfigError
+
+        if isinstance(exc, ConfigError):
+            raise click.ClickException(str(exc)) from None
+        raise
+    click.echo(f"consumed {stats.summary()}")

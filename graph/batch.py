@@ -1,0 +1,139 @@
+"""What a decided batch must write: pure preparation shared by both stores.
+
+After :func:`chainrisk.graph.facts.plan_batch`, a store needs to know which fact elements to create,
+replace or delete, which tombstones to store or drop, which reference nodes (parties, blocks,
+maintainers, AS numbers) the batch names, whose holder evidence grows, and how new blocks fit into
+the containment tree. Each is computed here from plain values; the stores only execute it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainrisk.analysis.prefix_index import MASKS, int_to_address, prefix_ints
+from chainrisk.graph.facts import BatchPlan, Decision
+from chainrisk.graph.records import BLOCK_TYPES, HOLDER_TYPES, asns_named, maintainers_named, merge_party_names, parties_named
+from chainrisk.ingest.events import Event
+
+
+@dataclass
+class References:
+    """Reference nodes named by a batch: party key -> (name, id), block prefixes, maintainer names, AS numbers."""
+
+    parties: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    blocks: set[str] = field(default_factory=set)
+    maintainers: set[str] = field(default_factory=set)
+    asns: set[int] = field(default_factory=set)
+
+
+def new_events(events: list[Event], decisions: list[Decision]) -> list[Event]:
+    """The events not already applied before (everything but duplicates): the ones whose reference
+    nodes and holder observations may be new. A duplicate's were written when it was first applied."""
+    return [e for e, d in zip(events, decisions) if d is not Decision.DUPLICATE]
+
+
+def references(events: list[Event]) -> References:
+    """Every reference node the events name (whatever their decision: reference nodes are a
+    function of the set of events seen, so arrival order cannot change them)."""
+    refs = References()
+    found = []
+    for event in events:
+        found.extend(parties_named(event))
+        if event.type in BLOCK_TYPES:
+            refs.blocks.add(event.block)
+        for names in maintainers_named(event).values():
+            refs.maintainers.update(names)
+        refs.asns.update(asns_named(event))
+    refs.parties = merge_party_names(found)
+    return refs
+
+
+@dataclass
+class FactWrites:
+    """Fact element changes, per event type: ``create`` asserts with no live element, ``update``
+    asserts replacing a live element, ``delete`` fact keys of live elements a retract removes;
+    ``tombstone`` retracts to store, ``untombstone`` fact keys whose tombstone an assert replaces."""
+
+    create: dict[str, list[Event]] = field(default_factory=dict)
+    update: dict[str, list[Event]] = field(default_factory=dict)
+    delete: dict[str, list[str]] = field(default_factory=dict)
+    tombstone: list[Event] = field(default_factory=list)
+    untombstone: list[str] = field(default_factory=list)
+
+
+def fact_writes(plan: BatchPlan) -> FactWrites:
+    """The element changes that take the store from ``plan.stored`` to ``plan.final``."""
+    out = FactWrites()
+    for key, event in plan.final.items():
+        stored = plan.stored.get(key)
+        live = stored is not None and stored.op == "assert"
+        if event.op == "assert":
+            if live:
+                out.update.setdefault(event.type, []).append(event)
+            else:
+                out.create.setdefault(event.type, []).append(event)
+                if stored is not None:
+                    out.untombstone.append(key)
+        else:
+            if live:
+                out.delete.setdefault(event.type, []).append(key)
+            out.tombstone.append(event)
+    return out
+
+
+def holder_events(events: list[Event]) -> dict[str, list[Event]]:
+    """Block prefix -> the events among ``events`` that are holder observations for it."""
+    out: dict[str, list[Event]] = {}
+    for event in events:
+        if event.type in HOLDER_TYPES:
+            out.setdefault(event.block, []).append(event)
+    return out
+
+
+def retract_props(event: Event) -> dict[str, Any]:
+    """The properties of the Retracted tombstone a retract stores."""
+    props: dict[str, Any] = {"fact_key": event.fact_key, "fact_type": event.type, "event_id": event.event_id}
+    props.update({k: v for k, v in event.provenance if v is not None})
+    return props
+
+
+# --- block containment ----------------------------------------------------------------------------
+
+
+def supernets(prefix: str, lengths: set[int] | list[int]) -> list[str]:
+    """The prefixes of the given ``lengths`` (shorter than ``prefix``'s) that cover ``prefix``."""
+    first, length = prefix_ints(prefix)
+    return [f"{int_to_address(first & MASKS[n])}/{n}" for n in sorted(lengths) if n < length]
+
+
+def _length(prefix: str) -> int:
+    return int(prefix.rsplit("/", 1)[1])
+
+
+def parents_of_new_blocks(new_blocks: set[str], existing_supernets: set[str], lengths: set[int]) -> dict[str, str]:
+    """New block -> its most specific covering block among the blocks that existed before
+    (``existing_supernets``: those of the new blocks' supernets that exist) and the other new blocks.
+    ``lengths``: every prefix length in use, new blocks' included."""
+    present = existing_supernets | new_blocks
+    links = {}
+    for prefix in new_blocks:
+        covering = [s for s in supernets(prefix, lengths) if s in present]
+        if covering:
+            links[prefix] = max(covering, key=_length)
+    return links
+
+
+def reparented_children(new_blocks: set[str], children: list[tuple[str, int | None]]) -> dict[str, str]:
+    """Existing block -> new parent, for existing blocks inside a new block whose current parent
+    (given by its prefix length, None for no parent) is less specific than the new block.
+    ``children``: (prefix, current parent's prefix length) of existing blocks inside new blocks."""
+    new_lengths = {_length(p) for p in new_blocks}
+    links = {}
+    for prefix, parent_length in children:
+        covering = [s for s in supernets(prefix, new_lengths) if s in new_blocks]
+        if not covering:
+            continue
+        best = max(covering, key=_length)
+        if parent_length is None or parent_length < _length(best):
+            links[prefix] = best
+    return links

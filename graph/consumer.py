@@ -1,0 +1,477 @@
+"""The graph consumer: one loop for both transports (Kafka or the embedded log).
+
+Per batch: read up to ``batch_size`` records; decode each (an undecodable or invalid one goes to the
+dead-letter topic with reason, topic, partition, offset and the raw value); apply the events and the
+batch's next offsets in ONE store transaction; then commit the offsets to Kafka (informational: the
+store's offsets are the truth, and the consumer seeks to them whenever it is assigned partitions).
+So a crash anywhere - before the write, between write and Kafka commit, during a rebalance - re-reads
+at most what the store has not recorded, and re-applying an already applied event is a duplicate
+(same event id) that changes nothing: exactly-once effect. See docs/consumer.md.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from chainrisk.graph.config import Settings
+from chainrisk.graph.store import BatchResult, FactChange, GraphStore, OffsetConflict, TopicPartition
+from chainrisk.ingest.events import INGEST_TOPICS, Event, EventDecodeError, decode_event, utc_now
+
+log = logging.getLogger("chainrisk.consumer")
+T = TypeVar("T")
+MAX_RAW_IN_DLQ = 100_000
+
+
+class ConsumerUnavailable(Exception):
+    """Neo4j or Kafka stayed unavailable through every retry; nothing past the last applied batch was committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+class RecordSource(Protocol):
+    def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]: ...
+
+    def seek(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+    def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+    def lag(self) -> int | None: ...
+
+    def caught_up(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class DeadLetters(Protocol):
+    def send(self, record: RawRecord, reason: str) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+def dead_letter_json(record: RawRecord, reason: str, group: str) -> bytes:
+    """The dead-letter message for ``record``: why, where it was, and its raw value (as text when it
+    is UTF-8, else base64)."""
+    raw = record.value[:MAX_RAW_IN_DLQ]
+    try:
+        value, encoding = raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        value, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+    body = {
+        "reason": reason, "topic": record.topic, "partition": record.partition, "offset": record.offset,
+        "key": record.key.decode("utf-8", "replace") if record.key is not None else None,
+        "value": value, "value_encoding": encoding, "truncated": len(record.value) > MAX_RAW_IN_DLQ,
+        "consumer_group": group, "dead_lettered_at": utc_now().isoformat(),
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+@dataclass
+class DecodedBatch:
+    events: list[Event]
+    dead: list[tuple[RawRecord, str]]
+    start_offsets: dict[TopicPartition, int]
+    next_offsets: dict[TopicPartition, int]
+
+
+def decode_batch(records: list[RawRecord]) -> DecodedBatch:
+    """Decode records in order; the undecodable ones with their reason; where the batch starts and
+    the next offset to read, per partition. An event without an id gets its deterministic one."""
+    batch = DecodedBatch([], [], {}, {})
+    for record in records:
+        tp = (record.topic, record.partition)
+        batch.start_offsets.setdefault(tp, record.offset)
+        batch.next_offsets[tp] = record.offset + 1
+        try:
+            event = decode_event(record.value)
+        except EventDecodeError as exc:
+            batch.dead.append((record, str(exc)))
+            continue
+        batch.events.append(event if event.event_id else event.with_id())  # type: ignore[arg-type]
+    return batch
+
+
+@dataclass
+class ConsumerOptions:
+    group: str
+    batch_size: int = 2000
+    until_idle: bool = False
+    poll_timeout_s: float = 1.0
+    batch_wait_s: float = 0.2  # how long to keep filling a batch that is not full
+    metrics_interval_s: float = 10.0
+    max_attempts: int = 6  # per batch, for Neo4j / Kafka unavailable
+    backoff_s: float = 1.0
+    backoff_max_s: float = 30.0
+
+
+@dataclass
+class ConsumerStats:
+    records: int = 0
+    applied: int = 0
+    stale: int = 0
+    duplicate: int = 0
+    retracted: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    conflicts: int = 0
+    seconds: float = 0.0
+    batch_seconds: list[float] = field(default_factory=list)
+
+    def add(self, result: BatchResult, records: int, dead: int) -> None:
+        self.records += records
+        self.applied += result.applied
+        self.stale += result.stale
+        self.duplicate += result.duplicate
+        self.retracted += result.retracted
+        self.dead_lettered += dead
+        self.batches += 1
+        self.batch_seconds.append(result.seconds)
+
+    def summary(self) -> str:
+        rate = self.records / self.seconds if self.seconds > 0 else 0.0
+        return (f"{self.records} records in {self.seconds:.1f} s ({rate:.0f}/s), {self.batches} batches: "
+                f"applied {self.applied}, retracted {self.retracted}, stale {self.stale}, duplicate {self.duplicate}, "
+                f"dead-lettered {self.dead_lettered}")
+
+
+def retryable_errors() -> tuple[type[BaseException], ...]:
+    """Errors meaning "the server is not there right now" (worth a retry), for Neo4j and Kafka."""
+    errors: list[type[BaseException]] = [OSError, ConnectionError, TimeoutError]
+    try:
+        from neo4j.exceptions import DatabaseUnavailable, ServiceUnavailable, SessionExpired, TransientError
+
+        errors += [ServiceUnavailable, SessionExpired, TransientError, DatabaseUnavailable]
+    except ImportError:  # pragma: no cover - neo4j is a dependency
+        pass
+    try:
+        from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable, RequestTimedOutError
+
+        errors += [NoBrokersAvailable, KafkaTimeoutError, KafkaConnectionError, RequestTimedOutError]
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, sleep: Callable[[float], None] = time.sleep) -> T:
+    """``action()``, retried with exponential backoff while ``what`` is unavailable; after
+    ``options.max_attempts`` failures raises :class:`ConsumerUnavailable`."""
+    delay = options.backoff_s
+    retryable = retryable_errors()
+    for attempt in range(1, options.max_attempts + 1):
+        try:
+            return action()
+        except retryable as exc:
+            if attempt == options.max_attempts:
+                raise ConsumerUnavailable(
+                    f"{what} unavailable after {attempt} attempts ({type(exc).__name__}: {exc}); "
+                    f"no offsets moved past the last applied batch - run `chainrisk consume` again when it is back"
+                ) from exc
+            log.warning("%s unavailable (%s: %s); attempt %d/%d, retrying in %.0f s; offsets stay at the last applied batch",
+                        what, type(exc).__name__, exc, attempt, options.max_attempts, delay)
+            sleep(delay)
+            delay = min(delay * 2, options.backoff_max_s)
+    raise AssertionError("unreachable")
+
+
+class _Metrics:
+    """Periodic metrics log lines: events/s, batch latency, lag, dead letters."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.last = time.monotonic()
+        self.records = 0
+        self.latencies: list[float] = []
+
+    def batch(self, records: int, seconds: float) -> None:
+        self.records += records
+        self.latencies.append(seconds)
+
+    def maybe_log(self, source: RecordSource, stats: ConsumerStats) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval_s:
+            return
+        elapsed = now - self.last
+        lat = self.latencies or [0.0]
+        try:
+            lag = source.lag()
+        except Exception:  # noqa: BLE001 - a metrics probe must never stop the consumer
+            lag = None
+        log.info("metrics: %.0f events/s (%d in %.0f s), batch latency avg %.0f ms max %.0f ms, lag %s, dlq %d, "
+                 "total %d records: applied %d retracted %d stale %d duplicate %d",
+                 self.records / elapsed, self.records, elapsed, 1000 * sum(lat) / len(lat), 1000 * max(lat),
+                 "?" if lag is None else lag, stats.dead_lettered, stats.records, stats.applied, stats.retracted,
+                 stats.stale, stats.duplicate)
+        self.last, self.records, self.latencies = now, 0, []
+
+
+def _fill_batch(source: RecordSource, options: ConsumerOptions) -> list[RawRecord]:
+    """Poll until the batch is full, the source is drained, or ``batch_wait_s`` passed."""
+    records = source.poll(options.batch_size, options.poll_timeout_s)
+    deadline = time.monotonic() + options.batch_wait_s
+    while records and len(records) < options.batch_size and time.monotonic() < deadline:
+        more = source.poll(options.batch_size - len(records), max(0.0, deadline - time.monotonic()))
+        if not more:
+            break
+        records.extend(more)
+    return records
+
+
+def run_consumer(
+    store: GraphStore,
+    source: RecordSource,
+    dead_letters: DeadLetters,
+    options: ConsumerOptions,
+    on_changes: Callable[[list[FactChange]], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ConsumerStats:
+    """Consume until ``should_stop()`` (or, with ``until_idle``, until the source is caught up)."""
+    stats = ConsumerStats()
+    metrics = _Metrics(options.metrics_interval_s)
+    started = time.monotonic()
+    while not should_stop():
+        records = with_retries(lambda: _fill_batch(source, options), "Kafka", options)
+        if not records:
+            metrics.maybe_log(source, stats)
+            if options.until_idle and with_retries(source.caught_up, "Kafka", options):
+                break
+            continue
+        batch = decode_batch(records)
+        for record, reason in batch.dead:
+            log.warning("dead-letter %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+            dead_letters.send(record, reason)
+        if batch.dead:
+            with_retries(dead_letters.flush, "dead-letter topic", options)  # durable before offsets pass them
+        try:
+            result = with_retries(
+                lambda: store.apply_batch(batch.events, batch.next_offsets, options.group, batch.start_offsets),
+                "graph store", options)
+        except OffsetConflict as conflict:
+            stats.conflicts += 1
+            log.warning("%s; re-reading from the stored offsets", conflict)
+            source.seek(with_retries(lambda: store.stored_offsets(options.group), "graph store", options))
+            continue
+        source.commit(batch.next_offsets)
+        stats.add(result, len(records), len(batch.dead))
+        metrics.batch(len(records), result.seconds)
+        if on_changes is not None and result.changes:
+            on_changes(result.changes)
+        metrics.maybe_log(source, stats)
+    stats.seconds = time.monotonic() - started
+    return stats
+
+
+# --- the embedded transport ----------------------------------------------------------------------------
+
+
+class LogSource:
+    """Records from the embedded event log, from the store's offsets on (partition 0 of each topic)."""
+
+    def __init__(self, event_log: Any, stored: dict[TopicPartition, int], topics: tuple[str, ...] = INGEST_TOPICS) -> None:
+        self.log = event_log
+        self.topics = topics
+        self.positions = {(t, 0): stored.get((t, 0), 0) for t in topics}
+
+    def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
+        out: list[RawRecord] = []
+        for topic in self.topics:
+            if len(out) >= max_records:
+                break
+            position = self.positions[(topic, 0)]
+            for rec in self.log.read(topic, position, max_records - len(out)):
+                out.append(RawRecord(topic, 0, rec.offset, None, rec.value))
+                self.positions[(topic, 0)] = rec.offset + 1
+        if not out and timeout_s > 0:
+            time.sleep(min(timeout_s, 0.5))
+        return out
+
+    def seek(self, offsets: dict[TopicPartition, int]) -> None:
+        self.positions.update({tp: n for tp, n in offsets.items() if tp in self.positions})
+
+    def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Nothing to do: the offsets were stored with the graph."""
+
+    def lag(self) -> int:
+        return sum(max(0, self.log.end_offset(t) - self.positions[(t, 0)]) for t in self.topics)
+
+    def caught_up(self) -> bool:
+        return self.lag() == 0
+
+    def close(self) -> None:
+        self.log.close()
+
+
+class LogDeadLetters:
+    def __init__(self, event_log: Any, group: str) -> None:
+        self.log = event_log
+        self.group = group
+        self.pending: list[bytes] = []
+
+    def send(self, record: RawRecord, reason: str) -> None:
+        self.pending.append(dead_letter_json(record, reason, self.group))
+
+    def flush(self) -> None:
+        if self.pending:
+            self.log.append("dlq", self.pending)
+            self.pending = []
+
+
+# --- the Kafka transport -----------------------------------------------------------------------------------
+
+
+class KafkaSource:
+    """Records from the ingest topics through a KafkaConsumer in ``group``. On every partition
+    assignment it seeks to the offsets stored with the graph (the beginning when none)."""
+
+    def __init__(self, settings: Settings, store: GraphStore, group: str, batch_size: int) -> None:
+        from kafka import ConsumerRebalanceListener, KafkaConsumer
+
+        source = self
+
+        class SeekToStoredOffsets(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                log.info("partitions revoked: %s", _names(revoked))
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                source._seek_assigned(list(assigned))
+
+        self.store = store
+        self.group = group
+        self.topics = [settings.topic(t) for t in INGEST_TOPICS]
+        self.consumer = KafkaConsumer(
+            **settings.kafka_client_config(),
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=batch_size,
+            max_poll_interval_ms=600_000,
+            session_timeout_ms=30_000,
+            heartbeat_interval_ms=3_000,
+        )
+        self.consumer.subscribe(self.topics, listener=SeekToStoredOffsets())
+        self.started = time.monotonic()
+
+    def _seek_assigned(self, partitions: list[Any]) -> None:
+        stored = self.store.stored_offsets(self.group)
+        for tp in partitions:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+        log.info("partitions assigned: %s (seeking to the offsets stored with the graph)", _names(partitions))
+
+    def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
+        polled = self.consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        out = []
+        for tp, records in polled.items():
+            out.extend(RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value) for r in records)
+        return out
+
+    def seek(self, offsets: dict[TopicPartition, int]) -> None:
+        for tp in self.consumer.assignment() or set():
+            offset = offsets.get((tp.topic, tp.partition))
+            if offset is not None:
+                self.consumer.seek(tp, offset)
+
+    def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        from kafka import OffsetAndMetadata
+        from kafka import TopicPartition as KafkaTP
+
+        try:
+            self.consumer.commit({KafkaTP(t, p): OffsetAndMetadata(n, "", -1) for (t, p), n in offsets.items()})
+        except Exception as exc:  # noqa: BLE001 - Kafka's copy is informational; the store has the offsets
+            log.info("Kafka offset commit skipped (%s: %s); the offsets are stored with the graph", type(exc).__name__, exc)
+
+    def lag(self) -> int | None:
+        assigned = list(self.consumer.assignment() or ())
+        if not assigned:
+            return None
+        ends = self.consumer.end_offsets(assigned)
+        return sum(max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned)
+
+    def caught_up(self) -> bool:
+        """Assigned partitions all read to their end (before the first assignment: not yet, unless
+        the group gave this consumer nothing for 30 s)."""
+        assigned = self.consumer.assignment()
+        if not assigned:
+            return time.monotonic() - self.started > 30
+        return self.lag() == 0
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)
+
+
+def _names(partitions: Any) -> str:
+    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)) or "none"
+
+
+class KafkaDeadLetters:
+    def __init__(self, settings: Settings, group: str) -> None:
+        from chainrisk.graph.kafka_io import KafkaSink
+
+        self.topic = settings.topic("dlq")
+        self.group = group
+        self.sink = KafkaSink(settings, create_topics=False, quiet=True)
+
+    def send(self, record: RawRecord, reason: str) -> None:
+        self.sink.send_raw(self.topic, record.key, dead_letter_json(record, reason, self.group))
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+# --- wiring ---------------------------------------------------------------------------------------------
+
+
+def consume(
+    settings: Settings,
+    *,
+    until_idle: bool = False,
+    on_changes: Callable[[list[FactChange]], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    options: ConsumerOptions | None = None,
+) -> ConsumerStats:
+    """Open the store and the transport chosen by ``settings.backend`` and run the consumer loop."""
+    from chainrisk.graph.transport import open_store
+
+    options = options or ConsumerOptions(group=settings.consumer_group, batch_size=settings.batch_size, until_idle=until_idle)
+    store = open_store(settings)
+    try:
+        with_retries(store.ensure_schema, "graph store", options)
+        if settings.backend == "services":
+            from chainrisk.graph.kafka_io import ensure_topics
+
+            with_retries(lambda: ensure_topics(settings), "Kafka", options)
+            source: Any = with_retries(lambda: KafkaSource(settings, store, options.group, options.batch_size), "Kafka", options)
+            dead: Any = KafkaDeadLetters(settings, options.group)
+        else:
+            from chainrisk.graph.eventlog import EventLog
+            from chainrisk.graph.transport import log_dir
+
+            event_log = EventLog(log_dir(settings))
+            source = LogSource(event_log, store.stored_offsets(options.group))
+            dead = LogDeadLetters(EventLog(log_dir(settings)), options.group)
+        try:
+            stats = run_consumer(store, source, dead, options, on_changes=on_changes, should_stop=should_stop)
+        finally:
+            source.close()
+            if hasattr(dead, "close"):
+                dead.close()
+        log.info("done: %s", stats.summary())
+        return stats
+    finally:
+        store.close()

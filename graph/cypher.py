@@ -1,0 +1,208 @@
+"""Every Cypher statement the Neo4j store runs. All values travel as parameters; rows are batched
+with ``UNWIND``. Labels, relationship types and property names are never user input: the few
+statements made per label below are built from the fixed model tables in ``graph/records.py``."""
+from __future__ import annotations
+
+from chainrisk.graph.portfolio import HOP_FIELDS
+from chainrisk.graph.records import FACT_LABEL, IDENTITY_PROP, LINKS, Link, identity_prop
+
+# --- schema -------------------------------------------------------------------------------------
+
+_UNIQUE_NODES = {"Party": "key", "Block": "prefix", "AS": "asn", "Maintainer": "name", "Meta": "name",
+                 **{label: "fact_key" for label in FACT_LABEL.values()}, "Retracted": "fact_key"}
+_NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("BgpRoute", "first"),
+                 ("RouteObject", "first"), ("Listing", "first"), ("Registration", "first"), ("Party", "name")]
+_REL_INDEXES = [("LEASES", "block"), ("LEASES", "first"), ("HELD_BY", "valid_to"), ("HELD_BY", "valid_from")]
+
+SCHEMA: list[str] = [
+    *(f"CREATE CONSTRAINT {label.lower()}_{prop}_unique IF NOT EXISTS FOR (n:{label}) REQUIRE n.{prop} IS UNIQUE"
+      for label, prop in _UNIQUE_NODES.items()),
+    "CREATE CONSTRAINT leases_fact_key_unique IF NOT EXISTS FOR ()-[r:LEASES]-() REQUIRE r.fact_key IS UNIQUE",
+    "CREATE CONSTRAINT consumer_offset_unique IF NOT EXISTS FOR (n:ConsumerOffset) REQUIRE (n.group, n.topic, n.partition) IS UNIQUE",
+    *(f"CREATE INDEX {label.lower()}_{prop} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})" for label, prop in _NODE_INDEXES),
+    *(f"CREATE INDEX {rel.lower()}_{prop} IF NOT EXISTS FOR ()-[r:{rel}]-() ON (r.{prop})" for rel, prop in _REL_INDEXES),
+]
+AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
+
+# --- consumer offsets ---------------------------------------------------------------------------
+
+# SET of the same value takes the node's write lock: a second consumer's batch on these partitions
+# waits here until this transaction ends, then sees the offsets it wrote.
+LOCK_OFFSETS = """
+UNWIND $parts AS p
+MERGE (o:ConsumerOffset {group: $group, topic: p.topic, partition: p.partition})
+SET o.next_offset = o.next_offset
+RETURN o.topic AS topic, o.partition AS partition, o.next_offset AS next
+"""
+WRITE_OFFSETS = """
+UNWIND $parts AS p
+MATCH (o:ConsumerOffset {group: $group, topic: p.topic, partition: p.partition})
+SET o.next_offset = p.next
+"""
+STORED_OFFSETS = """
+MATCH (o:ConsumerOffset {group: $group}) WHERE o.next_offset IS NOT NULL
+RETURN o.topic AS topic, o.partition AS partition, o.next_offset AS next
+"""
+
+# --- fact versions --------------------------------------------------------------------------------
+
+
+def read_versions(label: str) -> str:
+    """Stored (observed_at, event_id) of live fact nodes of ``label`` by fact_key."""
+    return f"UNWIND $keys AS k MATCH (n:{label} {{fact_key: k}}) RETURN k AS key, n.observed_at AS at, n.event_id AS id"
+
+
+READ_LEASE_VERSIONS = "UNWIND $keys AS k MATCH ()-[n:LEASES {fact_key: k}]->() RETURN k AS key, n.observed_at AS at, n.event_id AS id"
+READ_TOMBSTONES = "UNWIND $keys AS k MATCH (t:Retracted {fact_key: k}) RETURN k AS key, t.observed_at AS at, t.event_id AS id"
+
+
+def read_props(label: str) -> str:
+    return f"UNWIND $keys AS k MATCH (n:{label} {{fact_key: k}}) RETURN k AS key, properties(n) AS props"
+
+
+READ_LEASE_PROPS = "UNWIND $keys AS k MATCH ()-[n:LEASES {fact_key: k}]->() RETURN k AS key, properties(n) AS props"
+
+# --- reference nodes ------------------------------------------------------------------------------
+
+# a party's name (and id) is the smallest spelling seen: only rows that lower it write (and lock)
+MERGE_PARTIES = """
+UNWIND $rows AS r
+MERGE (p:Party {key: r.key})
+ON CREATE SET p.name = r.name, p.party_id = r.party_id
+WITH p, r
+WHERE r.name < p.name OR (r.party_id IS NOT NULL AND (p.party_id IS NULL OR r.party_id < p.party_id))
+SET p.name = CASE WHEN r.name < p.name THEN r.name ELSE p.name END,
+    p.party_id = CASE WHEN r.party_id IS NOT NULL AND (p.party_id IS NULL OR r.party_id < p.party_id)
+                      THEN r.party_id ELSE p.party_id END
+"""
+MERGE_MAINTAINERS = "UNWIND $names AS n MERGE (:Maintainer {name: n})"
+MERGE_ASNS = "UNWIND $asns AS a MERGE (:AS {asn: a})"
+
+EXISTING_BLOCKS = "UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) RETURN p AS prefix"
+# serialises block creation (see docs/graph-model.md, Block containment) and lists the lengths in use
+LOCK_BLOCKS = """
+MERGE (m:Meta {name: 'blocks'})
+ON CREATE SET m.prefix_lengths = []
+SET m.prefix_lengths = m.prefix_lengths
+RETURN m.prefix_lengths AS lengths
+"""
+SET_BLOCK_LENGTHS = "MATCH (m:Meta {name: 'blocks'}) SET m.prefix_lengths = $lengths"
+BLOCKS_INSIDE = """
+UNWIND $ranges AS r
+MATCH (c:Block) WHERE c.first >= r.first AND c.first <= r.last AND c.prefix_length > r.length
+OPTIONAL MATCH (c)-[:WITHIN]->(p:Block)
+RETURN DISTINCT c.prefix AS child, p.prefix_length AS parent_length
+"""
+CREATE_BLOCKS = "UNWIND $rows AS r CREATE (b:Block) SET b = r"
+LINK_WITHIN = """
+UNWIND $links AS w
+MATCH (c:Block {prefix: w.child})
+OPTIONAL MATCH (c)-[old:WITHIN]->()
+DELETE old
+WITH DISTINCT c, w
+MATCH (p:Block {prefix: w.parent})
+CREATE (c)-[:WITHIN]->(p)
+"""
+
+# --- fact writes ----------------------------------------------------------------------------------
+
+CREATE_LEASES = """
+UNWIND $rows AS r
+MATCH (a:Party {key: r.provider})
+MATCH (b:Party {key: r.recipient})
+CREATE (a)-[l:LEASES]->(b)
+SET l = r.props
+"""
+UPDATE_LEASES = "UNWIND $rows AS r MATCH ()-[l:LEASES {fact_key: r.props.fact_key}]->() SET l = r.props"
+DELETE_LEASES = "UNWIND $keys AS k MATCH ()-[l:LEASES {fact_key: k}]->() DELETE l"
+
+
+def _link_clause(link: Link) -> str:
+    target = f"(x:{link.target} {{{identity_prop(link.target)}: t}})"
+    arrow = f"(n)-[:{link.rel}]->(x)" if link.outgoing else f"(x)-[:{link.rel}]->(n)"
+    return f"CALL (n, r) {{ UNWIND r.links.{link.rel} AS t MATCH {target} CREATE {arrow} }}"
+
+
+def create_facts(event_type: str) -> str:
+    """Create fact nodes of one type with their links; rows: ``{props, links: {REL: [identity]}}``."""
+    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]})", "SET n = r.props", "WITH n, r"]
+    lines += [_link_clause(link) for link in LINKS[event_type]]
+    return "\n".join(lines)
+
+
+def update_facts(event_type: str) -> str:
+    """Replace the properties of live fact nodes and re-create their mutable links."""
+    mutable = [link for link in LINKS[event_type] if link.mutable]
+    lines = ["UNWIND $rows AS r", f"MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.props.fact_key}})", "SET n = r.props",
+             "WITH n, r"]
+    if mutable:
+        lines.append(f"CALL (n) {{ MATCH (n)-[old:{'|'.join(link.rel for link in mutable)}]-() DELETE old }}")
+        lines += [_link_clause(link) for link in mutable]
+    return "\n".join(lines)
+
+
+def delete_facts(event_type: str) -> str:
+    return f"UNWIND $keys AS k MATCH (n:{FACT_LABEL[event_type]} {{fact_key: k}}) DETACH DELETE n"
+
+
+STORE_TOMBSTONES = "UNWIND $rows AS r MERGE (t:Retracted {fact_key: r.fact_key}) SET t = r"
+DROP_TOMBSTONES = "UNWIND $keys AS k MATCH (t:Retracted {fact_key: k}) DELETE t"
+
+# --- holder history ---------------------------------------------------------------------------------
+
+READ_EVIDENCE = "UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) RETURN p AS prefix, b.holder_evidence AS evidence"
+WRITE_HOLDERS = """
+UNWIND $rows AS r
+MATCH (b:Block {prefix: r.prefix})
+SET b.holder_evidence = r.evidence
+WITH b, r
+CALL (b) { MATCH (b)-[h:HELD_BY]->() DELETE h }
+WITH b, r
+UNWIND r.runs AS run
+MATCH (p:Party {key: run.party})
+CREATE (b)-[h:HELD_BY]->(p)
+SET h = run.props
+"""
+
+# --- reads -----------------------------------------------------------------------------------------
+
+_HOP_ROW = "[" + ", ".join(f"l.{f}" for f in HOP_FIELDS) + "] AS row"
+ALL_HOPS = f"MATCH ()-[l:LEASES]->() RETURN {_HOP_ROW}"
+HOPS_FOR_BLOCKS = f"UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() RETURN {_HOP_ROW}"
+HOPS_WITHIN = f"MATCH ()-[l:LEASES]->() WHERE l.first >= $first AND l.first <= $last AND l.last <= $last RETURN {_HOP_ROW}"
+
+
+def all_rows(label: str, fields: tuple[str, ...]) -> str:
+    """Every node of ``label`` as a list of the ``fields`` values."""
+    return f"MATCH (n:{label}) RETURN [" + ", ".join(f"n.{f}" for f in fields) + "] AS row"
+
+
+HOLDER_HISTORY = """
+MATCH (b:Block {prefix: $prefix})-[h:HELD_BY]->(p:Party)
+RETURN p.key AS party, p.name AS name, h.source AS source, h.valid_from AS valid_from, h.valid_to AS valid_to,
+       h.fact_key AS fact_key, h.event_id AS event_id, h.reference AS reference
+"""
+
+_IDENTITY = "CASE " + " ".join(f"WHEN {{v}}:{label} THEN {{v}}.{prop}" for label, prop in IDENTITY_PROP.items()) + " ELSE {v}.fact_key END"
+DUMP_NODES = "MATCH (n) RETURN labels(n) AS labels, properties(n) AS props"
+DUMP_RELS = (
+    "MATCH (a)-[r]->(b) RETURN type(r) AS type, labels(a)[0] AS a_label, " + _IDENTITY.format(v="a") + " AS a_id, "
+    "labels(b)[0] AS b_label, " + _IDENTITY.format(v="b") + " AS b_id, properties(r) AS props"
+)
+
+# --- analysis write-back ------------------------------------------------------------------------------
+
+CLEAR_BLOCK_ANALYSIS = "MATCH (b:Block) WHERE any(k IN $keys WHERE b[k] IS NOT NULL) SET b += $nulls"
+SET_BLOCK_ANALYSIS = "UNWIND $rows AS r MATCH (b:Block {prefix: r.prefix}) SET b += r.props"
+CLEAR_SPOF = "MATCH ()-[s:SPOF_FOR]->() DELETE s"
+CREATE_SPOF = """
+UNWIND $rows AS r
+MATCH (p:Party {key: r.party})
+MATCH (b:Block {prefix: r.block})
+CREATE (p)-[s:SPOF_FOR]->(b)
+SET s = r.props
+"""
+
+# --- maintenance -----------------------------------------------------------------------------------------
+
+WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"

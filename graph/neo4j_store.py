@@ -1,0 +1,282 @@
+"""The Neo4j graph store (official driver). Same model and same decisions as the embedded store:
+each batch is one transaction that
+
+1. locks and reads the consumer offsets of the batch's partitions (and refuses a batch that does not
+   start where the stored offsets are: :class:`~chainrisk.graph.store.OffsetConflict`);
+2. reads the stored versions of the batch's facts (one query per event type, plus one for tombstones);
+3. decides in Python (``graph/facts.py``);
+4. writes: new blocks and containment, reference nodes, fact elements, holder history, offsets -
+   one ``UNWIND`` statement per kind of change and event type, never one per event.
+
+Deadlocks between concurrent consumers are transient errors; the driver retries the whole
+transaction function. Every Cypher statement is in ``graph/cypher.py``.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from neo4j import Driver, GraphDatabase, ManagedTransaction
+
+from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.graph import batch as prep
+from chainrisk.graph import cypher
+from chainrisk.graph.config import Settings
+from chainrisk.graph.facts import Version, plan_batch
+from chainrisk.graph.holders import holder_runs, merge_evidence
+from chainrisk.graph.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
+from chainrisk.graph.records import (
+    FACT_LABEL, LEASE_TYPE, MACHINERY_LABELS, block_props, canonical_props, canonical_value, event_from_props, fact_props,
+    link_targets, native, prefix_range, sort_dump,
+)
+from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order
+from chainrisk.ingest.events import Event
+
+WRITE_CHUNK = 10_000
+
+
+def _chunks(rows: list[Any], size: int = WRITE_CHUNK) -> Iterable[list[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+class NeoStore:
+    def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
+        self.settings = settings
+        self.database = settings.neo4j_database
+        self.driver = driver or GraphDatabase.driver(
+            settings.neo4j_uri, auth=(settings.neo4j_user, settings.resolve_neo4j_password()),
+            connection_timeout=10, max_transaction_retry_time=60,
+            notifications_min_severity="OFF",  # "property key does not exist" on an empty graph is expected
+        )
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def _session(self) -> Any:
+        return self.driver.session(database=self.database)
+
+    # --- schema / offsets ------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        with self._session() as session:
+            for statement in cypher.SCHEMA:
+                session.run(statement).consume()
+            session.run(cypher.AWAIT_INDEXES, seconds=300).consume()
+
+    def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
+        with self._session() as session:
+            return {(r["topic"], r["partition"]): r["next"] for r in session.run(cypher.STORED_OFFSETS, group=group)}
+
+    def wipe(self) -> None:
+        """Delete every node and relationship of the database (tests, `--reset`); keeps the schema."""
+        with self._session() as session:
+            session.run(cypher.WIPE).consume()
+
+    # --- apply -----------------------------------------------------------------------------------------
+
+    def apply_batch(
+        self,
+        events: list[Event],
+        offsets: dict[TopicPartition, int],
+        group: str,
+        start_offsets: dict[TopicPartition, int] | None = None,
+    ) -> BatchResult:
+        started = time.monotonic()
+        with self._session() as session:
+            result: BatchResult = session.execute_write(self._apply_tx, events, offsets, group, start_offsets)
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _apply_tx(self, tx: ManagedTransaction, events: list[Event], offsets: dict[TopicPartition, int], group: str,
+                  start_offsets: dict[TopicPartition, int] | None) -> BatchResult:
+        parts = [{"topic": t, "partition": p, "next": n} for (t, p), n in sorted(offsets.items())]
+        stored_offsets = {(r["topic"], r["partition"]): r["next"] for r in tx.run(cypher.LOCK_OFFSETS, parts=parts, group=group)}
+        conflicts = offset_conflicts(stored_offsets, start_offsets)
+        if conflicts:
+            raise OffsetConflict(conflicts)
+
+        plan = plan_batch(events, self._stored_versions(tx, events))
+        previous = self._stored_events(tx, plan.keys_needing_stored_event())
+        fresh = prep.new_events(events, plan.decisions)
+        refs = prep.references(fresh)
+        self._add_blocks(tx, refs.blocks)  # first: it takes the block lock before any party lock
+        self._write_references(tx, refs)
+        self._write_facts(tx, prep.fact_writes(plan))
+        self._update_holders(tx, prep.holder_events(fresh))
+        if parts:
+            tx.run(cypher.WRITE_OFFSETS, parts=parts, group=group).consume()
+        return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
+                           changes=plan.changes(previous))
+
+    @staticmethod
+    def _keys_by_type(keys: Iterable[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key in keys:
+            out.setdefault(key.split("|", 1)[0], []).append(key)
+        return {t: sorted(set(k)) for t, k in out.items()}
+
+    def _stored_versions(self, tx: ManagedTransaction, events: list[Event]) -> dict[str, Version]:
+        by_type = self._keys_by_type(e.fact_key for e in events)
+        stored: dict[str, Version] = {}
+        for event_type, keys in by_type.items():
+            query = cypher.READ_LEASE_VERSIONS if event_type == LEASE_TYPE else cypher.read_versions(FACT_LABEL[event_type])
+            for r in tx.run(query, keys=keys):
+                stored[r["key"]] = Version(native(r["at"]), r["id"], "assert")
+        all_keys = sorted({e.fact_key for e in events})
+        for r in tx.run(cypher.READ_TOMBSTONES, keys=all_keys):
+            stored.setdefault(r["key"], Version(native(r["at"]), r["id"], "retract"))
+        return stored
+
+    def _stored_events(self, tx: ManagedTransaction, keys: set[str]) -> dict[str, Event]:
+        out: dict[str, Event] = {}
+        for event_type, type_keys in self._keys_by_type(keys).items():
+            query = cypher.READ_LEASE_PROPS if event_type == LEASE_TYPE else cypher.read_props(FACT_LABEL[event_type])
+            for r in tx.run(query, keys=type_keys):
+                out[r["key"]] = event_from_props(event_type, r["props"])
+        return out
+
+    def _add_blocks(self, tx: ManagedTransaction, prefixes: set[str]) -> None:
+        """Create the blocks that do not exist yet, with their WITHIN links (and re-parent existing
+        blocks a new one now covers more specifically), holding the block lock."""
+        if not prefixes:
+            return
+        new = prefixes - {r["prefix"] for r in tx.run(cypher.EXISTING_BLOCKS, prefixes=sorted(prefixes))}
+        if not new:
+            return
+        lengths_before = set(tx.run(cypher.LOCK_BLOCKS).single()["lengths"])
+        # another consumer may have created some while this one waited for the lock
+        new -= {r["prefix"] for r in tx.run(cypher.EXISTING_BLOCKS, prefixes=sorted(new))}
+        if not new:
+            return
+        lengths = lengths_before | {prefix_range(p)[2] for p in new}
+        candidates = sorted({s for p in new for s in prep.supernets(p, lengths_before)})
+        existing_supernets = {r["prefix"] for r in tx.run(cypher.EXISTING_BLOCKS, prefixes=candidates)} if candidates else set()
+        longest_before = max(lengths_before, default=-1)
+        ranges = []
+        for prefix in sorted(new):
+            first, last, length = prefix_range(prefix)
+            if length < longest_before:
+                ranges.append({"first": first, "last": last, "length": length})
+        children = [(r["child"], r["parent_length"]) for r in tx.run(cypher.BLOCKS_INSIDE, ranges=ranges)] if ranges else []
+        children = [(c, pl) for c, pl in children if c not in new]
+        links = prep.parents_of_new_blocks(new, existing_supernets, lengths)
+        links.update(prep.reparented_children(new, sorted(children, key=str)))
+        for rows in _chunks([block_props(p) for p in sorted(new)]):
+            tx.run(cypher.CREATE_BLOCKS, rows=rows).consume()
+        if lengths != lengths_before:
+            tx.run(cypher.SET_BLOCK_LENGTHS, lengths=sorted(lengths)).consume()
+        if links:
+            rows = [{"child": c, "parent": p} for c, p in sorted(links.items())]
+            for chunk in _chunks(rows):
+                tx.run(cypher.LINK_WITHIN, links=chunk).consume()
+
+    def _write_references(self, tx: ManagedTransaction, refs: prep.References) -> None:
+        if refs.parties:
+            rows = [{"key": k, "name": n, "party_id": pid} for k, (n, pid) in sorted(refs.parties.items())]
+            tx.run(cypher.MERGE_PARTIES, rows=rows).consume()
+        if refs.maintainers:
+            tx.run(cypher.MERGE_MAINTAINERS, names=sorted(refs.maintainers)).consume()
+        if refs.asns:
+            tx.run(cypher.MERGE_ASNS, asns=sorted(refs.asns)).consume()
+
+    def _write_facts(self, tx: ManagedTransaction, writes: prep.FactWrites) -> None:
+        if writes.untombstone:
+            tx.run(cypher.DROP_TOMBSTONES, keys=sorted(writes.untombstone)).consume()
+        for event_type, keys in sorted(writes.delete.items()):
+            query = cypher.DELETE_LEASES if event_type == LEASE_TYPE else cypher.delete_facts(event_type)
+            tx.run(query, keys=sorted(keys)).consume()
+        if writes.tombstone:
+            tx.run(cypher.STORE_TOMBSTONES, rows=[prep.retract_props(e) for e in writes.tombstone]).consume()
+        for event_type, events in sorted(writes.create.items()):
+            if event_type == LEASE_TYPE:
+                rows = [{"provider": e.provider.key, "recipient": e.recipient.key, "props": fact_props(e)} for e in events]  # type: ignore[union-attr]
+                tx.run(cypher.CREATE_LEASES, rows=rows).consume()
+            else:
+                rows = [{"props": fact_props(e), "links": link_targets(e)} for e in events]
+                tx.run(cypher.create_facts(event_type), rows=rows).consume()
+        for event_type, events in sorted(writes.update.items()):
+            if event_type == LEASE_TYPE:
+                tx.run(cypher.UPDATE_LEASES, rows=[{"props": fact_props(e)} for e in events]).consume()
+            else:
+                rows = [{"props": fact_props(e), "links": link_targets(e)} for e in events]
+                tx.run(cypher.update_facts(event_type), rows=rows).consume()
+
+    def _update_holders(self, tx: ManagedTransaction, by_block: dict[str, list[Event]]) -> None:
+        if not by_block:
+            return
+        stored = {r["prefix"]: list(r["evidence"] or []) for r in tx.run(cypher.READ_EVIDENCE, prefixes=sorted(by_block))}
+        rows = []
+        for prefix, events in sorted(by_block.items()):
+            old = stored.get(prefix, [])
+            merged = merge_evidence(old, events)
+            if merged != old:
+                runs = [{"party": run.party, "props": run.props()} for run in holder_runs(merged)]
+                rows.append({"prefix": prefix, "evidence": merged, "runs": runs})
+        if rows:
+            tx.run(cypher.WRITE_HOLDERS, rows=rows).consume()
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    def load_portfolio(self) -> Portfolio:
+        portfolio = Portfolio()
+        with self._session() as session:
+            portfolio.hops = [hop_from_row(r[0]) for r in session.run(cypher.ALL_HOPS)]
+            for label, (attr, fields, make) in PORTFOLIO_PARTS.items():
+                setattr(portfolio, attr, [make(r[0]) for r in session.run(cypher.all_rows(label, fields))])
+            portfolio.origins = {r[0][0]: tuple(r[0][1]) for r in session.run(cypher.all_rows("BgpRoute", ORIGIN_FIELDS))}
+        return portfolio.canonical()
+
+    def hops_for_blocks(self, prefixes: list[str]) -> list[Hop]:
+        with self._session() as session:
+            hops = [hop_from_row(r[0]) for r in session.run(cypher.HOPS_FOR_BLOCKS, prefixes=sorted(set(prefixes)))]
+        return sorted(hops, key=lambda h: (h.block, h.provider, h.recipient))
+
+    def leased_blocks_within(self, first: int, last: int) -> list[Hop]:
+        with self._session() as session:
+            hops = [hop_from_row(r[0]) for r in session.run(cypher.HOPS_WITHIN, first=first, last=last)]
+        return sorted(hops, key=lambda h: (h.block, h.provider, h.recipient))
+
+    def holder_history(self, prefix: str) -> list[Holding]:
+        with self._session() as session:
+            rows = list(session.run(cypher.HOLDER_HISTORY, prefix=prefix))
+        out = [Holding(prefix, r["party"], r["name"], r["source"], native(r["valid_from"]), native(r["valid_to"]),
+                       r["fact_key"], r["event_id"], r["reference"]) for r in rows]
+        return sorted(out, key=holding_order)
+
+    def holders_of(self, prefix: str) -> list[Holding]:
+        return [h for h in self.holder_history(prefix) if h.valid_to is None]
+
+    def canonical_dump(self) -> dict[str, Any]:
+        nodes, rels = [], []
+        with self._session() as session:
+            for r in session.run(cypher.DUMP_NODES):
+                if MACHINERY_LABELS.intersection(r["labels"]):
+                    continue
+                nodes.append({"labels": sorted(r["labels"]), "props": canonical_props(r["props"])})
+            for r in session.run(cypher.DUMP_RELS):
+                rels.append({"type": r["type"], "start": [r["a_label"], canonical_value(r["a_id"])],
+                             "end": [r["b_label"], canonical_value(r["b_id"])], "props": canonical_props(r["props"])})
+        return sort_dump(nodes, rels)
+
+    # --- analysis write-back -------------------------------------------------------------------------------
+
+    def write_analysis(self, block_rows: list[dict[str, Any]], spof_rows: list[dict[str, Any]]) -> None:
+        keys = sorted({k for row in block_rows for k in row if k != "prefix"})
+        block_params = [{"prefix": row["prefix"], "props": {k: v for k, v in row.items() if k != "prefix" and v is not None}}
+                        for row in block_rows]
+        spof_params = [{"party": row["party"], "block": row["block"],
+                        "props": {k: v for k, v in row.items() if k not in ("party", "block") and v is not None}} for row in spof_rows]
+
+        def work(tx: ManagedTransaction) -> None:
+            if keys:
+                tx.run(cypher.CLEAR_BLOCK_ANALYSIS, keys=keys, nulls={k: None for k in keys}).consume()
+            for chunk in _chunks(block_params):
+                tx.run(cypher.SET_BLOCK_ANALYSIS, rows=chunk).consume()
+            tx.run(cypher.CLEAR_SPOF).consume()
+            for chunk in _chunks(spof_params):
+                tx.run(cypher.CREATE_SPOF, rows=chunk).consume()
+
+        with self._session() as session:
+            session.execute_write(work)

@@ -1,0 +1,420 @@
+"""The embedded graph store: a networkx MultiDiGraph holding exactly the graph model
+(docs/graph-model.md), persisted under the state folder.
+
+Nodes are ``(label, identity)`` tuples with the node's properties as attributes plus ``labels``;
+edges carry ``type`` plus their properties; an edge's key is its type, except LEASES
+(``("LEASES", fact_key)``) and HELD_BY (``("HELD_BY", source, fact_key, valid_from)``), of which
+several may join the same two nodes.
+
+Persistence: the graph and the consumer offsets are pickled together to a temporary file that is
+then atomically renamed over ``<state_dir>/graph/graph.pickle``, so graph and offsets never
+disagree. To keep a million-event ingest fast the snapshot is written at most every
+``save_interval_s`` seconds and on ``close()``; after a crash the consumer resumes from the offsets of
+the last snapshot and re-applies the rest (the fact versions make that exact). One process at a time
+may write (a lock file); any number may read the last snapshot.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import pickle
+import time
+from bisect import bisect_left, bisect_right
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.analysis.prefix_index import int_to_address
+from chainrisk.graph import batch as prep
+from chainrisk.graph.facts import Version, plan_batch
+from chainrisk.graph.holders import holder_runs, merge_evidence
+from chainrisk.graph.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
+from chainrisk.graph.records import (
+    FACT_LABEL, LEASE_TYPE, LEASES, LINKS, MACHINERY_LABELS, block_props, canonical_props, canonical_value,
+    event_from_props, fact_props, link_targets, prefix_range, sort_dump,
+)
+from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order
+from chainrisk.ingest.events import Event
+
+FORMAT = 1
+Node = tuple[str, Any]
+
+
+class StoreBusy(Exception):
+    """Another process holds the embedded graph's write lock."""
+
+
+class NxStore:
+    def __init__(self, state_dir: Path, *, save_interval_s: float = 10.0) -> None:
+        self.dir = Path(state_dir) / "graph"
+        self.path = self.dir / "graph.pickle"
+        self.save_interval_s = save_interval_s
+        self._lock_file: Any = None
+        self._dirty = False
+        self._last_save = time.monotonic()
+        self._load()
+
+    # --- persistence ---------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        self.g: nx.MultiDiGraph = nx.MultiDiGraph()
+        self.offsets: dict[str, dict[TopicPartition, int]] = {}
+        if self.path.exists():
+            with open(self.path, "rb") as fh:
+                data = pickle.load(fh)
+            if data.get("format") != FORMAT:
+                raise RuntimeError(f"{self.path}: unknown embedded graph format {data.get('format')!r} (this version reads {FORMAT})")
+            self.g, self.offsets = data["graph"], data["offsets"]
+        self._build_indexes()
+        self._dirty = False
+
+    def _build_indexes(self) -> None:
+        """In-memory lookups, rebuilt on load: LEASES by fact_key and by block, blocks by length."""
+        self.lease_edges: dict[str, tuple[Node, Node]] = {}
+        self.block_leases: dict[str, set[str]] = {}
+        self.block_firsts: dict[int, list[int]] = {}
+        for u, v, data in self.g.edges(data=True):
+            if data["type"] == LEASES:
+                self._index_lease(data["fact_key"], data["block"], u, v)
+        for node, data in self.g.nodes(data=True):
+            if node[0] == "Block":
+                self.block_firsts.setdefault(data["prefix_length"], []).append(data["first"])
+        for firsts in self.block_firsts.values():
+            firsts.sort()
+
+    def _index_lease(self, key: str, block: str, u: Node, v: Node) -> None:
+        self.lease_edges[key] = (u, v)
+        self.block_leases.setdefault(block, set()).add(key)
+
+    def save(self) -> None:
+        """Write graph and offsets atomically (temporary file, fsync, rename, fsync the folder)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump({"format": FORMAT, "graph": self.g, "offsets": self.offsets}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        dir_fd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self._dirty = False
+        self._last_save = time.monotonic()
+
+    def _lock_for_writing(self) -> None:
+        if self._lock_file is not None:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.dir / "write.lock", "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise StoreBusy(f"another chainrisk process is writing the embedded graph in {self.dir}; stop it first") from None
+        self._lock_file = handle
+        self._load()  # the snapshot may have moved on since this store was opened
+
+    def close(self) -> None:
+        if self._dirty:
+            self.save()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    # --- schema / offsets ------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Nothing to create: the in-memory indexes are rebuilt on load."""
+
+    def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
+        return dict(self.offsets.get(group, {}))
+
+    # --- apply ---------------------------------------------------------------------------------------
+
+    def apply_batch(
+        self,
+        events: list[Event],
+        offsets: dict[TopicPartition, int],
+        group: str,
+        start_offsets: dict[TopicPartition, int] | None = None,
+    ) -> BatchResult:
+        started = time.monotonic()
+        self._lock_for_writing()
+        stored_offsets = self.offsets.get(group, {})
+        conflicts = offset_conflicts(stored_offsets, start_offsets)
+        if conflicts:
+            raise OffsetConflict(conflicts)
+        try:
+            result = self._apply(events)
+            self.offsets.setdefault(group, {}).update(offsets)
+        except BaseException:
+            self._load()  # drop the half-applied batch: memory goes back to the last snapshot
+            raise
+        self._dirty = True
+        if time.monotonic() - self._last_save >= self.save_interval_s:
+            self.save()
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _apply(self, events: list[Event]) -> BatchResult:
+        stored: dict[str, Version] = {}
+        for event in events:
+            key = event.fact_key
+            if key not in stored:
+                version = self._stored_version(event.type, key)
+                if version is not None:
+                    stored[key] = version
+        plan = plan_batch(events, stored)
+        previous = {key: self._stored_event(key.split("|", 1)[0], key) for key in plan.keys_needing_stored_event()}
+        fresh = prep.new_events(events, plan.decisions)
+        self._write_references(prep.references(fresh))
+        self._write_facts(prep.fact_writes(plan))
+        for prefix, holder_events in prep.holder_events(fresh).items():
+            self._update_holders(prefix, holder_events)
+        return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
+                           changes=plan.changes(previous))
+
+    def _fact_node(self, event_type: str, key: str) -> Node:
+        return (FACT_LABEL[event_type], key)
+
+    def _live_props(self, event_type: str, key: str) -> dict[str, Any] | None:
+        if event_type == LEASE_TYPE:
+            ends = self.lease_edges.get(key)
+            return None if ends is None else self.g.edges[ends[0], ends[1], (LEASES, key)]
+        node = self._fact_node(event_type, key)
+        return self.g.nodes[node] if node in self.g else None
+
+    def _stored_version(self, event_type: str, key: str) -> Version | None:
+        props = self._live_props(event_type, key)
+        if props is not None:
+            return Version(props["observed_at"], props["event_id"], "assert")
+        tomb = ("Retracted", key)
+        if tomb in self.g:
+            data = self.g.nodes[tomb]
+            return Version(data["observed_at"], data["event_id"], "retract")
+        return None
+
+    def _stored_event(self, event_type: str, key: str) -> Event:
+        props = self._live_props(event_type, key)
+        assert props is not None
+        return event_from_props(event_type, {k: v for k, v in props.items() if k not in ("labels", "type")})
+
+    # --- writes ----------------------------------------------------------------------------------------
+
+    def _add_node(self, node: Node, props: dict[str, Any]) -> None:
+        self.g.add_node(node, labels=(node[0],), **props)
+
+    def _write_references(self, refs: prep.References) -> None:
+        for key, (name, pid) in sorted(refs.parties.items()):
+            node = ("Party", key)
+            if node not in self.g:
+                self._add_node(node, {k: v for k, v in {"key": key, "name": name, "party_id": pid}.items() if v is not None})
+                continue
+            data = self.g.nodes[node]
+            data["name"] = min(data["name"], name)
+            if pid is not None:
+                data["party_id"] = pid if "party_id" not in data else min(data["party_id"], pid)
+        for name in sorted(refs.maintainers):
+            if ("Maintainer", name) not in self.g:
+                self._add_node(("Maintainer", name), {"name": name})
+        for asn in sorted(refs.asns):
+            if ("AS", asn) not in self.g:
+                self._add_node(("AS", asn), {"asn": asn})
+        self._add_blocks({p for p in refs.blocks if ("Block", p) not in self.g})
+
+    def _add_blocks(self, new: set[str]) -> None:
+        """Create the new blocks and link them (and existing blocks they now cover) by WITHIN."""
+        if not new:
+            return
+        lengths = set(self.block_firsts) | {prefix_range(p)[2] for p in new}
+        existing_supernets = {s for p in new for s in prep.supernets(p, lengths) if ("Block", s) in self.g}
+        children: set[tuple[str, int | None]] = set()
+        for prefix in new:
+            first, last, length = prefix_range(prefix)
+            for child_length, firsts in self.block_firsts.items():
+                if child_length <= length:
+                    continue
+                for child_first in firsts[bisect_left(firsts, first):bisect_right(firsts, last)]:
+                    child = f"{int_to_address(child_first)}/{child_length}"
+                    children.add((child, self._parent_length(("Block", child))))
+        links = prep.parents_of_new_blocks(new, existing_supernets, lengths)
+        links.update(prep.reparented_children(new, sorted(children, key=str)))
+        for prefix in sorted(new):
+            props = block_props(prefix)
+            self._add_node(("Block", prefix), props)
+            firsts = self.block_firsts.setdefault(props["prefix_length"], [])
+            firsts.insert(bisect_left(firsts, props["first"]), props["first"])
+        for child, parent in links.items():
+            node = ("Block", child)
+            for _, old_parent, key in list(self.g.out_edges(node, keys=True)):
+                if key == "WITHIN":
+                    self.g.remove_edge(node, old_parent, key)
+            self.g.add_edge(node, ("Block", parent), key="WITHIN", type="WITHIN")
+
+    def _parent_length(self, node: Node) -> int | None:
+        for _, parent, key in self.g.out_edges(node, keys=True):
+            if key == "WITHIN":
+                return int(self.g.nodes[parent]["prefix_length"])
+        return None
+
+    def _write_facts(self, writes: prep.FactWrites) -> None:
+        for key in writes.untombstone:
+            self.g.remove_node(("Retracted", key))
+        for event_type, keys in writes.delete.items():
+            for key in keys:
+                if event_type == LEASE_TYPE:
+                    u, v = self.lease_edges.pop(key)
+                    block = self.g.edges[u, v, (LEASES, key)]["block"]
+                    self.block_leases[block].discard(key)
+                    self.g.remove_edge(u, v, (LEASES, key))
+                else:
+                    self.g.remove_node(self._fact_node(event_type, key))
+        for event in writes.tombstone:
+            node = ("Retracted", event.fact_key)
+            if node in self.g:
+                self.g.remove_node(node)
+            self._add_node(node, prep.retract_props(event))
+        for event_type, created in writes.create.items():
+            for event in created:
+                self._create_fact(event)
+        for event_type, updated in writes.update.items():
+            for event in updated:
+                self._update_fact(event)
+
+    def _create_fact(self, event: Event) -> None:
+        props = fact_props(event)
+        if event.type == LEASE_TYPE:
+            u, v = ("Party", event.provider.key), ("Party", event.recipient.key)  # type: ignore[union-attr]
+            self.g.add_edge(u, v, key=(LEASES, event.fact_key), type=LEASES, **props)
+            self._index_lease(event.fact_key, event.block, u, v)
+            return
+        node = self._fact_node(event.type, event.fact_key)
+        self._add_node(node, props)
+        self._link(node, event, only_mutable=False)
+
+    def _link(self, node: Node, event: Event, only_mutable: bool) -> None:
+        targets = link_targets(event)
+        for link in LINKS[event.type]:
+            if only_mutable and not link.mutable:
+                continue
+            for target in targets.get(link.rel, []):
+                other = (link.target, target)
+                u, v = (node, other) if link.outgoing else (other, node)
+                self.g.add_edge(u, v, key=link.rel, type=link.rel)
+
+    def _update_fact(self, event: Event) -> None:
+        props = fact_props(event)
+        if event.type == LEASE_TYPE:
+            u, v = self.lease_edges[event.fact_key]
+            data = self.g.edges[u, v, (LEASES, event.fact_key)]
+            data.clear()
+            data.update(type=LEASES, **props)
+            return
+        node = self._fact_node(event.type, event.fact_key)
+        data = self.g.nodes[node]
+        data.clear()
+        data.update(labels=(node[0],), **props)
+        mutable = {link.rel for link in LINKS[event.type] if link.mutable}
+        for u, v, key in list(self.g.out_edges(node, keys=True)) + list(self.g.in_edges(node, keys=True)):
+            if key in mutable:
+                self.g.remove_edge(u, v, key)
+        self._link(node, event, only_mutable=True)
+
+    def _update_holders(self, prefix: str, events: list[Event]) -> None:
+        node = ("Block", prefix)
+        data = self.g.nodes[node]
+        old = data.get("holder_evidence", [])
+        merged = merge_evidence(old, events)
+        if merged == old:
+            return
+        data["holder_evidence"] = merged
+        for _, party, key in list(self.g.out_edges(node, keys=True)):
+            if isinstance(key, tuple) and key[0] == "HELD_BY":
+                self.g.remove_edge(node, party, key)
+        for run in holder_runs(merged):
+            since = run.valid_from.isoformat() if run.valid_from else ""
+            self.g.add_edge(node, ("Party", run.party), key=("HELD_BY", run.source, run.fact_key, since), type="HELD_BY", **run.props())
+
+    # --- reads ---------------------------------------------------------------------------------------
+
+    def _hop(self, key: str) -> Hop:
+        u, v = self.lease_edges[key]
+        return hop_from_row(values_of(self.g.edges[u, v, (LEASES, key)], HOP_FIELDS))
+
+    def load_portfolio(self) -> Portfolio:
+        portfolio = Portfolio(hops=[self._hop(key) for key in self.lease_edges])
+        for node, data in self.g.nodes(data=True):
+            label = node[0]
+            if label == "BgpRoute":
+                prefix, origins = values_of(data, ORIGIN_FIELDS)
+                portfolio.origins[prefix] = tuple(origins)
+            elif label in PORTFOLIO_PARTS:
+                attr, fields, make = PORTFOLIO_PARTS[label]
+                getattr(portfolio, attr).append(make(values_of(data, fields)))
+        return portfolio.canonical()
+
+    def hops_for_blocks(self, prefixes: list[str]) -> list[Hop]:
+        keys = sorted(k for p in set(prefixes) for k in self.block_leases.get(p, ()))
+        return [self._hop(k) for k in keys]
+
+    def leased_blocks_within(self, first: int, last: int) -> list[Hop]:
+        prefixes = []
+        for length, firsts in self.block_firsts.items():
+            for block_first in firsts[bisect_left(firsts, first):bisect_right(firsts, last)]:
+                prefix = f"{int_to_address(block_first)}/{length}"
+                if prefix_range(prefix)[1] <= last:
+                    prefixes.append(prefix)
+        return self.hops_for_blocks(prefixes)
+
+    def holder_history(self, prefix: str) -> list[Holding]:
+        node = ("Block", prefix)
+        if node not in self.g:
+            return []
+        out = []
+        for _, party, data in self.g.out_edges(node, data=True):
+            if data["type"] == "HELD_BY":
+                out.append(Holding(prefix, party[1], self.g.nodes[party]["name"], data["source"], data.get("valid_from"),
+                                   data.get("valid_to"), data["fact_key"], data["event_id"], data["reference"]))
+        return sorted(out, key=holding_order)
+
+    def holders_of(self, prefix: str) -> list[Holding]:
+        return [h for h in self.holder_history(prefix) if h.valid_to is None]
+
+    def canonical_dump(self) -> dict[str, Any]:
+        nodes = []
+        for node, data in self.g.nodes(data=True):
+            if node[0] in MACHINERY_LABELS:
+                continue
+            nodes.append({"labels": sorted(data["labels"]), "props": canonical_props({k: v for k, v in data.items() if k != "labels"})})
+        rels = []
+        for u, v, data in self.g.edges(data=True):
+            rels.append({"type": data["type"], "start": [u[0], canonical_value(u[1])], "end": [v[0], canonical_value(v[1])],
+                         "props": canonical_props({k: val for k, val in data.items() if k != "type"})})
+        return sort_dump(nodes, rels)
+
+    # --- analysis write-back ------------------------------------------------------------------------
+
+    def write_analysis(self, block_rows: list[dict[str, Any]], spof_rows: list[dict[str, Any]]) -> None:
+        self._lock_for_writing()
+        names = {k for row in block_rows for k in row if k != "prefix"}
+        for node, data in self.g.nodes(data=True):
+            if node[0] == "Block":
+                for name in names & data.keys():
+                    del data[name]
+        for row in block_rows:
+            node = ("Block", row["prefix"])
+            if node in self.g:
+                self.g.nodes[node].update({k: v for k, v in row.items() if k != "prefix" and v is not None})
+        for u, v, key in [(u, v, k) for u, v, k, d in self.g.edges(keys=True, data=True) if d["type"] == "SPOF_FOR"]:
+            self.g.remove_edge(u, v, key)
+        for row in spof_rows:
+            u, v = ("Party", row["party"]), ("Block", row["block"])
+            if u in self.g and v in self.g:
+                props = {k: val for k, val in row.items() if k not in ("party", "block") and val is not None}
+                self.g.add_edge(u, v, key="SPOF_FOR", type="SPOF_FOR", **props)
+        self._dirty = True
+        self.save()

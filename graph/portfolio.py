@@ -1,0 +1,69 @@
+"""Stored fact properties -> the analysis input records (``analysis.model``).
+
+Both stores read the same property names (``*_FIELDS``, in this order) and build records with the
+same functions, so their portfolios are equal. Values may be Neo4j temporal types; ``native`` fixes that.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chainrisk.analysis.model import DelegationRecord, Hop, Listing, RegistryRecord, RouteObjectRecord, VrpRecord
+from chainrisk.graph.records import native
+from chainrisk.ingest.events import party_key
+
+HOP_FIELDS = ("block", "provider_name", "provider_id", "provider_role", "recipient_name", "recipient_id", "recipient_role",
+              "start_date", "end_date", "lessee_asn", "renewal_owner", "document_ref")
+REGISTRATION_FIELDS = ("prefix", "registry", "handle", "status", "role", "org_name", "org_id", "parent_handle", "abuse_c",
+                       "mnt_by", "mnt_lower", "mnt_routes", "netname")
+DELEGATION_FIELDS = ("prefix", "registry", "status", "holder_id")
+VRP_FIELDS = ("prefix", "max_length", "asn", "ta")
+ORIGIN_FIELDS = ("prefix", "origins")
+ROUTE_OBJECT_FIELDS = ("prefix", "origin_asn", "registry")
+LISTING_FIELDS = ("prefix", "list_name", "entry_id")
+
+
+def values_of(props: dict[str, Any], fields: Sequence[str]) -> list[Any]:
+    """The values of ``fields`` in ``props`` (None where absent), in order."""
+    return [props.get(f) for f in fields]
+
+
+def hop_from_row(row: Sequence[Any]) -> Hop:
+    """A Hop from values in HOP_FIELDS order."""
+    block, p_name, p_id, p_role, r_name, r_id, r_role, start, end, asn, renewal, doc = row
+    return Hop(block, party_key(p_name, p_id), p_name, p_role, party_key(r_name, r_id), r_name, r_role,
+               native(start), native(end), asn, renewal, doc)
+
+
+def registration_from_row(row: Sequence[Any]) -> RegistryRecord:
+    """A RegistryRecord from values in REGISTRATION_FIELDS order."""
+    prefix, registry, handle, status, role, org_name, org_id, parent, abuse, mnt_by, mnt_lower, mnt_routes, netname = row
+    org_key = party_key(org_name, org_id) if org_name is not None else None
+    return RegistryRecord(prefix, registry, handle, status, role, org_key, org_name, parent, abuse,
+                          tuple(mnt_by or ()), tuple(mnt_lower or ()), tuple(mnt_routes or ()), netname)
+
+
+def delegation_from_row(row: Sequence[Any]) -> DelegationRecord:
+    return DelegationRecord(*row)
+
+
+def vrp_from_row(row: Sequence[Any]) -> VrpRecord:
+    return VrpRecord(*row)
+
+
+def route_object_from_row(row: Sequence[Any]) -> RouteObjectRecord:
+    return RouteObjectRecord(*row)
+
+
+def listing_from_row(row: Sequence[Any]) -> Listing:
+    return Listing(*row)
+
+
+# fact node label -> (Portfolio attribute, fields, row -> record); BgpRoute becomes Portfolio.origins
+PORTFOLIO_PARTS = {
+    "Registration": ("registrations", REGISTRATION_FIELDS, registration_from_row),
+    "Delegation": ("delegations", DELEGATION_FIELDS, delegation_from_row),
+    "Vrp": ("vrps", VRP_FIELDS, vrp_from_row),
+    "RouteObject": ("route_objects", ROUTE_OBJECT_FIELDS, route_object_from_row),
+    "Listing": ("listings", LISTING_FIELDS, listing_from_row),
+}

@@ -1,0 +1,289 @@
+"""Events as graph elements: the properties a fact element stores, and the event they give back.
+
+Pure functions shared by both stores, so the embedded graph and Neo4j hold the same properties and a
+stored element always rebuilds the exact event that made it (``event_from_props(fact_props(e)) == e``).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from enum import Enum
+from typing import Any, get_args
+
+from chainrisk.analysis.prefix_index import prefix_ints, prefix_size
+from chainrisk.ingest.events import EVENT_ADAPTER, Event, party_key
+
+_MODELS: dict[str, Any] = {m.model_fields["type"].default: m for m in get_args(get_args(Event)[0])}
+
+# event type -> node label of its fact element; lease hops are LEASES relationships instead
+FACT_LABEL: dict[str, str] = {
+    "registration": "Registration",
+    "route_object": "RouteObject",
+    "holder_transfer": "Transfer",
+    "delegation": "Delegation",
+    "vrp": "Vrp",
+    "route_origin": "BgpRoute",
+    "blocklist_entry": "Listing",
+}
+LEASE_TYPE = "lease_hop"
+LEASES = "LEASES"
+TYPE_OF_LABEL: dict[str, str] = {label: kind for kind, label in FACT_LABEL.items()}
+
+# event types whose block gets a Block node (VRPs and BGP routes are too many)
+BLOCK_TYPES = frozenset({"lease_hop", "registration", "delegation", "holder_transfer", "blocklist_entry"})
+# event types whose applied changes the consumer hands to the alerts hook
+CHANGE_TYPES = frozenset({"registration", "delegation", "holder_transfer", "lease_hop"})
+HOLDER_TYPES = frozenset({"registration", "delegation", "holder_transfer"})
+
+# party-valued event fields -> the stem of their flattened properties (``<stem>_name``, ``<stem>_id``)
+PARTY_FIELDS: dict[str, str] = {"provider": "provider", "recipient": "recipient", "org": "org", "from_party": "from", "to_party": "to"}
+PROVENANCE_FIELDS = ("source", "reference", "line", "offset", "observed_at", "ingested_at")
+_ENVELOPE = frozenset({"schema_version", "type", "op", "block", "provenance"})
+
+# the label's identity property (fact labels and Retracted use fact_key)
+IDENTITY_PROP: dict[str, str] = {
+    "Party": "key",
+    "Block": "prefix",
+    "AS": "asn",
+    "Maintainer": "name",
+    "ConsumerOffset": "group",
+    "Meta": "name",
+    "Alert": "id",
+}
+MACHINERY_LABELS = frozenset({"ConsumerOffset", "Meta"})
+
+
+def identity_prop(label: str) -> str:
+    """The property that identifies a node of ``label``."""
+    return IDENTITY_PROP.get(label, "fact_key")
+
+
+def prefix_range(prefix: str) -> tuple[int, int, int]:
+    """``(first, last, prefix_length)`` of a valid IPv4 CIDR, addresses as integers."""
+    first, length = prefix_ints(prefix)
+    return first, first + prefix_size(length) - 1, length
+
+
+def block_props(prefix: str) -> dict[str, Any]:
+    """The properties of the Block node for ``prefix``."""
+    first, last, length = prefix_range(prefix)
+    return {"prefix": prefix, "first": first, "last": last, "prefix_length": length, "addresses": last - first + 1}
+
+
+def _plain(value: Any) -> Any:
+    """A model-dump value as a storable property value: enums by value, tuples as lists."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and not value)
+
+
+def fact_props(event: Event) -> dict[str, Any]:
+    """The properties of the fact element ``event`` makes: its fields flattened (party fields to
+    ``<stem>_name``/``<stem>_id``, provenance to the top level), ``fact_key``, ``event_id``, and the
+    prefix as ``prefix`` (``block`` on LEASES) with ``first``, ``last``, ``prefix_length``.
+    Absent values (None, empty lists) are left out, as Neo4j does not store them."""
+    first, last, length = prefix_range(event.block)
+    props: dict[str, Any] = {
+        ("block" if event.type == LEASE_TYPE else "prefix"): event.block,
+        "first": first,
+        "last": last,
+        "prefix_length": length,
+        "fact_key": event.fact_key,
+    }
+    for name, value in event.provenance:
+        props[name] = value
+    for name in type(event).model_fields:
+        if name in _ENVELOPE:
+            continue
+        value = getattr(event, name)
+        stem = PARTY_FIELDS.get(name)
+        if stem is not None:
+            if value is not None:
+                props[f"{stem}_name"] = value.name
+                props[f"{stem}_id"] = value.id
+            continue
+        props[name] = _plain(value)
+    return {k: v for k, v in props.items() if not _absent(v)}
+
+
+def native(value: Any) -> Any:
+    """A property value read from either store as a plain Python value (Neo4j temporal types
+    converted with ``to_native``, lists kept as lists)."""
+    to_native = getattr(value, "to_native", None)
+    if to_native is not None:
+        return to_native()
+    if isinstance(value, list):
+        return [native(v) for v in value]
+    return value
+
+
+def event_from_props(event_type: str, props: dict[str, Any]) -> Event:
+    """The event a stored fact element was made from (the inverse of :func:`fact_props`)."""
+    values = {k: native(v) for k, v in props.items()}
+    block_field = "block" if event_type == LEASE_TYPE else "prefix"
+    body: dict[str, Any] = {
+        "type": event_type,
+        "op": "assert",
+        "block": values[block_field],
+        "event_id": values["event_id"],
+        "provenance": {k: values[k] for k in PROVENANCE_FIELDS if k in values},
+    }
+    for name in _MODELS[event_type].model_fields:
+        if name in _ENVELOPE or name in ("event_id",):
+            continue
+        stem = PARTY_FIELDS.get(name)
+        if stem is not None:
+            if f"{stem}_name" in values:
+                body[name] = {"name": values[f"{stem}_name"], "id": values.get(f"{stem}_id")}
+            continue
+        if name in values:
+            body[name] = values[name]
+    return EVENT_ADAPTER.validate_python(body)
+
+
+# --- links of fact nodes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A relationship a fact node has: ``rel`` to (``outgoing``) or from a ``target`` reference node.
+    ``mutable`` links can differ between versions of one fact, so an update re-creates them."""
+
+    rel: str
+    target: str  # label of the other end
+    outgoing: bool
+    mutable: bool
+
+
+LINKS: dict[str, tuple[Link, ...]] = {
+    "registration": (
+        Link("REGISTERED_AS", "Block", False, False),
+        Link("REGISTRANT", "Party", True, True),
+        Link("MNT_BY", "Maintainer", True, True),
+        Link("MNT_LOWER", "Maintainer", True, True),
+        Link("MNT_ROUTES", "Maintainer", True, True),
+    ),
+    "holder_transfer": (Link("OF", "Block", True, False), Link("FROM", "Party", True, True), Link("TO", "Party", True, False)),
+    "delegation": (Link("FOR", "Block", True, False),),
+    "vrp": (Link("AUTHORIZES", "AS", True, False),),
+    "route_origin": (Link("ORIGINATED_BY", "AS", True, True),),
+    "route_object": (Link("ORIGIN", "AS", True, False),),
+    "blocklist_entry": (Link("LISTS", "Block", True, False),),
+}
+
+
+def link_targets(event: Event) -> dict[str, list[Any]]:
+    """Relationship type -> identities of the reference nodes the fact node links to."""
+    kind = event.type
+    if kind == "registration":
+        org = event.org  # type: ignore[union-attr]
+        return {"REGISTERED_AS": [event.block], "REGISTRANT": [party_key(org.name, org.id)] if org else [], **{
+            rel: maintainers_named(event).get(rel, []) for rel in ("MNT_BY", "MNT_LOWER", "MNT_ROUTES")}}
+    if kind == "holder_transfer":
+        src, dst = event.from_party, event.to_party  # type: ignore[union-attr]
+        return {"OF": [event.block], "FROM": [party_key(src.name, src.id)], "TO": [party_key(dst.name, dst.id)]}
+    if kind in ("delegation", "blocklist_entry"):
+        return {LINKS[kind][0].rel: [event.block]}
+    if kind in ("vrp", "route_origin", "route_object"):
+        return {LINKS[kind][0].rel: asns_named(event)}
+    return {}
+
+
+# --- parties ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRef:
+    """A party named by an event: its key and the spelling used there."""
+
+    key: str
+    name: str
+    party_id: str | None
+
+
+def delegation_holder(registry: str, holder_id: str) -> PartyRef:
+    """The party a delegated-stats record names by opaque id: key ``<registry>:<id>`` casefolded
+    (the same key ``analysis.holder_changes`` uses), named ``<REGISTRY> holder <id>``."""
+    return PartyRef(f"{registry}:{holder_id}".casefold(), f"{registry.upper()} holder {holder_id}", holder_id)
+
+
+def parties_named(event: Event) -> list[PartyRef]:
+    """Every party the event names (the delegation's holder included)."""
+    found = []
+    for name in PARTY_FIELDS:
+        party = getattr(event, name, None)
+        if party is not None:
+            found.append(PartyRef(party_key(party.name, party.id), party.name, party.id))
+    if event.type == "delegation" and event.holder_id:  # type: ignore[union-attr]
+        found.append(delegation_holder(event.registry, event.holder_id))  # type: ignore[union-attr]
+    return found
+
+
+def maintainers_named(event: Event) -> dict[str, list[str]]:
+    """Relationship type -> maintainer names, for a registration (empty for other types)."""
+    if event.type != "registration":
+        return {}
+    rels = {"MNT_BY": event.mnt_by, "MNT_LOWER": event.mnt_lower, "MNT_ROUTES": event.mnt_routes}  # type: ignore[union-attr]
+    return {rel: sorted(set(names)) for rel, names in rels.items() if names}
+
+
+def asns_named(event: Event) -> list[int]:
+    """The AS numbers a routing fact links to."""
+    if event.type == "vrp":
+        return [event.asn]  # type: ignore[union-attr]
+    if event.type == "route_origin":
+        return sorted(set(event.origins))  # type: ignore[union-attr]
+    if event.type == "route_object":
+        return [event.origin_asn]  # type: ignore[union-attr]
+    return []
+
+
+def merge_party_names(found: list[PartyRef], into: dict[str, tuple[str, str | None]] | None = None) -> dict[str, tuple[str, str | None]]:
+    """Key -> (smallest name, smallest id) over the parties ``found`` (and what ``into`` holds):
+    the deterministic display name of a party whatever order its events arrive in."""
+    out = dict(into or {})
+    for party in found:
+        name, pid = out.get(party.key, (party.name, party.party_id))
+        name = min(name, party.name)
+        if party.party_id is not None:
+            pid = party.party_id if pid is None else min(pid, party.party_id)
+        out[party.key] = (name, pid)
+    return out
+
+
+# --- canonical form --------------------------------------------------------------------------------
+
+
+def canonical_value(value: Any) -> Any:
+    """A property value in the form both backends' dumps share: temporal values as ISO text
+    (aware timestamps in UTC), lists as lists."""
+    value = native(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [canonical_value(v) for v in value]
+    return value
+
+
+def canonical_props(props: dict[str, Any], drop: frozenset[str] = frozenset({"ingested_at"})) -> dict[str, Any]:
+    """Properties in canonical form, sorted by name, without ``drop`` (ingest time differs per run)."""
+    return {k: canonical_value(props[k]) for k in sorted(props) if k not in drop and not _absent(props[k])}
+
+
+def sort_dump(nodes: list[dict[str, Any]], rels: list[dict[str, Any]]) -> dict[str, Any]:
+    """The canonical dump: nodes and relationships each sorted by their JSON text."""
+    def key(item: dict[str, Any]) -> str:
+        return json.dumps(item, sort_keys=True, default=str)
+
+    return {"nodes": sorted(nodes, key=key), "relationships": sorted(rels, key=key)}

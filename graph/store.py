@@ -1,0 +1,133 @@
+"""The interface both graph stores implement (Neo4j: ``neo4j_store``, embedded networkx: ``nx_store``).
+
+The consumer, the analysis and the alerts module only ever talk to a :class:`GraphStore`, which is
+what lets the two backends give identical results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.ingest.events import Event
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class FactChange:
+    """An applied event of a change type (registration, delegation, holder_transfer, lease_hop;
+    assert or retract) and the event it superseded for the same fact_key (None if the fact did not
+    exist, or was retracted, before)."""
+
+    event: Event
+    previous: Event | None
+
+
+@dataclass
+class BatchResult:
+    """What one ``apply_batch`` did. ``applied`` counts asserts that took effect, ``retracted``
+    retracts that took effect, ``stale`` events older than the stored version, ``duplicate`` events
+    already applied (same event_id), ``skipped`` events at offsets the store had already applied."""
+
+    applied: int = 0
+    stale: int = 0
+    duplicate: int = 0
+    retracted: int = 0
+    skipped: int = 0
+    changes: list[FactChange] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def events(self) -> int:
+        return self.applied + self.stale + self.duplicate + self.retracted
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One run of a block's holder history (a HELD_BY relationship); ``valid_to`` None = current."""
+
+    block: str
+    party_key: str
+    party_name: str
+    source: str  # registration | delegation | transfer
+    valid_from: datetime | None
+    valid_to: datetime | None
+    fact_key: str
+    event_id: str
+    reference: str
+
+
+def holding_order(h: Holding) -> tuple[Any, ...]:
+    """How holder runs are listed: by source, timeline (registry object), then start (unknown first)."""
+    since = "" if h.valid_from is None else h.valid_from.isoformat()
+    return (h.source, h.fact_key if h.source != "transfer" else "", h.valid_from is not None, since, h.party_key)
+
+
+class OffsetConflict(Exception):
+    """The store's offset for a partition is past where the batch starts: another consumer (or an
+    earlier run of this one) already applied part of it. The consumer re-seeks to the stored offsets."""
+
+    def __init__(self, conflicts: dict[TopicPartition, tuple[int | None, int]]) -> None:
+        self.conflicts = conflicts
+        detail = ", ".join(f"{t}[{p}] stored {s} batch starts {b}" for (t, p), (s, b) in sorted(conflicts.items()))
+        super().__init__(f"offsets moved under this consumer: {detail}")
+
+
+def offset_conflicts(stored: dict[TopicPartition, int | None], start_offsets: dict[TopicPartition, int] | None
+                     ) -> dict[TopicPartition, tuple[int | None, int]]:
+    """Partitions whose stored next offset is past the batch's first offset: (stored, batch start)."""
+    out: dict[TopicPartition, tuple[int | None, int]] = {}
+    for tp, start in (start_offsets or {}).items():
+        have = stored.get(tp)
+        if have is not None and have > start:
+            out[tp] = (have, start)
+    return out
+
+
+class GraphStore(Protocol):
+    def ensure_schema(self) -> None:
+        """Create constraints and indexes (idempotent)."""
+
+    def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
+        """(topic, partition) -> the next offset to read, as committed with the graph."""
+
+    def apply_batch(
+        self,
+        events: list[Event],
+        offsets: dict[TopicPartition, int],
+        group: str,
+        start_offsets: dict[TopicPartition, int] | None = None,
+    ) -> BatchResult:
+        """Apply ``events`` (in arrival order) and store ``offsets`` (next offset per partition) in one
+        transaction. With ``start_offsets`` (where the batch began per partition) the store first
+        checks that none of its stored offsets is past them (someone already applied part of the
+        batch) and raises :class:`OffsetConflict` if one is."""
+
+    def load_portfolio(self) -> Portfolio:
+        """Every current fact as the analysis input, in canonical order."""
+
+    def hops_for_blocks(self, prefixes: list[str]) -> list[Hop]:
+        """Current lease hops of exactly these blocks."""
+
+    def leased_blocks_within(self, first: int, last: int) -> list[Hop]:
+        """Current lease hops whose block lies inside the address range ``first``..``last``."""
+
+    def holders_of(self, prefix: str) -> list[Holding]:
+        """The block's current holders (HELD_BY with no ``valid_to``), one per source timeline."""
+
+    def holder_history(self, prefix: str) -> list[Holding]:
+        """Every HELD_BY run of the block, oldest first."""
+
+    def canonical_dump(self) -> dict[str, Any]:
+        """All nodes (labels, properties) and relationships (type, endpoints' identity, properties),
+        without ``ingested_at`` and the consumer's machinery, sorted."""
+
+    def write_analysis(self, block_rows: list[dict[str, Any]], spof_rows: list[dict[str, Any]]) -> None:
+        """Set analysis properties on Block nodes (each row: ``prefix`` + properties; the property
+        names of the rows are first cleared on every block) and replace all SPOF_FOR relationships
+        (each row: ``party`` key, ``block`` prefix + properties)."""
+
+    def close(self) -> None:
+        """Persist (embedded) and release resources."""

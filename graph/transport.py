@@ -1,0 +1,35 @@
+"""Choosing the backend: the embedded log + networkx graph (default), or Kafka + Neo4j (``services``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from chainrisk.graph.config import Settings
+from chainrisk.graph.store import GraphStore
+from chainrisk.ingest.common import EventSink
+
+
+def log_dir(settings: Settings) -> Path:
+    """Where the embedded event log lives."""
+    return Path(settings.state_dir) / "log"
+
+
+def open_sink(settings: Settings) -> EventSink:
+    """The sink ingest publishes to: Kafka for ``backend = "services"``, else the embedded log."""
+    if settings.backend == "services":
+        from chainrisk.graph.kafka_io import KafkaSink
+
+        return KafkaSink(settings)
+    from chainrisk.graph.eventlog import EventLog, EventLogSink
+
+    return EventLogSink(EventLog(log_dir(settings)))
+
+
+def open_store(settings: Settings) -> GraphStore:
+    """The graph store: Neo4j for ``backend = "services"``, else the embedded networkx graph."""
+    if settings.backend == "services":
+        from chainrisk.graph.neo4j_store import NeoStore
+
+        return NeoStore(settings)
+    from chainrisk.graph.nx_store import NxStore
+
+    return NxStore(Path(settings.state_dir))
