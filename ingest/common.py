@@ -15,6 +15,7 @@ import io
 import json
 import re
 import sys
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from typing import IO, Protocol
 from chainrisk.ingest.events import Event, utc_now
 
 MAX_RAW_IN_REJECT = 300
+# what a corrupt or truncated file raises while being read (zlib.error: a broken deflate stream)
+READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError, zlib.error)
 
 
 class SourceError(Exception):
@@ -122,7 +125,7 @@ class SourceFile:
         try:
             for number, line in enumerate(text, start=1):
                 yield number, line.rstrip("\r\n")
-        except (OSError, EOFError, ValueError) as exc:
+        except READ_ERRORS as exc:
             raise SourceError(f"{self.path}: broken {self.compression or 'file'} after line {number}: {exc}") from None
         finally:
             _detach_quietly(text)
@@ -134,7 +137,7 @@ class SourceFile:
         try:
             while chunk := text.read(size):
                 yield chunk
-        except (OSError, EOFError, ValueError) as exc:
+        except READ_ERRORS as exc:
             raise SourceError(f"{self.path}: broken {self.compression or 'file'} near byte {self.position()}: {exc}") from None
         finally:
             _detach_quietly(text)
@@ -142,7 +145,7 @@ class SourceFile:
     def read_all(self) -> bytes:
         try:
             return self._stream.read()
-        except (OSError, EOFError, ValueError) as exc:
+        except READ_ERRORS as exc:
             raise SourceError(f"{self.path}: broken {self.compression or 'file'}: {exc}") from None
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chainrisk.ingest.common import SourceError, SourceFile
+from chainrisk.ingest.common import READ_ERRORS, SourceError, SourceFile
 
 SNIFF_BYTES = 4096
 
@@ -16,7 +16,7 @@ def first_text(src: SourceFile, size: int = SNIFF_BYTES) -> str:
     stream = src.binary()
     try:
         head = stream.peek(size)[:size]  # type: ignore[attr-defined]  # Buffered/Gzip/BZ2 readers peek
-    except (OSError, EOFError, ValueError) as exc:
+    except READ_ERRORS as exc:
         raise SourceError(f"{src.path}: broken {src.compression or 'file'}: {exc}") from None
     return head.decode("utf-8", errors="replace").removeprefix("\ufeff")
 

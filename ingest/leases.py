@@ -177,9 +177,10 @@ def csv_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
             header = [cell.strip().lower().removeprefix("\ufeff") for cell in cells]
             missing = [name for name in REQUIRED_FIELDS if name not in header]
             if missing:
+                found = ", ".join(header) or "nothing"
                 raise SourceError(
                     f"{src.path}: not a lease register: the header (line {first}) lacks required column(s) "
-                    f"{', '.join(missing)}; it has: {', '.join(header) or 'nothing'}"
+                    f"{', '.join(missing)}; it has: {found if len(found) <= 200 else found[:200] + '...'}"
                 )
             continue
         if len(cells) != len(header):
