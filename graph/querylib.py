@@ -277,7 +277,7 @@ def bind_parameters(query: LibraryQuery, given: dict[str, str]) -> dict[str, Any
         try:
             values[name] = parse_typed(param.type, raw)
         except ValueError as exc:
-            raise ParameterError(f"--param {name}={raw}: not a {param.type.value} ({exc})") from None
+            raise ParameterError(f"--param {name}={raw}: expected {param.type.value} ({exc})") from None
     for param in query.parameters:
         if param.name not in values:
             if param.required:
@@ -438,7 +438,9 @@ def plain_value(value: Any) -> Any:
         return [plain_value(v) for v in value]
     if isinstance(value, dict):
         return {k: plain_value(v) for k, v in value.items()}
-    if hasattr(value, "iso_format"):  # neo4j.time Date/DateTime/Duration
+    if hasattr(value, "to_native") and not isinstance(value, date):  # neo4j.time Date/DateTime/Time
+        return value.to_native().isoformat()
+    if hasattr(value, "iso_format"):  # neo4j.time Duration
         return value.iso_format()
     if isinstance(value, date):
         return value.isoformat()

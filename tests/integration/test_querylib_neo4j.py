@@ -1,0 +1,250 @@
+"""Every library query against the real Neo4j, loaded with the hand-made risk graph
+(tests/integration/risk_graph.py) through the project's own store and analysis write-back.
+
+Each query's rows are compared in full with what the fixture implies; the Browser deep-link form
+of each query (values inlined as literals) must give exactly the same rows as the parameterised run.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+
+from chainrisk.graph.config import Settings
+from chainrisk.graph.querylib import (
+    bind_parameters, cell_text, cypher_literal, inline_parameters, load_library, plain_value, run_query,
+)
+
+from risk_graph import AS_OF, BLOCK_A, BLOCK_B, BLOCK_C, load_risk_graph
+
+pytestmark = pytest.mark.services
+
+GRAPH_COLUMNS = {"chain", "chains", "spof"}  # graph elements: compared by their captions
+
+# query name -> [(command-line parameters, expected rows)], rows as lists in column order
+EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
+    "find-block": [
+        ({"text": "198.18"}, [
+            [BLOCK_B, "Beta Cloud", 2, 2, 1, "2027-12-31", False, 85],
+            [BLOCK_A, "Acme Hosting", 2, 2, 2, "2026-06-30", True, 35],
+        ]),
+        ({"text": "BETA"}, [[BLOCK_B, "Beta Cloud", 2, 2, 1, "2027-12-31", False, 85]]),
+        ({"text": "10."}, []),
+    ],
+    "block-chain": [
+        ({"prefix": BLOCK_A}, [
+            ["Northwind Holdings -> LeaseCo", "Northwind Holdings", "holder", "LeaseCo", "upstream", "2024-01-01", "2026-06-30", None],
+            ["LeaseCo -> Acme Hosting", "LeaseCo", "upstream", "Acme Hosting", "lessee", "2025-01-01", "2027-06-30", 64501],
+        ]),
+        ({"prefix": BLOCK_B}, [
+            ["Northwind Holdings -> BrokerX", "Northwind Holdings", "holder", "BrokerX", "broker", "2024-01-01", "2027-12-31", None],
+            ["Northwind Holdings -> LeaseCo", "Northwind Holdings", "holder", "LeaseCo", "upstream", "2024-01-01", "2027-12-31", None],
+            ["BrokerX -> Beta Cloud", "BrokerX", "broker", "Beta Cloud", "lessee", "2025-01-01", "2026-12-31", 64502],
+            ["LeaseCo -> Beta Cloud", "LeaseCo", "upstream", "Beta Cloud", "lessee", "2025-01-01", "2027-12-31", 64502],
+        ]),
+        ({"prefix": "198.18.0.0/16"}, []),  # a registry block, leased to no one
+    ],
+    "lessee-blocks": [
+        ({"lessee": " acme hosting "}, [
+            [BLOCK_A, 2, 2, 2, 2, "2026-06-30", "Northwind Holdings -> LeaseCo, LeaseCo -> Acme Hosting"],
+            [BLOCK_C, 1, 1, 1, 1, "2026-12-31", "Resale Ltd -> Acme Hosting"],
+        ]),
+        ({"lessee": "LeaseCo"}, []),  # an upstream, lessee of nothing
+    ],
+    "block-spofs": [
+        ({"prefix": BLOCK_A}, [
+            [BLOCK_A, 0, "Northwind Holdings", ["holder"], ["LeaseCo"], ":SPOF_FOR"],
+            [BLOCK_A, 1, "LeaseCo", ["upstream"], ["Acme Hosting"], ":SPOF_FOR"],
+        ]),
+        # two paths (via LeaseCo and via BrokerX): only the holder is on both
+        ({"prefix": BLOCK_B}, [[BLOCK_B, 0, "Northwind Holdings", ["holder"], ["BrokerX", "LeaseCo"], ":SPOF_FOR"]]),
+    ],
+    "top-exposure": [
+        ({}, [
+            ["Northwind Holdings", 2, 512, 2, 0.666667, ["Acme Hosting", "Beta Cloud"]],
+            ["LeaseCo", 1, 256, 1, 0.333333, ["Acme Hosting"]],
+            ["Resale Ltd", 1, 256, 1, 0.333333, ["Acme Hosting"]],
+        ]),
+        ({"limit": "1"}, [["Northwind Holdings", 2, 512, 2, 0.666667, ["Acme Hosting", "Beta Cloud"]]]),
+    ],
+    "party-dependents": [
+        ({"party": "Northwind Holdings"}, [
+            [BLOCK_A, "Acme Hosting", "lease chain", ["holder"], True, 256],
+            [BLOCK_A, "Acme Hosting", "registry holder of 198.18.0.0/16", [], True, 256],
+            [BLOCK_B, "Beta Cloud", "lease chain", ["holder"], True, 256],
+            [BLOCK_B, "Beta Cloud", "registry holder of 198.18.0.0/16", [], True, 256],
+        ]),
+        ({"party": "leaseco"}, [
+            [BLOCK_A, "Acme Hosting", "lease chain", ["upstream"], True, 256],
+            [BLOCK_B, "Beta Cloud", "lease chain", ["upstream"], False, 256],
+        ]),
+        # registry holder of 203.0.113.0/24 (twice: registration org ORG-SG1-RIPE and transfer recipient by
+        # name), though not the contract source: one row
+        ({"party": "Southgate Networks"}, [[BLOCK_C, "Acme Hosting", "registry holder of 203.0.113.0/24", [], False, 256]]),
+    ],
+    "renewal-gaps": [
+        ({"as_of": AS_OF.isoformat(), "days": "90"}, [[BLOCK_A, "LeaseCo", "2026-06-30", "Acme Hosting", "2027-06-30", 29]]),
+        ({"as_of": AS_OF.isoformat(), "days": "28"}, []),  # LeaseCo's supply ends in 29 days
+        ({"as_of": "2027-07-01", "days": "30"}, []),  # the contract to Acme has ended too
+    ],
+    "not-routing-ready": [
+        ({}, [
+            [BLOCK_B, "Beta Cloud", [64502], "Invalid", "asn-mismatch", False, True],
+            [BLOCK_C, "Acme Hosting", [64501], "NotFound", None, False, False],
+        ]),
+    ],
+    "reputation-issues": [
+        ({}, [
+            [BLOCK_B, "Beta Cloud", ["spamhaus-drop SBL000001 198.18.2.0/23"], True],
+            [BLOCK_C, "Acme Hosting", [], False],
+        ]),
+    ],
+    "source-clarity": [
+        ({}, [[BLOCK_C, "Acme Hosting", ["Resale Ltd"], ["Southgate Networks (203.0.113.0/24)"]]]),
+    ],
+    "holder-changes": [
+        ({"since": "2026-01-01"}, [
+            ["198.18.0.0/16", "2026-04-01T00:00:00+00:00", "delegation", "RIPENCC holder nw-0001", "RIPENCC holder ew-0002",
+             BLOCK_A, "Acme Hosting", "2024-01-01"],
+            ["198.18.0.0/16", "2026-04-01T00:00:00+00:00", "delegation", "RIPENCC holder nw-0001", "RIPENCC holder ew-0002",
+             BLOCK_B, "Beta Cloud", "2024-01-01"],
+            [BLOCK_C, "2026-03-01T00:00:00+00:00", "transfer", "Old Holder Inc", "Southgate Networks", BLOCK_C, "Acme Hosting",
+             "2025-01-01"],
+        ]),
+        ({"since": "2026-03-02"}, [
+            ["198.18.0.0/16", "2026-04-01T00:00:00+00:00", "delegation", "RIPENCC holder nw-0001", "RIPENCC holder ew-0002",
+             BLOCK_A, "Acme Hosting", "2024-01-01"],
+            ["198.18.0.0/16", "2026-04-01T00:00:00+00:00", "delegation", "RIPENCC holder nw-0001", "RIPENCC holder ew-0002",
+             BLOCK_B, "Beta Cloud", "2024-01-01"],
+        ]),
+    ],
+    "holdings-history": [
+        ({"prefix": BLOCK_A, "on_date": "2025-06-30"}, [
+            ["198.18.0.0/16", "RIPENCC holder nw-0001", "delegation", "2025-01-10T00:00:00+00:00", "2026-04-01T00:00:00+00:00", True],
+            ["198.18.0.0/16", "RIPENCC holder ew-0002", "delegation", "2026-04-01T00:00:00+00:00", None, False],
+            ["198.18.0.0/16", "Northwind Holdings", "registration", "2025-01-15T00:00:00+00:00", None, True],
+        ]),
+        ({"prefix": BLOCK_C, "on_date": "2026-02-15"}, [
+            [BLOCK_C, "Southgate Networks", "registration", "2026-05-01T00:00:00+00:00", None, False],
+            [BLOCK_C, "Old Holder Inc", "transfer", None, "2026-03-01T00:00:00+00:00", True],
+            [BLOCK_C, "Southgate Networks", "transfer", "2026-03-01T00:00:00+00:00", None, False],
+        ]),
+        ({"prefix": BLOCK_C, "on_date": "2026-03-01"}, [  # the transfer day: the new holder already
+            [BLOCK_C, "Southgate Networks", "registration", "2026-05-01T00:00:00+00:00", None, False],
+            [BLOCK_C, "Old Holder Inc", "transfer", None, "2026-03-01T00:00:00+00:00", False],
+            [BLOCK_C, "Southgate Networks", "transfer", "2026-03-01T00:00:00+00:00", None, True],
+        ]),
+    ],
+}
+
+CASES = [(name, params, rows) for name, cases in EXPECTED.items() for params, rows in cases]
+
+
+def comparable(columns: list[str], rows: list[list[Any]]) -> list[list[Any]]:
+    """Rows with graph columns replaced by their captions (everything else as plain values)."""
+    return [[cell_text(v) if c in GRAPH_COLUMNS else v for c, v in zip(columns, row)] for row in rows]
+
+
+@pytest.fixture(scope="module")
+def risk_settings(services_settings: Settings) -> Settings:
+    return services_settings.model_copy(update={"backend": "services"})
+
+
+@pytest.fixture(scope="module")
+def risk_graph(risk_settings: Settings) -> Any:
+    """The risk graph loaded into the running Neo4j (the database is emptied first)."""
+    return load_risk_graph(risk_settings)
+
+
+@pytest.fixture(scope="module")
+def library():  # noqa: ANN201
+    return load_library()
+
+
+def test_every_library_query_has_expected_rows(library) -> None:  # noqa: ANN001
+    assert sorted(EXPECTED) == sorted(q.name for q in library.queries)
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), CASES, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(CASES)])
+def test_library_query_returns_expected_rows(risk_graph, neo4j_driver, risk_settings, library, name, params, expected) -> None:  # noqa: ANN001
+    query = library.get(name)
+    columns, rows = run_query(neo4j_driver, risk_settings.neo4j_database, query, bind_parameters(query, params))
+    assert columns == list(query.columns)
+    assert comparable(columns, rows) == expected
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), CASES, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(CASES)])
+def test_deep_link_cypher_gives_the_same_rows(risk_graph, neo4j_driver, risk_settings, library, name, params, expected) -> None:  # noqa: ANN001
+    query = library.get(name)
+    inlined = inline_parameters(query, bind_parameters(query, params))
+    assert "$" not in inlined
+    with neo4j_driver.session(database=risk_settings.neo4j_database, notifications_min_severity="OFF") as session:
+        result = session.run(inlined)
+        columns = list(result.keys())
+        rows = [[plain_value(v) for v in record.values()] for record in result]
+    assert comparable(columns, rows) == expected
+
+
+def test_find_block_risk_scores_are_the_analysis_scores(risk_graph, neo4j_driver, risk_settings, library) -> None:  # noqa: ANN001
+    query = library.get("find-block")
+    _, rows = run_query(neo4j_driver, risk_settings.neo4j_database, query, {"text": ""})
+    assert {row[0]: row[-1] for row in rows} == {b.block: b.risk_score for b in risk_graph.blocks}
+
+
+def test_run_executes_in_a_read_transaction(risk_graph, neo4j_driver, risk_settings, library) -> None:  # noqa: ANN001
+    """A doctored library query that writes is refused by Neo4j itself (read access mode)."""
+    from neo4j.exceptions import ClientError
+
+    sneaky = library.get("block-chain").model_construct(
+        name="sneaky", title="x", category="chains", description="x", cypher="CREATE (:Sneaky) RETURN 1 AS one",
+        parameters=(), columns=("one",))
+    with pytest.raises(ClientError):
+        run_query(neo4j_driver, risk_settings.neo4j_database, sneaky, {})
+    records, _, _ = neo4j_driver.execute_query("MATCH (n:Sneaky) RETURN count(n) AS n", database_=risk_settings.neo4j_database)
+    assert records[0]["n"] == 0
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@hyp_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.one_of(_TEXT, st.integers(-2**63, 2**63 - 1), st.booleans(), st.dates(), st.lists(_TEXT, max_size=3)))
+def test_cypher_literal_evaluates_back_to_the_value(neo4j_driver, value: Any) -> None:  # noqa: ANN001
+    records, _, _ = neo4j_driver.execute_query(f"RETURN {cypher_literal(value)} AS v")
+    got = records[0]["v"]
+    assert (got.to_native() if hasattr(got, "to_native") else got) == value
+
+
+def test_cli_run_prints_rows_as_json(risk_graph, risk_settings, run_cli) -> None:  # noqa: ANN001
+    proc = run_cli("queries", "run", "renewal-gaps", "--param", f"as_of={AS_OF.isoformat()}", "--format", "json",
+                   env={"CHAINRISK_BACKEND": "services", "CHAINRISK_STATE_DIR": str(risk_settings.state_dir)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{
+        "block": BLOCK_A, "party": "LeaseCo", "supplied_until": "2026-06-30", "supplies": "Acme Hosting",
+        "contract_until": "2027-06-30", "days_left": 29,
+    }]
+    assert f"Open in Neo4j Browser: {risk_settings.browser_url}?dbms=" in proc.stderr
+
+
+def test_cli_run_csv_and_table(risk_graph, risk_settings, run_cli) -> None:  # noqa: ANN001
+    env = {"CHAINRISK_BACKEND": "services", "CHAINRISK_STATE_DIR": str(risk_settings.state_dir)}
+    csv_proc = run_cli("queries", "run", "block-spofs", "-p", f"prefix={BLOCK_B}", "--format", "csv", env=env)
+    assert csv_proc.returncode == 0, csv_proc.stderr
+    assert csv_proc.stdout == (
+        "block,position,party,roles,supplies,spof\n"
+        f'{BLOCK_B},0,Northwind Holdings,holder,"BrokerX, LeaseCo",:SPOF_FOR\n'
+    )
+    table = run_cli("queries", "run", "source-clarity", env=env)
+    assert table.returncode == 0, table.stderr
+    assert "source-clarity: 1 row" in table.stdout and "Resale Ltd" in table.stdout and "Open in Neo4j Browser" in table.stdout
+
+
+def test_cli_run_with_bad_parameter_names_it(risk_settings, run_cli) -> None:  # noqa: ANN001
+    env = {"CHAINRISK_BACKEND": "services", "CHAINRISK_STATE_DIR": str(risk_settings.state_dir)}
+    proc = run_cli("queries", "run", "renewal-gaps", "--param", "days=soon", env=env)
+    assert proc.returncode != 0
+    assert "--param days=soon: expected integer" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
