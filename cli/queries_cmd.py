@@ -119,12 +119,17 @@ def _get(library: QueryLibrary, name: str) -> LibraryQuery:
 @click.argument("name")
 @_param_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--backend", type=click.Choice(["embedded", "services"]), default=None,
+              help="Must be services (Neo4j); default: configuration.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The state folder holding the Neo4j password (default: configuration).")
 @_library_option
-def run_library_query(name: str, params: tuple[str, ...], fmt: str, library_path: Path | None) -> None:
+def run_library_query(name: str, params: tuple[str, ...], fmt: str, backend: str | None, state_dir: Path | None,
+                      library_path: Path | None) -> None:
     """Run a query against Neo4j (the services backend) and print its rows."""
     library = _library(library_path)
     query, values = _query_and_values(library, name, params)
-    settings = load_settings()
+    settings = load_settings(backend=backend, state_dir=state_dir)
     if settings.backend != "services":
         raise click.ClickException(
             "library queries run on Neo4j, but the configured backend is 'embedded' (networkx). "
@@ -147,12 +152,15 @@ def run_library_query(name: str, params: tuple[str, ...], fmt: str, library_path
 def _run(settings: Settings, query: LibraryQuery, values: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     from neo4j.exceptions import AuthError, ClientError, ServiceUnavailable
 
+    from chainrisk.graph.neo4j_store import NeoStore
+
     try:
-        driver = neo4j_driver(settings)
+        store = NeoStore(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        return run_query(driver, settings.neo4j_database, query, values)
+        store.driver.verify_connectivity()  # fail fast instead of the driver's retries for a server that is down
+        return run_query(store.driver, settings.neo4j_database, query, values)
     except ServiceUnavailable:
         raise click.ClickException(
             f"Neo4j is not reachable at {settings.neo4j_uri}: start it with `chainrisk services up`"
@@ -164,14 +172,7 @@ def _run(settings: Settings, query: LibraryQuery, values: dict[str, Any]) -> tup
     except ClientError as exc:
         raise click.ClickException(f"query {query.name!r} failed in Neo4j: {exc.message}") from None
     finally:
-        driver.close()
-
-
-def neo4j_driver(settings: Settings) -> Any:
-    """A Neo4j driver for the configured server and credentials."""
-    from neo4j import GraphDatabase
-
-    return GraphDatabase.driver(settings.neo4j_uri, auth=(settings.neo4j_user, settings.resolve_neo4j_password()))
+        store.close()
 
 
 def _print_table(query: LibraryQuery, columns: list[str], rows: list[list[Any]]) -> None:

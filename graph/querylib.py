@@ -254,7 +254,8 @@ def _describe_validation_error(exc: ValidationError, data: dict[str, Any]) -> st
     if len(loc) >= 2 and loc[0] == "queries" and isinstance(loc[1], int):
         queries = data.get("queries") or []
         if loc[1] < len(queries) and isinstance(queries[loc[1]], dict):
-            where = f"query {queries[loc[1]].get('name', '#' + str(loc[1]))!r}: " + ".".join(str(p) for p in loc[2:])
+            rest = ".".join(str(p) for p in loc[2:])
+            where = f"query {queries[loc[1]].get('name', str(loc[1]))!r}" + (f" {rest}" if rest else "")
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {first.get('msg')}{more}"
 
