@@ -278,8 +278,10 @@ def blast_radius(change: HolderChange, leased_hops: list[Hop]) -> list[AffectedL
             depths = hop_depths(hops)
             if change.supplied_party.key in depths:
                 depth = depths[change.supplied_party.key]
-            elif change.old_party is not None and change.old_party.key in depths:
-                depth = depths[change.old_party.key] + 1  # the supplied party was cut off entirely
+            elif change.old_party is not None and change.old_party.key in depths and any(
+                h.provider == change.supplied_party.key for h in hops
+            ):
+                depth = depths[change.old_party.key] + 1  # the supplied party was cut off but still supplies others
             else:
                 continue
         lessees = tuple(sorted({h.recipient_name for h in hops if h.recipient_role == "lessee"}))

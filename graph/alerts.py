@@ -234,3 +234,53 @@ def fan_out(*deliveries: Callable[[list[Alert]], None] | None) -> Callable[[list
             d(alerts)
 
     return deliver
+
+
+class TopicDelivery:
+    """Publishes alerts (JSON, keyed by block) to the alerts topic: Kafka ``<prefix>.alerts`` on the
+    services backend, the embedded log's ``alerts`` topic otherwise."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        if settings.backend == "services":
+            from chainrisk.graph.kafka_io import KafkaSink
+
+            self._kafka = KafkaSink(settings, create_topics=False, quiet=True)
+            self._log = None
+        else:
+            from chainrisk.graph.eventlog import EventLog
+            from chainrisk.graph.transport import log_dir
+
+            self._kafka = None
+            self._log = EventLog(log_dir(settings))
+
+    def __call__(self, alerts: list[Alert]) -> None:
+        values = [json.dumps(a.as_dict(), sort_keys=True).encode() for a in alerts]
+        if self._kafka is not None:
+            for alert, value in zip(alerts, values):
+                self._kafka.send_raw(self.settings.topic("alerts"), alert.block.encode(), value)
+            self._kafka.flush()
+        elif self._log is not None:
+            self._log.append("alerts", values)
+
+    def close(self) -> None:
+        if self._kafka is not None:
+            self._kafka.close()
+        if self._log is not None:
+            self._log.close()
+
+
+def alert_hook(settings: Any, store: Any) -> tuple[Callable[[list[FactChange]], None], Callable[[], None]]:
+    """The consumer's ``on_changes`` hook for alerts on ``store``, and a function to close it."""
+    from chainrisk.graph.alert_repo import alert_repository
+
+    topic = TopicDelivery(settings)
+    webhook = WebhookDelivery(settings.webhook_url.get_secret_value()) if settings.webhook_url else None
+    engine = AlertEngine(store, alert_repository(store), fan_out(topic, webhook))
+
+    def on_changes(changes: list[FactChange]) -> None:
+        for alert in engine.process(changes):
+            log.info("alert %s %s: %s %s -> %s, %d leased block(s) affected", alert.alert_id, alert.status, alert.kind,
+                     alert.block, alert.new_party.name if alert.new_party else "-", len(alert.affected))
+
+    return on_changes, topic.close

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=2000, ge=1)
 
     # Alerts
+    alerts: bool = True  # the consumer detects upstream holder changes
     webhook_url: SecretStr | None = None
 
     @classmethod

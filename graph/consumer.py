@@ -465,9 +465,16 @@ def consume(
             event_log = EventLog(log_dir(settings))
             source = LogSource(event_log, store.stored_offsets(options.group))
             dead = LogDeadLetters(EventLog(log_dir(settings)), options.group)
+        close_alerts = None
+        if on_changes is None and settings.alerts:
+            from chainrisk.graph.alerts import alert_hook
+
+            on_changes, close_alerts = alert_hook(settings, store)
         try:
             stats = run_consumer(store, source, dead, options, on_changes=on_changes, should_stop=should_stop)
         finally:
+            if close_alerts is not None:
+                close_alerts()
             source.close()
             if hasattr(dead, "close"):
                 dead.close()

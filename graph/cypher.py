@@ -4,7 +4,16 @@ statements made per label below are built from the fixed model tables in ``graph
 from __future__ import annotations
 
 from chainrisk.graph.portfolio import HOP_FIELDS
-from chainrisk.graph.records import FACT_LABEL, IDENTITY_PROP, LINKS, Link, identity_prop
+from chainrisk.graph.records import FACT_LABEL, IDENTITY_PROP, LINKS, TEMPORAL_PROPS, Link, identity_prop
+
+
+def _temporals(var: str, source: str, props: tuple[tuple[str, str], ...]) -> str:
+    """SET items turning the ISO text the store sends for temporal properties into Neo4j
+    ``Date`` / ``DateTime`` (packing Python temporals in the driver costs ~0.2 ms each)."""
+    return ", ".join(f"{var}.{name} = {kind}({source}.{name})" for name, kind in props)
+
+
+_PROVENANCE_TIMES = (("observed_at", "datetime"), ("ingested_at", "datetime"))
 
 # --- schema -------------------------------------------------------------------------------------
 
@@ -48,12 +57,14 @@ RETURN o.topic AS topic, o.partition AS partition, o.next_offset AS next
 
 
 def read_versions(label: str) -> str:
-    """Stored (observed_at, event_id) of live fact nodes of ``label`` by fact_key."""
-    return f"UNWIND $keys AS k MATCH (n:{label} {{fact_key: k}}) RETURN k AS key, n.observed_at AS at, n.event_id AS id"
+    """Stored (observed_at as ISO text, event_id) of live fact nodes of ``label`` by fact_key."""
+    return f"UNWIND $keys AS k MATCH (n:{label} {{fact_key: k}}) RETURN k AS key, toString(n.observed_at) AS at, n.event_id AS id"
 
 
-READ_LEASE_VERSIONS = "UNWIND $keys AS k MATCH ()-[n:LEASES {fact_key: k}]->() RETURN k AS key, n.observed_at AS at, n.event_id AS id"
-READ_TOMBSTONES = "UNWIND $keys AS k MATCH (t:Retracted {fact_key: k}) RETURN k AS key, t.observed_at AS at, t.event_id AS id"
+READ_LEASE_VERSIONS = ("UNWIND $keys AS k MATCH ()-[n:LEASES {fact_key: k}]->() "
+                       "RETURN k AS key, toString(n.observed_at) AS at, n.event_id AS id")
+READ_TOMBSTONES = ("UNWIND $keys AS k MATCH (t:Retracted {fact_key: k}) "
+                   "RETURN k AS key, toString(t.observed_at) AS at, t.event_id AS id")
 
 
 def read_props(label: str) -> str:
@@ -106,14 +117,15 @@ CREATE (c)-[:WITHIN]->(p)
 
 # --- fact writes ----------------------------------------------------------------------------------
 
-CREATE_LEASES = """
+_LEASE_TIMES = _temporals("l", "r.props", TEMPORAL_PROPS["lease_hop"])
+CREATE_LEASES = f"""
 UNWIND $rows AS r
-MATCH (a:Party {key: r.provider})
-MATCH (b:Party {key: r.recipient})
+MATCH (a:Party {{key: r.provider}})
+MATCH (b:Party {{key: r.recipient}})
 CREATE (a)-[l:LEASES]->(b)
-SET l = r.props
+SET l = r.props, {_LEASE_TIMES}
 """
-UPDATE_LEASES = "UNWIND $rows AS r MATCH ()-[l:LEASES {fact_key: r.props.fact_key}]->() SET l = r.props"
+UPDATE_LEASES = f"UNWIND $rows AS r MATCH ()-[l:LEASES {{fact_key: r.props.fact_key}}]->() SET l = r.props, {_LEASE_TIMES}"
 DELETE_LEASES = "UNWIND $keys AS k MATCH ()-[l:LEASES {fact_key: k}]->() DELETE l"
 
 
@@ -125,7 +137,8 @@ def _link_clause(link: Link) -> str:
 
 def create_facts(event_type: str) -> str:
     """Create fact nodes of one type with their links; rows: ``{props, links: {REL: [identity]}}``."""
-    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]})", "SET n = r.props", "WITH n, r"]
+    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]})",
+             f"SET n = r.props, {_temporals('n', 'r.props', TEMPORAL_PROPS[event_type])}", "WITH n, r"]
     lines += [_link_clause(link) for link in LINKS[event_type]]
     return "\n".join(lines)
 
@@ -133,8 +146,8 @@ def create_facts(event_type: str) -> str:
 def update_facts(event_type: str) -> str:
     """Replace the properties of live fact nodes and re-create their mutable links."""
     mutable = [link for link in LINKS[event_type] if link.mutable]
-    lines = ["UNWIND $rows AS r", f"MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.props.fact_key}})", "SET n = r.props",
-             "WITH n, r"]
+    lines = ["UNWIND $rows AS r", f"MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.props.fact_key}})",
+             f"SET n = r.props, {_temporals('n', 'r.props', TEMPORAL_PROPS[event_type])}", "WITH n, r"]
     if mutable:
         lines.append(f"CALL (n) {{ MATCH (n)-[old:{'|'.join(link.rel for link in mutable)}]-() DELETE old }}")
         lines += [_link_clause(link) for link in mutable]
@@ -145,7 +158,7 @@ def delete_facts(event_type: str) -> str:
     return f"UNWIND $keys AS k MATCH (n:{FACT_LABEL[event_type]} {{fact_key: k}}) DETACH DELETE n"
 
 
-STORE_TOMBSTONES = "UNWIND $rows AS r MERGE (t:Retracted {fact_key: r.fact_key}) SET t = r"
+STORE_TOMBSTONES = f"UNWIND $rows AS r MERGE (t:Retracted {{fact_key: r.fact_key}}) SET t = r, {_temporals('t', 'r', _PROVENANCE_TIMES)}"
 DROP_TOMBSTONES = "UNWIND $keys AS k MATCH (t:Retracted {fact_key: k}) DELETE t"
 
 # --- holder history ---------------------------------------------------------------------------------
@@ -161,12 +174,14 @@ WITH b, r
 UNWIND r.runs AS run
 MATCH (p:Party {key: run.party})
 CREATE (b)-[h:HELD_BY]->(p)
-SET h = run.props
+SET h = run.props, h.valid_from = datetime(run.props.valid_from), h.valid_to = datetime(run.props.valid_to)
 """
 
 # --- reads -----------------------------------------------------------------------------------------
 
-_HOP_ROW = "[" + ", ".join(f"l.{f}" for f in HOP_FIELDS) + "] AS row"
+_HOP_DATES = {name for name, _ in TEMPORAL_PROPS["lease_hop"]}
+# dates come back as ISO text: hydrating Neo4j temporal values in Python is slow for a million rows
+_HOP_ROW = "[" + ", ".join(f"toString(l.{f})" if f in _HOP_DATES else f"l.{f}" for f in HOP_FIELDS) + "] AS row"
 ALL_HOPS = f"MATCH ()-[l:LEASES]->() RETURN {_HOP_ROW}"
 HOPS_FOR_BLOCKS = f"UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() RETURN {_HOP_ROW}"
 HOPS_WITHIN = f"MATCH ()-[l:LEASES]->() WHERE l.first >= $first AND l.first <= $last AND l.last <= $last RETURN {_HOP_ROW}"
@@ -206,3 +221,26 @@ SET s = r.props
 # --- maintenance -----------------------------------------------------------------------------------------
 
 WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+
+# --- alerts (graph/alert_repo.py) ------------------------------------------------------------------------
+
+ALERT_SCHEMA = "CREATE CONSTRAINT alert_id_unique IF NOT EXISTS FOR (n:Alert) REQUIRE n.alert_id IS UNIQUE"
+ALL_ALERTS = "MATCH (a:Alert) RETURN a.json AS json"
+ALERTS_BY_ID = "MATCH (a:Alert) WHERE a.alert_id IN $ids RETURN a.json AS json"
+# Replace each alert's properties and its CONCERNS / AFFECTS links (to blocks that exist).
+SAVE_ALERTS = """
+UNWIND $rows AS row
+MERGE (a:Alert {alert_id: row.id})
+SET a = row.props
+WITH a, row
+CALL (a) { MATCH (a)-[old:CONCERNS|AFFECTS]->() DELETE old }
+CALL (a, row) {
+  MATCH (b:Block {prefix: row.block})
+  CREATE (a)-[:CONCERNS]->(b)
+}
+CALL (a, row) {
+  UNWIND row.affected AS x
+  MATCH (lb:Block {prefix: x.block})
+  CREATE (a)-[:AFFECTS {depth: x.depth}]->(lb)
+}
+"""
