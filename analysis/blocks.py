@@ -47,7 +47,7 @@ BLOCK_FIELDS: tuple[str, ...] = (
 
 # risk points per signal (documented in risk_flags)
 RISK_POINTS = {
-    "data-error": 100,
+    "data-error": 150,
     "blocklisted": 40,
     "rov-invalid": 40,
     "expired": 30,

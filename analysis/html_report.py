@@ -14,7 +14,7 @@ from chainrisk.analysis.chains import HOLDER, LESSEE
 from chainrisk.analysis.exposure import ExposureRow
 from chainrisk.analysis.model import Hop
 
-NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 190, 46, 70, 22, 16
+NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 215, 46, 76, 22, 16
 CHART_ROWS = 15
 CSS = """
 body{font:14px/1.45 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2933;margin:24px auto;max-width:1240px;padding:0 16px}
@@ -151,11 +151,14 @@ def _block_section(result: BlockResult, hops: Sequence[Hop]) -> str:
 
 
 def chain_columns(hops: Sequence[Hop]) -> dict[str, int]:
-    """Column of each party in the diagram: holders at 0, every other party one right of the
-    furthest party that supplies it (longest distance from a holder). Parties on a cycle or not
-    reachable from a holder are placed by breadth-first order so broken chains still draw."""
+    """Column of each party in the diagram: holders at 0 (or, with no holder, the parties nothing
+    supplies), every other party one right of the furthest party that supplies it (longest
+    distance from a root). Relaxation is bounded, so a cycle still draws; unreachable parties go
+    to column 0."""
     parties = list(dict.fromkeys([h.provider for h in hops] + [h.recipient for h in hops]))
-    column = {p: 0 for p in dict.fromkeys(h.provider for h in hops if h.provider_role == HOLDER)}
+    supplied = {h.recipient for h in hops}
+    roots = [h.provider for h in hops if h.provider_role == HOLDER] or [p for p in parties if p not in supplied] or parties[:1]
+    column = {p: 0 for p in dict.fromkeys(roots)}
     for _ in range(len(parties)):  # Bellman-Ford style relaxation, bounded: terminates on cycles
         changed = False
         for h in hops:
@@ -228,7 +231,7 @@ def chain_svg(hops: Sequence[Hop], spofs: set[str], renewal_gaps: Sequence[str])
         role = _role_of(p, hops)
         out.append(f"<g><title>{escape(names[p])} ({role}{', single point of failure' if p in spofs else ''})</title>"
                    f"<rect x='{x:.0f}' y='{y:.0f}' width='{NODE_W}' height='{NODE_H}' rx='7' fill='{fill}' stroke='{stroke}' stroke-width='2'/>"
-                   f"<text x='{x + NODE_W / 2:.0f}' y='{y + 19:.0f}' text-anchor='middle' font-size='12' font-weight='600'>{escape(_clip(names[p], 27))}</text>"
+                   f"<text x='{x + NODE_W / 2:.0f}' y='{y + 19:.0f}' text-anchor='middle' font-size='12' font-weight='600'>{escape(_clip(names[p], 30))}</text>"
                    f"<text x='{x + NODE_W / 2:.0f}' y='{y + 35:.0f}' text-anchor='middle' font-size='10' fill='#627d98'>{escape(role)}"
                    f"{' &#183; SPOF' if p in spofs else ''}</text></g>")
     out.append("</svg>")

@@ -3,7 +3,8 @@
 SYNTHETIC DATA. Every block is carved out of ``240.0.0.0/4`` (RFC 1112 "reserved for future use":
 never routed, never allocated), so synthetic blocks cannot be mistaken for, or collide with, real
 registry, RPKI or BGP data. Lessee ASNs come from the RFC 6996 private-use range
-4200000000-4294967294; holder ASNs from 64512-65534. Party names end in "(synthetic)".
+4200000000-4294967294; holder ASNs from 64512-65534; holder ids end in ``-TEST``; the registry
+objects say ``source: SYNTHETIC``; ``MANIFEST.json`` says what was generated and with which seed.
 
 What a register holds (``generate_blocks``):
 
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from chainrisk.analysis.model import Hop, Listing, Portfolio, VrpRecord
+from chainrisk.analysis.prefix_index import int_to_address, prefix_ints
+from chainrisk.analysis.signals import validate_route, vrp_index
 from chainrisk.ingest.events import party_key
 
 SYNTHETIC_SPACE_FIRST = 240 << 24  # 240.0.0.0/4
@@ -92,7 +95,8 @@ class SyntheticPortfolio:
     upstreams: list[SynParty]
     brokers: list[SynParty]
     lessees: list[SynParty]
-    allocations: dict[str, str] = field(default_factory=dict)  # /16 prefix -> holder key
+    allocations: dict[str, SynParty] = field(default_factory=dict)  # allocation prefix -> holder
+    upstreams_of: dict[str, list[SynParty]] = field(default_factory=dict)  # holder key -> its upstreams
 
 
 def _pick(rng: random.Random, items: Sequence[T]) -> T:
@@ -107,7 +111,7 @@ def _between(rng: random.Random, low: int, high: int) -> int:
 
 def _names(rng: random.Random, count: int, kind: str) -> list[str]:
     """``count`` distinct readable synthetic names for one kind of party."""
-    return [f"{rng.choice(_FIRST)} {rng.choice(_SECOND)} {kind} {i:05d} (synthetic)" for i in range(1, count + 1)]
+    return [f"{rng.choice(_FIRST)} {rng.choice(_SECOND)} {kind} {i}" for i in range(1, count + 1)]
 
 
 def _zipf_cum_weights(count: int, exponent: float = 1.1) -> list[float]:
@@ -167,9 +171,9 @@ def generate(n_blocks: int, seed: int = 1, broken_rate: float = 0.0, gap_rate: f
     alloc_slots = 1 << (24 - alloc_len)
     cursor: dict[int, tuple[int, int]] = {}  # holder -> (current allocation number, next free /24 slot in it)
     next_alloc = 0
-    allocations: dict[str, str] = {}
+    allocations: dict[str, SynParty] = {}
     blocks: list[SynBlock] = []
-    day0 = date(2019, 1, 1).toordinal()
+    day0 = date(2021, 1, 1).toordinal()
     for i in range(n_blocks):
         h = holder_of_block[i]
         holder = holders[h]
@@ -186,19 +190,20 @@ def generate(n_blocks: int, seed: int = 1, broken_rate: float = 0.0, gap_rate: f
             alloc_first = SYNTHETIC_SPACE_FIRST | (alloc << (32 - alloc_len))
             if alloc_first >> 28 != SYNTHETIC_SPACE_FIRST >> 28:
                 raise ValueError(f"{n_blocks} blocks do not fit in 240.0.0.0/4 with {len(holders)} holders")
-            allocations[f"{alloc_first >> 24}.{(alloc_first >> 16) & 255}.{(alloc_first >> 8) & 255}.0/{alloc_len}"] = holder.key
+            allocations[f"{alloc_first >> 24}.{(alloc_first >> 16) & 255}.{(alloc_first >> 8) & 255}.0/{alloc_len}"] = holder
         cursor[h] = (alloc, slot + slots)
         first = SYNTHETIC_SPACE_FIRST | (alloc << (32 - alloc_len)) | (slot << 8)
         prefix = f"{first >> 24}.{(first >> 16) & 255}.{(first >> 8) & 255}.0/{length}"
         lessee = lessees[lessee_of_block[i]]
         shape = shape_of_block[i]
-        start = day0 + _between(rng, 0, 6 * 365 - 1)
-        end = start + 365 * _between(rng, 2, 6)
+        start = day0 + _between(rng, 0, 2100)  # 2021-01 .. 2026-10
+        end = start + 365 * _between(rng, 4, 8)
         hops = _chain(rng, shape, holder, upstreams_of[h], upstreams, brokers, lessee, start, end, gap_rate, i)
         blocks.append(SynBlock(prefix, first, length, holder, lessee, hops, shape))
     if broken_rate > 0:
         _break_some(rng, blocks, broken_rate)
-    return SyntheticPortfolio(blocks, holders, upstreams, brokers, lessees, allocations)
+    return SyntheticPortfolio(blocks, holders, upstreams, brokers, lessees, allocations,
+                              {holder.key: ups for holder, ups in zip(holders, upstreams_of)})
 
 
 def _chain(rng: random.Random, shape: str, holder: SynParty, own_ups: list[SynParty], all_ups: list[SynParty],
@@ -402,8 +407,6 @@ def plan_signals(portfolio: SyntheticPortfolio, seed: int) -> SignalPlan:
 
 
 def _expected_rov(portfolio: SyntheticPortfolio, vrps: list[tuple[str, int, int]]) -> dict[str, str]:
-    from chainrisk.analysis.signals import validate_route, vrp_index
-
     index = vrp_index(VrpRecord(p, m, a, "synthetic") for p, m, a in vrps)
     return {b.prefix: validate_route(index, b.first, b.length, b.lessee.asn)[0] for b in portfolio.blocks if not b.defect}
 
@@ -434,9 +437,75 @@ def write_signals(plan: SignalPlan, out: Path) -> dict[str, Path]:
     return {"vrps": vrp_path, "pfx2as": pfx_path, "drop": drop_path}
 
 
+def maintainer(party: SynParty) -> str:
+    """The RPSL maintainer name of a synthetic party: ``"Atlas Connect Lease 7"`` -> ``ATLAS-CONNECT-LEASE-7-MNT``."""
+    return "-".join(party.name.upper().split()) + "-MNT"
+
+
+def _rpsl(attributes: list[tuple[str, str]]) -> str:
+    return "".join(f"{k + ':':<16}{v}\n" for k, v in attributes) + "\n"
+
+
+def registry_text(portfolio: SyntheticPortfolio, seed: int) -> str:
+    """RPSL objects (``source: SYNTHETIC``) for the register: an organisation per holder, an
+    ALLOCATED PA inetnum per allocation (org = the holder's id; mnt-lower = the maintainer of one of
+    its upstreams, which gives that upstream a registry footprint; an abuse contact on ~95%), and a
+    route object for ~60% of the leased blocks with the lessee's ASN. About 3% of allocations name
+    another holder's org, so the contract holder and the registry holder disagree (source clarity)."""
+    rng = random.Random(seed * 31 + 5)
+    out = [f"% SYNTHETIC registry data generated by chainrisk (seed {seed}); not real RIR data\n\n"]
+    for holder in portfolio.holders:
+        out.append(_rpsl([("organisation", holder.party_id), ("org-name", holder.name), ("org-type", "LIR"),
+                          ("mnt-by", maintainer(holder)), ("source", "SYNTHETIC")]))
+    for n, (prefix, holder) in enumerate(portfolio.allocations.items()):
+        first, length = prefix_ints(prefix)
+        last = first + (1 << (32 - length)) - 1
+        org = holder
+        if rng.random() < 0.03 and len(portfolio.holders) > 1:
+            org = _pick(rng, [h for h in portfolio.holders if h is not holder])
+        attributes = [("inetnum", f"{int_to_address(first)} - {int_to_address(last)}"), ("netname", f"SYN-ALLOC-{n + 1}"),
+                      ("country", "ZZ"), ("org", org.party_id), ("status", "ALLOCATED PA"), ("mnt-by", maintainer(holder))]
+        ups = portfolio.upstreams_of.get(holder.key) or []
+        if ups:
+            attributes.append(("mnt-lower", maintainer(_pick(rng, ups))))
+        if rng.random() < 0.95:
+            attributes.append(("abuse-c", f"SYN{n + 1}-ABUSE"))
+        attributes += [("created", "2020-01-15T10:00:00Z"), ("last-modified", "2020-01-15T10:00:00Z"), ("source", "SYNTHETIC")]
+        out.append(_rpsl(attributes))
+    for block in portfolio.blocks:
+        if block.defect or rng.random() >= 0.6:
+            continue
+        out.append(_rpsl([("route", block.prefix), ("origin", f"AS{block.lessee.asn}"), ("mnt-by", maintainer(block.lessee)),
+                          ("created", "2024-01-10T10:00:00Z"), ("last-modified", "2024-01-10T10:00:00Z"), ("source", "SYNTHETIC")]))
+    return "".join(out)
+
+
+def transfers_document(portfolio: SyntheticPortfolio) -> dict[str, object]:
+    """An NRO transfer-log document with one IPv4 transfer: the largest holder's first allocation
+    moves to "Newco Holdings 1" on 2026-10-15, after its leases started (a holder change to alert on)."""
+    prefix, holder = next(iter(portfolio.allocations.items()))
+    first, length = prefix_ints(prefix)
+    span = [{"start_address": int_to_address(first), "end_address": int_to_address(first + (1 << (32 - length)) - 1)}]
+    return {
+        "transfers": [{
+            "ip4nets": {"original_set": span, "transfer_set": span},
+            "source_organization": {"name": holder.name, "country_code": "ZZ"},
+            "recipient_organization": {"name": "Newco Holdings 1", "country_code": "ZZ"},
+            "source_rir": "SYNTHETIC",
+            "recipient_rir": "SYNTHETIC",
+            "source_registration_date": "2020-01-15T10:00:00Z",
+            "transfer_date": "2026-10-15T12:00:00Z",
+            "type": "RESOURCE_TRANSFER",
+        }],
+        "version": "SYNTHETIC",
+    }
+
+
 def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0.0, signals: bool = True) -> dict[str, object]:
-    """Generate and write a register (``leases.csv``) and, with ``signals``, the matching routing and
-    reputation files, plus ``MANIFEST.json`` saying it is synthetic and what it contains."""
+    """Generate and write a register (``leases.csv``) and, with ``signals``, the matching routing,
+    reputation, registry and transfer files (``vrps.json``, ``pfx2as.tsv``, ``drop.txt``,
+    ``registry.db``, ``transfers.json``), plus ``MANIFEST.json`` saying it is synthetic and what it
+    contains."""
     out.mkdir(parents=True, exist_ok=True)
     portfolio = generate(n_blocks, seed, broken_rate=broken_rate)
     rows = write_register(portfolio, out / "leases.csv")
@@ -458,6 +527,9 @@ def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0
         manifest["vrps"] = len(plan.vrps)
         manifest["expected_rov"] = {s: sum(1 for v in plan.rov.values() if v == s) for s in ("Valid", "Invalid", "NotFound")}
         manifest["listed"] = len(plan.listed)
+        (out / "registry.db").write_text(registry_text(portfolio, seed))
+        (out / "transfers.json").write_text(json.dumps(transfers_document(portfolio), indent=2) + "\n")
+        files.update({"registry": "registry.db", "transfers": "transfers.json"})
     manifest["files"] = files
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
