@@ -213,7 +213,7 @@ _arin_line = st.one_of(
 )
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(_arin_line, max_size=12))
 def test_no_whois_text_makes_the_parser_raise(tmp_path: Path, lines: list[str]) -> None:
     path = tmp_path / "fuzz.txt"
@@ -234,7 +234,7 @@ _json_value = st.recursive(
 _rdap_keys = st.sampled_from(["objectClassName", "handle", "startAddress", "endAddress", "ipVersion", "type", "parentHandle", "entities", "events", "cidr0_cidrs", "port43", "links", "name", "country"])
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(network=st.dictionaries(_rdap_keys, _json_value, max_size=10))
 def test_no_rdap_object_makes_the_parser_raise(tmp_path: Path, network: dict[str, Any]) -> None:
     path = tmp_path / "fuzz.json"

@@ -186,7 +186,7 @@ def test_replaces_unreadable_old_file_fails_clearly(tmp_path: Path) -> None:
 _cell = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.lists(_cell, min_size=0, max_size=12), max_size=5))
 def test_no_csv_content_makes_the_parser_raise(tmp_path: Path, rows: list[list[str]]) -> None:
     text = HEADER + "\n" + "\n".join(",".join(cells) for cells in rows) + "\n"
@@ -196,7 +196,7 @@ def test_no_csv_content_makes_the_parser_raise(tmp_path: Path, rows: list[list[s
     assert all(isinstance(i, (LeaseHop, Reject)) for i in items)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.dictionaries(st.sampled_from(leases.REQUIRED_FIELDS + leases.OPTIONAL_FIELDS), st.one_of(_cell, st.integers(), st.none(), st.booleans()), max_size=12))
 def test_no_json_line_makes_the_parser_raise(tmp_path: Path, values: dict) -> None:
     path = tmp_path / "fuzz.jsonl"

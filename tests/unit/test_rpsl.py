@@ -180,7 +180,7 @@ _rpsl_line = st.one_of(
 )
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(_rpsl_line, max_size=12))
 def test_no_text_makes_the_parser_raise_anything_but_source_error(tmp_path: Path, lines: list[str]) -> None:
     path = tmp_path / "fuzz.txt"

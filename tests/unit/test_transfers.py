@@ -95,7 +95,7 @@ _value = st.recursive(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(overrides=st.dictionaries(st.sampled_from(list(record())), _value, max_size=6))
 def test_no_record_makes_the_parser_raise(tmp_path: Path, overrides: dict[str, Any]) -> None:
     path = write(tmp_path, [record(**overrides)])
