@@ -126,7 +126,7 @@ JSON_LINES = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(first=st.sampled_from(["; Spamhaus DROP List", "192.0.2.0/24 ; SBL1", '{"cidr":"192.0.2.0/24"}']), text_lines=st.lists(TEXT_LINES, max_size=6),
        json_lines=st.lists(JSON_LINES, max_size=6))
 def test_no_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, first: str, text_lines: list[str], json_lines: list[str]) -> None:
@@ -136,7 +136,7 @@ def test_no_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, first:
             assert isinstance(item, (BlocklistEntry, Reject)) or item is blocklist.SKIP_IPV6
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(content=st.binary(max_size=300))
 def test_any_bytes_end_in_events_rejects_or_a_source_error(tmp_path_factory: pytest.TempPathFactory, content: bytes) -> None:
     path = tmp_path_factory.getbasetemp() / "fuzz-drop.bin"

@@ -141,7 +141,7 @@ RECORD_LINES = st.lists(st.one_of(FRAGMENTS, st.text(max_size=12)), max_size=10)
 ANY_LINES = st.lists(st.one_of(RECORD_LINES, st.text(max_size=60)), max_size=8)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(lines=ANY_LINES)
 def test_no_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, lines: list[str]) -> None:
     path = _write(tmp_path_factory.getbasetemp(), HEADER + "\n" + "\n".join(lines) + "\n", name="delegated-fuzz.txt")
@@ -150,7 +150,7 @@ def test_no_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, lines:
             assert isinstance(item, (Delegation, Reject)) or item in (delegated.SKIP_ASN, delegated.SKIP_IPV6)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(content=st.binary(max_size=300))
 def test_any_bytes_end_in_events_rejects_or_a_source_error(tmp_path_factory: pytest.TempPathFactory, content: bytes) -> None:
     path = tmp_path_factory.getbasetemp() / "delegated-bytes.txt"

@@ -55,7 +55,7 @@ def test_number_split_across_chunks_is_read_whole() -> None:
     assert _read('{"n": 1234567890123}', 4) == {"n": 1234567890123}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     elements=st.lists(st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=10), st.none()), max_size=4), max_size=6),
     indent=st.sampled_from([None, 0, 1, "\t"]),
@@ -72,7 +72,7 @@ def test_any_layout_and_chunking_reads_the_same_elements(elements: list[dict[str
         assert lines[line - 1].lstrip().startswith("{")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(text=st.text(alphabet='{}[]",:\n 0123456789aeflnrstu\\', max_size=120), size=st.integers(1, 20))
 def test_any_text_ends_in_values_bad_elements_or_a_value_error(text: str, size: int) -> None:
     try:

@@ -117,7 +117,7 @@ FIELDS = st.one_of(st.text(max_size=12), st.sampled_from(["192.0.2.0", "2001:db8
 LINES = st.lists(st.one_of(st.lists(FIELDS, max_size=6).map("\t".join), st.text(max_size=50)), max_size=8)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(first=st.sampled_from(["192.0.2.0\t24\t64500", "192.0.2.0\t192.0.2.255\t64500\tZZ\tx"]), lines=LINES)
 def test_no_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, first: str, lines: list[str]) -> None:
     path = _write(tmp_path_factory.getbasetemp(), [first, *lines], name="fuzz.pfx2as")
@@ -126,7 +126,7 @@ def test_no_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, first:
             assert isinstance(item, (RouteOrigin, Reject)) or item in (pfx2as.SKIP_IPV6, pfx2as.SKIP_NOT_ROUTED)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(content=st.binary(max_size=300))
 def test_any_bytes_end_in_events_rejects_or_a_source_error(tmp_path_factory: pytest.TempPathFactory, content: bytes) -> None:
     path = tmp_path_factory.getbasetemp() / "fuzz-bytes.pfx2as"

@@ -213,7 +213,7 @@ ELEMENTS = st.dictionaries(st.sampled_from(["asn", "prefix", "maxLength", "ta", 
 JSON_LINES = st.one_of(ELEMENTS.map(json.dumps), st.text(max_size=60))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(lines=st.lists(JSON_LINES, max_size=8))
 def test_no_roas_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, lines: list[str]) -> None:
     path = _write(tmp_path_factory.getbasetemp(), RPKI_CLIENT_HEAD + ",\n".join(lines) + RPKI_CLIENT_TAIL, name="fuzz.json")
@@ -225,7 +225,7 @@ def test_no_roas_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, l
 CSV_FIELDS = st.one_of(st.text(max_size=15), st.sampled_from(["AS64500", "192.0.2.0/24", "2001:db8::/32", "24", "33", "ripe", '"', ""]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(rows=st.lists(st.lists(CSV_FIELDS, max_size=6).map(",".join), max_size=8))
 def test_no_csv_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, rows: list[str]) -> None:
     path = _write(tmp_path_factory.getbasetemp(), "ASN,IP Prefix,Max Length,Trust Anchor\n" + "\n".join(rows) + "\n", name="fuzz.csv")
@@ -234,7 +234,7 @@ def test_no_csv_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, ro
             assert isinstance(item, (Vrp, Reject)) or item is vrps.SKIP_IPV6
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(content=st.one_of(st.binary(max_size=300), st.text(alphabet='{}[]",: \n0123456789abroas', max_size=200).map(str.encode)))
 def test_any_bytes_end_in_events_rejects_or_a_source_error(tmp_path_factory: pytest.TempPathFactory, content: bytes) -> None:
     path = tmp_path_factory.getbasetemp() / "fuzz.bin"
