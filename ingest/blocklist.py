@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -69,20 +69,23 @@ def last_modified(comment: str) -> datetime | None:
         return None
 
 
-def text_entry(line: str) -> tuple[str, str | None] | None:
-    """(prefix text, SBL id or None) of a DROP text line ``prefix ; SBLnnn``; None for an IPv6
-    entry. Raises ``ValueError`` with the reject reason."""
+Entry = tuple[str, str | None, str | None]  # (block, SBL id, RIR)
+
+
+def text_entry(line: str) -> Entry | Skip:
+    """(block, SBL id or None, None) of a DROP text line ``prefix ; SBLnnn``; :data:`SKIP_IPV6`
+    for an IPv6 entry. Raises ``ValueError`` with the reject reason."""
     prefix_text, _, rest = line.partition(";")
     prefix_text = prefix_text.strip()
     if ":" in prefix_text:
-        return None
+        return SKIP_IPV6
     block = str(parse_ipv4_prefix(prefix_text))
     entry_id = rest.strip().split()[0] if rest.strip() else None
-    return block, entry_id
+    return block, entry_id, None
 
 
-def json_entry(record: Any) -> tuple[str, str | None, str | None] | None:
-    """(block, SBL id, RIR) of a DROP JSON record; None for an IPv6 one.
+def json_entry(record: Any) -> Entry | Skip:
+    """(block, SBL id, RIR) of a DROP JSON record; :data:`SKIP_IPV6` for an IPv6 one.
     Raises ``ValueError`` with the reject reason."""
     if not isinstance(record, dict):
         raise ValueError(f"not a DROP record: {type(record).__name__}, expected a JSON object")
@@ -90,10 +93,19 @@ def json_entry(record: Any) -> tuple[str, str | None, str | None] | None:
     if not isinstance(cidr, str):
         raise ValueError("not valid IPv4 prefix: the record has no 'cidr' string")
     if ":" in cidr:
-        return None
+        return SKIP_IPV6
     block = str(parse_ipv4_prefix(cidr))
     sblid, rir = record.get("sblid"), record.get("rir")
     return block, sblid if isinstance(sblid, str) and sblid else None, rir.lower() if isinstance(rir, str) and rir else None
+
+
+def json_line_entry(line: str) -> Entry | Skip | None:
+    """:func:`json_entry` of one JSON line; None for the metadata line. Raises ``ValueError``."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raise ValueError(f"invalid JSON: {exc.args[0] if exc.args else exc}") from None
+    return None if is_metadata(record) else json_entry(record)
 
 
 def is_metadata(record: Any) -> bool:
@@ -128,8 +140,22 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
     raise SourceError(f"{ctx.reference}: empty file: no DROP entries")
 
 
-def _provenance(list_name: str, number: int, ctx: ParseContext, observed_at: datetime) -> Provenance:
-    return Provenance(source=list_name, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
+def _line_items(read: Callable[[str], Entry | Skip | None], text: str, number: int, raw: str, list_name: str,
+                ctx: ParseContext, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
+    """The event, Skip or Reject for one entry line, read with ``read`` (nothing when it returns None)."""
+    try:
+        entry = read(text)
+    except ValueError as exc:
+        yield Reject(ctx.reference, number, str(exc), raw)
+        return
+    if entry is None:
+        return
+    if isinstance(entry, Skip):
+        yield entry
+        return
+    block, entry_id, rir = entry
+    provenance = Provenance(source=list_name, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
+    yield BlocklistEntry(block=block, list_name=list_name, entry_id=entry_id, rir=rir, provenance=provenance).with_id()
 
 
 def _parse_text(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[Event | Reject | Skip]:
@@ -147,42 +173,15 @@ def _parse_text(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest
         if observed_at is None:
             observed_at = observed_at_for(ctx, content_date, src.path)
             list_name = list_name or list_name_from_file_name(src.path)
-        try:
-            entry = text_entry(text)
-        except ValueError as exc:
-            yield Reject(ctx.reference, number, str(exc), line)
-            continue
-        if entry is None:
-            yield SKIP_IPV6
-            continue
-        block, entry_id = entry
-        yield BlocklistEntry(block=block, list_name=list_name, entry_id=entry_id, provenance=_provenance(list_name, number, ctx, observed_at)).with_id()
+        yield from _line_items(text_entry, text, number, line, list_name, ctx, observed_at)
 
 
 def _parse_json_lines(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[Event | Reject | Skip]:
     observed_at = ctx.observed_at or observed_at_for(ctx, _json_metadata_date(src.path), src.path)
     list_name = list_name_from_file_name(src.path)
     for number, line in _chain(first, rest):
-        text = line.strip()
-        if not text:
-            continue
-        try:
-            record = json.loads(text)
-        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-            yield Reject(ctx.reference, number, f"invalid JSON: {exc.args[0] if exc.args else exc}", line)
-            continue
-        if is_metadata(record):
-            continue
-        try:
-            entry = json_entry(record)
-        except ValueError as exc:
-            yield Reject(ctx.reference, number, str(exc), line)
-            continue
-        if entry is None:
-            yield SKIP_IPV6
-            continue
-        block, entry_id, rir = entry
-        yield BlocklistEntry(block=block, list_name=list_name, entry_id=entry_id, rir=rir, provenance=_provenance(list_name, number, ctx, observed_at)).with_id()
+        if line.strip():
+            yield from _line_items(json_line_entry, line.strip(), number, line, list_name, ctx, observed_at)
 
 
 def _json_metadata_date(path: Path) -> datetime | None:

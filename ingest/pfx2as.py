@@ -21,7 +21,6 @@ name (CAIDA names carry it), else the file's mtime; ``ctx.observed_at`` override
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
 from chainrisk.ingest.events import Event, Provenance, RouteOrigin
@@ -47,29 +46,33 @@ def parse_origins(text: str) -> tuple[int, ...]:
     return tuple(origins)
 
 
-def pfx2as_origin(fields: list[str]) -> tuple[str, tuple[int, ...]] | None:
-    """(block, origins) of a prefix2as line split on tabs; None for an IPv6 prefix.
+Parsed = tuple[list[str], tuple[int, ...]]  # (CIDR blocks, origin ASes) of one line
+
+
+def pfx2as_origin(fields: list[str]) -> Parsed | Skip:
+    """([block], origins) of a prefix2as line split on tabs; :data:`SKIP_IPV6` for an IPv6 prefix.
     Raises ``ValueError`` with the reject reason."""
     if len(fields) != 3:
         raise ValueError(f"wrong number of fields: {len(fields)}, expected prefix<TAB>length<TAB>origins")
     address, length, origins = fields
     if ":" in address:
-        return None
+        return SKIP_IPV6
     if not length.strip().isascii() or not length.strip().isdigit():
         raise ValueError(f"not valid IPv4 prefix: length {length.strip()!r} is not a number")
     network = parse_ipv4_prefix(f"{address.strip()}/{length.strip()}")
-    return str(network), parse_origins(origins)
+    return [str(network)], parse_origins(origins)
 
 
-def iptoasn_origins(fields: list[str]) -> tuple[list[str], int] | None:
-    """(CIDR blocks of the range, origin AS) of an ip2asn line split on tabs; None for an IPv6
-    range. Raises ``ValueError`` with the reject reason."""
+def iptoasn_origins(fields: list[str]) -> Parsed | Skip:
+    """(CIDR blocks of the range, (AS,)) of an ip2asn line split on tabs; :data:`SKIP_IPV6` for an
+    IPv6 range, :data:`SKIP_NOT_ROUTED` for AS 0. Raises ``ValueError`` with the reject reason."""
     if len(fields) < 3:
         raise ValueError(f"wrong number of fields: {len(fields)}, expected range_start<TAB>range_end<TAB>AS<TAB>country<TAB>description")
     if ":" in fields[0] or ":" in fields[1]:
-        return None
+        return SKIP_IPV6
     asn = parse_asn(fields[2])
-    return [str(block) for block in range_to_cidrs(fields[0], fields[1])], asn
+    blocks = [str(block) for block in range_to_cidrs(fields[0], fields[1])]
+    return SKIP_NOT_ROUTED if asn == 0 else (blocks, (asn,))
 
 
 def detect_format(fields: list[str]) -> str | None:
@@ -84,56 +87,31 @@ def detect_format(fields: list[str]) -> str | None:
 def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
     """RouteOrigin events for every IPv4 line of a prefix2as or ip2asn file."""
     observed_at = observed_at_for(ctx, None, src.path)
-    file_format: str | None = None
+    read_line = None
+    source = SOURCE
     for number, line in src.lines():
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split("\t")
-        if file_format is None:
+        if read_line is None:
             file_format = detect_format(fields)
             if file_format is None:
                 raise SourceError(
                     f"{ctx.reference}:{number}: not a prefix-to-AS file: expected 'prefix<TAB>length<TAB>origins' (CAIDA) "
                     "or 'range_start<TAB>range_end<TAB>AS<TAB>country<TAB>description' (iptoasn)"
                 )
-        if file_format == "pfx2as":
-            yield from _pfx2as_line(fields, number, line, ctx, observed_at)
-        else:
-            yield from _iptoasn_line(fields, number, line, ctx, observed_at)
-    if file_format is None:
+            read_line, source = (pfx2as_origin, SOURCE) if file_format == "pfx2as" else (iptoasn_origins, IPTOASN_SOURCE)
+        try:
+            parsed = read_line(fields)
+        except ValueError as exc:
+            yield Reject(ctx.reference, number, str(exc), line)
+            continue
+        if isinstance(parsed, Skip):
+            yield parsed
+            continue
+        blocks, origins = parsed
+        provenance = Provenance(source=source, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
+        for block in blocks:
+            yield RouteOrigin(block=block, origins=origins, provenance=provenance).with_id()
+    if read_line is None:
         raise SourceError(f"{ctx.reference}: empty file: no prefix-to-AS lines")
-
-
-def _provenance(source: str, number: int, ctx: ParseContext, observed_at: datetime) -> Provenance:
-    return Provenance(source=source, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
-
-
-def _pfx2as_line(fields: list[str], number: int, raw: str, ctx: ParseContext, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
-    try:
-        parsed = pfx2as_origin(fields)
-    except ValueError as exc:
-        yield Reject(ctx.reference, number, str(exc), raw)
-        return
-    if parsed is None:
-        yield SKIP_IPV6
-        return
-    block, origins = parsed
-    yield RouteOrigin(block=block, origins=origins, provenance=_provenance(SOURCE, number, ctx, observed_at)).with_id()
-
-
-def _iptoasn_line(fields: list[str], number: int, raw: str, ctx: ParseContext, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
-    try:
-        parsed = iptoasn_origins(fields)
-    except ValueError as exc:
-        yield Reject(ctx.reference, number, str(exc), raw)
-        return
-    if parsed is None:
-        yield SKIP_IPV6
-        return
-    blocks, asn = parsed
-    if asn == 0:
-        yield SKIP_NOT_ROUTED
-        return
-    provenance = _provenance(IPTOASN_SOURCE, number, ctx, observed_at)
-    for block in blocks:
-        yield RouteOrigin(block=block, origins=(asn,), provenance=provenance).with_id()
