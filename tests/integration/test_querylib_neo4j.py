@@ -21,7 +21,7 @@ from risk_graph import AS_OF, BLOCK_A, BLOCK_B, BLOCK_C, load_risk_graph
 
 pytestmark = pytest.mark.services
 
-GRAPH_COLUMNS = {"chain", "chains", "spof"}  # graph elements: compared by their captions
+GRAPH_COLUMNS = {"chain", "chains", "cut"}  # graph elements: compared by their captions
 
 # query name -> [(command-line parameters, expected rows)], rows as lists in column order
 EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
@@ -55,11 +55,12 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     ],
     "block-spofs": [
         ({"prefix": BLOCK_A}, [
-            [BLOCK_A, 0, "Northwind Holdings", ["holder"], ["LeaseCo"], ":SPOF_FOR"],
-            [BLOCK_A, 1, "LeaseCo", ["upstream"], ["Acme Hosting"], ":SPOF_FOR"],
+            [BLOCK_A, 0, "Northwind Holdings", ["holder"], ["LeaseCo"], f"Northwind Holdings -> {BLOCK_A}"],
+            [BLOCK_A, 1, "LeaseCo", ["upstream"], ["Acme Hosting"], f"LeaseCo -> {BLOCK_A}"],
         ]),
         # two paths (via LeaseCo and via BrokerX): only the holder is on both
-        ({"prefix": BLOCK_B}, [[BLOCK_B, 0, "Northwind Holdings", ["holder"], ["BrokerX", "LeaseCo"], ":SPOF_FOR"]]),
+        ({"prefix": BLOCK_B}, [[BLOCK_B, 0, "Northwind Holdings", ["holder"], ["BrokerX", "LeaseCo"],
+                                 f"Northwind Holdings -> {BLOCK_B}"]]),
     ],
     "top-exposure": [
         ({}, [
@@ -233,8 +234,8 @@ def test_cli_run_csv_and_table(risk_graph, risk_settings, run_cli) -> None:  # n
     csv_proc = run_cli("queries", "run", "block-spofs", "-p", f"prefix={BLOCK_B}", "--format", "csv", env=env)
     assert csv_proc.returncode == 0, csv_proc.stderr
     assert csv_proc.stdout == (
-        "block,position,party,roles,supplies,spof\n"
-        f'{BLOCK_B},0,Northwind Holdings,holder,"BrokerX, LeaseCo",:SPOF_FOR\n'
+        "block,position,party,roles,supplies,cut\n"
+        f'{BLOCK_B},0,Northwind Holdings,holder,"BrokerX, LeaseCo",Northwind Holdings -> {BLOCK_B}\n'
     )
     table = run_cli("queries", "run", "source-clarity", env=env)
     assert table.returncode == 0, table.stderr
