@@ -54,8 +54,8 @@ class FactWrites:
     asserts replacing a live element, ``delete`` fact keys of live elements a retract removes;
     ``tombstone`` retracts to store, ``untombstone`` fact keys whose tombstone an assert replaces."""
 
-    create: dict[str, list[Event]] = field(default_factory=dict)
-    update: dict[str, list[Event]] = field(default_factory=dict)
+    create: dict[str, list[tuple[str, Event]]] = field(default_factory=dict)  # (fact_key, event)
+    update: dict[str, list[tuple[str, Event]]] = field(default_factory=dict)
     delete: dict[str, list[str]] = field(default_factory=dict)
     tombstone: list[Event] = field(default_factory=list)
     untombstone: list[str] = field(default_factory=list)
@@ -69,9 +69,9 @@ def fact_writes(plan: BatchPlan) -> FactWrites:
         live = stored is not None and stored.op == "assert"
         if event.op == "assert":
             if live:
-                out.update.setdefault(event.type, []).append(event)
+                out.update.setdefault(event.type, []).append((key, event))
             else:
-                out.create.setdefault(event.type, []).append(event)
+                out.create.setdefault(event.type, []).append((key, event))
                 if stored is not None:
                     out.untombstone.append(key)
         else:

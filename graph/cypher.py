@@ -4,7 +4,7 @@ statements made per label below are built from the fixed model tables in ``graph
 from __future__ import annotations
 
 from chainrisk.graph.portfolio import HOP_FIELDS
-from chainrisk.graph.records import FACT_LABEL, IDENTITY_PROP, LINKS, TEMPORAL_PROPS, Link, identity_prop
+from chainrisk.graph.records import FACT_LABEL, IDENTITY_PROP, LINKS, PROP_NAMES, TEMPORAL_PROPS, Link, identity_prop
 
 
 def _temporals(var: str, source: str, props: tuple[tuple[str, str], ...]) -> str:
@@ -14,6 +14,18 @@ def _temporals(var: str, source: str, props: tuple[tuple[str, str], ...]) -> str
 
 
 _PROVENANCE_TIMES = (("observed_at", "datetime"), ("ingested_at", "datetime"))
+
+
+def _literal_map(event_type: str, source: str) -> str:
+    """A map literal of every property of the type's fact element, read from ``source`` (temporal
+    ones converted). CREATE with a literal map plans without the Eager that ``SET x = map`` adds on
+    relationships; absent (null) entries are simply not stored."""
+    kinds = dict(TEMPORAL_PROPS[event_type])
+    items = []
+    for name in PROP_NAMES[event_type]:
+        value = f"{source}.`{name}`"
+        items.append(f"`{name}`: {kinds[name]}({value})" if name in kinds else f"`{name}`: {value}")
+    return "{" + ", ".join(items) + "}"
 
 # --- schema -------------------------------------------------------------------------------------
 
@@ -61,7 +73,9 @@ def read_versions(label: str) -> str:
     return f"UNWIND $keys AS k MATCH (n:{label} {{fact_key: k}}) RETURN k AS key, toString(n.observed_at) AS at, n.event_id AS id"
 
 
-READ_LEASE_VERSIONS = ("UNWIND $keys AS k MATCH ()-[n:LEASES {fact_key: k}]->() "
+# The index hints matter: a plan cached while the graph was empty would scan every LEASES
+# relationship per key, and Neo4j replans only after its statistics drift far enough.
+READ_LEASE_VERSIONS = ("UNWIND $keys AS k MATCH ()-[n:LEASES {fact_key: k}]->() USING INDEX n:LEASES(fact_key) "
                        "RETURN k AS key, toString(n.observed_at) AS at, n.event_id AS id")
 READ_TOMBSTONES = ("UNWIND $keys AS k MATCH (t:Retracted {fact_key: k}) "
                    "RETURN k AS key, toString(t.observed_at) AS at, t.event_id AS id")
@@ -71,7 +85,8 @@ def read_props(label: str) -> str:
     return f"UNWIND $keys AS k MATCH (n:{label} {{fact_key: k}}) RETURN k AS key, properties(n) AS props"
 
 
-READ_LEASE_PROPS = "UNWIND $keys AS k MATCH ()-[n:LEASES {fact_key: k}]->() RETURN k AS key, properties(n) AS props"
+READ_LEASE_PROPS = ("UNWIND $keys AS k MATCH ()-[n:LEASES {fact_key: k}]->() USING INDEX n:LEASES(fact_key) "
+                    "RETURN k AS key, properties(n) AS props")
 
 # --- reference nodes ------------------------------------------------------------------------------
 
@@ -122,11 +137,11 @@ CREATE_LEASES = f"""
 UNWIND $rows AS r
 MATCH (a:Party {{key: r.provider}})
 MATCH (b:Party {{key: r.recipient}})
-CREATE (a)-[l:LEASES]->(b)
-SET l = r.props, {_LEASE_TIMES}
+CREATE (a)-[:LEASES {_literal_map("lease_hop", "r.props")}]->(b)
 """
-UPDATE_LEASES = f"UNWIND $rows AS r MATCH ()-[l:LEASES {{fact_key: r.props.fact_key}}]->() SET l = r.props, {_LEASE_TIMES}"
-DELETE_LEASES = "UNWIND $keys AS k MATCH ()-[l:LEASES {fact_key: k}]->() DELETE l"
+UPDATE_LEASES = (f"UNWIND $rows AS r MATCH ()-[l:LEASES {{fact_key: r.props.fact_key}}]->() USING INDEX l:LEASES(fact_key) "
+                 f"SET l = r.props, {_LEASE_TIMES}")
+DELETE_LEASES = "UNWIND $keys AS k MATCH ()-[l:LEASES {fact_key: k}]->() USING INDEX l:LEASES(fact_key) DELETE l"
 
 
 def _link_clause(link: Link) -> str:
@@ -137,8 +152,7 @@ def _link_clause(link: Link) -> str:
 
 def create_facts(event_type: str) -> str:
     """Create fact nodes of one type with their links; rows: ``{props, links: {REL: [identity]}}``."""
-    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]})",
-             f"SET n = r.props, {_temporals('n', 'r.props', TEMPORAL_PROPS[event_type])}", "WITH n, r"]
+    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]} {_literal_map(event_type, 'r.props')})", "WITH n, r"]
     lines += [_link_clause(link) for link in LINKS[event_type]]
     return "\n".join(lines)
 
@@ -183,8 +197,9 @@ _HOP_DATES = {name for name, _ in TEMPORAL_PROPS["lease_hop"]}
 # dates come back as ISO text: hydrating Neo4j temporal values in Python is slow for a million rows
 _HOP_ROW = "[" + ", ".join(f"toString(l.{f})" if f in _HOP_DATES else f"l.{f}" for f in HOP_FIELDS) + "] AS row"
 ALL_HOPS = f"MATCH ()-[l:LEASES]->() RETURN {_HOP_ROW}"
-HOPS_FOR_BLOCKS = f"UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() RETURN {_HOP_ROW}"
-HOPS_WITHIN = f"MATCH ()-[l:LEASES]->() WHERE l.first >= $first AND l.first <= $last AND l.last <= $last RETURN {_HOP_ROW}"
+HOPS_FOR_BLOCKS = f"UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() USING INDEX l:LEASES(block) RETURN {_HOP_ROW}"
+HOPS_WITHIN = (f"MATCH ()-[l:LEASES]->() USING INDEX l:LEASES(first) WHERE l.first >= $first AND l.first <= $last "
+               f"AND l.last <= $last RETURN {_HOP_ROW}")
 
 
 def all_rows(label: str, fields: tuple[str, ...]) -> str:

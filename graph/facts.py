@@ -72,7 +72,7 @@ class BatchPlan:
     final: dict[str, Event] = field(default_factory=dict)
     stored: dict[str, Version] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
-    pending: list[tuple[Event, Event | None, bool]] = field(default_factory=list)
+    pending: list[tuple[Event, str, Event | None, bool]] = field(default_factory=list)
     applied: int = 0
     stale: int = 0
     duplicate: int = 0
@@ -80,20 +80,20 @@ class BatchPlan:
 
     def keys_needing_stored_event(self) -> set[str]:
         """Fact keys whose stored live element is some change's ``previous``."""
-        return {e.fact_key for e, _, from_store in self.pending if from_store}
+        return {key for _, key, _, from_store in self.pending if from_store}
 
     def changes(self, stored_events: dict[str, Event]) -> list[FactChange]:
         """The FactChange list, with stored predecessors taken from ``stored_events``."""
-        return [FactChange(e, stored_events[e.fact_key] if from_store else prev) for e, prev, from_store in self.pending]
+        return [FactChange(e, stored_events[key] if from_store else prev) for e, key, prev, from_store in self.pending]
 
 
-def plan_batch(events: list[Event], stored: dict[str, Version]) -> BatchPlan:
+def plan_batch(events: list[Event], stored: dict[str, Version], keys: list[str] | None = None) -> BatchPlan:
     """Decide every event of a batch, in order, against ``stored`` (fact_key -> stored version,
-    absent keys have nothing stored) and the events applied before it in the batch."""
+    absent keys have nothing stored) and the events applied before it in the batch. ``keys``: the
+    events' fact keys, when the caller computed them already."""
     plan = BatchPlan(stored=dict(stored))
     current: dict[str, Version] = dict(stored)
-    for event in events:
-        key = event.fact_key
+    for event, key in zip(events, keys or [e.fact_key for e in events]):
         incoming = version_of(event)
         decision = decide(current.get(key), incoming)
         plan.decisions.append(decision)
@@ -110,10 +110,10 @@ def plan_batch(events: list[Event], stored: dict[str, Version]) -> BatchPlan:
         if event.type in CHANGE_TYPES:
             if key in plan.final:  # superseding an event applied earlier in this batch
                 before = plan.final[key]
-                plan.pending.append((event, before if before.op == "assert" else None, False))
+                plan.pending.append((event, key, before if before.op == "assert" else None, False))
             else:
                 was_live = key in stored and stored[key].op == "assert"
-                plan.pending.append((event, None, was_live))
+                plan.pending.append((event, key, None, was_live))
         plan.final[key] = event
         current[key] = incoming
     return plan

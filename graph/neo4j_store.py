@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
@@ -27,13 +28,23 @@ from chainrisk.graph.facts import Version, plan_batch
 from chainrisk.graph.holders import holder_runs, merge_evidence
 from chainrisk.graph.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
 from chainrisk.graph.records import (
-    FACT_LABEL, LEASE_TYPE, MACHINERY_LABELS, block_props, canonical_props, canonical_value, event_from_props, fact_props,
+    FACT_LABEL, LEASE_TYPE, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value, event_from_props, fact_props,
     link_targets, native, prefix_range, sort_dump,
 )
 from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order
 from chainrisk.ingest.events import Event
 
 WRITE_CHUNK = 10_000
+
+
+def wire(props: dict[str, Any]) -> dict[str, Any]:
+    """Properties as sent to Neo4j: temporal values as ISO text (the statements convert them back
+    with ``date()`` / ``datetime()``; the driver's own temporal packing is ~100x slower)."""
+    out = dict(props)
+    for name, value in props.items():
+        if isinstance(value, date):  # datetime included
+            out[name] = value.isoformat()
+    return out
 
 
 def _chunks(rows: list[Any], size: int = WRITE_CHUNK) -> Iterable[list[Any]]:
@@ -97,7 +108,8 @@ class NeoStore:
         if conflicts:
             raise OffsetConflict(conflicts)
 
-        plan = plan_batch(events, self._stored_versions(tx, events))
+        keys = [e.fact_key for e in events]
+        plan = plan_batch(events, self._stored_versions(tx, keys), keys)
         previous = self._stored_events(tx, plan.keys_needing_stored_event())
         fresh = prep.new_events(events, plan.decisions)
         refs = prep.references(fresh)
@@ -117,16 +129,16 @@ class NeoStore:
             out.setdefault(key.split("|", 1)[0], []).append(key)
         return {t: sorted(set(k)) for t, k in out.items()}
 
-    def _stored_versions(self, tx: ManagedTransaction, events: list[Event]) -> dict[str, Version]:
-        by_type = self._keys_by_type(e.fact_key for e in events)
+    def _stored_versions(self, tx: ManagedTransaction, fact_keys: list[str]) -> dict[str, Version]:
+        by_type = self._keys_by_type(fact_keys)
         stored: dict[str, Version] = {}
         for event_type, keys in by_type.items():
             query = cypher.READ_LEASE_VERSIONS if event_type == LEASE_TYPE else cypher.read_versions(FACT_LABEL[event_type])
             for r in tx.run(query, keys=keys):
-                stored[r["key"]] = Version(native(r["at"]), r["id"], "assert")
-        all_keys = sorted({e.fact_key for e in events})
+                stored[r["key"]] = Version(datetime.fromisoformat(r["at"]), r["id"], "assert")
+        all_keys = sorted(set(fact_keys))
         for r in tx.run(cypher.READ_TOMBSTONES, keys=all_keys):
-            stored.setdefault(r["key"], Version(native(r["at"]), r["id"], "retract"))
+            stored.setdefault(r["key"], Version(datetime.fromisoformat(r["at"]), r["id"], "retract"))
         return stored
 
     def _stored_events(self, tx: ManagedTransaction, keys: set[str]) -> dict[str, Event]:
@@ -188,19 +200,21 @@ class NeoStore:
             query = cypher.DELETE_LEASES if event_type == LEASE_TYPE else cypher.delete_facts(event_type)
             tx.run(query, keys=sorted(keys)).consume()
         if writes.tombstone:
-            tx.run(cypher.STORE_TOMBSTONES, rows=[prep.retract_props(e) for e in writes.tombstone]).consume()
-        for event_type, events in sorted(writes.create.items()):
+            tx.run(cypher.STORE_TOMBSTONES, rows=[wire(prep.retract_props(e)) for e in writes.tombstone]).consume()
+        for event_type, keyed in sorted(writes.create.items()):
             if event_type == LEASE_TYPE:
-                rows = [{"provider": e.provider.key, "recipient": e.recipient.key, "props": fact_props(e)} for e in events]  # type: ignore[union-attr]
+                rows = [{"provider": cached_party_key(e.provider.name, e.provider.id),  # type: ignore[union-attr]
+                         "recipient": cached_party_key(e.recipient.name, e.recipient.id),  # type: ignore[union-attr]
+                         "props": wire(fact_props(e, k))} for k, e in keyed]
                 tx.run(cypher.CREATE_LEASES, rows=rows).consume()
             else:
-                rows = [{"props": fact_props(e), "links": link_targets(e)} for e in events]
+                rows = [{"props": wire(fact_props(e, k)), "links": link_targets(e)} for k, e in keyed]
                 tx.run(cypher.create_facts(event_type), rows=rows).consume()
-        for event_type, events in sorted(writes.update.items()):
+        for event_type, keyed in sorted(writes.update.items()):
             if event_type == LEASE_TYPE:
-                tx.run(cypher.UPDATE_LEASES, rows=[{"props": fact_props(e)} for e in events]).consume()
+                tx.run(cypher.UPDATE_LEASES, rows=[{"props": wire(fact_props(e, k))} for k, e in keyed]).consume()
             else:
-                rows = [{"props": fact_props(e), "links": link_targets(e)} for e in events]
+                rows = [{"props": wire(fact_props(e, k)), "links": link_targets(e)} for k, e in keyed]
                 tx.run(cypher.update_facts(event_type), rows=rows).consume()
 
     def _update_holders(self, tx: ManagedTransaction, by_block: dict[str, list[Event]]) -> None:
@@ -212,7 +226,7 @@ class NeoStore:
             old = stored.get(prefix, [])
             merged = merge_evidence(old, events)
             if merged != old:
-                runs = [{"party": run.party, "props": run.props()} for run in holder_runs(merged)]
+                runs = [{"party": run.party, "props": wire(run.props())} for run in holder_runs(merged)]
                 rows.append({"prefix": prefix, "evidence": merged, "runs": runs})
         if rows:
             tx.run(cypher.WRITE_HOLDERS, rows=rows).consume()

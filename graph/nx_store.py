@@ -32,7 +32,7 @@ from chainrisk.graph.facts import Version, plan_batch
 from chainrisk.graph.holders import holder_runs, merge_evidence
 from chainrisk.graph.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
 from chainrisk.graph.records import (
-    FACT_LABEL, LEASE_TYPE, LEASES, LINKS, MACHINERY_LABELS, block_props, canonical_props, canonical_value,
+    FACT_LABEL, LEASE_TYPE, LEASES, LINKS, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value,
     event_from_props, fact_props, link_targets, prefix_range, sort_dump,
 )
 from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order
@@ -161,14 +161,14 @@ class NxStore:
         return result
 
     def _apply(self, events: list[Event]) -> BatchResult:
+        keys = [e.fact_key for e in events]
         stored: dict[str, Version] = {}
-        for event in events:
-            key = event.fact_key
+        for event, key in zip(events, keys):
             if key not in stored:
                 version = self._stored_version(event.type, key)
                 if version is not None:
                     stored[key] = version
-        plan = plan_batch(events, stored)
+        plan = plan_batch(events, stored, keys)
         previous = {key: self._stored_event(key.split("|", 1)[0], key) for key in plan.keys_needing_stored_event()}
         fresh = prep.new_events(events, plan.decisions)
         self._write_references(prep.references(fresh))
@@ -278,21 +278,22 @@ class NxStore:
             if node in self.g:
                 self.g.remove_node(node)
             self._add_node(node, prep.retract_props(event))
-        for event_type, created in writes.create.items():
-            for event in created:
-                self._create_fact(event)
-        for event_type, updated in writes.update.items():
-            for event in updated:
-                self._update_fact(event)
+        for keyed in writes.create.values():
+            for key, event in keyed:
+                self._create_fact(key, event)
+        for keyed in writes.update.values():
+            for key, event in keyed:
+                self._update_fact(key, event)
 
-    def _create_fact(self, event: Event) -> None:
-        props = fact_props(event)
+    def _create_fact(self, key: str, event: Event) -> None:
+        props = fact_props(event, key)
         if event.type == LEASE_TYPE:
-            u, v = ("Party", event.provider.key), ("Party", event.recipient.key)  # type: ignore[union-attr]
-            self.g.add_edge(u, v, key=(LEASES, event.fact_key), type=LEASES, **props)
-            self._index_lease(event.fact_key, event.block, u, v)
+            u = ("Party", cached_party_key(event.provider.name, event.provider.id))  # type: ignore[union-attr]
+            v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))  # type: ignore[union-attr]
+            self.g.add_edge(u, v, key=(LEASES, key), type=LEASES, **props)
+            self._index_lease(key, event.block, u, v)
             return
-        node = self._fact_node(event.type, event.fact_key)
+        node = self._fact_node(event.type, key)
         self._add_node(node, props)
         self._link(node, event, only_mutable=False)
 
@@ -306,22 +307,22 @@ class NxStore:
                 u, v = (node, other) if link.outgoing else (other, node)
                 self.g.add_edge(u, v, key=link.rel, type=link.rel)
 
-    def _update_fact(self, event: Event) -> None:
-        props = fact_props(event)
+    def _update_fact(self, key: str, event: Event) -> None:
+        props = fact_props(event, key)
         if event.type == LEASE_TYPE:
-            u, v = self.lease_edges[event.fact_key]
-            data = self.g.edges[u, v, (LEASES, event.fact_key)]
+            u, v = self.lease_edges[key]
+            data = self.g.edges[u, v, (LEASES, key)]
             data.clear()
             data.update(type=LEASES, **props)
             return
-        node = self._fact_node(event.type, event.fact_key)
+        node = self._fact_node(event.type, key)
         data = self.g.nodes[node]
         data.clear()
         data.update(labels=(node[0],), **props)
         mutable = {link.rel for link in LINKS[event.type] if link.mutable}
-        for u, v, key in list(self.g.out_edges(node, keys=True)) + list(self.g.in_edges(node, keys=True)):
-            if key in mutable:
-                self.g.remove_edge(u, v, key)
+        for u, v, rel in list(self.g.out_edges(node, keys=True)) + list(self.g.in_edges(node, keys=True)):
+            if rel in mutable:
+                self.g.remove_edge(u, v, rel)
         self._link(node, event, only_mutable=True)
 
     def _update_holders(self, prefix: str, events: list[Event]) -> None:

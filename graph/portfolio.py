@@ -6,11 +6,11 @@ same functions, so their portfolios are equal. Values may be Neo4j temporal type
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from chainrisk.analysis.model import DelegationRecord, Hop, Listing, RegistryRecord, RouteObjectRecord, VrpRecord
-from chainrisk.graph.records import native
-from chainrisk.ingest.events import party_key
+from chainrisk.graph.records import cached_party_key, native
 
 HOP_FIELDS = ("block", "provider_name", "provider_id", "provider_role", "recipient_name", "recipient_id", "recipient_role",
               "start_date", "end_date", "lessee_asn", "renewal_owner", "document_ref")
@@ -28,17 +28,22 @@ def values_of(props: dict[str, Any], fields: Sequence[str]) -> list[Any]:
     return [props.get(f) for f in fields]
 
 
+def as_date(value: Any) -> date:
+    """A stored date (ISO text, a Neo4j Date or a date) as a ``date``."""
+    return date.fromisoformat(value) if isinstance(value, str) else native(value)
+
+
 def hop_from_row(row: Sequence[Any]) -> Hop:
     """A Hop from values in HOP_FIELDS order."""
     block, p_name, p_id, p_role, r_name, r_id, r_role, start, end, asn, renewal, doc = row
-    return Hop(block, party_key(p_name, p_id), p_name, p_role, party_key(r_name, r_id), r_name, r_role,
-               native(start), native(end), asn, renewal, doc)
+    return Hop(block, cached_party_key(p_name, p_id), p_name, p_role, cached_party_key(r_name, r_id), r_name, r_role,
+               as_date(start), as_date(end), asn, renewal, doc)
 
 
 def registration_from_row(row: Sequence[Any]) -> RegistryRecord:
     """A RegistryRecord from values in REGISTRATION_FIELDS order."""
     prefix, registry, handle, status, role, org_name, org_id, parent, abuse, mnt_by, mnt_lower, mnt_routes, netname = row
-    org_key = party_key(org_name, org_id) if org_name is not None else None
+    org_key = cached_party_key(org_name, org_id) if org_name is not None else None
     return RegistryRecord(prefix, registry, handle, status, role, org_key, org_name, parent, abuse,
                           tuple(mnt_by or ()), tuple(mnt_lower or ()), tuple(mnt_routes or ()), netname)
 

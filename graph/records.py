@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any, get_args
@@ -72,45 +73,83 @@ def block_props(prefix: str) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """A model-dump value as a storable property value: enums by value, tuples as lists."""
+    """A model-dump value as a storable property value: enums by value, tuples as lists, a naive
+    timestamp as UTC (the event contract's timestamps are UTC; both stores keep them aware)."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
     return value
+
+
+def _temporal_kind(annotation: Any) -> str | None:
+    """"datetime", "date" or None for a model field's type (``X | None`` included)."""
+    kinds = set(get_args(annotation)) or {annotation}
+    if datetime in kinds:
+        return "datetime"
+    if date in kinds:
+        return "date"
+    return None
+
+
+def _temporal_props(event_type: str) -> tuple[tuple[str, str], ...]:
+    model = _MODELS[event_type]
+    found = [(name, kind) for name, info in model.model_fields.items()
+             if name not in _ENVELOPE and (kind := _temporal_kind(info.annotation))]
+    return (("observed_at", "datetime"), ("ingested_at", "datetime"), *found)
+
+
+# event type -> (property, "date" | "datetime") of its fact element's temporal properties
+TEMPORAL_PROPS: dict[str, tuple[tuple[str, str], ...]] = {}
 
 
 def _absent(value: Any) -> bool:
     return value is None or (isinstance(value, list) and not value)
 
 
-def fact_props(event: Event) -> dict[str, Any]:
+def _field_plan(event_type: str) -> tuple[tuple[str, str | None], ...]:
+    """(field, party stem or None) for the body fields of an event type, in model order."""
+    return tuple((name, PARTY_FIELDS.get(name)) for name in _MODELS[event_type].model_fields if name not in _ENVELOPE)
+
+
+_FIELD_PLANS: dict[str, tuple[tuple[str, str | None], ...]] = {kind: _field_plan(kind) for kind in _MODELS}
+_NEEDS_PLAIN = (Enum, tuple, list, datetime)
+
+
+def fact_props(event: Event, fact_key: str | None = None) -> dict[str, Any]:
     """The properties of the fact element ``event`` makes: its fields flattened (party fields to
     ``<stem>_name``/``<stem>_id``, provenance to the top level), ``fact_key``, ``event_id``, and the
     prefix as ``prefix`` (``block`` on LEASES) with ``first``, ``last``, ``prefix_length``.
-    Absent values (None, empty lists) are left out, as Neo4j does not store them."""
+    Absent values (None, empty lists) are left out, as Neo4j does not store them.
+    (``fact_key``: the event's key when the caller has it already - it is not free to compute.)"""
     first, last, length = prefix_range(event.block)
     props: dict[str, Any] = {
         ("block" if event.type == LEASE_TYPE else "prefix"): event.block,
         "first": first,
         "last": last,
         "prefix_length": length,
-        "fact_key": event.fact_key,
+        "fact_key": fact_key or event.fact_key,
     }
-    for name, value in event.provenance:
-        props[name] = value
-    for name in type(event).model_fields:
-        if name in _ENVELOPE:
+    for name, value in event.provenance.__dict__.items():
+        if value is not None:
+            props[name] = _plain(value)
+    fields = event.__dict__  # pydantic keeps field values here; getattr per field is several times slower
+    for name, stem in _FIELD_PLANS[event.type]:
+        value = fields[name]
+        if value is None:
             continue
-        value = getattr(event, name)
-        stem = PARTY_FIELDS.get(name)
         if stem is not None:
-            if value is not None:
-                props[f"{stem}_name"] = value.name
+            props[f"{stem}_name"] = value.name
+            if value.id is not None:
                 props[f"{stem}_id"] = value.id
-            continue
-        props[name] = _plain(value)
-    return {k: v for k, v in props.items() if not _absent(v)}
+        elif isinstance(value, _NEEDS_PLAIN):
+            if not _absent(plain := _plain(value)):
+                props[name] = plain
+        else:
+            props[name] = value
+    return props
 
 
 def native(value: Any) -> Any:
@@ -146,6 +185,21 @@ def event_from_props(event_type: str, props: dict[str, Any]) -> Event:
         if name in values:
             body[name] = values[name]
     return EVENT_ADAPTER.validate_python(body)
+
+
+TEMPORAL_PROPS.update({kind: _temporal_props(kind) for kind in _MODELS})
+
+
+def _prop_names(event_type: str) -> tuple[str, ...]:
+    """Every property a fact element of ``event_type`` can have (what :func:`fact_props` may set)."""
+    names = ["block" if event_type == LEASE_TYPE else "prefix", "first", "last", "prefix_length", "fact_key", *PROVENANCE_FIELDS]
+    for name, stem in _FIELD_PLANS[event_type]:
+        names += [f"{stem}_name", f"{stem}_id"] if stem else [name]
+    return tuple(names)
+
+
+# event type -> every property name of its fact element
+PROP_NAMES: dict[str, tuple[str, ...]] = {kind: _prop_names(kind) for kind in _MODELS}
 
 
 # --- links of fact nodes ----------------------------------------------------------------------------
@@ -184,11 +238,11 @@ def link_targets(event: Event) -> dict[str, list[Any]]:
     kind = event.type
     if kind == "registration":
         org = event.org  # type: ignore[union-attr]
-        return {"REGISTERED_AS": [event.block], "REGISTRANT": [party_key(org.name, org.id)] if org else [], **{
+        return {"REGISTERED_AS": [event.block], "REGISTRANT": [cached_party_key(org.name, org.id)] if org else [], **{
             rel: maintainers_named(event).get(rel, []) for rel in ("MNT_BY", "MNT_LOWER", "MNT_ROUTES")}}
     if kind == "holder_transfer":
         src, dst = event.from_party, event.to_party  # type: ignore[union-attr]
-        return {"OF": [event.block], "FROM": [party_key(src.name, src.id)], "TO": [party_key(dst.name, dst.id)]}
+        return {"OF": [event.block], "FROM": [cached_party_key(src.name, src.id)], "TO": [cached_party_key(dst.name, dst.id)]}
     if kind in ("delegation", "blocklist_entry"):
         return {LINKS[kind][0].rel: [event.block]}
     if kind in ("vrp", "route_origin", "route_object"):
@@ -214,13 +268,20 @@ def delegation_holder(registry: str, holder_id: str) -> PartyRef:
     return PartyRef(f"{registry}:{holder_id}".casefold(), f"{registry.upper()} holder {holder_id}", holder_id)
 
 
+@lru_cache(maxsize=1 << 16)
+def cached_party_key(name: str | None, party_id: str | None) -> str:
+    """``party_key`` memoised: the same few thousand parties recur in every batch."""
+    return party_key(name, party_id)
+
+
 def parties_named(event: Event) -> list[PartyRef]:
     """Every party the event names (the delegation's holder included)."""
     found = []
+    fields = event.__dict__
     for name in PARTY_FIELDS:
-        party = getattr(event, name, None)
+        party = fields.get(name)
         if party is not None:
-            found.append(PartyRef(party_key(party.name, party.id), party.name, party.id))
+            found.append(PartyRef(cached_party_key(party.name, party.id), party.name, party.id))
     if event.type == "delegation" and event.holder_id:  # type: ignore[union-attr]
         found.append(delegation_holder(event.registry, event.holder_id))  # type: ignore[union-attr]
     return found
