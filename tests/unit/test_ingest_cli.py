@@ -150,3 +150,23 @@ def test_subprocess_run_has_no_traceback_for_bad_input(tmp_path: Path, run_cli) 
     done = run_cli("ingest", "rpsl", str(binary), "--dry-run", "--state-dir", str(tmp_path / "state"))
     assert done.returncode == 1
     assert "unknown format" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_publish_to_the_embedded_log_writes_the_dry_run_events(tmp_path: Path) -> None:
+    from chainrisk.graph.eventlog import EventLog
+    from chainrisk.graph.transport import log_dir
+    from chainrisk.graph.config import load_settings
+
+    path = register(tmp_path, bad_rows=0)
+    dry = invoke(tmp_path, "leases", str(path), "--dry-run", "--observed-at", "2024-07-01")
+    published = invoke(tmp_path, "leases", str(path), "--backend", "embedded", "--observed-at", "2024-07-01")
+    assert published.exit_code == 0, published.stderr
+    assert "leases: 2 events (lease_hop 2)" in published.stdout  # the summary goes to stdout when publishing
+    log = EventLog(log_dir(load_settings(state_dir=tmp_path / "state")))
+    try:
+        stored = [decode_event(record.value) for record in log.iter_all("relationships")]
+    finally:
+        log.close()
+    expected = [decode_event(line) for line in dry.stdout.splitlines()]
+    assert [e.event_id for e in stored] == [e.event_id for e in expected]
+    assert [e.model_dump(exclude={"provenance"}) for e in stored] == [e.model_dump(exclude={"provenance"}) for e in expected]
