@@ -113,9 +113,23 @@ class PortfolioAnalysis:
 
     blocks: list[BlockResult]
     hops_by_block: dict[str, list[Hop]]
-    party_names: dict[str, str]
     as_of: date
     basis: dict[str, str]
+    _party_names: dict[str, str] | None = None
+
+    @property
+    def party_names(self) -> dict[str, str]:
+        """Party key -> name as given (the first spelling met in the leased blocks' hops)."""
+        if self._party_names is None:
+            names: dict[str, str] = {}
+            for hops in self.hops_by_block.values():
+                for h in hops:
+                    if h.provider not in names:
+                        names[h.provider] = h.provider_name
+                    if h.recipient not in names:
+                        names[h.recipient] = h.recipient_name
+            self._party_names = names
+        return self._party_names
 
     @property
     def total_addresses(self) -> int:
@@ -162,25 +176,18 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
         indexes = build_indexes(portfolio)
         hops_by_block, basis = leased_block_hops(portfolio, indexes)
         located = sorted((prefix_ints(block), block) for block in hops_by_block)
-        results = []
-        names: dict[str, str] = {}
-        for (first, length), block in located:
-            hops = hops_by_block[block]
-            facts = analyse_chain(block, hops)
-            for key, name in facts.names.items():
-                if key not in names:
-                    names[key] = name
-            results.append(block_result(facts, hops, basis[block], first, length, indexes, as_of))
+        results = [block_result(analyse_chain(block, hops_by_block[block]), hops_by_block[block], basis[block], first, length, indexes, as_of)
+                   for (first, length), block in located]
     finally:
         if collecting:
             gc.enable()
-    return PortfolioAnalysis(results, hops_by_block, names, as_of, basis)
+    return PortfolioAnalysis(results, hops_by_block, as_of, basis)
 
 
 def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int, length: int,
                  indexes: SignalIndexes, as_of: date) -> BlockResult:
     """Combine a block's chain facts with its routing, reputation and registry signals."""
-    name = facts.name
+    names = facts.names
     covering: list[RegistryRecord] = []
     overlapping: list[RegistryRecord] = []
     links: list[RegistryLink] = []
@@ -188,97 +195,89 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
         overlapping = indexes.registrations.overlapping(first, length)
         covering = [r for r in overlapping if prefix_ints(r.block)[1] <= length]
         links = registry_links(covering)
-    owner = registry_holder(covering, length)
+    owner = registry_holder(covering, length) if covering else None
 
     asn = facts.lessee_asn
+    seen = bgp_origins(indexes.origins, first, length)
     if asn is not None:
         rov_state, rov_reason = validate_route(indexes.vrps, first, length, asn)
-        seen = bgp_origins(indexes.origins, first, length)
         bgp_seen: bool | None = asn in seen
         irr: bool | None = irr_route_exists(indexes.route_objects, first, length, asn)
     else:
         rov_state = rov_reason = None
-        seen = bgp_origins(indexes.origins, first, length)
         bgp_seen = irr = None
 
     source_issues: list[str] = []
-    if not facts.errors and basis == CONTRACT and (covering or len(facts.parties) > len(facts.holders) + 1):
+    # without registry objects and with every hop documented there is nothing to find: skip the work
+    if (not facts.errors and basis == CONTRACT and (overlapping or (len(facts.parties) > len(facts.holders) + 1
+                                                                    and not all(h.document_ref for h in hops)))):
         ends = {facts.lessee, *facts.holders}
-        intermediaries = [(k, name(k)) for k in facts.parties if k not in ends]
+        intermediaries = [(k, names[k]) for k in facts.parties if k not in ends]
         source_issues = source_clarity_issues(
-            [(k, name(k)) for k in facts.holders], intermediaries, hops, covering, overlapping, length)
+            [(k, names[k]) for k in facts.holders], intermediaries, hops, covering, overlapping, length)
 
     result = BlockResult(
-        block=facts.block,
-        lessee=name(facts.lessee) if facts.lessee else None,
-        holders=[name(k) for k in facts.holders],
-        depth_min=facts.depth_min,
-        depth_max=facts.depth_max,
-        spofs=[name(k) for k in facts.spofs],
-        secured_until=facts.secured_until if basis == CONTRACT else None,
-        renewal_gaps=list(facts.renewal_gaps),
-        addresses=prefix_size(length),
-        basis=basis,
-        lessee_asn=asn,
-        path_count=facts.path_count,
-        registry_chain=[links[0].registry.upper()] + [link.label() for link in links] if links else [],
-        registry_holder=(owner.org_name or owner.org_key) if owner else None,
-        source_clear=not source_issues,
-        source_issues=source_issues,
-        rov_state=rov_state,
-        rov_reason=rov_reason,
-        bgp_seen=bgp_seen,
-        bgp_origins=list(seen),
-        irr_route=irr,
-        routing_ready=rov_state == VALID and bool(bgp_seen) and bool(irr),
-        listings=listing_labels(indexes.listings.overlapping(first, length)),
-        abuse_contact=abuse_contact_present(covering),
-        data_errors=list(facts.errors),
-        warnings=list(facts.warnings),
-        lessee_key=facts.lessee,
-        holder_keys=facts.holders,
-        spof_keys=facts.spofs,
+        facts.block, names[facts.lessee] if facts.lessee else None, [names[k] for k in facts.holders],
+        facts.depth_min, facts.depth_max, [names[k] for k in facts.spofs],
+        facts.secured_until if basis == CONTRACT else None, list(facts.renewal_gaps), prefix_size(length), basis, asn,
+        facts.path_count, [links[0].registry.upper()] + [link.label() for link in links] if links else [],
+        (owner.org_name or owner.org_key) if owner else None, not source_issues, source_issues, rov_state, rov_reason,
+        bgp_seen, list(seen), irr, rov_state == VALID and bool(bgp_seen) and bool(irr),
+        listing_labels(indexes.listings.overlapping(first, length)), abuse_contact_present(covering),
+        list(facts.errors), list(facts.warnings), 0, [], facts.lessee, facts.holders, facts.spofs,
     )
-    result.risk_flags = risk_flags(result, facts, as_of)
-    result.risk_score = risk_score(result.risk_flags)
+    result.risk_flags, result.risk_score = risk_flags(result, facts, as_of)
     return result
 
 
-def risk_score(flags: Sequence[str]) -> int:
-    """The sum of :data:`RISK_POINTS` over the flags' codes (the text before the colon)."""
-    return sum(RISK_POINTS[f[:f.index(":")]] for f in flags)
-
-
-def risk_flags(result: BlockResult, facts: ChainFacts, as_of: date) -> list[str]:
+def risk_flags(result: BlockResult, facts: ChainFacts, as_of: date) -> tuple[list[str], int]:
     """The risk flags of a block, each ``"<code>: <detail>"`` with ``code`` a key of
-    :data:`RISK_POINTS`; the block's risk score is the sum of their points (renewal gaps and
-    intermediary SPOFs count once each)."""
+    :data:`RISK_POINTS`, and the block's risk score: the sum of the flags' points (each renewal
+    gap and each intermediary SPOF is a flag of its own)."""
     flags: list[str] = [f"data-error: {e}" for e in result.data_errors]
+    score = RISK_POINTS["data-error"] * len(flags)
     if result.listings:
         flags.append(f"blocklisted: {'; '.join(result.listings)}")
+        score += RISK_POINTS["blocklisted"]
     if result.rov_state == INVALID:
         flags.append(f"rov-invalid: {result.rov_reason} for AS{result.lessee_asn}")
+        score += RISK_POINTS["rov-invalid"]
     elif result.rov_state == NOT_FOUND:
         flags.append(f"rov-notfound: no ROA covers the block for AS{result.lessee_asn}")
+        score += RISK_POINTS["rov-notfound"]
     elif result.rov_state is None and not result.data_errors:
         flags.append("no-lessee-asn: the register names no ASN for the lessee")
-    if result.secured_until is not None:
-        if result.secured_until < as_of:
-            flags.append(f"expired: secured until {result.secured_until.isoformat()}")
-        elif result.secured_until < as_of + EXPIRY_WARNING:
-            flags.append(f"expiring: secured until {result.secured_until.isoformat()}")
+        score += RISK_POINTS["no-lessee-asn"]
+    until = result.secured_until
+    if until is not None and until < as_of + EXPIRY_WARNING:
+        if until < as_of:
+            flags.append(f"expired: secured until {until.isoformat()}")
+            score += RISK_POINTS["expired"]
+        else:
+            flags.append(f"expiring: secured until {until.isoformat()}")
+            score += RISK_POINTS["expiring"]
     if result.source_issues:
         flags.append(f"source-unclear: {'; '.join(result.source_issues)}")
-    flags.extend(f"renewal-gap: {gap}" for gap in result.renewal_gaps)
-    holder_keys = set(facts.holders)
-    flags.extend(f"intermediary-spof: {facts.name(k)}" for k in facts.spofs if k not in holder_keys)
+        score += RISK_POINTS["source-unclear"]
+    for gap in result.renewal_gaps:
+        flags.append(f"renewal-gap: {gap}")
+        score += RISK_POINTS["renewal-gap"]
+    if len(facts.spofs) > len(facts.holders):
+        holder_keys = facts.holders
+        for k in facts.spofs:
+            if k not in holder_keys:
+                flags.append(f"intermediary-spof: {facts.names[k]}")
+                score += RISK_POINTS["intermediary-spof"]
     if result.bgp_seen is False:
         flags.append(f"not-in-bgp: AS{result.lessee_asn} not seen originating the block")
+        score += RISK_POINTS["not-in-bgp"]
     if result.irr_route is False:
         flags.append(f"no-irr-route: no route object for AS{result.lessee_asn}")
+        score += RISK_POINTS["no-irr-route"]
     if result.abuse_contact is False:
         flags.append("no-abuse-contact: no covering registry object names one")
-    return flags
+        score += RISK_POINTS["no-abuse-contact"]
+    return flags, score
 
 
 def rov_counts(results: Sequence[BlockResult]) -> dict[str, int]:

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from chainrisk.analysis.dominators import dominator_masks, mask_members
 from chainrisk.analysis.model import Hop
 
 HOLDER = "holder"
@@ -69,135 +68,109 @@ def analyse_chain(block: str, hops: Sequence[Hop]) -> ChainFacts:
 
 
 def analyse_dag(block: str, hops: Sequence[Hop]) -> ChainFacts:
-    """:func:`analyse_chain` for any shape (the general path; lines take a shortcut)."""
-    index: dict[str, int] = {}
+    """:func:`analyse_chain` for any shape (the general path; lines take a shortcut).
+
+    One pass in topological order (Kahn, ties by first appearance) carries, per party a holder
+    reaches: fewest and most hops from a holder, the best "secured until" (max over incoming hops
+    of min(supplier's value, hop end)), the number of paths, and its dominator set as a bitmask
+    over topological positions. On a DAG the dominator equation is solved in that one pass,
+
+        dom(v) = {v} | intersection of dom(p) over the reached suppliers p of v,
+
+    with a virtual root pointing at every holder, so dom(holder) = {holder}. networkx's
+    ``immediate_dominators`` (Cooper-Harvey-Kennedy) is the reference the tests compare with;
+    building a networkx graph per block would cost more than this whole function."""
     names: dict[str, str] = {}
-    keys: list[str] = []
-    src: list[int] = []
-    dst: list[int] = []
-    holder_nodes: set[int] = set()
-    lessee_nodes: list[int] = []
+    supplies: dict[str, list[Hop]] = {}  # party -> hops into it
+    succ: dict[str, list[str]] = {}
+    holders: dict[str, None] = {}
+    lessees: dict[str, None] = {}
     for h in hops:
-        u = index.get(h.provider)
-        if u is None:
-            u = index[h.provider] = len(keys)
-            keys.append(h.provider)
-            names[h.provider] = h.provider_name
-        v = index.get(h.recipient)
-        if v is None:
-            v = index[h.recipient] = len(keys)
-            keys.append(h.recipient)
-            names[h.recipient] = h.recipient_name
-        src.append(u)
-        dst.append(v)
+        p, r = h.provider, h.recipient
+        if p not in names:
+            names[p] = h.provider_name
+        if r not in names:
+            names[r] = h.recipient_name
+        if r in supplies:
+            supplies[r].append(h)
+        else:
+            supplies[r] = [h]
+        if p in succ:
+            succ[p].append(r)
+        else:
+            succ[p] = [r]
         if h.provider_role == HOLDER:
-            holder_nodes.add(u)
-        if h.recipient_role == LESSEE and v not in lessee_nodes:
-            lessee_nodes.append(v)
+            holders[p] = None
+        if h.recipient_role == LESSEE:
+            lessees[r] = None
 
-    n = len(keys)
-    holders = tuple(keys[i] for i in sorted(holder_nodes))
     errors: list[str] = []
-    if not holder_nodes:
+    if not holders:
         errors.append("no holder: no row names a provider with role holder")
-    if not lessee_nodes:
+    if not lessees:
         errors.append("no lessee: no row names a recipient with role lessee")
-    elif len(lessee_nodes) > 1:
-        errors.append("several lessees: " + ", ".join(names[keys[v]] for v in lessee_nodes))
-
-    order = _topological_order(n, src, dst)
-    if order is None:
-        errors.append("cycle: " + _describe_cycle(n, src, dst, keys, names))
-        order = list(range(n))
-    lessee = keys[lessee_nodes[0]] if len(lessee_nodes) == 1 else None
+    elif len(lessees) > 1:
+        errors.append("several lessees: " + ", ".join(names[k] for k in lessees))
+    indegree = {k: len(supplies.get(k, ())) for k in names}
+    order = [k for k in names if not indegree[k]]
+    i = 0
+    while i < len(order):
+        for v in succ.get(order[i], ()):
+            indegree[v] -= 1
+            if not indegree[v]:
+                order.append(v)
+        i += 1
+    if len(order) < len(names):
+        errors.append("cycle: " + _describe_cycle(succ, names))
+        order += [k for k in names if indegree[k]]
+    lessee = next(iter(lessees)) if len(lessees) == 1 else None
+    holder_keys = tuple(holders)
     if errors:
-        return _failed(block, lessee, holders, tuple(keys[i] for i in order), names, errors)
+        return _failed(block, lessee, holder_keys, tuple(order), names, errors)
 
-    # renumber nodes by topological position so every predecessor has a lower number
-    pos = [0] * n
-    for i, node in enumerate(order):
-        pos[node] = i
-    preds: list[list[int]] = [[] for _ in range(n)]
-    in_hops: list[list[Hop]] = [[] for _ in range(n)]
-    for e, h in enumerate(hops):
-        v = pos[dst[e]]
-        preds[v].append(pos[src[e]])
-        in_hops[v].append(h)
-    is_root = [order[i] in holder_nodes for i in range(n)]
-    target = pos[lessee_nodes[0]]
-
-    reached = [False] * n
-    dmin = [0] * n
-    dmax = [0] * n
-    best = [NO_END] * n
-    paths = [0] * n
-    for v in range(n):
-        lo = hi = None
-        top = None
-        count = 0
-        if is_root[v]:
-            lo = hi = 0
-            top = NO_END
-            count = 1
-        for p, h in zip(preds[v], in_hops[v]):
-            if not reached[p]:
+    bit = {k: 1 << n for n, k in enumerate(order)}
+    state: dict[str, tuple[int, int, date, int, int]] = {}  # party -> (dmin, dmax, secured, paths, dominators)
+    for v in order:
+        if v in holders:
+            lo, hi, top, count, dom = 0, 0, NO_END, 1, 0
+        else:
+            lo, hi, top, count, dom = -1, -1, date.min, 0, -1
+        for h in supplies.get(v, ()):
+            s = state.get(h.provider)
+            if s is None:
                 continue
-            d = dmin[p] + 1
-            if lo is None or d < lo:
-                lo = d
-            d = dmax[p] + 1
-            if hi is None or d > hi:
-                hi = d
-            carried = best[p] if best[p] < h.end_date else h.end_date
-            if top is None or carried > top:
+            if lo < 0 or s[0] + 1 < lo:
+                lo = s[0] + 1
+            if s[1] + 1 > hi:
+                hi = s[1] + 1
+            carried = s[2] if s[2] < h.end_date else h.end_date
+            if carried > top:
                 top = carried
-            count += paths[p]
-        if lo is not None:
-            reached[v] = True
-            dmin[v] = lo
-            dmax[v] = hi  # type: ignore[assignment]
-            best[v] = top  # type: ignore[assignment]
-            paths[v] = count
+            count += s[3]
+            if dom:
+                dom &= s[4]
+        if lo >= 0:
+            state[v] = (lo, hi, top, count, dom | bit[v])
+    final = state.get(lessee)  # type: ignore[arg-type]
+    if final is None:
+        return _failed(block, lessee, holder_keys, tuple(order), names, [f"no path from a holder to the lessee {names[lessee]}"])  # type: ignore[index]
 
-    ordered_keys = tuple(keys[i] for i in order)
-    if not reached[target]:
-        return _failed(block, lessee, holders, ordered_keys, names,
-                       [f"no path from a holder to the lessee {names[lessee]}"])  # type: ignore[index]
-
-    dom = dominator_masks(preds, is_root)
-    spofs = tuple(ordered_keys[i] for i in mask_members(dom[target]) if i != target)
-
-    warnings: list[str] = []
+    spofs = tuple(k for k in order if final[4] & bit[k] and k != lessee)
     gaps: list[str] = []
-    supplied_until: list[date | None] = [max((h.end_date for h in in_hops[v]), default=None) for v in range(n)]
-    for e, h in enumerate(hops):
-        x = pos[src[e]]
-        if is_root[x]:
+    warnings: list[str] = []
+    for h in hops:
+        if h.provider in holders:
             continue
-        limit = supplied_until[x]
-        if limit is None:
+        supply = supplies.get(h.provider)
+        if supply is None:
             warnings.append(f"{h.provider_name} is not supplied by any row of this block")
-        elif h.end_date > limit:
+        elif h.end_date > max(x.end_date for x in supply):
             gaps.append(f"{h.provider_name}->{h.recipient_name}")
-    asns = {h.lessee_asn for h in in_hops[target] if h.lessee_asn is not None}
+    asns = {h.lessee_asn for h in supplies[lessee] if h.lessee_asn is not None}  # type: ignore[index]
     if len(asns) > 1:
         warnings.append("conflicting lessee ASNs: " + ", ".join(f"AS{a}" for a in sorted(asns)))
-    return ChainFacts(
-        block=block,
-        lessee=lessee,
-        holders=holders,
-        parties=ordered_keys,
-        names=names,
-        depth_min=dmin[target],
-        depth_max=dmax[target],
-        spofs=spofs,
-        secured_until=best[target],
-        renewal_gaps=tuple(gaps),
-        path_count=paths[target],
-        lessee_asn=min(asns) if asns else None,
-        errors=(),
-        warnings=tuple(dict.fromkeys(warnings)),
-    )
+    return ChainFacts(block, lessee, holder_keys, tuple(order), names, final[0], final[1], spofs, final[2], tuple(gaps),
+                      final[3], min(asns) if asns else None, (), tuple(dict.fromkeys(warnings)))
 
 
 def _line_chain(block: str, hops: Sequence[Hop]) -> ChainFacts | None:
@@ -257,35 +230,11 @@ def _failed(block: str, lessee: str | None, holders: tuple[str, ...], parties: t
     return ChainFacts(block, lessee, holders, parties, names, None, None, (), None, (), 0, None, tuple(errors))
 
 
-def _topological_order(n: int, src: list[int], dst: list[int]) -> list[int] | None:
-    """Kahn's algorithm; node numbers in a topological order (ties by first appearance), or None
-    when the edges contain a cycle (a self-loop included)."""
-    indegree = [0] * n
-    succ: list[list[int]] = [[] for _ in range(n)]
-    for u, v in zip(src, dst):
-        succ[u].append(v)
-        indegree[v] += 1
-    ready = [v for v in range(n) if indegree[v] == 0]
-    ready.reverse()
-    order: list[int] = []
-    while ready:
-        u = ready.pop()
-        order.append(u)
-        for v in succ[u]:
-            indegree[v] -= 1
-            if indegree[v] == 0:
-                ready.append(v)
-    return order if len(order) == n else None
-
-
-def _describe_cycle(n: int, src: list[int], dst: list[int], keys: list[str], names: dict[str, str]) -> str:
-    """One cycle of the edges, written ``"A -> B -> A"`` with names as given."""
-    succ: dict[int, list[int]] = {}
-    for u, v in zip(src, dst):
-        succ.setdefault(u, []).append(v)
-    colour = [0] * n  # 0 new, 1 on the stack, 2 done
-    for start in range(n):
-        if colour[start]:
+def _describe_cycle(succ: dict[str, list[str]], names: dict[str, str]) -> str:
+    """One cycle of the graph ``succ``, written ``"A -> B -> A"`` with names as given."""
+    colour: dict[str, int] = {}  # absent new, 1 on the stack, 2 done
+    for start in names:
+        if start in colour:
             continue
         stack = [(start, iter(succ.get(start, ())))]
         path = [start]
@@ -297,10 +246,9 @@ def _describe_cycle(n: int, src: list[int], dst: list[int], keys: list[str], nam
                 colour[node] = 2
                 stack.pop()
                 path.pop()
-            elif colour[nxt] == 1:
-                loop = path[path.index(nxt):] + [nxt]
-                return " -> ".join(names[keys[i]] for i in loop)
-            elif colour[nxt] == 0:
+            elif colour.get(nxt) == 1:
+                return " -> ".join(names[k] for k in path[path.index(nxt):] + [nxt])
+            elif nxt not in colour:
                 colour[nxt] = 1
                 stack.append((nxt, iter(succ.get(nxt, ()))))
                 path.append(nxt)

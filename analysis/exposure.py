@@ -45,14 +45,19 @@ def exposure(analysis: PortfolioAnalysis) -> list[ExposureRow]:
     blocks: dict[str, int] = {}
     addresses: dict[str, int] = {}
     lessees: dict[str, set[str]] = {}
+    names: dict[str, str] = {}
     for result in analysis.blocks:
-        for key in result.spof_keys:
-            blocks[key] = blocks.get(key, 0) + 1
-            addresses[key] = addresses.get(key, 0) + result.addresses
-            lessees.setdefault(key, set()).add(result.lessee or "")
+        for key, name in zip(result.spof_keys, result.spofs):
+            if key in blocks:
+                blocks[key] += 1
+                addresses[key] += result.addresses
+                lessees[key].add(result.lessee or "")
+            else:
+                blocks[key], addresses[key], lessees[key] = 1, result.addresses, {result.lessee or ""}
+                names[key] = name
     total = analysis.total_addresses or 1
     rows = [
-        ExposureRow(analysis.party_names.get(k, k), blocks[k], addresses[k], len(lessees[k]),
+        ExposureRow(names[k], blocks[k], addresses[k], len(lessees[k]),
                     round(addresses[k] / total, 6), sorted(lessees[k]), k)
         for k in blocks
     ]

@@ -100,7 +100,7 @@ def _html(analysis: PortfolioAnalysis, blocks: list[BlockResult] | None = None) 
 
     view = analysis
     if blocks is not None:
-        view = PortfolioAnalysis(blocks, analysis.hops_by_block, analysis.party_names, analysis.as_of, analysis.basis)
+        view = PortfolioAnalysis(blocks, analysis.hops_by_block, analysis.as_of, analysis.basis)
     return render_html(view, exposure(analysis), top=len(blocks) if blocks is not None else 12,
                        generated_at=datetime.now(timezone.utc))
 

@@ -1,0 +1,177 @@
+"""Analysis speed on the embedded path: a seeded synthetic portfolio in memory -> every block's
+results (chain figures, ROV, BGP, blocklists, risk flags) -> exposure, against the brute-force
+method on the same data.
+
+For each size, in its own Python process (so peak RSS is that size's own):
+
+1. generate the register (``chainrisk.ingest.synthetic``, seeded) with matching VRPs, BGP origins
+   and a DROP list, and build the analysis ``Portfolio`` in memory (not timed as analysis);
+2. ``analyse_portfolio`` + ``exposure``: wall and CPU seconds, blocks/s;
+3. the chain part alone (``analyse_chain`` per block), for a like-for-like comparison;
+4. brute force on a random sample of blocks (remove each party and test reachability for the
+   SPOFs; enumerate every path for depth and secured-until), extrapolated to all blocks; the
+   sample's answers are checked equal to the analysis's.
+
+    python bench/analysis_bench.py                      # 100,000 and 1,000,000 blocks (~3-4 min)
+    python bench/analysis_bench.py --smoke              # 20,000 blocks, about 10 s
+    python bench/analysis_bench.py --sizes 1000000 --profile   # pyinstrument profile of the analysis
+
+Goal (issue #5/#7): 1,000,000 blocks in at most 60 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+AS_OF = date(2026, 11, 1)
+GOAL_SECONDS_PER_MILLION = 60.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure(blocks: int, seed: int, brute_sample: int, profile: Path | None) -> dict[str, Any]:
+    """Every figure for one portfolio size (runs in this process)."""
+    from chainrisk.analysis.blocks import analyse_portfolio
+    from chainrisk.analysis.bruteforce import brute_force_block
+    from chainrisk.analysis.chains import analyse_chain
+    from chainrisk.analysis.exposure import exposure
+    from chainrisk.ingest import synthetic
+
+    t0 = time.monotonic()
+    generated = synthetic.generate(blocks, seed, broken_rate=0.001)
+    plan = synthetic.plan_signals(generated, seed)
+    portfolio = synthetic.to_portfolio(generated, plan)
+    del generated
+    setup_s = time.monotonic() - t0
+    rss_before = current_rss_mb()
+
+    profiler = None
+    if profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
+    wall, cpu = time.monotonic(), time.process_time()
+    analysis = analyse_portfolio(portfolio, AS_OF)
+    rows = exposure(analysis)
+    analysis_s, analysis_cpu = time.monotonic() - wall, time.process_time() - cpu
+    if profiler is not None:
+        profiler.stop()
+        profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+    rss_after = current_rss_mb()
+
+    hops_by_block = analysis.hops_by_block
+    wall = time.monotonic()
+    for block, hops in hops_by_block.items():
+        analyse_chain(block, hops)
+    chain_s = time.monotonic() - wall
+
+    rng = random.Random(seed)
+    candidates = [r for r in analysis.blocks if not r.data_errors]
+    sample = rng.sample(candidates, min(brute_sample, len(candidates)))
+    wall = time.monotonic()
+    answers = [brute_force_block(hops_by_block[r.block]) for r in sample]
+    brute_s = time.monotonic() - wall
+    mismatches = sum(1 for r, a in zip(sample, answers)
+                     if a.spofs != frozenset(r.spof_keys) or (a.depth_min, a.depth_max, a.secured_until) != (r.depth_min, r.depth_max, r.secured_until))
+    brute_all_s = brute_s / len(sample) * len(analysis.blocks)
+    return {
+        "blocks": len(analysis.blocks),
+        "hops": len(portfolio.hops),
+        "vrps": len(portfolio.vrps),
+        "parties_spof": len(rows),
+        "setup_s": round(setup_s, 2),
+        "analysis_s": round(analysis_s, 2),
+        "analysis_cpu_s": round(analysis_cpu, 2),
+        "blocks_per_s": round(len(analysis.blocks) / analysis_s),
+        "chain_only_s": round(chain_s, 2),
+        "brute_sample": len(sample),
+        "brute_sample_s": round(brute_s, 2),
+        "brute_extrapolated_s": round(brute_all_s, 1),
+        "brute_vs_chain": round(brute_all_s / chain_s, 1),
+        "brute_vs_full": round(brute_all_s / analysis_s, 2),
+        "brute_mismatches": mismatches,
+        "rss_before_analysis_mb": round(rss_before),
+        "rss_after_analysis_mb": round(rss_after),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+
+
+def run_in_subprocess(blocks: int, seed: int, brute_sample: int, profile: Path | None) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--one", str(blocks), "--seed", str(seed), "--brute-sample", str(brute_sample)]
+    if profile is not None:
+        cmd += ["--profile-file", str(profile)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"measuring {blocks} blocks failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(results: list[dict[str, Any]]) -> str:
+    lines = [f"analysis benchmark, {date.today()}, {platform.node()}: {os.cpu_count()} cores, "
+             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, Python {platform.python_version()}",
+             f"{'blocks':>10} {'analysis s':>10} {'cpu s':>7} {'blocks/s':>9} {'chain s':>8} {'brute s (extrap.)':>18} "
+             f"{'brute/chain':>11} {'brute/full':>10} {'peak RSS MB':>11}"]
+    for r in results:
+        lines.append(f"{r['blocks']:>10,} {r['analysis_s']:>10.2f} {r['analysis_cpu_s']:>7.2f} {r['blocks_per_s']:>9,} "
+                     f"{r['chain_only_s']:>8.2f} {r['brute_extrapolated_s']:>18,.1f} {r['brute_vs_chain']:>10.1f}x "
+                     f"{r['brute_vs_full']:>9.2f}x {r['peak_rss_mb']:>11,}")
+    for r in results:
+        lines.append(f"  {r['blocks']:,} blocks: {r['hops']:,} hops, {r['vrps']:,} VRPs; setup (generate + build) {r['setup_s']}s; "
+                     f"brute force measured on {r['brute_sample']:,} random blocks ({r['brute_sample_s']}s) and extrapolated, "
+                     f"{r['brute_mismatches']} disagreements; RSS {r['rss_before_analysis_mb']} MB before analysis, "
+                     f"{r['rss_after_analysis_mb']} MB after")
+        if r["blocks"] >= 1_000_000:
+            verdict = "met" if r["analysis_s"] <= GOAL_SECONDS_PER_MILLION else "MISSED"
+            lines.append(f"  goal 1M blocks <= {GOAL_SECONDS_PER_MILLION:.0f} s: {verdict} ({r['analysis_s']} s wall, {r['analysis_cpu_s']} s CPU)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--smoke", action="store_true", help="one small size, about 10 s")
+    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--brute-sample", type=int, default=20_000, help="blocks the brute force runs on (then extrapolated)")
+    parser.add_argument("--profile", action="store_true", help="write a pyinstrument profile per size to bench/profile-<N>.txt")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-file", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps(measure(args.one, args.seed, args.brute_sample, args.profile_file)))
+        return 0
+    sizes = [20_000] if args.smoke else args.sizes
+    sample = min(args.brute_sample, 2_000) if args.smoke else args.brute_sample
+    results = []
+    for n in sizes:
+        profile = REPO / "bench" / f"profile-{n}.txt" if args.profile else None
+        results.append(run_in_subprocess(n, args.seed, sample, profile))
+        print(f"measured {n:,} blocks: analysis {results[-1]['analysis_s']} s", file=sys.stderr)
+    print(report(results))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    failed = [r for r in results if r["brute_mismatches"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
