@@ -1,7 +1,7 @@
 """What the RPSL (RIPE, APNIC, AFRINIC, LACNIC) and ARIN workers share: the status -> chain-role
 table, registry dates, and range handles written the same way whatever the source.
 
-Status -> role (see ``docs/ingest.md`` for the reasoning):
+Status -> role (``docs/ingest.md`` gives the reasoning):
 
 * holder - the registry gave the space to this organisation directly: ALLOCATED PA,
   ALLOCATED-ASSIGNED PA, ALLOCATED UNSPECIFIED, ASSIGNED PI, ASSIGNED ANYCAST, ALLOCATED PORTABLE,
