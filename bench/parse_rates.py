@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -154,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(format_table(results))
         print(f"\n(x raw = parse time per row / raw read time per line; peak RSS of the worker's own process"
-              f"{'; --smoke: first ' + format(SMOKE_EVENTS, ',') + ' events per file' if args.smoke else ''})")
+              f"{'; --smoke: first ' + format(SMOKE_EVENTS, ',') + ' events per file' if args.smoke else ''}; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: the rates scale with what else runs)")
     return 0
 
 
