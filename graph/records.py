@@ -50,7 +50,7 @@ IDENTITY_PROP: dict[str, str] = {
     "Maintainer": "name",
     "ConsumerOffset": "group",
     "Meta": "name",
-    "Alert": "id",
+    "Alert": "alert_id",
 }
 MACHINERY_LABELS = frozenset({"ConsumerOffset", "Meta"})
 

@@ -98,3 +98,26 @@ def mixed_events(seed: int, n_blocks: int = 40) -> list[Any]:
     events += events[:5]  # duplicates
     rng.shuffle(events)
     return events
+
+
+def synthetic_lease_events(n_blocks: int, seed: int = 7) -> list[LeaseHop]:
+    """The lease hops of a seeded synthetic register (``ingest/synthetic.py``), one event per hop,
+    as the lease-register worker would publish them (no defects)."""
+    from chainrisk.ingest.synthetic import OBSERVED_AT, generate
+
+    portfolio = generate(n_blocks, seed=seed)
+    observed = Provenance(source="lease-register", reference="synthetic.csv", observed_at=OBSERVED_AT, ingested_at=INGESTED)
+    events = []
+    line = 1
+    for block in portfolio.blocks:
+        for n, h in enumerate(block.hops):
+            line += 1
+            events.append(LeaseHop(
+                block=block.prefix, provider=Party(name=h.provider.name, id=h.provider.party_id or None),
+                provider_role=h.provider_role, recipient=Party(name=h.recipient.name, id=h.recipient.party_id or None),
+                recipient_role=h.recipient_role, start_date=date.fromordinal(h.start), end_date=date.fromordinal(h.end),
+                lessee_asn=h.recipient.asn if h.recipient_role == "lessee" else None,
+                renewal_owner=h.provider.name if n % 2 else None, document_ref=h.document_ref,
+                provenance=observed.model_copy(update={"line": line}),
+            ).with_id())  # type: ignore[arg-type]
+    return events
