@@ -112,10 +112,13 @@ def all_events() -> list[Any]:
 
 def load_risk_graph(settings: Settings) -> Any:
     """Empty the Neo4j database of ``settings``, load :func:`all_events` through the project's Neo4j
-    store, analyse the portfolio as of :data:`AS_OF` and write the results back. Returns the
+    store, raise the holder-change alerts the consumer would raise, analyse the portfolio as of
+    :data:`AS_OF` and write the results back. Returns the
     :class:`~chainrisk.analysis.blocks.PortfolioAnalysis`."""
     from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.writeback import analysis_rows
+    from chainrisk.graph.alert_repo import alert_repository
+    from chainrisk.graph.alerts import AlertEngine
     from chainrisk.graph.neo4j_store import NeoStore
 
     store = NeoStore(settings)
@@ -124,6 +127,7 @@ def load_risk_graph(settings: Settings) -> Any:
         store.wipe()
         result = store.apply_batch(all_events(), {}, GROUP)
         assert result.applied == len(all_events()), f"fixture events not all applied: {result}"
+        AlertEngine(store, alert_repository(store)).process(result.changes)
         analysis = analyse_portfolio(store.load_portfolio(), AS_OF)
         block_rows, spof_rows = analysis_rows(analysis, INGESTED)
         store.write_analysis(block_rows, spof_rows)

@@ -21,7 +21,7 @@ from risk_graph import AS_OF, BLOCK_A, BLOCK_B, BLOCK_C, load_risk_graph
 
 pytestmark = pytest.mark.services
 
-GRAPH_COLUMNS = {"chain", "chains", "cut"}  # graph elements: compared by their captions
+GRAPH_COLUMNS = {"chain", "chains", "cut", "impact"}  # graph elements: compared by their captions
 
 # query name -> [(command-line parameters, expected rows)], rows as lists in column order
 EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
@@ -138,6 +138,9 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
             [BLOCK_C, "Southgate Networks", "transfer", "2026-03-01T00:00:00+00:00", None, True],
         ]),
     ],
+    "alerts": [
+        ({"status": "resolved"}, []),  # the open ones: test_open_alerts_with_their_blast_radius
+    ],
 }
 
 CASES = [(name, params, rows) for name, cases in EXPECTED.items() for params, rows in cases]
@@ -186,6 +189,29 @@ def test_deep_link_cypher_gives_the_same_rows(risk_graph, neo4j_driver, risk_set
         columns = list(result.keys())
         rows = [[plain_value(v) for v in record.values()] for record in result]
     assert comparable(columns, rows) == expected
+
+
+def test_open_alerts_with_their_blast_radius(risk_graph, neo4j_driver, risk_settings, library) -> None:  # noqa: ANN001
+    """The alerts the consumer's alert engine raised for the fixture (ids as the alert store has them)."""
+    from chainrisk.graph.alert_repo import alert_repository
+    from chainrisk.graph.neo4j_store import NeoStore
+
+    store = NeoStore(risk_settings)
+    try:
+        ids = {alert["block"]: alert["id"] for alert in alert_repository(store).load_alerts()}
+    finally:
+        store.close()
+    assert sorted(ids) == ["198.18.0.0/16", BLOCK_C]
+    nw, sg = ids["198.18.0.0/16"], ids[BLOCK_C]
+    query = library.get("alerts")
+    columns, rows = run_query(neo4j_driver, risk_settings.neo4j_database, query, bind_parameters(query, {}))
+    assert comparable(columns, rows) == [
+        ["2026-04-01T00:00:00+00:00", "delegation_holder", "198.18.0.0/16", "RIPENCC holder nw-0001", "RIPENCC holder ew-0002",
+         [BLOCK_A, BLOCK_B], ["Acme Hosting", "Beta Cloud"], nw,
+         f"{nw} -> 198.18.0.0/16, {nw} -> {BLOCK_A}, {nw} -> {BLOCK_B}"],
+        ["2026-03-01T00:00:00+00:00", "transfer", BLOCK_C, "Old Holder Inc", "Southgate Networks",
+         [BLOCK_C], ["Acme Hosting"], sg, f"{sg} -> {BLOCK_C}, {sg} -> {BLOCK_C}"],
+    ]
 
 
 def test_find_block_risk_scores_are_the_analysis_scores(risk_graph, neo4j_driver, risk_settings, library) -> None:  # noqa: ANN001
