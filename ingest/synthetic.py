@@ -538,14 +538,16 @@ def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0
 # --- straight to an analysis Portfolio (benchmarks, tests) -----------------------------------------
 def to_portfolio(portfolio: SyntheticPortfolio, plan: SignalPlan | None = None) -> Portfolio:
     """The analysis :class:`Portfolio` the register (and signal files) would load as, built in
-    memory without going through files or events. Blocks with row-level defects (bad date, host
-    bits) are left out, as the ingest would reject those rows."""
+    memory without going through files or events. Rows the ingest would reject are left out: every
+    row of a block written with host bits set, and the first row of a block written with a bad date."""
     hops: list[Hop] = []
     keys: dict[int, str] = {}
     for block in portfolio.blocks:
-        if block.defect in ("bad-date", "host-bits"):
+        if block.defect == "host-bits":
             continue
         for n, h in enumerate(block.hops):
+            if n == 0 and block.defect == "bad-date":
+                continue
             p, r = h.provider, h.recipient
             pk = keys.get(id(p)) or keys.setdefault(id(p), p.key)
             rk = keys.get(id(r)) or keys.setdefault(id(r), r.key)
