@@ -194,18 +194,28 @@ def csv_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
 
 def jsonl_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
     """The rows of a JSON Lines register; rejects for lines that are not JSON objects or lack a
-    required field."""
+    required field. Raises :class:`SourceError` when the first row is not a JSON object with at least
+    one register field (a pretty-printed JSON document, or another dataset's JSON Lines)."""
+    first = True
     for number, text in src.lines():
         if not text.strip():
             continue
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
+            if first:
+                raise SourceError(
+                    f"{src.path}: unknown format: line {number} starts like JSON but is not one JSON object "
+                    f"({exc.msg}); the register must be CSV or JSON Lines (one object per line)"
+                ) from None
             yield Reject(reference, number, f"not JSON: {exc.msg} at column {exc.colno}", text)
             continue
         if not isinstance(value, dict):
             yield Reject(reference, number, "not a JSON object: each line must be one {...} row", text)
             continue
+        if first and not any(name in value for name in REQUIRED_FIELDS):
+            raise SourceError(f"{src.path}: not a lease register: line {number} has none of the fields {', '.join(REQUIRED_FIELDS)}")
+        first = False
         missing = [name for name in REQUIRED_FIELDS if name not in value]
         if missing:
             yield Reject(reference, number, f"missing field: {', '.join(missing)}", text)

@@ -126,6 +126,18 @@ def test_json_lines_same_fields(tmp_path: Path, ingest_file) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{\n  "transfers": []\n}\n', "unknown format: line 1 starts like JSON but is not one JSON object"),
+        ('{"cidr": "192.0.2.0/24", "sblid": "SBL1"}\n', "not a lease register: line 1 has none of the fields block, provider"),
+    ],
+)
+def test_json_that_is_not_a_register_fails_the_file(tmp_path: Path, ingest_file, text: str, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        ingest_file(leases.parse, write(tmp_path, text, name="other.json"))
+
+
 def test_observed_at_override_and_date_in_name(tmp_path: Path, ingest_file) -> None:
     path = write(tmp_path, f"{HEADER}\n{GOOD}\n", name="leases-20240315.csv")
     [hop] = ingest_file(leases.parse, path)
@@ -199,7 +211,9 @@ def test_no_csv_content_makes_the_parser_raise(tmp_path: Path, rows: list[list[s
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.dictionaries(st.sampled_from(leases.REQUIRED_FIELDS + leases.OPTIONAL_FIELDS), st.one_of(_cell, st.integers(), st.none(), st.booleans()), max_size=12))
 def test_no_json_line_makes_the_parser_raise(tmp_path: Path, values: dict) -> None:
+    good = {"block": "192.0.2.0/24", "provider": "H", "provider_role": "holder", "recipient": "L", "recipient_role": "lessee",
+            "start_date": "2024-01-01", "end_date": "2025-01-01"}
     path = tmp_path / "fuzz.jsonl"
-    path.write_text(json.dumps(values) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(good) + "\n" + json.dumps(values) + "\n", encoding="utf-8")
     items = _run(leases.parse, [path])
-    assert len(items) == 1 and isinstance(items[0], (LeaseHop, Reject))
+    assert len(items) == 2 and isinstance(items[0], LeaseHop) and isinstance(items[1], (LeaseHop, Reject))
