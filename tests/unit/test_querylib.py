@@ -190,3 +190,25 @@ def test_cell_text_and_csv() -> None:
     assert cell_text(path) == "Acme -> k"
     assert cell_text([1, None, True]) == "1, , true"
     assert rows_as_csv(["a", "b"], [[path, ["x", "y"]]]) == 'a,b\nAcme -> k,"x, y"\n'
+
+
+def test_cli_list_show_and_embedded_run(run_cli) -> None:  # noqa: ANN001
+    env = {"CHAINRISK_BACKEND": "embedded", "CHAINRISK_NEO4J_URI": "bolt://127.0.0.1:7687", "CHAINRISK_NEO4J_HTTP_PORT": "7474"}
+    listed = run_cli("queries", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    for query in load_library().queries:
+        assert query.name in listed.stdout
+    shown = run_cli("queries", "show", "block-chain", "--param", "prefix=192.0.2.0/24", env=env)
+    assert shown.returncode == 0, shown.stderr
+    link = shown.stdout.split("Open in Neo4j Browser: ")[1].strip()
+    assert "{block: '192.0.2.0/24'}" in browser_editor_content(link)
+    assert ":param prefix => '192.0.2.0/24'" in shown.stdout
+    ran = run_cli("queries", "run", "block-chain", "--param", "prefix=192.0.2.0/24", env=env)
+    assert ran.returncode == 1
+    assert "library queries run on Neo4j, but the configured backend is 'embedded'" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    unknown = run_cli("queries", "show", "chain", env=env)
+    assert unknown.returncode == 1 and "did you mean block-chain" in unknown.stderr
+    styled = run_cli("queries", "style", env=env)
+    assert styled.returncode == 0 and "node.Holder {" in styled.stdout
+    assert ":style node {" in browser_editor_content(styled.stderr.split("(press run): ")[1].strip())
