@@ -77,16 +77,6 @@ class CoveringIndex(Generic[T]):
                 found.extend(entries)
         return found
 
-    def covering_by_length(self, first: int, length: int) -> Iterator[tuple[int, list[T]]]:
-        """``(prefix length, items)`` for each covering prefix, least specific first."""
-        by_length = self._by_length
-        for n in self._lengths:
-            if n > length:
-                break
-            entries = by_length[n].get(first & MASKS[n])
-            if entries:
-                yield n, entries
-
     @classmethod
     def from_items(cls, items: Iterable[tuple[str, T]]) -> "CoveringIndex[T]":
         """An index of ``(prefix text, item)`` pairs."""

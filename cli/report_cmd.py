@@ -86,13 +86,19 @@ def _emit(text: str, output: Path | None) -> None:
     click.echo(f"wrote {output}", err=True)
 
 
-def _console(output: Path | None):  # noqa: ANN202 - a rich Console
+def print_table(table: Any, output: Path | None = None) -> None:
+    """Print a rich table to the terminal, or as plain text (no colours) into ``output``."""
     from rich.console import Console
 
     if output is None:
-        return Console(), None
-    buffer = open(output, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller
-    return Console(file=buffer, width=200, no_color=True), buffer
+        Console().print(table)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            Console(file=fh, width=200, no_color=True).print(table)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {output}", err=True)
 
 
 def _html(analysis: PortfolioAnalysis, blocks: list[BlockResult] | None = None) -> str:
@@ -123,11 +129,7 @@ def _blocks_table(rows: list[BlockResult], total: int, output: Path | None) -> N
         risk = str(r.risk_score) + (" [red]data error[/red]" if r.data_errors else "")
         table.add_row(r.block, r.lessee or "-", ", ".join(r.holders), depth, ", ".join(r.spofs) or "-",
                       _fmt_date(r.secured_until), ", ".join(r.renewal_gaps) or "-", rov, risk)
-    console, buffer = _console(output)
-    console.print(table)
-    if buffer:
-        buffer.close()
-        click.echo(f"wrote {output}", err=True)
+    print_table(table, output)
 
 
 def _write_blocks(analysis: PortfolioAnalysis, rows: list[BlockResult], fmt: str, output: Path | None) -> None:
@@ -249,11 +251,7 @@ def print_exposure_table(rows: list[Any], total_rows: int, total_addresses: int,
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         table.add_row(r.party, f"{r.spof_blocks:,}", f"{r.spof_addresses:,}", f"{r.spof_lessees:,}", f"{r.share:.2%}")
-    console, buffer = _console(output)
-    console.print(table)
-    if buffer:
-        buffer.close()
-        click.echo(f"wrote {output}", err=True)
+    print_table(table, output)
 
 
 @report.command("block")
@@ -298,11 +296,7 @@ def _block_detail(detail: dict[str, Any], output: Path | None) -> None:
         elif isinstance(value, list):
             value = "\n".join(str(v) for v in value) or "-"
         table.add_row(key, "-" if value is None else str(value))
-    console, buffer = _console(output)
-    console.print(table)
-    if buffer:
-        buffer.close()
-        click.echo(f"wrote {output}", err=True)
+    print_table(table, output)
 
 
 @report.command("lessee")
