@@ -1,7 +1,7 @@
 """Results as JSON and CSV text (the ``--format json|csv`` of ``chainrisk report``).
 
 JSON field names are fixed by issue #5 (``BLOCK_FIELDS``, ``EXPOSURE_FIELDS``); CSV has the same
-columns, with list values joined by ``"; "`` and missing values empty.
+columns, with list values flattened by :func:`csv_cell` and missing values empty.
 """
 from __future__ import annotations
 
@@ -19,12 +19,15 @@ def to_json(objects: Iterable[dict[str, Any]] | dict[str, Any]) -> str:
 
 
 def csv_cell(value: Any) -> str:
-    """One CSV cell: lists joined with ``"; "``, None empty, booleans as true/false."""
+    """One CSV cell: lists joined with ``"; "`` (a list of paths: each path's names joined with
+    ``" -> "``, paths with ``" | "``), None empty, booleans as true/false."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (list, tuple)) for v in value):
+            return " | ".join(" -> ".join(csv_cell(x) for x in v) for v in value)
         return "; ".join(csv_cell(v) for v in value)
     return str(value)
 

@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import click
@@ -132,11 +133,20 @@ def _blocks_table(rows: list[BlockResult], total: int, output: Path | None) -> N
     print_table(table, output)
 
 
+def block_objects(analysis: PortfolioAnalysis, rows: list[BlockResult]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of ``report blocks``: every result field plus ``chains``, the block's
+    holder -> lessee paths as lists of names (at most 50 per block)."""
+    names = analysis.party_names
+    for r in rows:
+        paths = holder_lessee_paths(analysis.hops_by_block[r.block])
+        yield r.as_dict() | {"chains": [[names.get(k, k) for k in path] for path in paths]}
+
+
 def _write_blocks(analysis: PortfolioAnalysis, rows: list[BlockResult], fmt: str, output: Path | None) -> None:
     if fmt == "json":
-        _emit(to_json(r.as_dict() for r in rows), output)
+        _emit(to_json(block_objects(analysis, rows)), output)
     elif fmt == "csv":
-        _emit(to_csv((r.as_dict() for r in rows), BLOCK_FIELDS), output)
+        _emit(to_csv(block_objects(analysis, rows), (*BLOCK_FIELDS, "chains")), output)
     elif fmt == "html":
         _emit(_html(analysis, rows), output)
     else:
@@ -271,9 +281,7 @@ def report_block(prefix: str, backend: str | None, state_dir: Path | None, as_of
     result = analysis.block(prefix)
     if result is None:
         raise click.ClickException(f"{prefix} is not a leased block in this portfolio")
-    hops = analysis.hops_by_block[prefix]
-    paths = [[analysis.party_names.get(k, k) for k in path] for path in holder_lessee_paths(hops)]
-    detail = result.as_dict() | {"chains": paths}
+    (detail,) = block_objects(analysis, [result])
     if fmt == "json":
         _emit(to_json(detail), output)
     elif fmt == "csv":
