@@ -31,7 +31,7 @@ from typing import Any
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
 from chainrisk.ingest.events import Party, Provenance, Registration, RouteObject
 from chainrisk.ingest.formats import load_json_document, looks_like_json
-from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_asn, parse_ipv4_prefix, range_to_cidrs
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_asn, parse_ipv4_prefix, parse_ipv4_range, range_to_cidrs
 from chainrisk.ingest.registry import normalise_status, parse_registry_date, range_handle, role_for_status
 
 SOURCE = "rpsl-whois"
@@ -59,6 +59,7 @@ class RpslObject:
     attributes: list[tuple[str, str, int]] = field(default_factory=list)
     malformed: list[tuple[int, str]] = field(default_factory=list)
     registry_hint: str | None = None  # the RIR named by the reply's comment header, if any
+    _index: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def object_class(self) -> str:
@@ -74,8 +75,13 @@ class RpslObject:
 
     def values(self, name: str) -> list[str]:
         """Every value of attribute ``name`` (end-of-line ``#`` comments removed, blanks dropped)."""
-        found = (value_of(raw) for attr, raw, _ in self.attributes if attr == name)
-        return [value for value in found if value]
+        if self._index is None:  # built once: an inetnum asks for a dozen attributes
+            self._index = {}
+            for attr, raw, _ in self.attributes:
+                value = value_of(raw)
+                if value:
+                    self._index.setdefault(attr, []).append(value)
+        return self._index.get(name, [])
 
     def first(self, name: str) -> str | None:
         found = self.values(name)
@@ -198,12 +204,12 @@ def inetnum_events(obj: RpslObject, where: Where, ctx: ParseContext, org_names: 
         yield _SKIP_IANA
         return
     try:
-        handle = range_handle(expand_lacnic_prefix(key))
-        first, last = handle.split(" - ")
+        first, last = parse_ipv4_range(expand_lacnic_prefix(key))
         cidrs = range_to_cidrs(first, last)
     except ValueError as exc:
         yield Reject(where.reference, obj.line, f"{exc} (inetnum {key!r})", obj.raw_text())
         return
+    handle = f"{first} - {last}"
     status = obj.first("status")
     if not status:
         yield Reject(where.reference, obj.line, f"missing status: inetnum {handle} has no status: attribute", obj.raw_text())
@@ -239,7 +245,7 @@ def inetnum_events(obj: RpslObject, where: Where, ctx: ParseContext, org_names: 
         last_modified=last_modified.date() if last_modified else None,
     )
     if len(cidrs) > 1:
-        fields.update(range_start=first, range_end=last)
+        fields.update(range_start=str(first), range_end=str(last))
     provenance = Provenance(
         source=SOURCE,
         reference=where.reference,
