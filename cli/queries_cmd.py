@@ -105,7 +105,7 @@ def show_query(name: str, params: tuple[str, ...], library_path: Path | None) ->
         click.echo("\nBrowser parameters (run these first to use the query as written):")
         click.echo(browser_param_commands(query, values))
     settings = load_settings()
-    click.echo(f"\nOpen in Neo4j Browser: {query_deep_link(settings.browser_url, query, values, settings.neo4j_uri)}")
+    click.echo(f"\nOpen in Neo4j Browser: {query_deep_link(settings.browser_url, query, values, settings.neo4j_uri, library.version)}")
 
 
 def _get(library: QueryLibrary, name: str) -> LibraryQuery:
@@ -138,7 +138,7 @@ def run_library_query(name: str, params: tuple[str, ...], fmt: str, backend: str
             f"`chainrisk queries show {query.name}` prints the Cypher and a Browser link without running it."
         )
     columns, rows = _run(settings, query, values)
-    link = query_deep_link(settings.browser_url, query, values, settings.neo4j_uri)
+    link = query_deep_link(settings.browser_url, query, values, settings.neo4j_uri, library.version)
     if fmt == "json":
         click.echo(rows_as_json(columns, rows))
     elif fmt == "csv":

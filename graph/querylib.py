@@ -385,10 +385,12 @@ def browser_deep_link(browser_url: str, editor_text: str, connect_url: str | Non
 
 
 def query_deep_link(
-    browser_url: str, query: LibraryQuery, values: dict[str, Any] | None = None, connect_url: str | None = None
+    browser_url: str, query: LibraryQuery, values: dict[str, Any] | None = None, connect_url: str | None = None,
+    version: str | None = None,
 ) -> str:
-    """The Browser deep link of a library query with ``values`` (or its examples) inlined."""
-    return browser_deep_link(browser_url, browser_editor_text(query, values), connect_url)
+    """The Browser deep link of a library query with ``values`` (or its examples) inlined; the
+    editor's first line names the query (and the library ``version`` when given)."""
+    return browser_deep_link(browser_url, browser_editor_text(query, values, version), connect_url)
 
 
 BLOCK_CHAIN_QUERY = "block-chain"
@@ -399,7 +401,7 @@ def block_chain_deep_link(prefix: str, settings: Settings | None = None, library
     (Browser and login form from ``settings``, default: the configured ones)."""
     settings = settings or load_settings()
     lib = library or load_library()
-    return query_deep_link(settings.browser_url, lib.get(BLOCK_CHAIN_QUERY), {"prefix": prefix}, settings.neo4j_uri)
+    return query_deep_link(settings.browser_url, lib.get(BLOCK_CHAIN_QUERY), {"prefix": prefix}, settings.neo4j_uri, lib.version)
 
 
 # --- running ------------------------------------------------------------------------------------
