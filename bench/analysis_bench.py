@@ -126,8 +126,10 @@ def run_in_subprocess(blocks: int, seed: int, brute_sample: int, profile: Path |
 
 
 def report(results: list[dict[str, Any]]) -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [f"analysis benchmark, {date.today()}, {platform.node()}: {os.cpu_count()} cores, "
-             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, Python {platform.python_version()}",
+             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, Python {platform.python_version()}, "
+             f"load average {load} (wall time suffers when other work shares the cores; CPU time does not)",
              f"{'blocks':>10} {'analysis s':>10} {'cpu s':>7} {'blocks/s':>9} {'chain s':>8} {'brute s (extrap.)':>18} "
              f"{'brute/chain':>11} {'brute/full':>10} {'peak RSS MB':>11}"]
     for r in results:
