@@ -297,11 +297,13 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self._bar = None
         if enabled and sys.stderr.isatty():
+            from rich.console import Console
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
             self._bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
                 transient=True,
+                console=Console(stderr=True),  # stdout may carry --dry-run events
             )
             self._bar.start()
 
