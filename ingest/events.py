@@ -77,7 +77,27 @@ class Provenance(_Frozen):
     ingested_at: datetime  # when the worker read it, UTC
 
 
+def is_canonical_ipv4_prefix(value: str) -> bool:
+    """True when ``value`` is already an IPv4 prefix in canonical form (``a.b.c.d/len``, no leading
+    zeros, no host bits). A fast path: most prefixes in real files are, and ``ipaddress`` costs ~5x."""
+    address, slash, length = value.partition("/")
+    if not slash or not length.isascii() or not length.isdigit() or (len(length) > 1 and length[0] == "0"):
+        return False
+    bits = int(length)
+    octets = address.split(".")
+    if bits > 32 or len(octets) != 4:
+        return False
+    number = 0
+    for octet in octets:
+        if not octet.isascii() or not octet.isdigit() or (len(octet) > 1 and octet[0] == "0") or int(octet) > 255:
+            return False
+        number = number << 8 | int(octet)
+    return number & ((1 << (32 - bits)) - 1) == 0
+
+
 def _check_ipv4_prefix(value: str) -> str:
+    if is_canonical_ipv4_prefix(value):
+        return value
     net = ipaddress.ip_network(value, strict=True)
     if net.version != 4:
         raise ValueError(f"{value} is not IPv4")
