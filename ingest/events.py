@@ -126,11 +126,11 @@ class _Event(_Frozen):
         return f"{self.type}|" + "|".join("" if p is None else str(p) for p in self.identity())  # type: ignore[attr-defined]
 
     def with_id(self) -> "_Event":
-        """This event with its deterministic ``event_id`` filled in."""
-        body = self.model_dump(mode="json", exclude={"event_id"})
-        prov = body.pop("provenance")
-        content = {"body": body, "source": prov["source"], "observed_at": prov["observed_at"]}
-        digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        """This event with its deterministic ``event_id``: a hash of the fact's content (every field
+        but the id and the provenance), its source dataset and its observed date."""
+        body = self.model_dump_json(exclude={"event_id", "provenance"})
+        prov = self.provenance
+        digest = hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{body}".encode()).hexdigest()
         return self.model_copy(update={"event_id": digest[:32]})
 
     def to_json(self) -> bytes:
