@@ -24,16 +24,19 @@ EXIT_UNAVAILABLE = 2
 @click.option("--group", help="Consumer group (default chainrisk-graph); processes in one group share partitions.")
 @click.option("--state-dir", type=click.Path(path_type=Path), help="State folder (default .chainrisk).")
 @click.option("--metrics-interval", type=float, default=10.0, show_default=True, help="Seconds between metrics log lines.")
+@click.option("--retries", type=click.IntRange(min=1), default=6, show_default=True,
+              help="Attempts per batch while Neo4j or Kafka is unavailable (backoff doubles each time).")
+@click.option("--retry-backoff", type=click.FloatRange(min=0), default=1.0, show_default=True, help="First backoff, seconds.")
 def consume(backend: str | None, until_idle: bool, batch_size: int | None, group: str | None, state_dir: Path | None,
-            metrics_interval: float) -> None:
+            metrics_interval: float, retries: int, retry_backoff: float) -> None:
     """Apply ingested events to the graph, batch by batch, exactly once in effect."""
     from chainrisk.graph.config import load_settings
     from chainrisk.graph.consumer import ConsumerOptions, ConsumerUnavailable, consume as run
     from chainrisk.graph.nx_store import StoreBusy
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("kafka", "neo4j"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    for noisy in ("kafka", "neo4j"):  # the consumer logs unavailability itself, once per attempt
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         settings = load_settings(backend=backend, batch_size=batch_size, consumer_group=group, state_dir=state_dir)
     except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable
@@ -47,7 +50,7 @@ def consume(backend: str | None, until_idle: bool, batch_size: int | None, group
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     options = ConsumerOptions(group=settings.consumer_group, batch_size=settings.batch_size, until_idle=until_idle,
-                              metrics_interval_s=metrics_interval)
+                              metrics_interval_s=metrics_interval, max_attempts=retries, backoff_s=retry_backoff)
     try:
         stats = run(settings, options=options, should_stop=lambda: stop["requested"])
     except ConsumerUnavailable as exc:

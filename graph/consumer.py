@@ -147,20 +147,16 @@ class ConsumerStats:
 
 def retryable_errors() -> tuple[type[BaseException], ...]:
     """Errors meaning "the server is not there right now" (worth a retry), for Neo4j and Kafka."""
-    errors: list[type[BaseException]] = [OSError, ConnectionError, TimeoutError]
-    try:
-        from neo4j.exceptions import DatabaseUnavailable, ServiceUnavailable, SessionExpired, TransientError
+    from kafka import errors as kafka_errors
+    from neo4j import exceptions as neo4j_errors
 
-        errors += [ServiceUnavailable, SessionExpired, TransientError, DatabaseUnavailable]
-    except ImportError:  # pragma: no cover - neo4j is a dependency
-        pass
-    try:
-        from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable, RequestTimedOutError
-
-        errors += [NoBrokersAvailable, KafkaTimeoutError, KafkaConnectionError, RequestTimedOutError]
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
+    return (
+        OSError, ConnectionError, TimeoutError,
+        neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, neo4j_errors.TransientError,
+        neo4j_errors.DatabaseUnavailable,
+        kafka_errors.KafkaConnectionError, kafka_errors.KafkaTimeoutError, kafka_errors.RequestTimedOutError,
+        *(getattr(kafka_errors, name) for name in ("NoBrokersAvailable",) if hasattr(kafka_errors, name)),
+    )
 
 
 def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, sleep: Callable[[float], None] = time.sleep) -> T:
@@ -354,6 +350,7 @@ class KafkaSource:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
+            bootstrap_timeout_ms=10_000,
             max_poll_interval_ms=600_000,
             session_timeout_ms=30_000,
             heartbeat_interval_ms=3_000,

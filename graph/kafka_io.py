@@ -32,7 +32,7 @@ def ensure_topics(settings: Settings, names: tuple[str, ...] = ALL_TOPICS, timeo
     """Create the missing topics (idempotent); returns the names created."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=timeout_ms)
+    admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=timeout_ms, bootstrap_timeout_ms=10_000)
     try:
         existing = set(admin.list_topics())
         missing = [t for t in topic_names(settings, names) if t not in existing]

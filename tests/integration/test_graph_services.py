@@ -1,0 +1,247 @@
+"""The consumer against the real Kafka and Neo4j: replay, dead letters, SIGKILL in the middle of a
+large ingest, two consumers in one group, and embedded == Neo4j.
+
+Every test uses its own topic prefix and consumer group and starts from an empty Neo4j database
+(Community has one user database). Alerts are switched off: these tests compare the graph with a
+bare store that applied the same events; the alert engine has its own tests.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graph_events import mixed_events, synthetic_lease_events
+
+from chainrisk.graph.config import Settings
+from chainrisk.graph.consumer import ConsumerOptions, consume
+from chainrisk.graph.kafka_io import KafkaSink, topic_names
+from chainrisk.graph.neo4j_store import NeoStore
+from chainrisk.graph.nx_store import NxStore
+from chainrisk.graph.transport import open_sink
+
+pytestmark = pytest.mark.services
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def settings(services_settings: Settings) -> Iterator[Settings]:
+    """Services settings with a fresh topic prefix and group; topics deleted afterwards."""
+    prefix = f"test-graph-{uuid.uuid4().hex[:10]}"
+    fresh = services_settings.model_copy(update={"backend": "services", "topic_prefix": prefix, "consumer_group": prefix,
+                                                 "alerts": False, "topic_partitions": 3})
+    yield fresh
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**fresh.kafka_client_config())
+    try:
+        existing = set(admin.list_topics())
+        doomed = [t for t in topic_names(fresh) if t in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def neo(settings: Settings) -> Iterator[NeoStore]:
+    store = NeoStore(settings)
+    store.ensure_schema()
+    store.wipe()
+    yield store
+    store.close()
+
+
+def publish(settings: Settings, events: list[Any]) -> None:
+    sink = KafkaSink(settings, quiet=True)
+    for event in events:
+        sink.publish(event)
+    sink.close()
+
+
+def run_consumer(settings: Settings, **options: Any) -> Any:
+    opts = ConsumerOptions(group=settings.consumer_group, batch_size=options.pop("batch_size", 500), until_idle=True,
+                           metrics_interval_s=5, **options)
+    return consume(settings, options=opts)
+
+
+def embedded_dump(tmp_path: Path, events: list[Any]) -> tuple[dict[str, Any], Any]:
+    """What an uninterrupted embedded store holds after the events, in one pass."""
+    store = NxStore(tmp_path / "expected", save_interval_s=3600)
+    store.apply_batch(events, {}, "expected")
+    return store.canonical_dump(), store.load_portfolio()
+
+
+def diff(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """The first few elements in only one of two dumps (for assertion messages)."""
+    left = {json.dumps(x, sort_keys=True) for x in a["nodes"] + a["relationships"]}
+    right = {json.dumps(x, sort_keys=True) for x in b["nodes"] + b["relationships"]}
+    return f"only left: {sorted(left - right)[:3]}\nonly right: {sorted(right - left)[:3]}"
+
+
+def test_replay_from_offset_zero_gives_the_identical_graph(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
+    events = mixed_events(21) + mixed_events(22)
+    publish(settings, events)
+    first = run_consumer(settings, batch_size=37)
+    assert first.records == len(events)
+    dump = neo.canonical_dump()
+    expected, portfolio = embedded_dump(tmp_path, events)
+    assert dump == expected, diff(dump, expected)
+    assert neo.load_portfolio() == portfolio
+
+    # the same group after the graph (and with it the stored offsets) is gone: from offset 0 again
+    neo.wipe()
+    replay = run_consumer(settings, batch_size=200)
+    assert replay.records == len(events)
+    assert neo.canonical_dump() == dump
+
+    # a second group over the existing graph: every event is a duplicate or stale, nothing changes
+    again = run_consumer(settings.model_copy(update={"consumer_group": settings.consumer_group + "-again"}))
+    assert (again.records, again.applied, again.retracted) == (len(events), 0, 0)
+    assert neo.canonical_dump() == dump
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied(settings: Settings, neo: NeoStore,
+                                                                             tmp_path: Path) -> None:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    events = mixed_events(23)
+    publish(settings, events[:40])
+    poison = [
+        (b"240.1.1.0/24", b"\x00\x01 not json", "not JSON"),
+        (b"240.1.2.0/24", b'{"schema_version": 7, "type": "lease_hop"}', "unknown schema_version 7"),
+        (b"240.1.3.0/24", json.dumps({**json.loads(events[0].to_json()), "block": "240.1.3.9/24"}).encode(),
+         "invalid event: "),
+    ]
+    producer = KafkaProducer(**settings.kafka_client_config(), acks="all")
+    where = []
+    for key, value, _ in poison:
+        meta = producer.send(settings.topic("relationships"), key=key, value=value).get(timeout=30)
+        where.append((meta.topic, meta.partition, meta.offset))
+    producer.close()
+    publish(settings, events[40:])
+
+    stats = run_consumer(settings, batch_size=25)
+    assert stats.dead_lettered == 3 and stats.records == len(events) + 3
+    expected, _ = embedded_dump(tmp_path, events)
+    assert neo.canonical_dump() == expected
+
+    reader = KafkaConsumer(settings.topic("dlq"), **settings.kafka_client_config(), auto_offset_reset="earliest",
+                           enable_auto_commit=False, consumer_timeout_ms=10_000)
+    dead = [json.loads(m.value) for m in reader]
+    reader.close()
+    assert sorted((d["topic"], d["partition"], d["offset"]) for d in dead) == sorted(where)
+    by_place = {(d["topic"], d["partition"], d["offset"]): d for d in dead}
+    for (key, value, reason), place in zip(poison, where):
+        record = by_place[place]
+        assert record["reason"].startswith(reason), record["reason"]
+        assert record["key"] == key.decode()
+        raw = record["value"].encode() if record["value_encoding"] == "utf-8" else base64.b64decode(record["value"])
+        assert raw == value
+
+
+def _lease_count(neo: NeoStore) -> int:
+    with neo._session() as session:  # noqa: SLF001 - a test probe
+        return int(session.run("MATCH ()-[l:LEASES]->() RETURN count(l) AS n").single()["n"])
+
+
+def _consumer_process(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false",
+           "CHAINRISK_TOPIC_PARTITIONS": str(settings.topic_partitions)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "chainrisk.cli.main", "consume", "--backend", "services", "--until-idle",
+         "--group", settings.consumer_group, "--state-dir", str(settings.state_dir), "--batch-size", "1000",
+         "--metrics-interval", "5"],
+        cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def test_consumer_killed_with_sigkill_during_a_large_ingest_ends_identical(settings: Settings, neo: NeoStore,
+                                                                           tmp_path: Path) -> None:
+    events = synthetic_lease_events(24_000, seed=11)
+    events += mixed_events(24)  # some registrations, retracts, stale versions and duplicates among them
+    distinct = len({e.fact_key for e in events if e.type == "lease_hop"})
+    publish(settings, events)
+    rng = random.Random(4)
+    kill_at = sorted(rng.uniform(lo, hi) for lo, hi in ((0.05, 0.3), (0.35, 0.6), (0.65, 0.9)))
+    log = tmp_path / "consume.log"
+    kills = []
+    started = time.monotonic()
+    for fraction in kill_at:
+        proc = _consumer_process(settings, log)
+        deadline = time.monotonic() + 240
+        while _lease_count(neo) < fraction * distinct:
+            assert proc.poll() is None, f"consumer ended before the kill point:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "no progress"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills.append(_lease_count(neo))
+    final = _consumer_process(settings, log)
+    assert final.wait(timeout=480) == 0, log.read_text()[-3000:]
+    seconds = time.monotonic() - started
+
+    expected, portfolio = embedded_dump(tmp_path, events)
+    dump = neo.canonical_dump()
+    assert dump == expected, diff(dump, expected)
+    assert neo.load_portfolio() == portfolio
+    leases = _lease_count(neo)
+    expected_leases = sum(1 for r in expected["relationships"] if r["type"] == "LEASES")
+    assert leases == expected_leases  # no lost and no duplicated relationships
+    print(f"\nSIGKILL test: {len(events)} events ({distinct} lease facts), killed {len(kills)} times at "
+          f"{kills} LEASES, final {leases} LEASES, {len(dump['nodes'])} nodes, {len(dump['relationships'])} relationships, "
+          f"{seconds:.0f} s including restarts")
+
+
+def test_two_consumers_in_one_group_share_the_partitions(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
+    events = synthetic_lease_events(3000, seed=5) + mixed_events(25)
+    publish(settings, events)
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [_consumer_process(settings, log) for log in logs]
+    for proc, log in zip(procs, logs):
+        assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]
+    assigned = [[line for line in log.read_text().splitlines() if "partitions assigned:" in line and "assigned: none" not in line]
+                for log in logs]
+    assert all(assigned), "each consumer got partitions at some point"
+    expected, _ = embedded_dump(tmp_path, events)
+    assert neo.canonical_dump() == expected
+
+
+def test_embedded_and_services_backends_agree(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
+    events = mixed_events(26) + synthetic_lease_events(500, seed=3)
+    embedded = Settings(state_dir=tmp_path / "embedded", alerts=False)
+    sink = open_sink(embedded)
+    for event in events:
+        sink.publish(event)
+    sink.close()
+    run_consumer(embedded.model_copy(update={"consumer_group": "embedded"}), batch_size=64)
+    publish(settings, events)
+    run_consumer(settings, batch_size=64)
+    local = NxStore(embedded.state_dir)
+    assert neo.canonical_dump() == local.canonical_dump()
+    assert neo.load_portfolio() == local.load_portfolio()
+    some_blocks = sorted({e.block for e in events if e.type == "lease_hop"})[:20]
+    assert neo.hops_for_blocks(some_blocks) == local.hops_for_blocks(some_blocks)
+    assert neo.holder_history("240.1.0.0/16") == local.holder_history("240.1.0.0/16") != []
+
+
+def test_unavailable_servers_end_with_a_clear_message_and_status_2(settings: Settings, run_cli, free_port) -> None:
+    env = {"CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_STATE_DIR": str(settings.state_dir)}
+    args = ("consume", "--backend", "services", "--until-idle", "--retries", "2", "--retry-backoff", "0.1")
+    neo4j_down = run_cli(*args, env={**env, "CHAINRISK_NEO4J_URI": f"bolt://127.0.0.1:{free_port()}"})
+    assert neo4j_down.returncode == 2
+    assert "graph store unavailable (ServiceUnavailable" in neo4j_down.stderr and "attempt 1/2" in neo4j_down.stderr
+    assert "no offsets moved past the last applied batch" in neo4j_down.stderr
+    kafka_down = run_cli(*args, env={**env, "CHAINRISK_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"})
+    assert kafka_down.returncode == 2
+    assert "error: Kafka unavailable after 2 attempts" in kafka_down.stderr
+    assert "Traceback" not in neo4j_down.stderr + kafka_down.stderr
