@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -66,43 +66,52 @@ RISK_POINTS = {
 @dataclass(slots=True)
 class BlockResult:
     """The analysis of one leased block. Names as given in the input; ``*_key`` fields are party
-    keys for write-back and aggregation (not part of the JSON)."""
+    keys for write-back and aggregation (not part of the JSON). Sequences are tuples: a million
+    results share their empty ones."""
 
     block: str
     lessee: str | None
-    holders: list[str]
+    holders: tuple[str, ...]
     depth_min: int | None
     depth_max: int | None
-    spofs: list[str]
+    spofs: tuple[str, ...]
     secured_until: date | None
-    renewal_gaps: list[str]
+    renewal_gaps: tuple[str, ...]
     addresses: int
     basis: str
     lessee_asn: int | None
     path_count: int
-    registry_chain: list[str]
+    registry_chain: tuple[str, ...]
     registry_holder: str | None
     source_clear: bool
-    source_issues: list[str]
+    source_issues: tuple[str, ...]
     rov_state: str | None
     rov_reason: str | None
     bgp_seen: bool | None
-    bgp_origins: list[int]
+    bgp_origins: tuple[int, ...]
     irr_route: bool | None
     routing_ready: bool
-    listings: list[str]
+    listings: tuple[str, ...]
     abuse_contact: bool | None
-    data_errors: list[str]
-    warnings: list[str]
-    risk_score: int = 0
-    risk_flags: list[str] = field(default_factory=list)
+    data_errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    risk_score: int
+    as_of: date
     lessee_key: str | None = None
     holder_keys: tuple[str, ...] = ()
     spof_keys: tuple[str, ...] = ()
 
+    @property
+    def risk_flags(self) -> list[str]:
+        """Why the block scores what it does (see :func:`risk_flags`)."""
+        return risk_flags(self)
+
     def as_dict(self) -> dict[str, Any]:
-        """The JSON object of ``report blocks`` (dates as ISO text)."""
-        out = {name: getattr(self, name) for name in BLOCK_FIELDS}
+        """The JSON object of ``report blocks`` (dates as ISO text, sequences as lists)."""
+        out: dict[str, Any] = {}
+        for name in BLOCK_FIELDS:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
         out["secured_until"] = self.secured_until.isoformat() if self.secured_until else None
         return out
 
@@ -207,77 +216,89 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
         rov_state = rov_reason = None
         bgp_seen = irr = None
 
-    source_issues: list[str] = []
+    source_issues: tuple[str, ...] = ()
     # without registry objects and with every hop documented there is nothing to find: skip the work
     if (not facts.errors and basis == CONTRACT and (overlapping or (len(facts.parties) > len(facts.holders) + 1
                                                                     and not all(h.document_ref for h in hops)))):
         ends = {facts.lessee, *facts.holders}
         intermediaries = [(k, names[k]) for k in facts.parties if k not in ends]
-        source_issues = source_clarity_issues(
-            [(k, names[k]) for k in facts.holders], intermediaries, hops, covering, overlapping, length)
+        source_issues = tuple(source_clarity_issues(
+            [(k, names[k]) for k in facts.holders], intermediaries, hops, covering, overlapping, length))
 
-    result = BlockResult(
-        facts.block, names[facts.lessee] if facts.lessee else None, [names[k] for k in facts.holders],
-        facts.depth_min, facts.depth_max, [names[k] for k in facts.spofs],
-        facts.secured_until if basis == CONTRACT else None, list(facts.renewal_gaps), prefix_size(length), basis, asn,
-        facts.path_count, [links[0].registry.upper()] + [link.label() for link in links] if links else [],
+    listings = indexes.listings.overlapping(first, length)
+    until = facts.secured_until if basis == CONTRACT else None
+    return BlockResult(
+        facts.block, names[facts.lessee] if facts.lessee else None, tuple([names[k] for k in facts.holders]),
+        facts.depth_min, facts.depth_max, tuple([names[k] for k in facts.spofs]), until, facts.renewal_gaps,
+        prefix_size(length), basis, asn, facts.path_count,
+        tuple([links[0].registry.upper()] + [link.label() for link in links]) if links else (),
         (owner.org_name or owner.org_key) if owner else None, not source_issues, source_issues, rov_state, rov_reason,
-        bgp_seen, list(seen), irr, rov_state == VALID and bool(bgp_seen) and bool(irr),
-        listing_labels(indexes.listings.overlapping(first, length)), abuse_contact_present(covering),
-        list(facts.errors), list(facts.warnings), 0, [], facts.lessee, facts.holders, facts.spofs,
+        bgp_seen, seen, irr, rov_state == VALID and bool(bgp_seen) and bool(irr),
+        tuple(listing_labels(listings)) if listings else (), abuse_contact_present(covering), facts.errors, facts.warnings,
+        risk_score(facts, rov_state, until, as_of, bool(listings), bool(source_issues), bgp_seen, irr,
+                   abuse_contact_present(covering)),
+        as_of, facts.lessee, facts.holders, facts.spofs,
     )
-    result.risk_flags, result.risk_score = risk_flags(result, facts, as_of)
-    return result
 
 
-def risk_flags(result: BlockResult, facts: ChainFacts, as_of: date) -> tuple[list[str], int]:
+def risk_score(facts: ChainFacts, rov_state: str | None, secured_until: date | None, as_of: date, listed: bool,
+               source_unclear: bool, bgp_seen: bool | None, irr_route: bool | None, abuse_contact: bool | None) -> int:
+    """The block's risk score: the sum of :data:`RISK_POINTS` over the flags :func:`risk_flags`
+    writes out (computed without the text, as it runs once per block)."""
+    points = RISK_POINTS
+    score = points["data-error"] * len(facts.errors)
+    if listed:
+        score += points["blocklisted"]
+    if rov_state == INVALID:
+        score += points["rov-invalid"]
+    elif rov_state == NOT_FOUND:
+        score += points["rov-notfound"]
+    elif rov_state is None and not facts.errors:
+        score += points["no-lessee-asn"]
+    if secured_until is not None and secured_until < as_of + EXPIRY_WARNING:
+        score += points["expired"] if secured_until < as_of else points["expiring"]
+    if source_unclear:
+        score += points["source-unclear"]
+    score += points["renewal-gap"] * len(facts.renewal_gaps)
+    if len(facts.spofs) > len(facts.holders):
+        score += points["intermediary-spof"] * sum(1 for k in facts.spofs if k not in facts.holders)
+    if bgp_seen is False:
+        score += points["not-in-bgp"]
+    if irr_route is False:
+        score += points["no-irr-route"]
+    if abuse_contact is False:
+        score += points["no-abuse-contact"]
+    return score
+
+
+def risk_flags(result: BlockResult) -> list[str]:
     """The risk flags of a block, each ``"<code>: <detail>"`` with ``code`` a key of
-    :data:`RISK_POINTS`, and the block's risk score: the sum of the flags' points (each renewal
-    gap and each intermediary SPOF is a flag of its own)."""
+    :data:`RISK_POINTS` (each renewal gap and each intermediary SPOF is a flag of its own); the
+    block's ``risk_score`` is the sum of their points."""
     flags: list[str] = [f"data-error: {e}" for e in result.data_errors]
-    score = RISK_POINTS["data-error"] * len(flags)
     if result.listings:
         flags.append(f"blocklisted: {'; '.join(result.listings)}")
-        score += RISK_POINTS["blocklisted"]
     if result.rov_state == INVALID:
         flags.append(f"rov-invalid: {result.rov_reason} for AS{result.lessee_asn}")
-        score += RISK_POINTS["rov-invalid"]
     elif result.rov_state == NOT_FOUND:
         flags.append(f"rov-notfound: no ROA covers the block for AS{result.lessee_asn}")
-        score += RISK_POINTS["rov-notfound"]
     elif result.rov_state is None and not result.data_errors:
         flags.append("no-lessee-asn: the register names no ASN for the lessee")
-        score += RISK_POINTS["no-lessee-asn"]
     until = result.secured_until
-    if until is not None and until < as_of + EXPIRY_WARNING:
-        if until < as_of:
-            flags.append(f"expired: secured until {until.isoformat()}")
-            score += RISK_POINTS["expired"]
-        else:
-            flags.append(f"expiring: secured until {until.isoformat()}")
-            score += RISK_POINTS["expiring"]
+    if until is not None and until < result.as_of + EXPIRY_WARNING:
+        kind = "expired" if until < result.as_of else "expiring"
+        flags.append(f"{kind}: secured until {until.isoformat()}")
     if result.source_issues:
         flags.append(f"source-unclear: {'; '.join(result.source_issues)}")
-        score += RISK_POINTS["source-unclear"]
-    for gap in result.renewal_gaps:
-        flags.append(f"renewal-gap: {gap}")
-        score += RISK_POINTS["renewal-gap"]
-    if len(facts.spofs) > len(facts.holders):
-        holder_keys = facts.holders
-        for k in facts.spofs:
-            if k not in holder_keys:
-                flags.append(f"intermediary-spof: {facts.names[k]}")
-                score += RISK_POINTS["intermediary-spof"]
+    flags.extend(f"renewal-gap: {gap}" for gap in result.renewal_gaps)
+    flags.extend(f"intermediary-spof: {name}" for key, name in zip(result.spof_keys, result.spofs) if key not in result.holder_keys)
     if result.bgp_seen is False:
         flags.append(f"not-in-bgp: AS{result.lessee_asn} not seen originating the block")
-        score += RISK_POINTS["not-in-bgp"]
     if result.irr_route is False:
         flags.append(f"no-irr-route: no route object for AS{result.lessee_asn}")
-        score += RISK_POINTS["no-irr-route"]
     if result.abuse_contact is False:
         flags.append("no-abuse-contact: no covering registry object names one")
-        score += RISK_POINTS["no-abuse-contact"]
-    return flags, score
+    return flags
 
 
 def rov_counts(results: Sequence[BlockResult]) -> dict[str, int]:

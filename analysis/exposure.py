@@ -267,7 +267,7 @@ def transfer_block(analysis: PortfolioAnalysis, block: str, new_holder: str) -> 
         after = analyse_chain(result.block, transferred_hops(analysis.hops_by_block[result.block], new_key, new_name))
         name = after.name
         changes.append(BlockChange(
-            result.block, result.lessee, result.holders, [name(k) for k in after.holders], result.spofs,
+            result.block, result.lessee, list(result.holders), [name(k) for k in after.holders], list(result.spofs),
             [name(k) for k in after.spofs], result.secured_until,
             after.secured_until if analysis.basis[result.block] == CONTRACT else None, list(after.errors),
         ))

@@ -28,21 +28,21 @@ def test_arin_104_144_194_0_chain_holder_upstream_lessee(real_sample, ingest_fil
     (block,) = analysis.blocks  # the /23 assignment is the one leased block; the /16 nets are its chain
     assert block.block == "104.144.194.0/23"
     assert block.basis == "registry"
-    assert block.holders == ["B2 Net Solutions Inc."]
+    assert block.holders == ("B2 Net Solutions Inc.",)
     assert block.lessee == "ProxynVPN"
     assert (block.depth_min, block.depth_max, block.path_count) == (2, 2, 1)
     # the Reallocated net repeats B2's OrgID, so it is represented by its netname (the reseller)
     assert [party_key(s) for s in block.spofs] == ["b2 net solutions inc.", "servermania"]
     assert block.spof_keys == ("bns-34", "servermania")
-    assert block.registry_chain == [
+    assert block.registry_chain == (
         "ARIN",
         "B2 Net Solutions Inc. (DIRECT ALLOCATION, NET-104-144-0-0-1)",
         "SERVERMANIA (REALLOCATED, NET-104-144-0-0-2)",
         "ProxynVPN (REASSIGNED, NET-104-144-194-0-1)",
-    ]
+    )
     assert block.registry_holder == "B2 Net Solutions Inc."
     assert block.abuse_contact is True
-    assert block.data_errors == []
+    assert block.data_errors == ()
     assert [(r.party, r.spof_blocks, r.spof_addresses, r.share) for r in exposure(analysis)] == [
         ("B2 Net Solutions Inc.", 1, 512, 1.0),
         ("SERVERMANIA", 1, 512, 1.0),
@@ -69,6 +69,6 @@ def test_ripe_191_96_contract_chain_through_the_ipxo_broker(real_sample, ingest_
     assert by_handle.abuse_contact is True
 
     by_other_name = analyse_portfolio(Portfolio(hops=lease("Some Other Holder Ltd", None), registrations=records), AS_OF).blocks[0]
-    assert by_other_name.source_issues == [
-        "contract holder Some Other Holder Ltd is not the registry holder ORG-CAF4-RIPE (191.96.0.0 - 191.96.255.255)"
-    ]
+    assert by_other_name.source_issues == (
+        "contract holder Some Other Holder Ltd is not the registry holder ORG-CAF4-RIPE (191.96.0.0 - 191.96.255.255)",
+    )

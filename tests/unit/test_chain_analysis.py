@@ -111,10 +111,10 @@ def test_a_broken_block_does_not_stop_the_rest_of_the_portfolio():
               hop("U", "L", "2027-01-01", block="198.51.100.0/24")]
     analysis = analyse_portfolio(Portfolio(hops=good + broken), AS_OF)
     by_block = {r.block: r for r in analysis.blocks}
-    assert by_block["198.51.100.0/24"].data_errors == ["cycle: H -> U -> H"]
+    assert by_block["198.51.100.0/24"].data_errors == ("cycle: H -> U -> H",)
     assert by_block["198.51.100.0/24"].risk_score >= 100
-    assert by_block["192.0.2.0/24"].data_errors == []
-    assert by_block["192.0.2.0/24"].spofs == ["H", "U"]
+    assert by_block["192.0.2.0/24"].data_errors == ()
+    assert by_block["192.0.2.0/24"].spofs == ("H", "U")
 
 
 def test_names_are_given_as_in_the_input_and_parties_match_by_key():
@@ -123,8 +123,8 @@ def test_names_are_given_as_in_the_input_and_parties_match_by_key():
         Hop(BLOCK, "servermania", "SERVERMANIA", "upstream", "c07015515", "ProxynVPN", "lessee", date(2024, 1, 1), date(2026, 1, 1)),
     ]
     result = analyse_portfolio(Portfolio(hops=hops), AS_OF).blocks[0]
-    assert result.holders == ["B2 Net Solutions Inc."]
-    assert result.spofs == ["B2 Net Solutions Inc.", "ServerMania"]  # first spelling met
+    assert result.holders == ("B2 Net Solutions Inc.",)
+    assert result.spofs == ("B2 Net Solutions Inc.", "ServerMania")  # first spelling met
     assert result.lessee == "ProxynVPN"
     assert result.as_dict()["secured_until"] == "2026-01-01"
 

@@ -33,9 +33,9 @@ def test_a_record_whose_org_repeats_its_parents_is_its_netname():
 def test_registry_chain_analysis_of_the_assignment():
     analysis = analyse_portfolio(Portfolio(registrations=ARIN), date(2026, 1, 1))
     (r,) = analysis.blocks
-    assert (r.block, r.basis, r.lessee, r.holders) == ("104.144.194.0/23", "registry", "ProxynVPN", ["B2 Net Solutions Inc."])
+    assert (r.block, r.basis, r.lessee, r.holders) == ("104.144.194.0/23", "registry", "ProxynVPN", ("B2 Net Solutions Inc.",))
     assert (r.depth_min, r.depth_max) == (2, 2)
-    assert r.spofs == ["B2 Net Solutions Inc.", "SERVERMANIA"]
+    assert r.spofs == ("B2 Net Solutions Inc.", "SERVERMANIA")
     assert r.secured_until is None  # registry rights carry no contract end date
     assert r.abuse_contact is True
 

@@ -71,8 +71,8 @@ def test_routing_readiness_and_reputation_of_a_block():
     )
     r = analyse_portfolio(portfolio, AS_OF).blocks[0]
     assert (r.rov_state, r.rov_reason, r.bgp_seen, r.irr_route, r.routing_ready) == ("Valid", None, True, True, True)
-    assert r.bgp_origins == [64500, 64999]  # the block's own origin first, then covering prefixes'
-    assert r.listings == ["spamhaus-drop SBL1 198.51.100.128/25"]  # overlapping (inside), not the other one
+    assert r.bgp_origins == (64500, 64999)  # the block's own origin first, then covering prefixes'
+    assert r.listings == ("spamhaus-drop SBL1 198.51.100.128/25",)  # overlapping (inside), not the other one
     assert r.abuse_contact is None  # no registry object: unknown
     assert any(f.startswith("blocklisted") for f in r.risk_flags)
 
@@ -95,10 +95,10 @@ def test_source_clarity_flags_a_holder_mismatch_and_an_undocumented_intermediary
             hop(block, "Shadow Broker", "broker", "Platform", "upstream", doc=None),
             hop(block, "Platform", "upstream", "Lessee", "lessee", asn=64500, doc=None)]
     r = analyse_portfolio(Portfolio(hops=hops, registrations=regs), AS_OF).blocks[0]
-    assert r.source_issues == [
+    assert r.source_issues == (
         "contract holder Contract Holder is not the registry holder Real Holder GmbH (A)",
         "intermediary Shadow Broker has no registry footprint and no document_ref",
-    ]  # Platform has a footprint: it is the allocation's mnt-lower
+    )  # Platform has a footprint: it is the allocation's mnt-lower
     assert r.source_clear is False and r.abuse_contact is True
     matching = [hop(block, "Real Holder", "holder", "Shadow Broker", "broker", doc="LOA-7"),
                 hop(block, "Shadow Broker", "broker", "Lessee", "lessee", asn=64500)]

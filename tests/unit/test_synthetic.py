@@ -7,10 +7,10 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from chainrisk.analysis.blocks import analyse_portfolio
-from chainrisk.graph.portfolio import HOP_FIELDS, hop_from_row, values_of
+from chainrisk.analysis.blocks import RISK_POINTS, analyse_portfolio
+from chainrisk.graph.portfolio import HOP_FIELDS, REGISTRATION_FIELDS, hop_from_row, registration_from_row, values_of
 from chainrisk.graph.records import fact_props
-from chainrisk.ingest import leases, synthetic
+from chainrisk.ingest import leases, rpsl, synthetic
 from chainrisk.ingest.common import ParseContext, Reject, SourceFile
 from chainrisk.ingest.events import utc_now
 
@@ -37,15 +37,32 @@ def test_register_reads_back_as_the_in_memory_hops(tmp_path):
     assert min(reasons.values()) > 0
 
 
-def test_signal_plan_matches_the_analysis():
+def registry_records(path: Path) -> list:
+    ctx = ParseContext(reference=str(path), ingested_at=utc_now())
+    with SourceFile(path) as src:
+        events = [e for e in rpsl.parse(src, ctx) if getattr(e, "type", None) == "registration"]
+    return [registration_from_row(values_of(fact_props(e), REGISTRATION_FIELDS)) for e in events]
+
+
+def test_signal_plan_matches_the_analysis(tmp_path):
     generated = synthetic.generate(3000, seed=9)
     plan = synthetic.plan_signals(generated, 9)
-    analysis = analyse_portfolio(synthetic.to_portfolio(generated, plan), date(2026, 11, 1))
+    portfolio = synthetic.to_portfolio(generated, plan)
+    (tmp_path / "registry.db").write_text(synthetic.registry_text(generated, 9))
+    portfolio.registrations = registry_records(tmp_path / "registry.db")
+    assert len(portfolio.registrations) == len(generated.allocations)
+    analysis = analyse_portfolio(portfolio, date(2026, 11, 1))
     got = {r.block: r.rov_state for r in analysis.blocks}
     assert got == plan.rov
     states = Counter(plan.rov.values())
     assert states["Valid"] > 1800 and states["Invalid"] > 250 and states["NotFound"] > 250
     assert sum(1 for r in analysis.blocks if r.listings) >= len(plan.listed)
+    # the numeric score computed in the hot loop is the sum of the points of the written-out flags
+    for r in analysis.blocks:
+        assert r.risk_score == sum(RISK_POINTS[f.split(":")[0]] for f in r.risk_flags), r.block
+    assert len({r.risk_score for r in analysis.blocks}) > 10
+    flagged = Counter(f.split(":")[0] for r in analysis.blocks for f in r.risk_flags)
+    assert set(flagged) == set(RISK_POINTS) - {"data-error", "no-lessee-asn"}  # no broken rows asked for
 
 
 def test_same_seed_same_register_and_different_seed_different_register():
