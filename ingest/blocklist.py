@@ -32,7 +32,7 @@ from typing import Any
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
 from chainrisk.ingest.events import BlocklistEntry, Event, Provenance
-from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_prefix
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix
 
 SOURCE = "spamhaus-drop"
 DESCRIPTION = "Spamhaus DROP/EDROP blocklists (text 'prefix ; SBLnnn' or JSON lines with a metadata line)"
@@ -79,7 +79,7 @@ def text_entry(line: str) -> Entry | Skip:
     prefix_text = prefix_text.strip()
     if ":" in prefix_text:
         return SKIP_IPV6
-    block = str(parse_ipv4_prefix(prefix_text))
+    block = canonical_ipv4_prefix(prefix_text)
     entry_id = rest.strip().split()[0] if rest.strip() else None
     return block, entry_id, None
 
@@ -94,7 +94,7 @@ def json_entry(record: Any) -> Entry | Skip:
         raise ValueError("not valid IPv4 prefix: the record has no 'cidr' string")
     if ":" in cidr:
         return SKIP_IPV6
-    block = str(parse_ipv4_prefix(cidr))
+    block = canonical_ipv4_prefix(cidr)
     sblid, rir = record.get("sblid"), record.get("rir")
     return block, sblid if isinstance(sblid, str) and sblid else None, rir.lower() if isinstance(rir, str) and rir else None
 

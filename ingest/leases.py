@@ -34,7 +34,7 @@ import click
 from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile, observed_at_for
 from chainrisk.ingest.events import PROVIDER_ROLES, RECIPIENT_ROLES, LeaseHop, Party, Provenance, Role, party_key, utc_now
 from chainrisk.ingest.formats import first_text
-from chainrisk.ingest.prefixes import parse_asn, parse_ipv4_prefix
+from chainrisk.ingest.prefixes import canonical_ipv4_prefix, parse_asn
 
 SOURCE = "lease-register"
 DESCRIPTION = "The lease register (CSV or JSON Lines): one row per hop of a leased block's chain, holder to lessee."
@@ -111,7 +111,7 @@ def hop_fields(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             fields[key] = value
 
     try:
-        fields["block"] = str(parse_ipv4_prefix(_text(row.get("block"))))
+        fields["block"] = canonical_ipv4_prefix(_text(row.get("block")))
     except ValueError as exc:
         reasons.append(str(exc))
     take(_party(row, "provider"), "provider")

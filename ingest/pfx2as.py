@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
 from chainrisk.ingest.events import Event, Provenance, RouteOrigin
-from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_asn, parse_ipv4_prefix, range_to_cidrs
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn, range_to_cidrs
 
 SOURCE = "caida-pfx2as"
 IPTOASN_SOURCE = "iptoasn"
@@ -59,8 +59,7 @@ def pfx2as_origin(fields: list[str]) -> Parsed | Skip:
         return SKIP_IPV6
     if not length.strip().isascii() or not length.strip().isdigit():
         raise ValueError(f"not valid IPv4 prefix: length {length.strip()!r} is not a number")
-    network = parse_ipv4_prefix(f"{address.strip()}/{length.strip()}")
-    return [str(network)], parse_origins(origins)
+    return [canonical_ipv4_prefix(f"{address.strip()}/{length.strip()}")], parse_origins(origins)
 
 
 def iptoasn_origins(fields: list[str]) -> Parsed | Skip:

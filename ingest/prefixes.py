@@ -8,6 +8,8 @@ from __future__ import annotations
 import ipaddress
 from ipaddress import IPv4Address, IPv4Network
 
+from chainrisk.ingest.events import is_canonical_ipv4_prefix
+
 IPV6_OUT_OF_SCOPE = "IPv6 is out of scope: chainrisk analyses IPv4 leases"
 MAX_ASN = 2**32 - 1
 
@@ -32,6 +34,20 @@ def parse_ipv4_prefix(text: str) -> IPv4Network:
     if network.network_address != IPv4Address(value.split("/", 1)[0]):
         raise ValueError(f"host bits set: {value} is not a network address (did you mean {network}?)")
     return network
+
+
+def canonical_ipv4_prefix(text: str) -> str:
+    """The IPv4 prefix ``text`` names, as canonical ``a.b.c.d/len`` text: the fast path of
+    :func:`parse_ipv4_prefix` for callers that need only the text (same ``ValueError`` reasons)."""
+    value = text.strip()
+    if is_canonical_ipv4_prefix(value):
+        return value
+    return str(parse_ipv4_prefix(value))
+
+
+def prefix_length(prefix: str) -> int:
+    """The length of a canonical prefix text."""
+    return int(prefix.rpartition("/")[2])
 
 
 def parse_ipv4_address(text: str) -> IPv4Address:

@@ -45,7 +45,7 @@ from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, Sou
 from chainrisk.ingest.events import Event, Provenance, Vrp
 from chainrisk.ingest.formats import first_text
 from chainrisk.ingest.jsonstream import BadElement, JsonLayoutError, JsonObjectStream
-from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_asn, parse_ipv4_prefix
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn, prefix_length
 
 SOURCE = "rpki-vrps"
 DESCRIPTION = "RPKI VRP exports: rpki-client JSON, Routinator JSON/jsonext/CSV, RIPE validator CSV"
@@ -152,15 +152,15 @@ def vrp_fields(prefix: Any, asn: Any, max_length: Any, ta: Any, expires: Any) ->
     if not isinstance(asn, (int, str)):
         raise VrpError(f"not an AS number: {asn!r} (expected e.g. 64500 or AS64500)")
     try:
-        network = parse_ipv4_prefix(prefix)
+        block = canonical_ipv4_prefix(prefix)
         origin = parse_asn(asn)
     except ValueError as exc:
         raise VrpError(str(exc)) from None
     if not isinstance(ta, str) or not ta.strip():
         raise VrpError("missing trust anchor: no 'ta' (or source 'tal') for this VRP")
     return {
-        "block": str(network),
-        "max_length": parse_max_length(max_length, network.prefixlen),
+        "block": block,
+        "max_length": parse_max_length(max_length, prefix_length(block)),
         "asn": origin,
         "ta": ta.strip(),
         "expires": None if expires is None or expires == "" else parse_timestamp(expires),
