@@ -370,7 +370,8 @@ def removal_text(impact: Any) -> str:
              f"  blocks cut off (no holder -> lessee path left): {impact.blocks_cut_off:,} ({impact.addresses_cut_off:,} addresses)"]
     for lost in impact.lost:
         shown = ", ".join(lost.blocks[:8]) + (f", ... ({len(lost.blocks) - 8} more)" if len(lost.blocks) > 8 else "")
-        lines.append(f"    {lost.lessee} loses {len(lost.blocks):,} blocks ({lost.addresses:,} addresses): {shown}")
+        lines.append(f"    {lost.lessee} loses {len(lost.blocks):,} block{'s' if len(lost.blocks) != 1 else ''} "
+                     f"({lost.addresses:,} addresses): {shown}")
     lines.append(f"  secured-until changes on blocks that keep a path: {len(impact.secured_until_changes):,}")
     for c in impact.secured_until_changes[:20]:
         lines.append(f"    {c.block} ({c.lessee}): {_fmt_date(c.before)} -> {_fmt_date(c.after)}")
