@@ -83,7 +83,8 @@ class NeoStore:
     def wipe(self) -> None:
         """Delete every node and relationship of the database (tests, `--reset`); keeps the schema."""
         with self._session() as session:
-            session.run(cypher.WIPE).consume()
+            for statement in cypher.WIPE:
+                session.run(statement).consume()
 
     # --- apply -----------------------------------------------------------------------------------------
 
