@@ -9,14 +9,15 @@ Pure: a :class:`~chainrisk.analysis.model.Portfolio` and a reference date in, re
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from chainrisk.analysis.chains import ChainFacts, analyse_chain
 from chainrisk.analysis.model import Hop, Portfolio, RegistryRecord
-from chainrisk.analysis.prefix_index import prefix_ints, prefix_size
+from chainrisk.analysis.prefix_index import prefix_ints
 from chainrisk.analysis.registry_chain import RegistryLink, registry_hops, registry_links
 from chainrisk.analysis.signals import (
     INVALID,
@@ -175,21 +176,28 @@ def leased_block_hops(portfolio: Portfolio, indexes: SignalIndexes) -> tuple[dic
     return hops_by_block, basis
 
 
-def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
-    """Analyse every leased block of ``portfolio``; ``as_of`` is the day expiry is judged against.
-    Results are ordered by first address, then prefix length."""
-    # millions of small acyclic objects: the cyclic collector would only rescan them again and again
+@contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: analysis builds millions of small acyclic objects, and
+    the collector would only rescan them again and again (reference counting still frees them)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
+    """Analyse every leased block of ``portfolio``; ``as_of`` is the day expiry is judged against.
+    Results are ordered by first address, then prefix length."""
+    with without_cyclic_gc():
         indexes = build_indexes(portfolio)
         hops_by_block, basis = leased_block_hops(portfolio, indexes)
         located = sorted((prefix_ints(block), block) for block in hops_by_block)
         results = [block_result(analyse_chain(block, hops_by_block[block]), hops_by_block[block], basis[block], first, length, indexes, as_of)
                    for (first, length), block in located]
-    finally:
-        if collecting:
-            gc.enable()
     return PortfolioAnalysis(results, hops_by_block, as_of, basis)
 
 
@@ -227,16 +235,16 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
 
     listings = indexes.listings.overlapping(first, length)
     until = facts.secured_until if basis == CONTRACT else None
+    abuse = abuse_contact_present(covering)
     return BlockResult(
         facts.block, names[facts.lessee] if facts.lessee else None, tuple([names[k] for k in facts.holders]),
         facts.depth_min, facts.depth_max, tuple([names[k] for k in facts.spofs]), until, facts.renewal_gaps,
-        prefix_size(length), basis, asn, facts.path_count,
+        1 << (32 - length), basis, asn, facts.path_count,
         tuple([links[0].registry.upper()] + [link.label() for link in links]) if links else (),
         (owner.org_name or owner.org_key) if owner else None, not source_issues, source_issues, rov_state, rov_reason,
         bgp_seen, seen, irr, rov_state == VALID and bool(bgp_seen) and bool(irr),
-        tuple(listing_labels(listings)) if listings else (), abuse_contact_present(covering), facts.errors, facts.warnings,
-        risk_score(facts, rov_state, until, as_of, bool(listings), bool(source_issues), bgp_seen, irr,
-                   abuse_contact_present(covering)),
+        tuple(listing_labels(listings)) if listings else (), abuse, facts.errors, facts.warnings,
+        risk_score(facts, rov_state, until, as_of, bool(listings), bool(source_issues), bgp_seen, irr, abuse),
         as_of, facts.lessee, facts.holders, facts.spofs,
     )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from chainrisk.analysis.blocks import CONTRACT, BlockResult, PortfolioAnalysis
+from chainrisk.analysis.blocks import CONTRACT, BlockResult, PortfolioAnalysis, without_cyclic_gc
 from chainrisk.analysis.chains import HOLDER, analyse_chain
 from chainrisk.analysis.model import Hop
 from chainrisk.analysis.prefix_index import covers, prefix_ints
@@ -46,19 +46,19 @@ def exposure(analysis: PortfolioAnalysis) -> list[ExposureRow]:
     addresses: dict[str, int] = {}
     lessees: dict[str, set[str]] = {}
     names: dict[str, str] = {}
-    for result in analysis.blocks:
-        for key, name in zip(result.spof_keys, result.spofs):
-            if key in blocks:
-                blocks[key] += 1
-                addresses[key] += result.addresses
-                lessees[key].add(result.lessee or "")
-            else:
-                blocks[key], addresses[key], lessees[key] = 1, result.addresses, {result.lessee or ""}
-                names[key] = name
+    with without_cyclic_gc():
+        for result in analysis.blocks:
+            for key, name in zip(result.spof_keys, result.spofs):
+                if key in blocks:
+                    blocks[key] += 1
+                    addresses[key] += result.addresses
+                    lessees[key].add(result.lessee or "")
+                else:
+                    blocks[key], addresses[key], lessees[key] = 1, result.addresses, {result.lessee or ""}
+                    names[key] = name
     total = analysis.total_addresses or 1
     rows = [
-        ExposureRow(names[k], blocks[k], addresses[k], len(lessees[k]),
-                    round(addresses[k] / total, 6), sorted(lessees[k]), k)
+        ExposureRow(names[k], blocks[k], addresses[k], len(lessees[k]), round(addresses[k] / total, 6), sorted(lessees[k]), k)
         for k in blocks
     ]
     rows.sort(key=lambda r: (-r.spof_addresses, r.party.casefold(), r.party_key))
