@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -83,12 +84,13 @@ class DecodedBatch:
     dead: list[tuple[RawRecord, str]]
     start_offsets: dict[TopicPartition, int]
     next_offsets: dict[TopicPartition, int]
+    records: int = 0
 
 
 def decode_batch(records: list[RawRecord]) -> DecodedBatch:
     """Decode records in order; the undecodable ones with their reason; where the batch starts and
     the next offset to read, per partition. An event without an id gets its deterministic one."""
-    batch = DecodedBatch([], [], {}, {})
+    batch = DecodedBatch([], [], {}, {}, len(records))
     for record in records:
         tp = (record.topic, record.partition)
         batch.start_offsets.setdefault(tp, record.offset)
@@ -211,10 +213,11 @@ class _Metrics:
         self.last, self.records, self.latencies = now, 0, []
 
 
-def _fill_batch(source: RecordSource, options: ConsumerOptions) -> list[RawRecord]:
-    """Poll until the batch is full, the source is drained, or ``batch_wait_s`` passed."""
-    records = source.poll(options.batch_size, options.poll_timeout_s)
-    deadline = time.monotonic() + options.batch_wait_s
+def _fill_batch(source: RecordSource, options: ConsumerOptions, wait: bool = True) -> list[RawRecord]:
+    """Poll until the batch is full, the source is drained, or ``batch_wait_s`` passed. Without
+    ``wait`` only what the source already has buffered is taken (no blocking poll)."""
+    records = source.poll(options.batch_size, options.poll_timeout_s if wait else 0.0)
+    deadline = time.monotonic() + (options.batch_wait_s if wait else 0.0)
     while records and len(records) < options.batch_size and time.monotonic() < deadline:
         more = source.poll(options.batch_size - len(records), max(0.0, deadline - time.monotonic()))
         if not more:
@@ -231,38 +234,51 @@ def run_consumer(
     on_changes: Callable[[list[FactChange]], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> ConsumerStats:
-    """Consume until ``should_stop()`` (or, with ``until_idle``, until the source is caught up)."""
+    """Consume until ``should_stop()`` (or, with ``until_idle``, until the source is caught up).
+
+    While a batch is being written, the next one (what the source has buffered) is decoded on a
+    worker thread: the write mostly waits for Neo4j, so decoding costs no wall time. A batch whose
+    write failed with OffsetConflict throws the prefetched one away (the source re-seeks)."""
     stats = ConsumerStats()
     metrics = _Metrics(options.metrics_interval_s)
     started = time.monotonic()
-    while not should_stop():
-        records = with_retries(lambda: _fill_batch(source, options), "Kafka", options)
-        if not records:
+    ahead: Future[DecodedBatch] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrisk-decode") as decoder:
+        while not should_stop():
+            if ahead is None:
+                records = with_retries(lambda: _fill_batch(source, options), "Kafka", options)
+                if not records:
+                    metrics.maybe_log(source, stats)
+                    if options.until_idle and with_retries(source.caught_up, "Kafka", options):
+                        break
+                    continue
+                batch = decode_batch(records)
+            else:
+                batch, ahead = ahead.result(), None
+            following = with_retries(lambda: _fill_batch(source, options, wait=False), "Kafka", options)
+            if following:
+                ahead = decoder.submit(decode_batch, following)
+            for record, reason in batch.dead:
+                log.warning("dead-letter %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+                dead_letters.send(record, reason)
+            if batch.dead:
+                with_retries(dead_letters.flush, "dead-letter topic", options)  # durable before offsets pass them
+            try:
+                result = with_retries(
+                    lambda: store.apply_batch(batch.events, batch.next_offsets, options.group, batch.start_offsets),
+                    "graph store", options)
+            except OffsetConflict as conflict:
+                stats.conflicts += 1
+                log.warning("%s; re-reading from the stored offsets", conflict)
+                ahead = None
+                source.seek(with_retries(lambda: store.stored_offsets(options.group), "graph store", options))
+                continue
+            source.commit(batch.next_offsets)
+            stats.add(result, batch.records, len(batch.dead))
+            metrics.batch(batch.records, result.seconds)
+            if on_changes is not None and result.changes:
+                on_changes(result.changes)
             metrics.maybe_log(source, stats)
-            if options.until_idle and with_retries(source.caught_up, "Kafka", options):
-                break
-            continue
-        batch = decode_batch(records)
-        for record, reason in batch.dead:
-            log.warning("dead-letter %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
-            dead_letters.send(record, reason)
-        if batch.dead:
-            with_retries(dead_letters.flush, "dead-letter topic", options)  # durable before offsets pass them
-        try:
-            result = with_retries(
-                lambda: store.apply_batch(batch.events, batch.next_offsets, options.group, batch.start_offsets),
-                "graph store", options)
-        except OffsetConflict as conflict:
-            stats.conflicts += 1
-            log.warning("%s; re-reading from the stored offsets", conflict)
-            source.seek(with_retries(lambda: store.stored_offsets(options.group), "graph store", options))
-            continue
-        source.commit(batch.next_offsets)
-        stats.add(result, len(records), len(batch.dead))
-        metrics.batch(len(records), result.seconds)
-        if on_changes is not None and result.changes:
-            on_changes(result.changes)
-        metrics.maybe_log(source, stats)
     stats.seconds = time.monotonic() - started
     return stats
 
