@@ -32,7 +32,8 @@ def _literal_map(event_type: str, source: str) -> str:
 _UNIQUE_NODES = {"Party": "key", "Block": "prefix", "AS": "asn", "Maintainer": "name", "Meta": "name",
                  **{label: "fact_key" for label in FACT_LABEL.values()}, "Retracted": "fact_key"}
 _NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("BgpRoute", "first"),
-                 ("RouteObject", "first"), ("Listing", "first"), ("Registration", "first"), ("Party", "name")]
+                 ("RouteObject", "first"), ("Listing", "first"), ("Registration", "first"), ("Delegation", "first"),
+                 ("Transfer", "first"), ("Party", "name")]
 _REL_INDEXES = [("LEASES", "block"), ("LEASES", "first"), ("HELD_BY", "valid_to"), ("HELD_BY", "valid_from")]
 
 SCHEMA: list[str] = [
@@ -197,16 +198,31 @@ SET h = run.props, h.valid_from = datetime(run.props.valid_from), h.valid_to = d
 
 _HOP_DATES = {name for name, _ in TEMPORAL_PROPS["lease_hop"]}
 # dates come back as ISO text: hydrating Neo4j temporal values in Python is slow for a million rows
-_HOP_ROW = "[" + ", ".join(f"toString(l.{f})" if f in _HOP_DATES else f"l.{f}" for f in HOP_FIELDS) + "] AS row"
-ALL_HOPS = f"MATCH ()-[l:LEASES]->() RETURN {_HOP_ROW}"
+_HOP_LIST = "[" + ", ".join(f"toString(l.{f})" if f in _HOP_DATES else f"l.{f}" for f in HOP_FIELDS) + "]"
+_HOP_ROW = f"{_HOP_LIST} AS row"
 HOPS_FOR_BLOCKS = f"UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() USING INDEX l:LEASES(block) RETURN {_HOP_ROW}"
 HOPS_WITHIN = (f"MATCH ()-[l:LEASES]->() USING INDEX l:LEASES(first) WHERE l.first >= $first AND l.first <= $last "
                f"AND l.last <= $last RETURN {_HOP_ROW}")
 
+# Whole-label reads stream one record per /12 of address space (4096 index range seeks), each
+# holding the list of that range's rows: the driver's cost is per record, so a million hops read
+# ~2.5x faster than one record per hop, while the server never holds more than one /12 at a time.
+CHUNK_BITS = 12
+
+
+def _chunked(match: str, var: str, row: str) -> str:
+    size = 1 << (32 - CHUNK_BITS)
+    return (f"UNWIND range(0, {(1 << CHUNK_BITS) - 1}) AS chunk CALL (chunk) {{ MATCH {match} "
+            f"WHERE {var}.first >= chunk * {size} AND {var}.first < (chunk + 1) * {size} RETURN collect({row}) AS rows }} "
+            f"WITH rows WHERE size(rows) > 0 RETURN rows")
+
+
+ALL_HOPS = _chunked("()-[l:LEASES]->() USING INDEX l:LEASES(first)", "l", _HOP_LIST)
+
 
 def all_rows(label: str, fields: tuple[str, ...]) -> str:
-    """Every node of ``label`` as a list of the ``fields`` values."""
-    return f"MATCH (n:{label}) RETURN [" + ", ".join(f"n.{f}" for f in fields) + "] AS row"
+    """Every node of ``label`` as lists of the ``fields`` values, one record per /12 (see ALL_HOPS)."""
+    return _chunked(f"(n:{label}) USING INDEX n:{label}(first)", "n", "[" + ", ".join(f"n.{f}" for f in fields) + "]")
 
 
 HOLDER_HISTORY = """

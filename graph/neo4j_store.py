@@ -237,10 +237,11 @@ class NeoStore:
     def load_portfolio(self) -> Portfolio:
         portfolio = Portfolio()
         with self._session() as session:
-            portfolio.hops = [hop_from_row(r[0]) for r in session.run(cypher.ALL_HOPS)]
+            portfolio.hops = [hop_from_row(row) for r in session.run(cypher.ALL_HOPS) for row in r[0]]
             for label, (attr, fields, make) in PORTFOLIO_PARTS.items():
-                setattr(portfolio, attr, [make(r[0]) for r in session.run(cypher.all_rows(label, fields))])
-            portfolio.origins = {r[0][0]: tuple(r[0][1]) for r in session.run(cypher.all_rows("BgpRoute", ORIGIN_FIELDS))}
+                setattr(portfolio, attr, [make(row) for r in session.run(cypher.all_rows(label, fields)) for row in r[0]])
+            rows = session.run(cypher.all_rows("BgpRoute", ORIGIN_FIELDS))
+            portfolio.origins = {prefix: tuple(origins) for r in rows for prefix, origins in r[0]}
         return portfolio.canonical()
 
     def hops_for_blocks(self, prefixes: list[str]) -> list[Hop]:

@@ -9,7 +9,8 @@ several may join the same two nodes.
 Persistence: the graph and the consumer offsets are pickled together to a temporary file that is
 then atomically renamed over ``<state_dir>/graph/graph.pickle``, so graph and offsets never
 disagree. To keep a million-event ingest fast the snapshot is written at most every
-``save_interval_s`` seconds and on ``close()``; after a crash the consumer resumes from the offsets of
+``save_interval_s`` seconds (and at most a fifth of the time: a big graph takes seconds to pickle)
+and on ``close()``; after a crash the consumer resumes from the offsets of
 the last snapshot and re-applies the rest (the fact versions make that exact). One process at a time
 may write (a lock file); any number may read the last snapshot.
 """
@@ -54,6 +55,7 @@ class NxStore:
         self._lock_file: Any = None
         self._dirty = False
         self._last_save = time.monotonic()
+        self._save_seconds = 0.0
         self._load()
 
     # --- persistence ---------------------------------------------------------------------------
@@ -90,6 +92,7 @@ class NxStore:
 
     def save(self) -> None:
         """Write graph and offsets atomically (temporary file, fsync, rename, fsync the folder)."""
+        started = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as fh:
@@ -103,6 +106,7 @@ class NxStore:
         finally:
             os.close(dir_fd)
         self._dirty = False
+        self._save_seconds = time.monotonic() - started
         self._last_save = time.monotonic()
 
     def _lock_for_writing(self) -> None:
@@ -155,7 +159,8 @@ class NxStore:
             self._load()  # drop the half-applied batch: memory goes back to the last snapshot
             raise
         self._dirty = True
-        if time.monotonic() - self._last_save >= self.save_interval_s:
+        # at most every save_interval_s, and never more than a fifth of the time spent saving
+        if time.monotonic() - self._last_save >= max(self.save_interval_s, 5 * self._save_seconds):
             self.save()
         result.seconds = time.monotonic() - started
         return result
