@@ -3,7 +3,8 @@ analysts see them on the graph (Neo4j Browser: ``MATCH (p:Party)-[s:SPOF_FOR]->(
 
 Block properties (graph model, "analysis write-back"): ``depth_min, depth_max, secured_until,
 spof_count, rov_state`` and the other per-block signals below. Values are Neo4j-storable: numbers,
-text, booleans, dates, lists of text; ``None`` means "not set".
+text, booleans, dates, lists of text (lists, not tuples, so both stores hold the same values);
+``None`` means "not set".
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = No
             "depth_max": r.depth_max,
             "secured_until": r.secured_until,
             "spof_count": len(r.spof_keys),
-            "spofs": r.spofs,
-            "renewal_gaps": r.renewal_gaps,
+            "spofs": list(r.spofs),
+            "renewal_gaps": list(r.renewal_gaps),
             "path_count": r.path_count,
             "analysis_basis": r.basis,
             "rov_state": r.rov_state,
@@ -40,7 +41,7 @@ def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = No
             "listed": bool(r.listings),
             "abuse_contact": r.abuse_contact,
             "source_clear": r.source_clear,
-            "data_errors": r.data_errors,
+            "data_errors": list(r.data_errors),
             "risk_score": r.risk_score,
             "analysed_at": stamp,
         })
