@@ -22,6 +22,7 @@ import pytest
 
 from chainrisk.analysis.prefix_index import CoveringIndex, prefix_ints
 from chainrisk.analysis.signals import validate_route
+from chainrisk.ingest.common import Skip
 from chainrisk.ingest.pfx2as import pfx2as_origin
 from chainrisk.ingest.vrps import json_vrp_fields
 
@@ -49,9 +50,10 @@ def read_routes(path: Path) -> list[tuple[str, int]]:
     with gzip.open(path, "rt") as fh:
         for line in fh:
             parsed = pfx2as_origin(line.rstrip("\n").split("\t"))
-            if parsed is not None:
-                prefix, origins = parsed
-                routes.extend((prefix, asn) for asn in origins)
+            if isinstance(parsed, Skip):  # IPv6
+                continue
+            blocks, origins = parsed
+            routes.extend((prefix, asn) for prefix in blocks for asn in origins)
     return routes
 
 
