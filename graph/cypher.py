@@ -164,8 +164,9 @@ def update_facts(event_type: str) -> str:
     """Replace the properties of live fact nodes and re-create their mutable links."""
     mutable = [link for link in LINKS[event_type] if link.mutable]
     lines = ["UNWIND $rows AS r", f"MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.props.fact_key}})",
-             f"SET n = r.props, {_temporals('n', 'r.props', TEMPORAL_PROPS[event_type])}", "WITH n, r"]
+             f"SET n = r.props, {_temporals('n', 'r.props', TEMPORAL_PROPS[event_type])}"]
     if mutable:
+        lines.append("WITH n, r")
         lines.append(f"CALL (n) {{ MATCH (n)-[old:{'|'.join(link.rel for link in mutable)}]-() DELETE old }}")
         lines += [_link_clause(link) for link in mutable]
     return "\n".join(lines)

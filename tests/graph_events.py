@@ -95,6 +95,15 @@ def mixed_events(seed: int, n_blocks: int = 40) -> list[Any]:
             events.append(registration(f"240.1.{i}.0/20" if i % 16 == 0 else block, f"Sub {i}", 5, role="upstream",
                                        status="SUB-ALLOCATED PA"))
     events += [origin("240.1.0.0/16", 64500, 64501), route_object("240.1.0.0/16", 64500), vrp("240.1.0.0/16", 64500, max_length=24)]
+    # a newer version, a retract and a resurrection of every other kind of fact
+    events += [origin("240.1.0.0/16", 64502, observed=3), route_object("240.1.0.0/16", 64500, observed=2),
+               vrp("240.1.0.0/16", 64500, observed=4, max_length=24, op="retract"), vrp("240.1.0.0/16", 64500, observed=6, max_length=24),
+               listing("240.1.2.0/24", observed=1), listing("240.1.2.0/24", observed=2, op="retract"),
+               registration("240.1.8.0/24", "Sub 8", 9, role="upstream", status="SUB-ALLOCATED PA", op="retract"),
+               registration("240.1.9.0/24", "Lessee 9", 4, role="lessee", status="ASSIGNED PA", mnt_by=("MNT-L",)),
+               registration("240.1.9.0/24", "Lessee 9b", 7, role="lessee", status="ASSIGNED PA", mnt_by=("MNT-L", "MNT-M")),
+               transfer("240.1.0.0/16", "Holder B", "Holder C", 50, observed=1), transfer("240.1.0.0/16", "Holder B", "Holder C", 50, observed=2),
+               transfer("240.1.0.0/16", "Holder X", "Holder C", 50, observed=3)]
     events += events[:5]  # duplicates
     rng.shuffle(events)
     return events
