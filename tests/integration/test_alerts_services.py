@@ -1,0 +1,135 @@
+"""Alerts and analysis through Kafka + Neo4j agree with the embedded backend on the same input:
+a lease register, the real ARIN transfer record, the AFRINIC delegated snapshots 2023 -> 2026, and a
+register update that replaces an upstream. The alerts topic carries what the store holds."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainrisk.analysis.blocks import analyse_portfolio
+from chainrisk.analysis.exposure import exposure
+from chainrisk.graph.alert_repo import alert_repository
+from chainrisk.graph.config import Settings, load_settings
+from chainrisk.graph.consumer import consume
+from chainrisk.graph.kafka_io import topic_names
+from chainrisk.graph.neo4j_store import NeoStore
+from chainrisk.graph.transport import open_sink, open_store
+from chainrisk.ingest import delegated, leases, transfers
+from chainrisk.ingest.common import run_ingest
+
+pytestmark = pytest.mark.services
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
+REGISTER_V1 = """block,provider,provider_role,recipient,recipient_role,start_date,end_date,lessee_asn
+162.208.49.0/24,Database By Design LLC,holder,LeaseCo Platform,upstream,2025-01-01,2027-01-01,
+162.208.49.0/24,LeaseCo Platform,upstream,Acme Hosting,lessee,2025-02-01,2026-12-31,AS64500
+41.74.130.0/24,AfriHold,holder,Broker One,broker,2022-01-01,2027-01-01,
+41.74.130.0/24,Broker One,broker,Lagos Cloud,lessee,2022-02-01,2027-01-01,64501
+41.74.130.0/24,AfriHold,holder,Broker Two,broker,2022-01-01,2026-06-01,
+41.74.130.0/24,Broker Two,broker,Lagos Cloud,lessee,2022-02-01,2027-06-01,64501
+"""
+
+
+@pytest.fixture
+def services(services_settings: Settings) -> Iterator[Settings]:
+    prefix = f"test-alerts-{uuid.uuid4().hex[:10]}"
+    fresh = services_settings.model_copy(update={"backend": "services", "topic_prefix": prefix, "consumer_group": prefix,
+                                                 "topic_partitions": 3})
+    store = NeoStore(fresh)
+    store.ensure_schema()
+    store.wipe()
+    store.close()
+    yield fresh
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**fresh.kafka_client_config())
+    try:
+        doomed = [t for t in topic_names(fresh) if t in set(admin.list_topics())]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
+
+
+def _run_scenario(settings: Settings, tmp_path: Path) -> None:
+    """Ingest the scenario step by step, consuming after each step (alerts depend on what came before)."""
+    for name in ("transfers/arin_transfers_example_from_nro-transfer-log-draft.json",
+                 "delegated_stats/delegated-afrinic-extended-20230323.txt",
+                 "delegated_stats/delegated-afrinic-extended-20260821.txt"):
+        if not (REAL / name).is_file():
+            pytest.skip(f"real sample {name} not present under {REAL}")
+    v1, v2 = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    v1.write_text(REGISTER_V1)
+    v2.write_text(REGISTER_V1.replace("LeaseCo Platform", "Other Platform"))
+    steps: list[tuple[Any, Path, datetime | None]] = [
+        (leases.parse, v1, datetime(2026, 1, 1, tzinfo=timezone.utc)),
+        (transfers.parse, REAL / "transfers/arin_transfers_example_from_nro-transfer-log-draft.json", None),
+        (delegated.parse, REAL / "delegated_stats/delegated-afrinic-extended-20230323.txt", None),
+        (delegated.parse, REAL / "delegated_stats/delegated-afrinic-extended-20260821.txt", None),
+        (leases.make_parser([v2], replaces=v1), v2, datetime(2026, 6, 1, tzinfo=timezone.utc)),
+    ]
+    for parse, path, observed_at in steps:
+        sink = open_sink(settings)
+        try:
+            run_ingest(parse, [path], sink, observed_at=observed_at)
+        finally:
+            sink.close()
+        consume(settings, until_idle=True)
+
+
+def _results(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    store = open_store(settings)
+    try:
+        alerts = alert_repository(store).load_alerts(None)
+        analysis = analyse_portfolio(store.load_portfolio(), date(2026, 11, 1))
+    finally:
+        store.close()
+    blocks = [b.as_dict() for b in analysis.blocks]
+    return alerts, blocks, [e.as_dict() for e in exposure(analysis)]
+
+
+def test_alerts_and_analysis_agree_between_backends(services: Settings, tmp_path: Path) -> None:
+    embedded = load_settings(backend="embedded", state_dir=tmp_path / "embedded")
+    _run_scenario(embedded, tmp_path)
+    _run_scenario(services, tmp_path)
+    e_alerts, e_blocks, e_exposure = _results(embedded)
+    s_alerts, s_blocks, s_exposure = _results(services)
+
+    assert sorted((a["type"], a["block"]) for a in s_alerts) == [
+        ("delegation_holder", "41.74.128.0/20"),
+        ("lease_upstream", "162.208.49.0/24"),
+        ("transfer", "162.208.48.0/22"),
+    ]
+    assert s_alerts == e_alerts
+    assert s_blocks == e_blocks
+    assert s_exposure == e_exposure
+    lagos = next(b for b in s_blocks if b["block"] == "41.74.130.0/24")
+    assert (lagos["depth_min"], lagos["depth_max"], lagos["spofs"]) == (2, 2, ["AfriHold"])
+
+
+def test_alerts_topic_carries_the_stored_alerts(services: Settings, tmp_path: Path) -> None:
+    _run_scenario(services, tmp_path)
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(services.topic("alerts"), auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
+                             consumer_timeout_ms=5000, **services.kafka_client_config())
+    published: dict[str, dict[str, Any]] = {}
+    try:
+        for record in consumer:
+            alert = json.loads(record.value)
+            assert record.key.decode() == alert["block"]
+            published[alert["id"]] = alert  # the latest version of each alert wins
+    finally:
+        consumer.close()
+    store = open_store(services)
+    try:
+        stored = {a["id"]: a for a in alert_repository(store).load_alerts(None)}
+    finally:
+        store.close()
+    assert published == stored
