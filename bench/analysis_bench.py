@@ -17,7 +17,7 @@ whatever else runs); step 2 reports both.
 
     python bench/analysis_bench.py                      # 100,000 and 1,000,000 blocks (~3-4 min)
     python bench/analysis_bench.py --smoke              # 20,000 blocks, about 10 s
-    python bench/analysis_bench.py --sizes 1000000 --profile   # pyinstrument profile of the analysis
+    python bench/analysis_bench.py --sizes 1000000 --profile   # pyinstrument profile in bench/out/
 
 Goal (issue #5/#7): 1,000,000 blocks in at most 60 s.
 """
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="one small size, about 10 s")
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--brute-sample", type=int, default=20_000, help="blocks the brute force runs on (then extrapolated)")
-    parser.add_argument("--profile", action="store_true", help="write a pyinstrument profile per size to bench/profile-<N>.txt")
+    parser.add_argument("--profile", action="store_true", help="write a pyinstrument profile per size to bench/out/analysis-profile-<N>.txt")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile-file", type=Path, help=argparse.SUPPRESS)
@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     sample = min(args.brute_sample, 2_000) if args.smoke else args.brute_sample
     results = []
     for n in sizes:
-        profile = REPO / "bench" / f"profile-{n}.txt" if args.profile else None
+        profile = REPO / "bench" / "out" / f"analysis-profile-{n}.txt" if args.profile else None
+        if profile is not None:
+            profile.parent.mkdir(parents=True, exist_ok=True)
         results.append(run_in_subprocess(n, args.seed, sample, profile))
         print(f"measured {n:,} blocks: analysis {results[-1]['analysis_s']} s", file=sys.stderr)
     print(report(results))
