@@ -93,6 +93,7 @@ def test_renewal_gap_only_when_later_than_every_supply_and_never_from_a_holder()
     [
         ([hop("H", "U", "2027-01-01"), hop("U", "B", "2027-01-01"), hop("B", "U", "2027-01-01"), hop("B", "L", "2027-01-01")],
          "cycle: U -> B -> U"),
+        ([hop("H", "U", "2027-01-01"), hop("U", "U", "2027-01-01"), hop("U", "L", "2027-01-01")], "cycle: U -> U"),
         ([hop("U", "L", "2027-01-01")], "no holder: no row names a provider with role holder"),
         ([hop("H", "U", "2027-01-01")], "no lessee: no row names a recipient with role lessee"),
         ([hop("H", "L1", "2027-01-01"), hop("H", "L2", "2027-01-01")], "several lessees: L1, L2"),
