@@ -196,8 +196,10 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
         indexes = build_indexes(portfolio)
         hops_by_block, basis = leased_block_hops(portfolio, indexes)
         located = sorted((prefix_ints(block), block) for block in hops_by_block)
-        results = [block_result(analyse_chain(block, hops_by_block[block]), hops_by_block[block], basis[block], first, length, indexes, as_of)
-                   for (first, length), block in located]
+        results = []
+        for (first, length), block in located:
+            hops = hops_by_block[block]
+            results.append(block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of))
     return PortfolioAnalysis(results, hops_by_block, as_of, basis)
 
 
