@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +251,13 @@ def test_embedded_and_services_backends_agree(settings: Settings, neo: NeoStore,
     some_blocks = sorted({e.block for e in events if e.type == "lease_hop"})[:20]
     assert neo.hops_for_blocks(some_blocks) == local.hops_for_blocks(some_blocks)
     assert neo.holder_history("240.1.0.0/16") == local.holder_history("240.1.0.0/16") != []
+    blocks = [{"prefix": b, "depth_min": 1, "secured_until": date(2027, 1, 31), "spofs": ["x"], "renewal_gaps": []}
+              for b in some_blocks]
+    spofs = [{"party": h.provider, "block": h.block, "position": 0} for h in local.hops_for_blocks(some_blocks[:5])]
+    for store in (neo, local):
+        store.write_analysis(blocks, spofs)
+        store.write_analysis(blocks[5:], spofs[:3])  # the second run replaces the first
+    assert neo.canonical_dump() == local.canonical_dump()
 
 
 def test_unavailable_servers_end_with_a_clear_message_and_status_2(settings: Settings, run_cli, free_port) -> None:
