@@ -38,7 +38,7 @@ class RawRecord:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None  # Kafka allows a message without a value
 
 
 class RecordSource(Protocol):
@@ -64,7 +64,7 @@ class DeadLetters(Protocol):
 def dead_letter_json(record: RawRecord, reason: str, group: str) -> bytes:
     """The dead-letter message for ``record``: why, where it was, and its raw value (as text when it
     is UTF-8, else base64)."""
-    raw = record.value[:MAX_RAW_IN_DLQ]
+    raw = (record.value or b"")[:MAX_RAW_IN_DLQ]
     try:
         value, encoding = raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -72,7 +72,7 @@ def dead_letter_json(record: RawRecord, reason: str, group: str) -> bytes:
     body = {
         "reason": reason, "topic": record.topic, "partition": record.partition, "offset": record.offset,
         "key": record.key.decode("utf-8", "replace") if record.key is not None else None,
-        "value": value, "value_encoding": encoding, "truncated": len(record.value) > MAX_RAW_IN_DLQ,
+        "value": value, "value_encoding": encoding, "truncated": len(record.value or b"") > MAX_RAW_IN_DLQ,
         "consumer_group": group, "dead_lettered_at": utc_now().isoformat(),
     }
     return json.dumps(body, ensure_ascii=False).encode()
@@ -95,10 +95,16 @@ def decode_batch(records: list[RawRecord]) -> DecodedBatch:
         tp = (record.topic, record.partition)
         batch.start_offsets.setdefault(tp, record.offset)
         batch.next_offsets[tp] = record.offset + 1
+        if not record.value:
+            batch.dead.append((record, "empty message: no value"))
+            continue
         try:
             event = decode_event(record.value)
         except EventDecodeError as exc:
             batch.dead.append((record, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one odd message must not stop the consumer for good
+            batch.dead.append((record, f"undecodable: {type(exc).__name__}: {exc}"))
             continue
         batch.events.append(event if event.event_id else event.with_id())  # type: ignore[arg-type]
     return batch

@@ -97,3 +97,24 @@ def test_replay_from_offset_zero_rebuilds_the_identical_graph(tmp_path: Path) ->
     other = consume(settings, options=ConsumerOptions(group="other", batch_size=50, until_idle=True))
     assert other.applied == other.retracted == 0 and other.records == first.records
     assert NxStore(state).canonical_dump() == dump
+
+
+def test_every_kind_of_poison_is_a_dead_letter_with_its_place(tmp_path: Path) -> None:
+    from chainrisk.graph.consumer import RawRecord, dead_letter_json, decode_batch
+
+    good = mixed_events(8)[0]
+    records = [
+        RawRecord("relationships", 2, 40, b"k", None),
+        RawRecord("relationships", 2, 41, None, b"[" * 100_000),  # json recursion limit
+        RawRecord("relationships", 2, 42, None, b'"a string"'),
+        RawRecord("relationships", 2, 43, None, b"\xff\xfe\x00"),
+        RawRecord("routing", 0, 7, None, good.to_json()),
+    ]
+    batch = decode_batch(records)
+    assert batch.events == [good]
+    assert [r.offset for r, _ in batch.dead] == [40, 41, 42, 43]
+    assert [reason.split(":")[0] for _, reason in batch.dead] == ["empty message", "undecodable", "not a JSON object", "not JSON"]
+    assert batch.start_offsets == {("relationships", 2): 40, ("routing", 0): 7}
+    assert batch.next_offsets == {("relationships", 2): 44, ("routing", 0): 8}
+    binary = json.loads(dead_letter_json(records[3], "not JSON", "g"))
+    assert (binary["value_encoding"], binary["value"], binary["partition"], binary["offset"]) == ("base64", "//4A", 2, 43)
