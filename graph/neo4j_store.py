@@ -31,7 +31,7 @@ from chainrisk.graph.records import (
     FACT_LABEL, LEASE_TYPE, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value, event_from_props, fact_props,
     link_targets, native, prefix_range, sort_dump,
 )
-from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order
+from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order, hop_order
 from chainrisk.ingest.events import Event
 
 WRITE_CHUNK = 10_000
@@ -247,12 +247,12 @@ class NeoStore:
     def hops_for_blocks(self, prefixes: list[str]) -> list[Hop]:
         with self._session() as session:
             hops = [hop_from_row(r[0]) for r in session.run(cypher.HOPS_FOR_BLOCKS, prefixes=sorted(set(prefixes)))]
-        return sorted(hops, key=lambda h: (h.block, h.provider, h.recipient))
+        return sorted(hops, key=hop_order)
 
     def leased_blocks_within(self, first: int, last: int) -> list[Hop]:
         with self._session() as session:
             hops = [hop_from_row(r[0]) for r in session.run(cypher.HOPS_WITHIN, first=first, last=last)]
-        return sorted(hops, key=lambda h: (h.block, h.provider, h.recipient))
+        return sorted(hops, key=hop_order)
 
     def holder_history(self, prefix: str) -> list[Holding]:
         with self._session() as session:

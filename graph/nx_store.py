@@ -36,7 +36,7 @@ from chainrisk.graph.records import (
     FACT_LABEL, LEASE_TYPE, LEASES, LINKS, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value,
     event_from_props, fact_props, link_targets, prefix_range, sort_dump,
 )
-from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order
+from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order, hop_order
 from chainrisk.ingest.events import Event
 
 FORMAT = 1
@@ -364,8 +364,8 @@ class NxStore:
         return portfolio.canonical()
 
     def hops_for_blocks(self, prefixes: list[str]) -> list[Hop]:
-        keys = sorted(k for p in set(prefixes) for k in self.block_leases.get(p, ()))
-        return [self._hop(k) for k in keys]
+        hops = [self._hop(k) for p in set(prefixes) for k in self.block_leases.get(p, ())]
+        return sorted(hops, key=hop_order)
 
     def leased_blocks_within(self, first: int, last: int) -> list[Hop]:
         prefixes = []

@@ -59,6 +59,11 @@ class Holding:
     reference: str
 
 
+def hop_order(h: Hop) -> tuple[str, str, str]:
+    """How lease hops are listed (as ``Portfolio.canonical`` orders them)."""
+    return (h.block, h.provider, h.recipient)
+
+
 def holding_order(h: Holding) -> tuple[Any, ...]:
     """How holder runs are listed: by source, timeline (registry object), then start (unknown first)."""
     since = "" if h.valid_from is None else h.valid_from.isoformat()
