@@ -42,6 +42,7 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     from chainrisk.analysis.exposure import exposure
     from chainrisk.analysis.writeback import analysis_rows
     from chainrisk.cli.report_cmd import open_configured_store, print_exposure_table
+    from chainrisk.graph.alert_repo import alert_repository
     from chainrisk.graph.config import load_settings
     from chainrisk.graph.transport import open_sink
     from chainrisk.ingest.common import run_ingest
@@ -86,6 +87,7 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
         analysis = analyse_portfolio(store.load_portfolio(), as_of.date() if as_of else date.today())
         block_rows, spof_rows = analysis_rows(analysis, analysis_time())
         store.write_analysis(block_rows, spof_rows)
+        open_alerts = [a for a in alert_repository(store).load_alerts(None) if a["status"] == "open"]
     finally:
         store.close()
     rows = exposure(analysis)
@@ -94,6 +96,11 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     click.echo("")
     print_exposure_table(rows[:10], len(rows), analysis.total_addresses)
     flag = "" if settings.backend == "embedded" else " --backend services"
+    for alert in open_alerts[:3]:
+        lessees = {x for a in alert["affected"] for x in a["lessees"]}
+        click.echo(f"ALERT {alert['id'][:8]}: {alert['type']} of {alert['block']}: "
+                   f"{(alert.get('old_party') or {}).get('name', '-')} -> {(alert.get('new_party') or {}).get('name', '-')} "
+                   f"on {alert['changed_at'][:10]}; {len(alert['affected'])} leased blocks and {len(lessees)} lessees affected")
     click.echo("")
     click.echo("Next:")
     click.echo(f"  chainrisk report blocks --sort risk{flag}          the riskiest leased blocks")

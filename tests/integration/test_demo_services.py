@@ -1,0 +1,41 @@
+"""`chainrisk demo --backend services` through Kafka and Neo4j gives the same report as the embedded default."""
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chainrisk.cli.main import cli
+from chainrisk.graph.config import Settings
+from chainrisk.graph.neo4j_store import NeoStore
+
+pytestmark = pytest.mark.services
+
+
+def test_demo_on_services_matches_embedded(services_settings: Settings, tmp_path: Path):
+    prefix = f"test-demo-{uuid.uuid4().hex[:8]}"
+    store = NeoStore(services_settings)
+    store.ensure_schema()
+    store.wipe()
+    store.close()
+    env = {"CHAINRISK_TOPIC_PREFIX": prefix, "CHAINRISK_CONSUMER_GROUP": prefix,
+           "CHAINRISK_STATE_DIR": str(services_settings.state_dir)}
+    runner = CliRunner()
+    services = runner.invoke(cli, ["demo", "--blocks", "150", "--backend", "services"], env=env, catch_exceptions=False)
+    assert services.exit_code == 0, services.output
+    embedded = runner.invoke(cli, ["demo", "--blocks", "150", "--backend", "embedded", "--state-dir", str(tmp_path / "e")],
+                             catch_exceptions=False)
+    assert embedded.exit_code == 0, embedded.output
+    table = lambda out: out[out.index("Exposure"):].replace(" --backend services", "")  # noqa: E731
+    assert table(services.output) == table(embedded.output)
+
+    def report(*extra: str) -> list[dict]:
+        result = runner.invoke(cli, ["report", "blocks", "--format", "json", "--as-of", "2026-11-01", *extra], env=env,
+                               catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    assert report("--backend", "services") == report("--backend", "embedded", "--state-dir", str(tmp_path / "e"))
