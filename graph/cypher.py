@@ -241,9 +241,9 @@ DUMP_RELS = (
 
 # --- analysis write-back ------------------------------------------------------------------------------
 
-CLEAR_BLOCK_ANALYSIS = "MATCH (b:Block) WHERE any(k IN $keys WHERE b[k] IS NOT NULL) SET b += $nulls"
+CLEAR_BLOCK_ANALYSIS = "MATCH (b:Block) WHERE any(k IN $keys WHERE b[k] IS NOT NULL) CALL (b) { SET b += $nulls } IN TRANSACTIONS OF 10000 ROWS"
 SET_BLOCK_ANALYSIS = "UNWIND $rows AS r MATCH (b:Block {prefix: r.prefix}) SET b += r.props"
-CLEAR_SPOF = "MATCH ()-[s:SPOF_FOR]->() DELETE s"
+CLEAR_SPOF = "MATCH ()-[s:SPOF_FOR]->() CALL (s) { DELETE s } IN TRANSACTIONS OF 10000 ROWS"
 CREATE_SPOF = """
 UNWIND $rows AS r
 MATCH (p:Party {key: r.party})
