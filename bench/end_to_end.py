@@ -1,0 +1,243 @@
+"""End to end on the services backend: N lease-hop rows from a register file -> Kafka -> Neo4j ->
+analysis written back, with seconds per stage and in all.
+
+Stages, one after another, each in its own Python process (so each peak RSS is its own):
+
+0. input: a seeded synthetic register (``chainrisk.ingest.synthetic``, the `chainrisk generate`
+   format) with at least N rows, generated once and cached (not part of the total);
+1. ingest: the `chainrisk ingest leases` path - ``run_ingest`` with the leases worker into the
+   ``KafkaSink`` (``open_sink``), stopping after N events, until Kafka acknowledged all of them;
+2. consume: the `chainrisk consume --until-idle` path - ``graph.consumer.consume`` (Kafka source,
+   ``NeoStore``, alerts as configured) in a fresh consumer group until every partition is read;
+3. analyse: the `chainrisk analyze` path - ``load_portfolio`` + ``analyse_portfolio`` +
+   ``analysis_rows`` + ``write_analysis``.
+
+Each run uses fresh topics ``<topic_prefix>.bench-e2e-<run id>.*`` (deleted at the end unless
+``--keep-topics``) and leaves the graph in Neo4j for a look in Browser.
+
+    python bench/end_to_end.py --wipe                    # 1,000,000 events (the goal: <= 300 s)
+    python bench/end_to_end.py --smoke --wipe            # 3,000 events, ~15 s
+    python bench/end_to_end.py --events 200000 --batch-size 5000 --wipe
+
+Settings come from the normal configuration (CHAINRISK_* / chainrisk.toml), on the services
+backend. The database must be empty, or ``--wipe`` given: the run deletes everything in it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import benchlib
+
+GOAL_SECONDS = 300.0
+AS_OF = date(2026, 11, 1)  # the synthetic register's data date: the same figures every day
+
+
+# --- the stages (each runs in its own process) ---------------------------------------------------
+
+
+def stage_ingest(settings: Any, register: Path, events: int) -> dict[str, Any]:
+    from chainrisk.graph.transport import open_sink
+    from chainrisk.ingest import leases
+    from chainrisk.ingest.common import run_ingest
+
+    started = time.perf_counter()
+    sink = open_sink(settings)
+    try:
+        summary = run_ingest(leases.parse, [register], sink, limit=events)
+    finally:
+        sink.close()  # flushes: every message acknowledged by Kafka
+    seconds = time.perf_counter() - started
+    if summary.rejects or summary.files_failed:
+        raise SystemExit(f"ingest: {summary.rejects} rejects, failed files {summary.files_failed}")
+    return {"events": summary.events, "seconds": seconds, "parse_publish_s": summary.seconds}
+
+
+def stage_consume(settings: Any) -> dict[str, Any]:
+    import logging
+
+    from chainrisk.graph.consumer import consume
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="  %(asctime)s %(name)s %(message)s")
+    for noisy in ("kafka", "neo4j"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    for handler in logging.getLogger().handlers:  # keep the metrics lines, not the list of 18 partitions
+        handler.addFilter(lambda record: not record.getMessage().startswith("partitions"))
+    started = time.perf_counter()
+    stats = consume(settings, until_idle=True)
+    seconds = time.perf_counter() - started
+    return {"records": stats.records, "applied": stats.applied, "stale": stats.stale, "duplicate": stats.duplicate,
+            "dead_lettered": stats.dead_lettered, "batches": stats.batches, "seconds": seconds,
+            "loop_seconds": stats.seconds, "batch_s_avg": sum(stats.batch_seconds) / max(1, len(stats.batch_seconds)),
+            "batch_s_max": max(stats.batch_seconds, default=0.0)}
+
+
+def stage_analyse(settings: Any) -> dict[str, Any]:
+    from chainrisk.analysis.blocks import analyse_portfolio
+    from chainrisk.analysis.writeback import analysis_rows
+    from chainrisk.graph.neo4j_store import NeoStore
+
+    store = NeoStore(settings)
+    try:
+        t0 = time.perf_counter()
+        portfolio = store.load_portfolio()
+        t1 = time.perf_counter()
+        analysis = analyse_portfolio(portfolio, AS_OF)
+        t2 = time.perf_counter()
+        block_rows, spof_rows = analysis_rows(analysis, datetime.now(timezone.utc).replace(microsecond=0))
+        store.write_analysis(block_rows, spof_rows)
+        t3 = time.perf_counter()
+    finally:
+        store.close()
+    return {"hops": len(portfolio.hops), "blocks": len(analysis.blocks), "spof_rows": len(spof_rows),
+            "load_s": t1 - t0, "analyse_s": t2 - t1, "write_s": t3 - t2, "seconds": t3 - t0}
+
+
+def run_stage(name: str, env: dict[str, str], extra: list[str]) -> dict[str, Any]:
+    """Run one stage in a child process; its figures (JSON, last stdout line) plus its wall time."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--stage", name, *extra], env=env, stdout=subprocess.PIPE, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"stage {name} failed (exit {done.returncode}); its errors are above")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["wall_s"] = wall
+    return figures
+
+
+def child_main(args: argparse.Namespace) -> int:
+    settings = benchlib.services_settings(batch_size=args.batch_size)
+    if args.stage == "ingest":
+        figures = stage_ingest(settings, args.register, args.events)
+    elif args.stage == "consume":
+        figures = stage_consume(settings)
+    else:
+        figures = stage_analyse(settings)
+    figures["peak_rss_mb"] = benchlib.peak_rss_mb()
+    print(json.dumps(figures))
+    return 0
+
+
+# --- the run -----------------------------------------------------------------------------------------
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    from chainrisk.graph.kafka_io import topic_names
+    from chainrisk.graph.neo4j_store import NeoStore
+
+    settings = benchlib.services_settings(batch_size=args.batch_size)
+    prefix = benchlib.bench_topic_prefix(settings, "e2e")
+    group = f"{settings.consumer_group}-bench-{benchlib.run_id()}"
+    run_settings = benchlib.services_settings(batch_size=args.batch_size, topic_prefix=prefix, consumer_group=group)
+    env = {**os.environ, "CHAINRISK_BACKEND": "services", "CHAINRISK_TOPIC_PREFIX": prefix, "CHAINRISK_CONSUMER_GROUP": group}
+
+    store = NeoStore(settings)
+    try:
+        machine = benchlib.machine_line(store)
+        benchlib.clear_graph(store, args.wipe)
+    finally:
+        store.close()
+
+    t = time.perf_counter()
+    register = benchlib.register_file(args.events, args.seed, args.work_dir or benchlib.default_work_dir(settings))
+    input_s = time.perf_counter() - t
+    print(f"input: {register} ({input_s:.1f} s)", file=sys.stderr)
+    common = ["--batch-size", str(settings.batch_size)]
+    stages: dict[str, dict[str, Any]] = {}
+    try:
+        print(f"1/3 ingest {args.events:,} events into Kafka topics {prefix}.* ...", file=sys.stderr)
+        stages["ingest"] = run_stage("ingest", env, common + ["--register", str(register), "--events", str(args.events)])
+        print(f"2/3 consume into Neo4j (group {group}) ...", file=sys.stderr)
+        stages["consume"] = run_stage("consume", env, common)
+        print("3/3 analyse and write back ...", file=sys.stderr)
+        stages["analyse"] = run_stage("analyse", env, common)
+    finally:
+        if not args.keep_topics:
+            benchlib.delete_topics(run_settings, topic_names(run_settings))
+    server = benchlib.service_rss_mb(settings, "neo4j")
+    kafka = benchlib.service_rss_mb(settings, "kafka")
+    if stages["consume"]["applied"] != stages["ingest"]["events"] or stages["consume"]["dead_lettered"]:
+        raise SystemExit(f"the consumer applied {stages['consume']['applied']:,} of {stages['ingest']['events']:,} events "
+                         f"({stages['consume']['dead_lettered']} dead-lettered)")
+    total = sum(s["seconds"] for s in stages.values())
+    return {
+        "machine": machine, "load_average": benchlib.load_average(), "revision": benchlib.git_revision(),
+        "events": stages["ingest"]["events"], "batch_size": settings.batch_size, "topic_partitions": settings.topic_partitions,
+        "alerts": settings.alerts, "input_s": round(input_s, 1), "stages": stages, "total_s": round(total, 2),
+        "total_wall_s": round(sum(s["wall_s"] for s in stages.values()), 1),
+        "events_per_s": round(stages["ingest"]["events"] / total),
+        "neo4j_rss_mb": round(server[0]) if server else None, "neo4j_peak_rss_mb": round(server[1]) if server else None,
+        "kafka_rss_mb": round(kafka[0]) if kafka else None,
+    }
+
+
+def report(r: dict[str, Any]) -> str:
+    s = r["stages"]
+    n = r["events"]
+    verdict = "met" if r["total_s"] <= GOAL_SECONDS else "MISSED"
+    peak = max(st["peak_rss_mb"] for st in s.values())
+    lines = [
+        f"End to end, {r['machine']} (load {r['load_average']}, rev {r['revision']})",
+        f"{n:,} lease-hop events, batch size {r['batch_size']:,}, {r['topic_partitions']} partitions, alerts "
+        f"{'on' if r['alerts'] else 'off'}; input register ready in {r['input_s']} s (not counted)",
+        f"{'stage':<44} {'seconds':>8} {'events/s':>10} {'share':>6} {'peak RSS':>9}",
+    ]
+
+    def row(label: str, seconds: float, rss: float | None, rate: bool = True) -> str:
+        per_s = f"{n / seconds:>10,.0f}" if rate and seconds > 0 else f"{'':>10}"
+        rss_text = f"{rss:>6.0f} MB" if rss is not None else ""
+        return f"{label:<44} {seconds:>8.1f} {per_s} {seconds / r['total_s']:>6.0%} {rss_text:>9}"
+
+    lines.append(row("1 ingest: parse + publish to Kafka (acked)", s["ingest"]["seconds"], s["ingest"]["peak_rss_mb"]))
+    lines.append(row("2 consume: Kafka -> Neo4j", s["consume"]["seconds"], s["consume"]["peak_rss_mb"]))
+    lines.append(row("3 analyse: load + analyse + write back", s["analyse"]["seconds"], s["analyse"]["peak_rss_mb"]))
+    lines.append(f"{'    load_portfolio':<44} {s['analyse']['load_s']:>8.1f}")
+    lines.append(f"{'    analyse_portfolio':<44} {s['analyse']['analyse_s']:>8.1f}")
+    lines.append(f"{'    analysis_rows + write_analysis':<44} {s['analyse']['write_s']:>8.1f}")
+    lines.append(row("total", r["total_s"], peak))
+    lines.append(f"goal <= {GOAL_SECONDS:.0f} s: {verdict} ({r['total_s'] / GOAL_SECONDS:.2f}x the budget; "
+                 f"{r['events_per_s']:,} events/s end to end)")
+    lines.append(f"(consumer: {s['consume']['batches']:,} batches, avg {s['consume']['batch_s_avg'] * 1000:.0f} ms, max "
+                 f"{s['consume']['batch_s_max'] * 1000:.0f} ms per transaction; analysis: {s['analyse']['blocks']:,} blocks, "
+                 f"{s['analyse']['hops']:,} hops, {s['analyse']['spof_rows']:,} SPOF rows; with process start-up "
+                 f"{r['total_wall_s']} s; Neo4j JVM RSS {r['neo4j_rss_mb']} MB, Kafka JVM RSS {r['kafka_rss_mb']} MB)")
+    lines.append(benchlib.figures_line(
+        "end_to_end", events=n, total_s=r["total_s"], events_per_s=r["events_per_s"], ingest_s=round(s["ingest"]["seconds"], 1),
+        consume_s=round(s["consume"]["seconds"], 1), analyse_s=round(s["analyse"]["seconds"], 1),
+        vs_goal=round(r["total_s"] / GOAL_SECONDS, 3), peak_rss_mb=round(peak)))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="lease-hop rows to push through (default 1,000,000)")
+    parser.add_argument("--batch-size", type=int, default=None, help="consumer events per transaction (default: the configured batch_size)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--work-dir", type=Path, default=None, help="where the generated register is cached (default <state_dir>/bench)")
+    parser.add_argument("--wipe", action="store_true", help="empty the Neo4j database even if it holds data")
+    parser.add_argument("--keep-topics", action="store_true", help="keep this run's Kafka topics")
+    parser.add_argument("--smoke", action="store_true", help="3,000 events: about 15 s")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument("--stage", choices=["ingest", "consume", "analyse"], help=argparse.SUPPRESS)
+    parser.add_argument("--register", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.stage:
+        return child_main(args)
+    if args.smoke:
+        args.events = min(args.events, 3_000)
+    result = measure(args)
+    print(report(result))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
