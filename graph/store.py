@@ -29,13 +29,12 @@ class FactChange:
 class BatchResult:
     """What one ``apply_batch`` did. ``applied`` counts asserts that took effect, ``retracted``
     retracts that took effect, ``stale`` events older than the stored version, ``duplicate`` events
-    already applied (same event_id), ``skipped`` events at offsets the store had already applied."""
+    already applied (same event_id)."""
 
     applied: int = 0
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
-    skipped: int = 0
     changes: list[FactChange] = field(default_factory=list)
     seconds: float = 0.0
 
