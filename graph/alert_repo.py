@@ -73,8 +73,9 @@ class NxAlertRepository:
             for affected in alert["affected"]:
                 if ("Block", affected["block"]) in g:
                     g.add_edge(node, ("Block", affected["block"]), key="AFFECTS", type="AFFECTS", depth=affected["depth"])
+        # saved with the graph and the consumer offsets (periodically and on close), so alerts and
+        # the batches that raised them are persisted together
         self.store._dirty = True  # noqa: SLF001
-        self.store.save()
 
 
 class NeoAlertRepository:

@@ -51,8 +51,8 @@ NEO4J_MIN_PASSWORD_LENGTH = 8  # Neo4j's default dbms.security.auth_minimum_pass
 
 KAFKA_JVM_OPTS = ["-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
 NEO4J_JVM_OPTS = [
-    "-Xms512m",
-    "-Xmx1g",
+    "-Xms1g",
+    "-Xmx2g",
     "-XX:+UseG1GC",
     "-XX:-OmitStackTraceInFastThrow",
     "-XX:+DisableExplicitGC",
