@@ -12,7 +12,10 @@ from typing import Any
 
 from chainrisk.analysis.prefix_index import MASKS, int_to_address, prefix_ints
 from chainrisk.graph.facts import BatchPlan, Decision
-from chainrisk.graph.records import BLOCK_TYPES, HOLDER_TYPES, asns_named, maintainers_named, merge_party_names, parties_named
+from chainrisk.graph.records import (
+    BLOCK_TYPES, HOLDER_TYPES, LEASE_TYPE, asns_named, cached_party_key, hop_role_labels, maintainers_named, merge_party_names,
+    parties_named,
+)
 from chainrisk.ingest.events import Event
 
 
@@ -78,6 +81,29 @@ def fact_writes(plan: BatchPlan) -> FactWrites:
             if live:
                 out.delete.setdefault(event.type, []).append(key)
             out.tombstone.append(event)
+    return out
+
+
+def replaced_lease_keys(writes: FactWrites) -> set[str]:
+    """Fact keys of the live LEASES the writes update or delete."""
+    return {key for key, _ in writes.update.get(LEASE_TYPE, [])} | set(writes.delete.get(LEASE_TYPE, []))
+
+
+def role_label_checks(writes: FactWrites, replaced: dict[str, Event]) -> dict[str, set[str]]:
+    """Party key -> the role labels the writes' LEASES may give or take away: the labels of the new
+    versions of created and updated hops and of the stored versions (``replaced``: fact key -> stored
+    event, for :func:`replaced_lease_keys`) of updated and deleted hops, on each hop's provider and
+    recipient. No other role label of any party can change, so checking just these against the
+    party's current LEASES keeps every party's role labels exact."""
+    hops = [event for _, event in writes.create.get(LEASE_TYPE, []) + writes.update.get(LEASE_TYPE, [])]
+    hops += [replaced[key] for key in sorted(replaced_lease_keys(writes))]
+    out: dict[str, set[str]] = {}
+    for hop in hops:
+        provider_label, recipient_label = hop_role_labels(hop.provider_role, hop.recipient_role)  # type: ignore[union-attr]
+        if provider_label:
+            out.setdefault(cached_party_key(hop.provider.name, hop.provider.id), set()).add(provider_label)  # type: ignore[union-attr]
+        if recipient_label:
+            out.setdefault(cached_party_key(hop.recipient.name, hop.recipient.id), set()).add(recipient_label)  # type: ignore[union-attr]
     return out
 
 

@@ -4,7 +4,10 @@ statements made per label below are built from the fixed model tables in ``graph
 from __future__ import annotations
 
 from chainrisk.graph.portfolio import HOP_FIELDS
-from chainrisk.graph.records import FACT_LABEL, IDENTITY_PROP, LINKS, PROP_NAMES, TEMPORAL_PROPS, Link, identity_prop
+from chainrisk.graph.records import (
+    FACT_LABEL, IDENTITY_PROP, LINKS, PROP_NAMES, PROVIDER_ROLE_LABEL, RECIPIENT_ROLE_LABEL, ROLE_LABELS, TEMPORAL_PROPS, Link,
+    identity_prop,
+)
 
 
 def _temporals(var: str, source: str, props: tuple[tuple[str, str], ...]) -> str:
@@ -178,6 +181,38 @@ def delete_facts(event_type: str) -> str:
 
 STORE_TOMBSTONES = f"UNWIND $rows AS r MERGE (t:Retracted {{fact_key: r.fact_key}}) SET t = r, {_temporals('t', 'r', _PROVENANCE_TIMES)}"
 DROP_TOMBSTONES = "UNWIND $keys AS k MATCH (t:Retracted {fact_key: k}) DELETE t"
+
+# --- party role labels ------------------------------------------------------------------------------
+
+
+def _role_label_holds(label: str) -> str:
+    """A predicate: party ``p`` has a current LEASES giving it role ``label`` (see records.py);
+    existence checks, so a hub party's hops are read only until one is found."""
+    checks = [f"EXISTS {{ (p)-[o:LEASES]->() WHERE o.provider_role = '{role.value}' }}"
+              for role, given in PROVIDER_ROLE_LABEL.items() if given == label]
+    checks += [f"EXISTS {{ (p)<-[i:LEASES]-() WHERE i.recipient_role = '{role.value}' }}"
+               for role, given in RECIPIENT_ROLE_LABEL.items() if given == label]
+    return " OR ".join(checks)
+
+
+def _recheck_role_labels(labels: str) -> str:
+    """Clauses that re-derive the role labels listed by the expression ``labels`` on party ``p``.
+    Removing them first takes the party's write lock before its LEASES are read, so a concurrent
+    batch's hops are seen once it committed, and that batch's own check comes after this one's."""
+    lines = [f"FOREACH (_ IN CASE WHEN '{label}' IN {labels} THEN [1] ELSE [] END | REMOVE p:{label})" for label in ROLE_LABELS]
+    lines.append(f"WITH p, {labels} AS checked")
+    lines += [f"FOREACH (_ IN CASE WHEN '{label}' IN checked AND ({_role_label_holds(label)}) THEN [1] ELSE [] END | SET p:{label})"
+              for label in ROLE_LABELS]
+    return "\n".join(lines)
+
+
+# rows: {key, labels}: the role labels a batch's LEASES writes may have changed (batch.role_label_checks), sorted by key
+RECHECK_ROLE_LABELS = "UNWIND $rows AS r\nMATCH (p:Party {key: r.key})\n" + _recheck_role_labels("r.labels")
+# every party with LEASES, for a graph written before role labels existed (recorded on a Meta node)
+ROLE_LABELS_DONE = "MATCH (m:Meta {name: 'role_labels'}) RETURN count(m) > 0 AS done"
+BACKFILL_ROLE_LABELS = ("MATCH (p:Party) WHERE EXISTS { (p)-[:LEASES]-() } CALL (p) {\n"
+                        + _recheck_role_labels(repr(list(ROLE_LABELS))) + "\n} IN TRANSACTIONS OF 1000 ROWS")
+MARK_ROLE_LABELS_DONE = "MERGE (:Meta {name: 'role_labels'})"
 
 # --- holder history ---------------------------------------------------------------------------------
 

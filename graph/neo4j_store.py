@@ -5,8 +5,9 @@ each batch is one transaction that
    start where the stored offsets are: :class:`~chainrisk.graph.store.OffsetConflict`);
 2. reads the stored versions of the batch's facts (one query per event type, plus one for tombstones);
 3. decides in Python (``graph/facts.py``);
-4. writes: new blocks and containment, reference nodes, fact elements, holder history, offsets -
-   one ``UNWIND`` statement per kind of change and event type, never one per event.
+4. writes: new blocks and containment, reference nodes, fact elements, the role labels of the
+   parties whose LEASES changed, holder history, offsets - one ``UNWIND`` statement per kind of
+   change and event type, never one per event.
 
 Deadlocks between concurrent consumers are transient errors; the driver retries the whole
 transaction function. Every Cypher statement is in ``graph/cypher.py``.
@@ -79,6 +80,10 @@ class NeoStore:
             for statement in cypher.SCHEMA:
                 session.run(statement).consume()
             session.run(cypher.AWAIT_INDEXES, seconds=300).consume()
+            if not session.run(cypher.ROLE_LABELS_DONE).single()["done"]:
+                # a graph written before parties had role labels: derive them once
+                session.run(cypher.BACKFILL_ROLE_LABELS).consume()
+                session.run(cypher.MARK_ROLE_LABELS_DONE).consume()
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
         with self._session() as session:
@@ -115,12 +120,15 @@ class NeoStore:
 
         keys = [e.fact_key for e in events]
         plan = plan_batch(events, self._stored_versions(tx, keys), keys)
-        previous = self._stored_events(tx, plan.keys_needing_stored_event())
+        writes = prep.fact_writes(plan)
+        # the stored versions of replaced hops: changes' predecessors, and roles a party may lose
+        previous = self._stored_events(tx, plan.keys_needing_stored_event() | prep.replaced_lease_keys(writes))
         fresh = prep.new_events(events, plan.decisions)
         refs = prep.references(fresh)
         self._add_blocks(tx, refs.blocks)  # first: it takes the block lock before any party lock
         self._write_references(tx, refs)
-        self._write_facts(tx, prep.fact_writes(plan))
+        self._write_facts(tx, writes)
+        self._recheck_role_labels(tx, prep.role_label_checks(writes, previous))
         self._update_holders(tx, prep.holder_events(fresh))
         if parts:
             tx.run(cypher.WRITE_OFFSETS, parts=parts, group=group).consume()
@@ -221,6 +229,11 @@ class NeoStore:
             else:
                 rows = [{"props": wire(fact_props(e, k)), "links": link_targets(e)} for k, e in keyed]
                 tx.run(cypher.update_facts(event_type), rows=rows).consume()
+
+    def _recheck_role_labels(self, tx: ManagedTransaction, checks: dict[str, set[str]]) -> None:
+        if checks:
+            rows = [{"key": key, "labels": sorted(labels)} for key, labels in sorted(checks.items())]
+            tx.run(cypher.RECHECK_ROLE_LABELS, rows=rows).consume()
 
     def _update_holders(self, tx: ManagedTransaction, by_block: dict[str, list[Event]]) -> None:
         if not by_block:

@@ -1,7 +1,8 @@
 """The embedded graph store: a networkx MultiDiGraph holding exactly the graph model
 (docs/graph-model.md), persisted under the state folder.
 
-Nodes are ``(label, identity)`` tuples with the node's properties as attributes plus ``labels``;
+Nodes are ``(label, identity)`` tuples with the node's properties as attributes plus ``labels`` (a
+Party's: ``("Party", *sorted(role labels))``, kept from per-party role counts of its current LEASES);
 edges carry ``type`` plus their properties; an edge's key is its type, except LEASES
 (``("LEASES", fact_key)``) and HELD_BY (``("HELD_BY", source, fact_key, valid_from)``), of which
 several may join the same two nodes.
@@ -34,7 +35,7 @@ from chainrisk.graph.holders import holder_runs, merge_evidence
 from chainrisk.graph.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
 from chainrisk.graph.records import (
     FACT_LABEL, LEASE_TYPE, LEASES, LINKS, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value,
-    event_from_props, fact_props, link_targets, prefix_range, sort_dump,
+    event_from_props, fact_props, hop_role_labels, link_targets, party_labels, prefix_range, sort_dump,
 )
 from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order, hop_order
 from chainrisk.ingest.events import Event
@@ -73,22 +74,40 @@ class NxStore:
         self._dirty = False
 
     def _build_indexes(self) -> None:
-        """In-memory lookups, rebuilt on load: LEASES by fact_key and by block, blocks by length."""
+        """In-memory lookups, rebuilt on load: LEASES by fact_key and by block, blocks by length, and
+        per party how many current LEASES give it each role label (which also sets the labels of a
+        graph saved before parties had role labels)."""
         self.lease_edges: dict[str, tuple[Node, Node]] = {}
         self.block_leases: dict[str, set[str]] = {}
         self.block_firsts: dict[int, list[int]] = {}
+        self.role_counts: dict[Node, dict[str, int]] = {}
         for u, v, data in self.g.edges(data=True):
             if data["type"] == LEASES:
                 self._index_lease(data["fact_key"], data["block"], u, v)
+                self._count_roles(u, v, data, 1)
         for node, data in self.g.nodes(data=True):
             if node[0] == "Block":
                 self.block_firsts.setdefault(data["prefix_length"], []).append(data["first"])
+            elif node[0] == "Party":
+                data["labels"] = party_labels(self.role_counts.get(node, {}))
         for firsts in self.block_firsts.values():
             firsts.sort()
 
     def _index_lease(self, key: str, block: str, u: Node, v: Node) -> None:
         self.lease_edges[key] = (u, v)
         self.block_leases.setdefault(block, set()).add(key)
+
+    def _count_roles(self, provider: Node, recipient: Node, hop: dict[str, Any], delta: int) -> None:
+        """Count a LEASES hop's role labels on its parties in (``delta`` 1) or out (-1), and set the
+        parties' labels to the roles they still have."""
+        for party, label in zip((provider, recipient), hop_role_labels(hop["provider_role"], hop["recipient_role"])):
+            if label is None:
+                continue
+            counts = self.role_counts.setdefault(party, {})
+            counts[label] = counts.get(label, 0) + delta
+            if not counts[label]:
+                del counts[label]
+            self.g.nodes[party]["labels"] = party_labels(counts)
 
     def save(self) -> None:
         """Write graph and offsets atomically (temporary file, fsync, rename, fsync the folder)."""
@@ -273,8 +292,9 @@ class NxStore:
             for key in keys:
                 if event_type == LEASE_TYPE:
                     u, v = self.lease_edges.pop(key)
-                    block = self.g.edges[u, v, (LEASES, key)]["block"]
-                    self.block_leases[block].discard(key)
+                    hop = self.g.edges[u, v, (LEASES, key)]
+                    self.block_leases[hop["block"]].discard(key)
+                    self._count_roles(u, v, hop, -1)
                     self.g.remove_edge(u, v, (LEASES, key))
                 else:
                     self.g.remove_node(self._fact_node(event_type, key))
@@ -297,6 +317,7 @@ class NxStore:
             v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))  # type: ignore[union-attr]
             self.g.add_edge(u, v, key=(LEASES, key), type=LEASES, **props)
             self._index_lease(key, event.block, u, v)
+            self._count_roles(u, v, props, 1)
             return
         node = self._fact_node(event.type, key)
         self._add_node(node, props)
@@ -317,8 +338,10 @@ class NxStore:
         if event.type == LEASE_TYPE:
             u, v = self.lease_edges[key]
             data = self.g.edges[u, v, (LEASES, key)]
+            self._count_roles(u, v, data, -1)
             data.clear()
             data.update(type=LEASES, **props)
+            self._count_roles(u, v, data, 1)
             return
         node = self._fact_node(event.type, key)
         data = self.g.nodes[node]

@@ -6,6 +6,7 @@ stored element always rebuilds the exact event that made it (``event_from_props(
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime, timezone
@@ -13,7 +14,7 @@ from enum import Enum
 from typing import Any, get_args
 
 from chainrisk.analysis.prefix_index import prefix_ints, prefix_size
-from chainrisk.ingest.events import EVENT_ADAPTER, Event, party_key
+from chainrisk.ingest.events import EVENT_ADAPTER, Event, Role, party_key
 
 _MODELS: dict[str, Any] = {m.model_fields["type"].default: m for m in get_args(get_args(Event)[0])}
 
@@ -266,6 +267,24 @@ def delegation_holder(registry: str, holder_id: str) -> PartyRef:
     """The party a delegated-stats record names by opaque id: key ``<registry>:<id>`` casefolded
     (the same key ``analysis.holder_changes`` uses), named ``<REGISTRY> holder <id>``."""
     return PartyRef(f"{registry}:{holder_id}".casefold(), f"{registry.upper()} holder {holder_id}", holder_id)
+
+
+# Party role labels: a LEASES hop gives its provider the label of its provider_role and its recipient
+# the label of its recipient_role, where the role has one on that side (a holder only provides, a
+# lessee only receives). A party's role labels are those its current LEASES give it.
+PROVIDER_ROLE_LABEL: dict[Role, str] = {Role.HOLDER: "Holder", Role.UPSTREAM: "Upstream", Role.BROKER: "Broker"}
+RECIPIENT_ROLE_LABEL: dict[Role, str] = {Role.UPSTREAM: "Upstream", Role.BROKER: "Broker", Role.LESSEE: "Lessee"}
+ROLE_LABELS: tuple[str, ...] = ("Holder", "Upstream", "Broker", "Lessee")
+
+
+def hop_role_labels(provider_role: Role | str, recipient_role: Role | str) -> tuple[str | None, str | None]:
+    """The role label a LEASES hop with these roles gives its provider and its recipient (None: none)."""
+    return PROVIDER_ROLE_LABEL.get(Role(provider_role)), RECIPIENT_ROLE_LABEL.get(Role(recipient_role))
+
+
+def party_labels(role_labels: Iterable[str]) -> tuple[str, ...]:
+    """A Party node's labels: ``Party`` and its role labels, sorted."""
+    return ("Party", *sorted(set(role_labels)))
 
 
 @lru_cache(maxsize=1 << 16)

@@ -130,3 +130,29 @@ def synthetic_lease_events(n_blocks: int, seed: int = 7) -> list[LeaseHop]:
                 provenance=observed.model_copy(update={"line": line}),
             ).with_id())  # type: ignore[arg-type]
     return events
+
+
+def role_change_events(seed: int, n_hops: int = 40) -> list[LeaseHop]:
+    """Lease hops among six parties over four blocks with random roles (either role on either side
+    now and then, as the event contract allows), newer versions that change a hop's roles, retracts
+    and resurrections, shuffled: every way a party can gain or lose a role label."""
+    rng = random.Random(seed)
+    parties = [f"Party {c}" for c in "ABCDEF"]
+
+    def roles() -> dict[str, str]:
+        provider = rng.choice(("holder", "upstream", "broker")) if rng.random() < 0.9 else "lessee"
+        recipient = rng.choice(("upstream", "broker", "lessee")) if rng.random() < 0.9 else "holder"
+        return {"provider_role": provider, "recipient_role": recipient}
+
+    events: list[LeaseHop] = []
+    for _ in range(n_hops):
+        hop = (f"240.2.{rng.randrange(4)}.0/24", rng.choice(parties), rng.choice(parties))  # a party may supply itself
+        events.append(lease(*hop, rng.randrange(20), **roles()))
+        if rng.random() < 0.4:
+            events.append(lease(*hop, 20 + rng.randrange(20), **roles()))
+        if rng.random() < 0.4:
+            events.append(lease(*hop, 40 + rng.randrange(20), op="retract"))
+            if rng.random() < 0.3:
+                events.append(lease(*hop, 60 + rng.randrange(10), **roles()))
+    rng.shuffle(events)
+    return events

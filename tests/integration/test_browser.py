@@ -143,6 +143,9 @@ def test_browser_runs_library_queries_from_deep_links(page: Any, browser_setting
     graph.get_by_text("Acme Hosting").first.wait_for()
     captions = graph.locator("text").all_text_contents()
     assert {"Northwind", "LeaseCo", "Acme"} <= {word for caption in captions for word in caption.split()}
+    # parties coloured by their role labels: holder red, upstream orange, lessee green (node.Holder, ...)
+    fills = {c.get_attribute("fill") for c in graph.locator("circle").all()}
+    assert {"rgb(192, 57, 43)", "rgb(230, 126, 34)", "rgb(39, 174, 96)"} <= fills, f"parties not coloured by role: {fills}"
     shot = _save(frame, "browser-2-block-chain")
 
     # 4. who can cut it off

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graph_events import mixed_events, synthetic_lease_events
+from graph_events import mixed_events, role_change_events, synthetic_lease_events
 
 from chainrisk.graph.config import Settings
 from chainrisk.graph.consumer import ConsumerOptions, consume
@@ -106,6 +106,60 @@ def test_every_statement_one_event_per_transaction_in_any_order(neo: NeoStore, t
     assert dump == expected_store.canonical_dump(), diff(dump, expected_store.canonical_dump())
     assert changes == expected_changes
     assert neo.holder_history("240.1.0.0/16") == expected_store.holder_history("240.1.0.0/16")
+
+
+def _party_labels(neo: NeoStore) -> dict[str, list[str]]:
+    with neo._session() as session:  # noqa: SLF001 - a test probe
+        return {r["key"]: sorted(r["labels"]) for r in session.run("MATCH (p:Party) RETURN p.key AS key, labels(p) AS labels")}
+
+
+def _labels_from_leases(neo: NeoStore) -> dict[str, list[str]]:
+    """Party key -> its labels by the rule, read off Neo4j's current LEASES."""
+    roles: dict[str, set[str]] = {key: {"Party"} for key in _party_labels(neo)}
+    with neo._session() as session:  # noqa: SLF001
+        rows = list(session.run("MATCH (a:Party)-[l:LEASES]->(b:Party) "
+                                "RETURN a.key AS a, l.provider_role AS out, b.key AS b, l.recipient_role AS in"))
+    for r in rows:
+        if r["out"] in ("holder", "upstream", "broker"):
+            roles[r["a"]].add(r["out"].capitalize())
+        if r["in"] in ("upstream", "broker", "lessee"):
+            roles[r["b"]].add(r["in"].capitalize())
+    return {key: sorted(found) for key, found in roles.items()}
+
+
+def test_party_role_labels_follow_the_current_leases(neo: NeoStore, tmp_path: Path) -> None:
+    """Hops gaining, changing and losing roles in batches of random size: after every batch each
+    party's labels are those its current LEASES give it, and both stores hold the same graph."""
+    events = role_change_events(41) + role_change_events(42)
+    rng = random.Random(41)
+    local = NxStore(tmp_path / "expected", save_interval_s=3600)
+    at, lost = 0, 0
+    before: dict[str, list[str]] = {}
+    while at < len(events):
+        chunk = events[at:at + rng.randint(1, 20)]
+        at += len(chunk)
+        neo.apply_batch(chunk, {}, "roles")
+        local.apply_batch(chunk, {}, "roles")
+        labels = _party_labels(neo)
+        assert labels == _labels_from_leases(neo)
+        lost += sum(1 for key, had in before.items() if set(had) - set(labels[key]))
+        before = labels
+    assert lost > 0, "the events should take roles away too"
+    dump = neo.canonical_dump()
+    assert dump == local.canonical_dump(), diff(dump, local.canonical_dump())
+
+
+def test_role_labels_of_a_graph_written_before_them_are_set_at_start(neo: NeoStore, tmp_path: Path) -> None:
+    events = role_change_events(43)
+    neo.apply_batch(events, {}, "roles")
+    expected = neo.canonical_dump()
+    with neo._session() as session:  # noqa: SLF001 - make it a graph from before role labels
+        session.run("MATCH (p:Party) REMOVE p:Holder:Upstream:Broker:Lessee").consume()
+        session.run("MATCH (m:Meta {name: 'role_labels'}) DELETE m").consume()
+    assert {tuple(labels) for labels in _party_labels(neo).values()} == {("Party",)}
+    neo.ensure_schema()
+    assert neo.canonical_dump() == expected
+    assert _party_labels(neo) == _labels_from_leases(neo)
 
 
 def test_replay_from_offset_zero_gives_the_identical_graph(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
