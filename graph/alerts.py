@@ -6,8 +6,11 @@ evidence updates the same alert (evidence deduplicated by event id; first/last s
 evidence's own dates, so a replay rebuilds identical alerts). A change that undoes an open alert
 (old and new party swapped) resolves it; ``chainrisk alerts ack ID`` acknowledges one.
 
-Exactly-once effect: alert writes are idempotent (keyed by alert id, evidence by event id), so
-processing the same changes twice leaves the same alerts.
+Exactly-once effect: alert writes are idempotent (keyed by alert id, evidence by event id; a change
+that already resolved an alert is not taken again for a new one), so processing the same changes
+twice leaves the same alerts. The consumer hands every applied batch's changes over at least once
+(a pending-changes record stored with the batch, see graph/consumer.py); delivery to the alerts topic
+and the webhook is at least once (an alert handed over again is published again, unchanged).
 """
 from __future__ import annotations
 
@@ -150,6 +153,8 @@ class AlertEngine:
         touched: dict[str, Alert] = {}
         for change in detected:
             reverted = known.get(change.revert_of_id or "")
+            if reverted is not None and any(e.event_id == change.evidence.event_id for e in reverted.evidence):
+                continue  # this evidence resolved it already: the same changes handed over again
             if reverted is not None and reverted.status == "open" and change.changed_at >= reverted.changed_at:
                 reverted.status = "resolved"
                 reverted.resolution = f"reverted: {change.evidence.detail} ({change.evidence.source})"

@@ -6,7 +6,9 @@ batch's next offsets in ONE store transaction; then commit the offsets to Kafka 
 store's offsets are the truth, and the consumer seeks to them whenever it is assigned partitions).
 So a crash anywhere - before the write, between write and Kafka commit, during a rebalance - re-reads
 at most what the store has not recorded, and re-applying an already applied event is a duplicate
-(same event id) that changes nothing: exactly-once effect. See docs/consumer.md.
+(same event id) that changes nothing: exactly-once effect. The batch's changes reach the
+``on_changes`` hook (the alerts) through a pending-changes record written in the same transaction
+and dropped after the hook, so a crash in between cannot lose them. See docs/consumer.md.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.store import BatchResult, FactChange, GraphStore, OffsetConflict, TopicPartition
+from chainrisk.graph.store import BatchResult, FactChange, GraphStore, OffsetConflict, PendingChanges, TopicPartition
 from chainrisk.ingest.events import INGEST_TOPICS, Event, EventDecodeError, decode_event, utc_now
 
 log = logging.getLogger("chainrisk.consumer")
@@ -133,6 +135,7 @@ class ConsumerStats:
     dead_lettered: int = 0
     batches: int = 0
     conflicts: int = 0
+    pending_handed_over: int = 0  # batches whose changes a crash kept from the hook, handed over at start
     seconds: float = 0.0
     batch_seconds: list[float] = field(default_factory=list)
 
@@ -232,6 +235,20 @@ def _fill_batch(source: RecordSource, options: ConsumerOptions, wait: bool = Tru
     return records
 
 
+def hand_over_pending(store: GraphStore, group: str, on_changes: Callable[[list[FactChange]], None],
+                      options: ConsumerOptions) -> int:
+    """Hand each pending-changes record of ``group`` (a batch applied whose hook never finished: a
+    crash, or a hook that failed) to ``on_changes``, oldest first, and drop it once the hook
+    returned. Returns how many there were."""
+    pending: list[PendingChanges] = with_retries(lambda: store.pending_changes(group), "graph store", options)
+    for record in pending:
+        log.info("handing over the %d change(s) of batch %s, applied before the last stop but not yet handed to the hook",
+                 len(record.changes), record.batch_id)
+        with_retries(lambda: on_changes(record.changes), "alert store", options)  # noqa: B023 - called right here
+        with_retries(lambda: store.drop_pending_changes(group, record.batch_id), "graph store", options)  # noqa: B023
+    return len(pending)
+
+
 def run_consumer(
     store: GraphStore,
     source: RecordSource,
@@ -244,10 +261,17 @@ def run_consumer(
 
     While a batch is being written, the next one (what the source has buffered) is decoded on a
     worker thread: the write mostly waits for Neo4j, so decoding costs no wall time. A batch whose
-    write failed with OffsetConflict throws the prefetched one away (the source re-seeks)."""
+    write failed with OffsetConflict throws the prefetched one away (the source re-seeks).
+
+    With an ``on_changes`` hook each batch's changes are also stored as a pending-changes record in
+    the batch's transaction, dropped once the hook returned; records left by an earlier run are
+    handed to the hook first. So the hook sees every batch's changes at least once, even across a
+    crash between the commit and the hook (the alerts engine is idempotent: exactly-once effect)."""
     stats = ConsumerStats()
     metrics = _Metrics(options.metrics_interval_s)
     started = time.monotonic()
+    if on_changes is not None:
+        stats.pending_handed_over = hand_over_pending(store, options.group, on_changes, options)
     ahead: Future[DecodedBatch] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrisk-decode") as decoder:
         while not should_stop():
@@ -271,7 +295,8 @@ def run_consumer(
                 with_retries(dead_letters.flush, "dead-letter topic", options)  # durable before offsets pass them
             try:
                 result = with_retries(
-                    lambda: store.apply_batch(batch.events, batch.next_offsets, options.group, batch.start_offsets),
+                    lambda: store.apply_batch(batch.events, batch.next_offsets, options.group, batch.start_offsets,
+                                              keep_changes=on_changes is not None),
                     "graph store", options)
             except OffsetConflict as conflict:
                 stats.conflicts += 1
@@ -283,7 +308,9 @@ def run_consumer(
             stats.add(result, batch.records, len(batch.dead))
             metrics.batch(batch.records, result.seconds)
             if on_changes is not None and result.changes:
-                on_changes(result.changes)
+                with_retries(lambda: on_changes(result.changes), "alert store", options)
+            if result.pending_id is not None:
+                with_retries(lambda: store.drop_pending_changes(options.group, result.pending_id), "graph store", options)
             metrics.maybe_log(source, stats)
     stats.seconds = time.monotonic() - started
     return stats

@@ -32,7 +32,7 @@ def _literal_map(event_type: str, source: str) -> str:
 
 # --- schema -------------------------------------------------------------------------------------
 
-_UNIQUE_NODES = {"Party": "key", "Block": "prefix", "AS": "asn", "Maintainer": "name", "Meta": "name",
+_UNIQUE_NODES = {"Party": "key", "Block": "prefix", "AS": "asn", "Maintainer": "name", "Meta": "name", "PendingChanges": "batch_id",
                  **{label: "fact_key" for label in FACT_LABEL.values()}, "Retracted": "fact_key"}
 _NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("BgpRoute", "first"),
                  ("RouteObject", "first"), ("Listing", "first"), ("Registration", "first"), ("Delegation", "first"),
@@ -68,6 +68,17 @@ STORED_OFFSETS = """
 MATCH (o:ConsumerOffset {group: $group}) WHERE o.next_offset IS NOT NULL
 RETURN o.topic AS topic, o.partition AS partition, o.next_offset AS next
 """
+
+# --- pending changes (the consumer's outbox, docs/consumer.md) -----------------------------------------
+
+WRITE_PENDING_CHANGES = """
+CREATE (:PendingChanges {group: $group, batch_id: $batch_id, written_at: datetime(), changes_json: $changes_json})
+"""
+PENDING_CHANGES = """
+MATCH (n:PendingChanges {group: $group})
+RETURN n.batch_id AS batch_id, n.changes_json AS changes_json ORDER BY n.written_at, n.batch_id
+"""
+DROP_PENDING_CHANGES = "MATCH (n:PendingChanges {batch_id: $batch_id}) WHERE n.group = $group DELETE n"
 
 # --- fact versions --------------------------------------------------------------------------------
 

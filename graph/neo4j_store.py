@@ -32,7 +32,10 @@ from chainrisk.graph.records import (
     FACT_LABEL, LEASE_TYPE, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value, event_from_props, fact_props,
     link_targets, native, prefix_range, sort_dump,
 )
-from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order, hop_order
+from chainrisk.graph.store import (
+    BatchResult, Holding, OffsetConflict, PendingChanges, TopicPartition, changes_from_json, changes_to_json, holding_order, hop_order,
+    new_batch_id, offset_conflicts,
+)
 from chainrisk.ingest.events import Event
 
 WRITE_CHUNK = 10_000
@@ -103,15 +106,16 @@ class NeoStore:
         offsets: dict[TopicPartition, int],
         group: str,
         start_offsets: dict[TopicPartition, int] | None = None,
+        keep_changes: bool = False,
     ) -> BatchResult:
         started = time.monotonic()
         with self._session() as session:
-            result: BatchResult = session.execute_write(self._apply_tx, events, offsets, group, start_offsets)
+            result: BatchResult = session.execute_write(self._apply_tx, events, offsets, group, start_offsets, keep_changes)
         result.seconds = time.monotonic() - started
         return result
 
     def _apply_tx(self, tx: ManagedTransaction, events: list[Event], offsets: dict[TopicPartition, int], group: str,
-                  start_offsets: dict[TopicPartition, int] | None) -> BatchResult:
+                  start_offsets: dict[TopicPartition, int] | None, keep_changes: bool) -> BatchResult:
         parts = [{"topic": t, "partition": p, "next": n} for (t, p), n in sorted(offsets.items())]
         stored_offsets = {(r["topic"], r["partition"]): r["next"] for r in tx.run(cypher.LOCK_OFFSETS, parts=parts, group=group)}
         conflicts = offset_conflicts(stored_offsets, start_offsets)
@@ -132,8 +136,22 @@ class NeoStore:
         self._update_holders(tx, prep.holder_events(fresh))
         if parts:
             tx.run(cypher.WRITE_OFFSETS, parts=parts, group=group).consume()
-        return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                           changes=plan.changes(previous))
+        result = BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
+                             changes=plan.changes(previous))
+        if keep_changes and result.changes:
+            result.pending_id = new_batch_id()
+            tx.run(cypher.WRITE_PENDING_CHANGES, group=group, batch_id=result.pending_id,
+                   changes_json=changes_to_json(result.changes)).consume()
+        return result
+
+    def pending_changes(self, group: str) -> list[PendingChanges]:
+        with self._session() as session:
+            rows = list(session.run(cypher.PENDING_CHANGES, group=group))
+        return [PendingChanges(r["batch_id"], changes_from_json(r["changes_json"])) for r in rows]
+
+    def drop_pending_changes(self, group: str, batch_id: str) -> None:
+        with self._session() as session:
+            session.execute_write(lambda tx: tx.run(cypher.DROP_PENDING_CHANGES, group=group, batch_id=batch_id).consume())
 
     @staticmethod
     def _keys_by_type(keys: Iterable[str]) -> dict[str, list[str]]:

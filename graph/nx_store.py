@@ -7,13 +7,13 @@ edges carry ``type`` plus their properties; an edge's key is its type, except LE
 (``("LEASES", fact_key)``) and HELD_BY (``("HELD_BY", source, fact_key, valid_from)``), of which
 several may join the same two nodes.
 
-Persistence: the graph and the consumer offsets are pickled together to a temporary file that is
-then atomically renamed over ``<state_dir>/graph/graph.pickle``, so graph and offsets never
-disagree. To keep a million-event ingest fast the snapshot is written at most every
-``save_interval_s`` seconds (and at most a fifth of the time: a big graph takes seconds to pickle)
-and on ``close()``; after a crash the consumer resumes from the offsets of
-the last snapshot and re-applies the rest (the fact versions make that exact). One process at a time
-may write (a lock file); any number may read the last snapshot.
+Persistence: the graph (alerts included), the consumer offsets and the pending changes (the
+consumer's outbox) are pickled together to a temporary file that is then atomically renamed over
+``<state_dir>/graph/graph.pickle``, so they never disagree. To keep a million-event ingest fast the
+snapshot is written at most every ``save_interval_s`` seconds (and at most a fifth of the time: a
+big graph takes seconds to pickle) and on ``close()``; after a crash the consumer resumes from the
+offsets of the last snapshot and re-applies the rest (the fact versions make that exact). One
+process at a time may write (a lock file); any number may read the last snapshot.
 """
 from __future__ import annotations
 
@@ -37,7 +37,10 @@ from chainrisk.graph.records import (
     FACT_LABEL, LEASE_TYPE, LEASES, LINKS, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value,
     event_from_props, fact_props, hop_role_labels, link_targets, party_labels, prefix_range, sort_dump,
 )
-from chainrisk.graph.store import BatchResult, Holding, OffsetConflict, TopicPartition, offset_conflicts, holding_order, hop_order
+from chainrisk.graph.store import (
+    BatchResult, FactChange, Holding, OffsetConflict, PendingChanges, TopicPartition, changes_from_json, changes_to_json, holding_order,
+    hop_order, new_batch_id, offset_conflicts,
+)
 from chainrisk.ingest.events import Event
 
 FORMAT = 1
@@ -64,12 +67,15 @@ class NxStore:
     def _load(self) -> None:
         self.g: nx.MultiDiGraph = nx.MultiDiGraph()
         self.offsets: dict[str, dict[TopicPartition, int]] = {}
+        self.pending: dict[str, dict[str, list[FactChange]]] = {}  # group -> batch id -> changes, oldest first
         if self.path.exists():
             with open(self.path, "rb") as fh:
                 data = pickle.load(fh)
             if data.get("format") != FORMAT:
                 raise RuntimeError(f"{self.path}: unknown embedded graph format {data.get('format')!r} (this version reads {FORMAT})")
             self.g, self.offsets = data["graph"], data["offsets"]
+            self.pending = {group: {batch_id: changes_from_json(text) for batch_id, text in records.items()}
+                            for group, records in data.get("pending", {}).items()}
         self._build_indexes()
         self._dirty = False
 
@@ -115,7 +121,11 @@ class NxStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as fh:
-            pickle.dump({"format": FORMAT, "graph": self.g, "offsets": self.offsets}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            # pending changes as JSON text, like Neo4j's records: a snapshot must not depend on how events pickle
+            pending = {group: {batch_id: changes_to_json(changes) for batch_id, changes in records.items()}
+                       for group, records in self.pending.items() if records}
+            pickle.dump({"format": FORMAT, "graph": self.g, "offsets": self.offsets, "pending": pending}, fh,
+                        protocol=pickle.HIGHEST_PROTOCOL)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
@@ -156,6 +166,18 @@ class NxStore:
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
         return dict(self.offsets.get(group, {}))
 
+    # --- pending changes (kept with graph and offsets: a snapshot taken between a batch and its hook
+    # --- holds the batch's changes, so the hook still gets them after a crash) ------------------------
+
+    def pending_changes(self, group: str) -> list[PendingChanges]:
+        self._lock_for_writing()  # the caller hands them on and drops them: a writer's job
+        return [PendingChanges(batch_id, changes) for batch_id, changes in self.pending.get(group, {}).items()]
+
+    def drop_pending_changes(self, group: str, batch_id: str) -> None:
+        self._lock_for_writing()
+        if self.pending.get(group, {}).pop(batch_id, None) is not None:
+            self._dirty = True
+
     # --- apply ---------------------------------------------------------------------------------------
 
     def apply_batch(
@@ -164,6 +186,7 @@ class NxStore:
         offsets: dict[TopicPartition, int],
         group: str,
         start_offsets: dict[TopicPartition, int] | None = None,
+        keep_changes: bool = False,
     ) -> BatchResult:
         started = time.monotonic()
         self._lock_for_writing()
@@ -174,6 +197,9 @@ class NxStore:
         try:
             result = self._apply(events)
             self.offsets.setdefault(group, {}).update(offsets)
+            if keep_changes and result.changes:
+                result.pending_id = new_batch_id()
+                self.pending.setdefault(group, {})[result.pending_id] = result.changes
         except BaseException:
             self._load()  # drop the half-applied batch: memory goes back to the last snapshot
             raise

@@ -52,8 +52,9 @@ IDENTITY_PROP: dict[str, str] = {
     "ConsumerOffset": "group",
     "Meta": "name",
     "Alert": "alert_id",
+    "PendingChanges": "batch_id",
 }
-MACHINERY_LABELS = frozenset({"ConsumerOffset", "Meta"})
+MACHINERY_LABELS = frozenset({"ConsumerOffset", "Meta", "PendingChanges"})
 
 
 def identity_prop(label: str) -> str:

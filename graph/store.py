@@ -5,12 +5,14 @@ what lets the two backends give identical results.
 """
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from chainrisk.analysis.model import Hop, Portfolio
-from chainrisk.ingest.events import Event
+from chainrisk.ingest.events import Event, decode_event
 
 TopicPartition = tuple[str, int]
 
@@ -25,11 +27,41 @@ class FactChange:
     previous: Event | None
 
 
+def changes_to_json(changes: list[FactChange]) -> str:
+    """The changes as one JSON array of ``{"event": ..., "previous": ... | null}``, each event as
+    ``model_dump_json`` writes it (what :func:`changes_from_json` reads back)."""
+    items = [f'{{"event":{c.event.model_dump_json()},"previous":{"null" if c.previous is None else c.previous.model_dump_json()}}}'
+             for c in changes]
+    return "[" + ",".join(items) + "]"
+
+
+def changes_from_json(text: str) -> list[FactChange]:
+    """The changes :func:`changes_to_json` wrote (each event through ``decode_event``)."""
+    return [FactChange(decode_event(json.dumps(item["event"])),
+                       None if item["previous"] is None else decode_event(json.dumps(item["previous"])))
+            for item in json.loads(text)]
+
+
+def new_batch_id() -> str:
+    """A unique name for a pending-changes record."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChanges:
+    """The changes of an applied batch that the consumer's hook has not finished with yet (the
+    outbox record ``apply_batch(..., keep_changes=True)`` writes in the batch's transaction)."""
+
+    batch_id: str
+    changes: list[FactChange]
+
+
 @dataclass
 class BatchResult:
     """What one ``apply_batch`` did. ``applied`` counts asserts that took effect, ``retracted``
     retracts that took effect, ``stale`` events older than the stored version, ``duplicate`` events
-    already applied (same event_id)."""
+    already applied (same event_id). ``pending_id``: the pending-changes record stored with the
+    batch (``keep_changes`` and some changes), else None."""
 
     applied: int = 0
     stale: int = 0
@@ -37,6 +69,7 @@ class BatchResult:
     retracted: int = 0
     changes: list[FactChange] = field(default_factory=list)
     seconds: float = 0.0
+    pending_id: str | None = None
 
     @property
     def events(self) -> int:
@@ -103,11 +136,20 @@ class GraphStore(Protocol):
         offsets: dict[TopicPartition, int],
         group: str,
         start_offsets: dict[TopicPartition, int] | None = None,
+        keep_changes: bool = False,
     ) -> BatchResult:
         """Apply ``events`` (in arrival order) and store ``offsets`` (next offset per partition) in one
         transaction. With ``start_offsets`` (where the batch began per partition) the store first
         checks that none of its stored offsets is past them (someone already applied part of the
-        batch) and raises :class:`OffsetConflict` if one is."""
+        batch) and raises :class:`OffsetConflict` if one is. With ``keep_changes``, a batch with
+        changes also stores them, in the same transaction, as a pending-changes record of ``group``
+        (``result.pending_id``) that stays until :meth:`drop_pending_changes`."""
+
+    def pending_changes(self, group: str) -> list[PendingChanges]:
+        """The pending-changes records of ``group``, oldest first."""
+
+    def drop_pending_changes(self, group: str, batch_id: str) -> None:
+        """Delete one pending-changes record (nothing if it is gone already)."""
 
     def load_portfolio(self) -> Portfolio:
         """Every current fact as the analysis input, in canonical order."""

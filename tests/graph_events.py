@@ -156,3 +156,18 @@ def role_change_events(seed: int, n_hops: int = 40) -> list[LeaseHop]:
                 events.append(lease(*hop, 60 + rng.randrange(10), **roles()))
     rng.shuffle(events)
     return events
+
+
+def alert_batches() -> list[list[Any]]:
+    """Four batches: a leased /24 inside a /16 that is transferred away, whose upstream is then
+    replaced, and that is transferred back - a transfer alert opened then resolved, and a
+    lease_upstream alert."""
+    block = "240.9.1.0/24"
+    return [
+        [lease(block, "Holder A", "Up 1", 0, recipient_role="upstream"), lease(block, "Up 1", "Lessee X", 0, provider_role="upstream")],
+        [transfer("240.9.0.0/16", "Holder A", "Holder B", 30, observed=31)],
+        [lease(block, "Holder A", "Up 1", 35, recipient_role="upstream", op="retract"),
+         lease(block, "Up 1", "Lessee X", 35, provider_role="upstream", op="retract"),
+         lease(block, "Holder A", "Up 2", 35, recipient_role="upstream"), lease(block, "Up 2", "Lessee X", 35, provider_role="upstream")],
+        [transfer("240.9.0.0/16", "Holder B", "Holder A", 40, observed=41)],
+    ]

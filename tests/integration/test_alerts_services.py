@@ -1,6 +1,10 @@
 """Alerts and analysis through Kafka + Neo4j agree with the embedded backend on the same input:
 a lease register, the real ARIN transfer record, the AFRINIC delegated snapshots 2023 -> 2026, and a
-register update that replaces an upstream. The alerts topic carries what the store holds."""
+register update that replaces an upstream. The alerts topic carries what the store holds.
+
+Alerts exactly once: a batch's changes are stored with the batch (a PendingChanges record in its
+transaction), so a crash between the commit and the alerts hook loses no alert - the next consumer
+start hands them over - and handing the same changes over again leaves the same alerts."""
 from __future__ import annotations
 
 import json
@@ -11,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from graph_events import alert_batches
 
 from chainrisk.analysis.blocks import analyse_portfolio
 from chainrisk.analysis.exposure import exposure
 from chainrisk.graph.alert_repo import alert_repository
+from chainrisk.graph.alerts import AlertEngine, alert_hook
 from chainrisk.graph.config import Settings, load_settings
 from chainrisk.graph.consumer import consume
-from chainrisk.graph.kafka_io import topic_names
+from chainrisk.graph.kafka_io import ensure_topics, topic_names
 from chainrisk.graph.neo4j_store import NeoStore
+from chainrisk.graph.nx_store import NxStore
 from chainrisk.graph.transport import open_sink, open_store
 from chainrisk.ingest import delegated, leases, transfers
 from chainrisk.ingest.common import run_ingest
@@ -55,6 +62,14 @@ def services(services_settings: Settings) -> Iterator[Settings]:
             admin.delete_topics(doomed)
     finally:
         admin.close()
+
+
+@pytest.fixture
+def neo(services: Settings) -> Iterator[NeoStore]:
+    """The Neo4j store of ``services`` (which emptied the database)."""
+    store = NeoStore(services)
+    yield store
+    store.close()
 
 
 def _run_scenario(settings: Settings, tmp_path: Path) -> None:
@@ -133,3 +148,79 @@ def test_alerts_topic_carries_the_stored_alerts(services: Settings, tmp_path: Pa
     finally:
         store.close()
     assert published == stored
+
+
+# --- exactly once: the pending-changes outbox ----------------------------------------------------------
+
+
+def _count(neo: NeoStore, label: str) -> int:
+    with neo._session() as session:  # noqa: SLF001 - a test probe
+        return int(session.run(f"MATCH (n:{label}) RETURN count(n) AS n").single()["n"])
+
+
+def _embedded_alerts(tmp_path: Path, batches: list[list[Any]]) -> list[dict[str, Any]]:
+    """The alerts of an embedded store whose hook ran after every batch."""
+    store = NxStore(tmp_path / "embedded")
+    engine = AlertEngine(store, alert_repository(store))
+    for batch in batches:
+        engine.process(store.apply_batch(batch, {}, "embedded").changes)
+    return alert_repository(store).load_alerts(None)
+
+
+def test_alerts_of_batches_applied_before_a_crash_are_raised_at_the_next_start(services: Settings, neo: NeoStore,
+                                                                                tmp_path: Path) -> None:
+    batches = alert_batches()[:2]
+    # the consumer's transactions, then a crash before its hook ran
+    results = [neo.apply_batch(batch, {}, services.consumer_group, keep_changes=True) for batch in batches]
+    assert all(r.pending_id and r.changes for r in results)
+    assert (_count(neo, "Alert"), _count(neo, "PendingChanges")) == (0, 2)
+    embedded = NxStore(tmp_path / "graph-only")
+    for batch in batches:
+        embedded.apply_batch(batch, {}, "g")
+    assert neo.canonical_dump() == embedded.canonical_dump()  # the records are machinery, not graph
+
+    stats = consume(services, until_idle=True)
+    assert stats.pending_handed_over == 2 and stats.records == 0
+    alerts = alert_repository(neo).load_alerts(None)
+    assert [(a["type"], a["block"], a["status"]) for a in alerts] == [("transfer", "240.9.0.0/16", "open")]
+    assert alerts == _embedded_alerts(tmp_path, batches)
+    assert neo.pending_changes(services.consumer_group) == [] and _count(neo, "PendingChanges") == 0
+
+
+def test_changes_handed_over_twice_leave_identical_alerts(services: Settings, neo: NeoStore, tmp_path: Path) -> None:
+    ensure_topics(services)  # the hook publishes to the alerts topic before a consumer made it
+    batches = alert_batches()
+    results = [neo.apply_batch(batch, {}, services.consumer_group, keep_changes=True) for batch in batches]
+    other_group = neo.apply_batch(batches[0], {}, "another-group", keep_changes=True)  # duplicates only: no record
+    assert other_group.changes == [] and other_group.pending_id is None
+    pending = neo.pending_changes(services.consumer_group)
+    assert [p.batch_id for p in pending] == [r.pending_id for r in results]  # oldest first
+    assert [p.changes for p in pending] == [r.changes for r in results]  # the exact changes, decoded
+
+    on_changes, close = alert_hook(services, neo)
+    try:
+        for record in pending:
+            on_changes(record.changes)
+        first = alert_repository(neo).load_alerts(None)
+        for record in pending:
+            on_changes(record.changes)
+        second = alert_repository(neo).load_alerts(None)
+    finally:
+        close()
+    assert sorted((a["type"], a["status"]) for a in first) == [("lease_upstream", "open"), ("transfer", "resolved")]
+    assert second == first
+
+    # the consumer hands the records over a third time at start, then drops them
+    stats = consume(services, until_idle=True)
+    assert stats.pending_handed_over == len(batches)
+    assert alert_repository(neo).load_alerts(None) == first
+    assert _count(neo, "PendingChanges") == 0
+
+    # the embedded store, the same way: apply everything, then hand the records over
+    embedded_settings = load_settings(backend="embedded", state_dir=tmp_path / "embedded")
+    local = NxStore(embedded_settings.state_dir)
+    for batch in batches:
+        local.apply_batch(batch, {}, services.consumer_group, keep_changes=True)
+    local.close()
+    consume(embedded_settings.model_copy(update={"consumer_group": services.consumer_group}), until_idle=True)
+    assert alert_repository(NxStore(embedded_settings.state_dir)).load_alerts(None) == first
