@@ -1,0 +1,85 @@
+"""The services benchmarks' ``--smoke`` modes run against the test services and print their figures
+(so bench/neo4j_writes.py, bench/end_to_end.py and bench/alert_latency.py cannot rot), and a
+benchmark refuses to wipe a Neo4j database that holds data unless ``--wipe`` is given.
+
+The benchmarks empty the Neo4j database: these tests pass ``--wipe``, which is safe where the suite
+runs serially against its own services (``.ci/run``)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainrisk.graph.config import Settings
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+pytestmark = pytest.mark.services
+
+
+def bench_env(settings: Settings) -> dict[str, str]:
+    """The test services' settings for a benchmark subprocess, with topics no other run uses."""
+    return {**os.environ, "CHAINRISK_STATE_DIR": str(settings.state_dir),
+            "CHAINRISK_TOPIC_PREFIX": f"test-bench-{uuid.uuid4().hex[:10]}"}
+
+
+def run_bench(script: str, settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(BENCH / script), *args], env=bench_env(settings), capture_output=True, text=True,
+                          timeout=300, check=False, stdin=subprocess.DEVNULL)
+
+
+def figures(stdout: str, name: str) -> dict[str, float]:
+    """The numbers of the benchmark's ``FIGURES <name> key=value ...`` line."""
+    line = next((ln for ln in stdout.splitlines() if ln.startswith(f"FIGURES {name} ")), None)
+    assert line is not None, f"no FIGURES {name} line in:\n{stdout}"
+    return {key: float(value) for key, value in re.findall(r"(\w+)=(-?[\d.e+]+)", line)}
+
+
+def test_neo4j_writes_smoke_prints_rates_and_ratios(services_settings: Settings) -> None:
+    done = run_bench("neo4j_writes.py", services_settings, "--smoke", "--wipe")
+    assert done.returncode == 0, done.stderr
+    got = figures(done.stdout, "neo4j_writes")
+    assert got["events"] == 4000
+    assert got["consumer_eps"] > 0 and got["bare_eps"] > 0 and got["naive_eps"] > 0
+    assert got["consumer_vs_bare"] == pytest.approx(got["consumer_eps"] / got["bare_eps"], rel=0.01)
+    assert "consumer (NeoStore.apply_batch)" in done.stdout and "goal >= 0.8x bare" in done.stdout
+
+
+def test_end_to_end_smoke_prints_every_stage(services_settings: Settings) -> None:
+    done = run_bench("end_to_end.py", services_settings, "--smoke", "--wipe")
+    assert done.returncode == 0, done.stderr
+    got = figures(done.stdout, "end_to_end")
+    assert got["events"] == 3000
+    assert got["total_s"] == pytest.approx(got["ingest_s"] + got["consume_s"] + got["analyse_s"], abs=0.2)
+    for stage in ("1 ingest", "2 consume", "3 analyse", "total"):
+        assert any(line.startswith(stage) for line in done.stdout.splitlines()), stage
+
+
+def test_alert_latency_smoke_sees_every_probe_alert(services_settings: Settings) -> None:
+    done = run_bench("alert_latency.py", services_settings, "--smoke", "--wipe")
+    assert done.returncode == 0, done.stderr
+    got = figures(done.stdout, "alert_latency")
+    assert 0 < got["idle_p50_s"] <= got["idle_p99_s"]
+    assert got["loaded_probes"] >= 1 and got["loaded_received"] == got["loaded_probes"]
+    assert got["load_rate"] > 0
+
+
+def test_a_benchmark_refuses_to_wipe_a_graph_with_data(services_settings: Settings, neo4j_driver: Any) -> None:
+    marker = f"bench-guard-{uuid.uuid4().hex[:8]}"
+    with neo4j_driver.session(database=services_settings.neo4j_database) as session:
+        session.run("CREATE (:BenchGuardProbe {name: $name})", name=marker).consume()
+    try:
+        done = run_bench("neo4j_writes.py", services_settings, "--smoke")
+        assert done.returncode != 0
+        assert "refusing to run" in done.stderr and "--wipe" in done.stderr
+        with neo4j_driver.session(database=services_settings.neo4j_database) as session:
+            left = session.run("MATCH (n:BenchGuardProbe {name: $name}) RETURN count(n) AS n", name=marker).single()["n"]
+        assert left == 1
+    finally:
+        with neo4j_driver.session(database=services_settings.neo4j_database) as session:
+            session.run("MATCH (n:BenchGuardProbe {name: $name}) DELETE n", name=marker).consume()

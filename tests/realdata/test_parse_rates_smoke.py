@@ -1,0 +1,37 @@
+"""bench/parse_rates.py --smoke runs on the real samples and reports, for every worker whose largest
+sample is present, a parse rate, the raw-read ratio and peak RSS (so the benchmark cannot rot)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "parse_rates.py"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+
+
+def largest_samples() -> dict[str, str]:
+    spec = importlib.util.spec_from_file_location("parse_rates", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.LARGEST)
+
+
+def test_parse_rates_smoke_reports_every_present_worker() -> None:
+    present = {worker for worker, relative in largest_samples().items() if (REAL / relative).is_file()}
+    if not present:
+        pytest.skip(f"none of the real samples parse_rates.py reads is under {REAL} (see SOURCES.md there)")
+    done = subprocess.run([sys.executable, str(BENCH), "--smoke", "--json", "--data", str(REAL)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert {r["worker"] for r in results} == present
+    for r in results:
+        assert r["rows"] > 0 and r["rows_per_second"] > 0, r
+        assert r["raw_lines"] > 0 and r["slowdown"] > 0, r
+        assert r["peak_rss_mb"] >= r["interpreter_rss_mb"] > 0, r
