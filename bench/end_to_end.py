@@ -138,6 +138,16 @@ def finish_stage(stage: tuple[str, subprocess.Popen[str], float]) -> dict[str, A
     return figures
 
 
+def merge_consumers(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures of consumer processes that ran at the same time in one group, as one stage."""
+    merged: dict[str, Any] = {key: sum(p[key] for p in parts) for key in
+                              ("records", "applied", "stale", "duplicate", "dead_lettered", "batches", "consumer_runs", "cpu_s")}
+    merged.update(seconds=max(p["seconds"] for p in parts), wall_s=max(p["wall_s"] for p in parts),
+                  peak_rss_mb=max(p["peak_rss_mb"] for p in parts), batch_s_max=max(p["batch_s_max"] for p in parts),
+                  batch_s_avg=sum(p["batch_s_avg"] * p["batches"] for p in parts) / max(1, merged["batches"]))
+    return merged
+
+
 def run_stage(name: str, env: dict[str, str], extra: list[str], settings: Any) -> dict[str, Any]:
     """One stage, with the CPU the servers spent meanwhile (``server_cpu_s``)."""
     before = servers_cpu_s(settings)
@@ -205,8 +215,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         else:
             print(f"1/3 ingest {args.events:,} events into Kafka topics {prefix}.* ...", file=sys.stderr)
             stages["ingest"] = run_stage("ingest", env, ingest_args, settings)
-            print(f"2/3 consume into Neo4j (group {group}) ...", file=sys.stderr)
-            stages["consume"] = run_stage("consume", env, common, settings)
+            print(f"2/3 consume into Neo4j (group {group}, {args.consumers} consumer process(es)) ...", file=sys.stderr)
+            if args.consumers == 1:
+                stages["consume"] = run_stage("consume", env, common, settings)
+            else:
+                before = servers_cpu_s(settings)
+                consumers = [start_stage("consume", env, common) for _ in range(args.consumers)]
+                stages["consume"] = merge_consumers([finish_stage(c) for c in consumers])
+                stages["consume"]["server_cpu_s"] = cpu_spent(before, servers_cpu_s(settings))
         print("3/3 analyse and write back ...", file=sys.stderr)
         stages["analyse"] = run_stage("analyse", env, common, settings)
     finally:
@@ -228,7 +244,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_total_s": sum(v for v in cpu_parts if v is not None) if local_servers else None,
         "machine": machine, "load_average": benchlib.load_average(), "revision": benchlib.git_revision(),
         "events": stages["ingest"]["events"], "batch_size": settings.batch_size, "topic_partitions": settings.topic_partitions,
-        "alerts": settings.alerts, "overlap": pipeline_s is not None,
+        "alerts": settings.alerts, "overlap": pipeline_s is not None, "consumers": args.consumers,
         "pipeline_s": pipeline_s, "input_s": round(input_s, 1), "stages": stages, "total_s": round(total, 2),
         "total_wall_s": round(sum(s["wall_s"] for s in stages.values()) if pipeline_s is None
                               else max(stages["ingest"]["wall_s"], stages["consume"]["wall_s"]) + stages["analyse"]["wall_s"], 1),
@@ -246,7 +262,8 @@ def report(r: dict[str, Any]) -> str:
     lines = [
         f"End to end, {r['machine']} (load {r['load_average']}, rev {r['revision']})",
         f"{n:,} lease-hop events, batch size {r['batch_size']:,}, {r['topic_partitions']} partitions, alerts "
-        f"{'on' if r['alerts'] else 'off'}, {'ingest and consumer at the same time' if r['overlap'] else 'one stage after the other'}; "
+        f"{'on' if r['alerts'] else 'off'}, {'ingest and consumer at the same time' if r['overlap'] else 'one stage after the other'}, "
+        f"{r['consumers']} consumer process(es); "
         f"input register ready in {r['input_s']} s (not counted)",
         f"{'stage':<44} {'seconds':>8} {'events/s':>10} {'share':>6} {'peak RSS':>9}   CPU s: {'python':>6} {'neo4j':>6} {'kafka':>6}",
     ]
@@ -303,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     parser.add_argument("--overlap", action="store_true",
                         help="run the consumer while ingest publishes (as a running `chainrisk consume` would) instead of after it")
+    parser.add_argument("--consumers", type=int, default=1, help="consumer processes in the group (stage 2; not with --overlap)")
     parser.add_argument("--stage", choices=["ingest", "consume", "analyse"], help=argparse.SUPPRESS)
     parser.add_argument("--expect", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--register", type=Path, help=argparse.SUPPRESS)
@@ -311,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(args)
     if args.smoke:
         args.events = min(args.events, 3_000)
+    if args.overlap and args.consumers != 1:
+        parser.error("--consumers is for the sequential run; --overlap uses one consumer")
     result = measure(args)
     print(report(result))
     if args.json:
