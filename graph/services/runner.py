@@ -521,7 +521,8 @@ def set_initial_password(java: str, jars: Path, home: Path, password: str) -> No
     argfile = Path(name)
     try:
         with os.fdopen(fd, "w") as fh:
-            fh.write("org.neo4j.cli.AdminTool\ndbms\nset-initial-password\n" + _argfile_quote(password) + "\n")
+            # "--" ends the options: a password may start with "-" (token_urlsafe ones do, 1 in 32)
+            fh.write("org.neo4j.cli.AdminTool\ndbms\nset-initial-password\n--\n" + _argfile_quote(password) + "\n")
         try:
             result = subprocess.run(
                 [java, "-cp", f"{jars}/*", f"@{argfile}"],

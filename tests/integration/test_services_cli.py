@@ -103,3 +103,20 @@ def test_up_reports_a_jvm_that_dies_during_start(
     assert f"kafka logs are in {state / 'kafka' / 'logs'}" in result.stderr
     assert "Traceback" not in result.stderr
     assert _recorded_live_pids(state) == []  # the Neo4j this call started was stopped again
+
+
+def test_a_password_starting_with_a_dash_works(
+    tmp_path: Path, run_cli, free_port: Callable[[], int], services_settings: Settings
+) -> None:
+    # generated passwords (token_urlsafe) start with '-' one time in 32: neo4j-admin must not take it for an option
+    state = tmp_path / "state"
+    env = _private_ports(free_port, free_port(), "kafka")
+    env["CHAINRISK_JARS_DIR"] = str(runner.Layout.of(services_settings).jars_root)
+    env["CHAINRISK_NEO4J_PASSWORD"] = "-starts-with-a-dash"
+    try:
+        result = run_cli("services", "--state-dir", str(state), "up", env=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "-starts-with-a-dash" not in result.stdout + result.stderr
+    finally:
+        run_cli("services", "--state-dir", str(state), "down", env=env)
+    assert _recorded_live_pids(state) == []
