@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -229,22 +228,12 @@ def stop_consumer(process: subprocess.Popen[bytes]) -> int:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     from chainrisk.graph.kafka_io import ensure_topics, topic_names
-    from chainrisk.graph.neo4j_store import NeoStore
 
     settings = benchlib.services_settings()
-    prefix = benchlib.bench_topic_prefix(settings, "alerts")
-    group = f"{settings.consumer_group}-bench-{benchlib.run_id()}"
-    run_settings = benchlib.services_settings(topic_prefix=prefix, consumer_group=group, alerts=True)
-    env = {**os.environ, "CHAINRISK_BACKEND": "services", "CHAINRISK_TOPIC_PREFIX": prefix, "CHAINRISK_CONSUMER_GROUP": group,
-           "CHAINRISK_ALERTS": "true"}
+    run_settings, env = benchlib.fresh_run(settings, "alerts", alerts=True)
     work_dir = args.work_dir or benchlib.default_work_dir(settings)
     work_dir.mkdir(parents=True, exist_ok=True)
-    store = NeoStore(settings)
-    try:
-        machine = benchlib.machine_line(store)
-        benchlib.clear_graph(store, args.wipe)
-    finally:
-        store.close()
+    machine = benchlib.prepare_graph(settings, args.wipe)
     ensure_topics(run_settings)
 
     load_probes = int(args.load_seconds / args.load_probe_interval) if args.load_rate > 0 else 0
@@ -365,22 +354,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-timeout", type=float, default=30.0, help="seconds an idle probe may wait for its alert")
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="seconds to wait for the loaded probes' alerts after the load")
     parser.add_argument("--start-timeout", type=float, default=120.0, help="seconds for the consumer to start and raise the first alert")
-    parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--work-dir", type=Path, default=None, help="generated inputs and the consumer log (default <state_dir>/bench)")
-    parser.add_argument("--wipe", action="store_true", help="empty the Neo4j database even if it holds data")
-    parser.add_argument("--keep-topics", action="store_true", help="keep this run's Kafka topics")
-    parser.add_argument("--smoke", action="store_true", help="5 idle probes, 2,000 events/s for 3 s: about 15 s")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    benchlib.add_common_options(parser, seed=11, smoke="5 idle probes, 2,000 events/s for 3 s: about 10 s")
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.background:
         return background_main(args)
     if args.smoke:
         args.idle_probes, args.load_rate, args.load_seconds, args.drain_timeout = 5, min(args.load_rate, 2_000), 3.0, 60.0
-    result = measure(args)
-    print(report(result))
-    if args.json:
-        print(json.dumps(result, indent=2))
+    benchlib.print_result(measure(args), report, args.json)
     return 0
 
 

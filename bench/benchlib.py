@@ -6,6 +6,8 @@ Imported by the scripts in ``bench/`` (run as ``python bench/<name>.py``, so thi
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import re
@@ -13,7 +15,7 @@ import resource
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 # rows per block of the synthetic register (measured: 2.43 at 10k-1M blocks); a little under it so
@@ -86,6 +88,32 @@ def run_id() -> str:
 def bench_topic_prefix(settings: Any, name: str) -> str:
     """Fresh topics for one run: ``<configured prefix>.bench-<name>-<run id>``."""
     return f"{settings.topic_prefix}.bench-{name}-{run_id()}"
+
+
+def fresh_run(settings: Any, name: str, **overrides: Any) -> tuple[Any, dict[str, str]]:
+    """Settings and a child-process environment for one run: fresh topics
+    (:func:`bench_topic_prefix`), a fresh consumer group, and ``overrides`` (None ones ignored)."""
+    prefix = bench_topic_prefix(settings, name)
+    group = f"{settings.consumer_group}-bench-{run_id()}"
+    run_settings = services_settings(topic_prefix=prefix, consumer_group=group, **overrides)
+    env = {**os.environ, "CHAINRISK_BACKEND": "services", "CHAINRISK_TOPIC_PREFIX": prefix, "CHAINRISK_CONSUMER_GROUP": group}
+    for key, value in overrides.items():
+        if value is not None:
+            env[f"CHAINRISK_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return run_settings, env
+
+
+def prepare_graph(settings: Any, wipe: bool) -> str:
+    """Empty the Neo4j database (see :func:`clear_graph`) and return the machine line."""
+    from chainrisk.graph.neo4j_store import NeoStore
+
+    store = NeoStore(settings)
+    try:
+        machine = machine_line(store)
+        clear_graph(store, wipe)
+    finally:
+        store.close()
+    return machine
 
 
 def node_count(store: Any) -> int:
@@ -245,3 +273,25 @@ def figures_line(name: str, **values: Any) -> str:
         return f"{v:.4g}" if isinstance(v, float) else re.sub(r"\s+", "_", str(v))
 
     return f"FIGURES {name} " + " ".join(f"{k}={fmt(v)}" for k, v in values.items())
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def add_common_options(parser: argparse.ArgumentParser, *, seed: int, smoke: str, topics: bool = True) -> None:
+    """The options every services benchmark takes: --seed, --work-dir, --wipe, --keep-topics (when it
+    makes topics), --smoke (``smoke`` says what it runs) and --json."""
+    parser.add_argument("--seed", type=int, default=seed, help="the synthetic input's seed")
+    parser.add_argument("--work-dir", type=Path, default=None, help="where generated inputs (and logs) go (default <state_dir>/bench)")
+    parser.add_argument("--wipe", action="store_true", help="empty the Neo4j database even if it holds data")
+    if topics:
+        parser.add_argument("--keep-topics", action="store_true", help="keep this run's Kafka topics")
+    parser.add_argument("--smoke", action="store_true", help=smoke)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+
+
+def print_result(result: dict[str, Any], report: Callable[[dict[str, Any]], str], as_json: bool) -> None:
+    """The report, and with ``as_json`` every figure as JSON after it."""
+    print(report(result))
+    if as_json:
+        print(json.dumps(result, indent=2))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -66,6 +65,18 @@ def stage_ingest(settings: Any, register: Path, events: int) -> dict[str, Any]:
     return {"events": summary.events, "seconds": seconds, "parse_publish_s": summary.seconds}
 
 
+def applied_offsets(settings: Any) -> int:
+    """Events of this run's group the graph holds: the sum of its stored next offsets (the whole
+    group's, whichever consumer process applied them)."""
+    from chainrisk.graph.neo4j_store import NeoStore
+
+    store = NeoStore(settings)
+    try:
+        return sum(store.stored_offsets(settings.consumer_group).values())
+    finally:
+        store.close()
+
+
 def stage_consume(settings: Any, expect: int = 0) -> dict[str, Any]:
     import logging
 
@@ -78,8 +89,8 @@ def stage_consume(settings: Any, expect: int = 0) -> dict[str, Any]:
         handler.addFilter(lambda record: not record.getMessage().startswith("partitions"))
     started = time.perf_counter()
     runs = [consume(settings, until_idle=True)]
-    # --overlap: ingest is still publishing; caught up is not done until all expected events are in
-    while expect and sum(r.records for r in runs) < expect and time.perf_counter() - started < OVERLAP_TIMEOUT_S:
+    # --overlap: ingest may still be publishing, so caught up is not done until the graph has them all
+    while expect and applied_offsets(settings) < expect and time.perf_counter() - started < OVERLAP_TIMEOUT_S:
         time.sleep(0.5)
         runs.append(consume(settings, until_idle=True))
     seconds = time.perf_counter() - started
@@ -139,7 +150,9 @@ def finish_stage(stage: tuple[str, subprocess.Popen[str], float]) -> dict[str, A
 
 
 def merge_consumers(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The figures of consumer processes that ran at the same time in one group, as one stage."""
+    """The figures of the consumer processes that ran at the same time in one group, as one stage."""
+    if len(parts) == 1:
+        return parts[0]
     merged: dict[str, Any] = {key: sum(p[key] for p in parts) for key in
                               ("records", "applied", "stale", "duplicate", "dead_lettered", "batches", "consumer_runs", "cpu_s")}
     merged.update(seconds=max(p["seconds"] for p in parts), wall_s=max(p["wall_s"] for p in parts),
@@ -176,20 +189,11 @@ def child_main(args: argparse.Namespace) -> int:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     from chainrisk.graph.kafka_io import topic_names
-    from chainrisk.graph.neo4j_store import NeoStore
 
     settings = benchlib.services_settings(batch_size=args.batch_size)
-    prefix = benchlib.bench_topic_prefix(settings, "e2e")
-    group = f"{settings.consumer_group}-bench-{benchlib.run_id()}"
-    run_settings = benchlib.services_settings(batch_size=args.batch_size, topic_prefix=prefix, consumer_group=group)
-    env = {**os.environ, "CHAINRISK_BACKEND": "services", "CHAINRISK_TOPIC_PREFIX": prefix, "CHAINRISK_CONSUMER_GROUP": group}
-
-    store = NeoStore(settings)
-    try:
-        machine = benchlib.machine_line(store)
-        benchlib.clear_graph(store, args.wipe)
-    finally:
-        store.close()
+    run_settings, env = benchlib.fresh_run(settings, "e2e", batch_size=args.batch_size)
+    prefix, group = run_settings.topic_prefix, run_settings.consumer_group
+    machine = benchlib.prepare_graph(settings, args.wipe)
 
     t = time.perf_counter()
     register = benchlib.register_file(args.events, args.seed, args.work_dir or benchlib.default_work_dir(settings))
@@ -206,9 +210,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             before = servers_cpu_s(settings)
             ingest = start_stage("ingest", env, ingest_args)
-            consumer = start_stage("consume", env, common + ["--expect", str(args.events)])
+            consumers = [start_stage("consume", env, common + ["--expect", str(args.events)]) for _ in range(args.consumers)]
             stages["ingest"] = finish_stage(ingest)
-            stages["consume"] = finish_stage(consumer)
+            stages["consume"] = merge_consumers([finish_stage(c) for c in consumers])
             stages["consume"]["server_cpu_s"] = cpu_spent(before, servers_cpu_s(settings))  # both stages' share
             stages["ingest"]["server_cpu_s"] = {"neo4j": None, "kafka": None}
             pipeline_s = time.perf_counter() - started
@@ -216,13 +220,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             print(f"1/3 ingest {args.events:,} events into Kafka topics {prefix}.* ...", file=sys.stderr)
             stages["ingest"] = run_stage("ingest", env, ingest_args, settings)
             print(f"2/3 consume into Neo4j (group {group}, {args.consumers} consumer process(es)) ...", file=sys.stderr)
-            if args.consumers == 1:
-                stages["consume"] = run_stage("consume", env, common, settings)
-            else:
-                before = servers_cpu_s(settings)
-                consumers = [start_stage("consume", env, common) for _ in range(args.consumers)]
-                stages["consume"] = merge_consumers([finish_stage(c) for c in consumers])
-                stages["consume"]["server_cpu_s"] = cpu_spent(before, servers_cpu_s(settings))
+            before = servers_cpu_s(settings)  # every event is in Kafka already: caught up is done
+            consumers = [start_stage("consume", env, common) for _ in range(args.consumers)]
+            stages["consume"] = merge_consumers([finish_stage(c) for c in consumers])
+            stages["consume"]["server_cpu_s"] = cpu_spent(before, servers_cpu_s(settings))
         print("3/3 analyse and write back ...", file=sys.stderr)
         stages["analyse"] = run_stage("analyse", env, common, settings)
     finally:
@@ -312,15 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="lease-hop rows to push through (default 1,000,000)")
     parser.add_argument("--batch-size", type=int, default=None, help="consumer events per transaction (default: the configured batch_size)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--work-dir", type=Path, default=None, help="where the generated register is cached (default <state_dir>/bench)")
-    parser.add_argument("--wipe", action="store_true", help="empty the Neo4j database even if it holds data")
-    parser.add_argument("--keep-topics", action="store_true", help="keep this run's Kafka topics")
-    parser.add_argument("--smoke", action="store_true", help="3,000 events: about 15 s")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    benchlib.add_common_options(parser, seed=7, smoke="3,000 events: about 10 s")
     parser.add_argument("--overlap", action="store_true",
                         help="run the consumer while ingest publishes (as a running `chainrisk consume` would) instead of after it")
-    parser.add_argument("--consumers", type=int, default=1, help="consumer processes in the group (stage 2; not with --overlap)")
+    parser.add_argument("--consumers", type=int, default=1, help="consumer processes in one group (stage 2)")
     parser.add_argument("--stage", choices=["ingest", "consume", "analyse"], help=argparse.SUPPRESS)
     parser.add_argument("--expect", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--register", type=Path, help=argparse.SUPPRESS)
@@ -329,12 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(args)
     if args.smoke:
         args.events = min(args.events, 3_000)
-    if args.overlap and args.consumers != 1:
-        parser.error("--consumers is for the sequential run; --overlap uses one consumer")
-    result = measure(args)
-    print(report(result))
-    if args.json:
-        print(json.dumps(result, indent=2))
+    benchlib.print_result(measure(args), report, args.json)
     return 0
 
 

@@ -32,11 +32,9 @@ Goal (issue #7): consumer >= 0.8x the bare loader.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import benchlib
@@ -303,19 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-events", type=int, default=2_000, help="events for the one-transaction-per-event run")
     parser.add_argument("--batch-size", type=int, default=None, help="events per transaction (default: the configured batch_size)")
     parser.add_argument("--repeat", type=int, default=2, help="consumer and bare runs, alternated; the best of each counts (noisy machine)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--work-dir", type=Path, default=None, help="where the generated register is cached (default <state_dir>/bench)")
-    parser.add_argument("--wipe", action="store_true", help="empty the Neo4j database even if it holds data (it is emptied anyway)")
-    parser.add_argument("--smoke", action="store_true", help="4,000 events, 300 naive: about 10 s")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    benchlib.add_common_options(parser, seed=7, smoke="4,000 events, 300 naive: about 10 s", topics=False)
     args = parser.parse_args(argv)
     if args.smoke:
         args.events, args.naive_events, args.repeat = min(args.events, 4_000), min(args.naive_events, 300), 1
     args.naive_events = min(args.naive_events, args.events)
-    result = measure(args)
-    print(report(result))
-    if args.json:
-        print(json.dumps(result, indent=2))
+    benchlib.print_result(measure(args), report, args.json)
     return 0
 
 
