@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,9 @@ def _line(alert: dict[str, Any]) -> str:
 
 
 def _table(alerts: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from chainrisk.cli.output import print_table
 
     table = Table(title=f"Upstream holder-change alerts ({len(alerts)}); details: --format json")
     for column in ("id", "status", "type", "block", "change", "affected leases (depth)", "lessees"):
@@ -43,7 +43,7 @@ def _table(alerts: list[dict[str, Any]]) -> None:
         lessees = sorted({x for aff in a["affected"] for x in aff["lessees"]})
         table.add_row(a["id"][:8], a["status"], a["type"], a["block"], f"{change} on {a['changed_at'][:10]}", affected or "-",
                       ", ".join(lessees[:3]) + (f", +{len(lessees) - 3} more" if len(lessees) > 3 else ""))
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    print_table(table)
 
 
 @click.group(invoke_without_command=True)

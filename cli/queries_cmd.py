@@ -1,11 +1,12 @@
 """`chainrisk queries`: the risk-team query library (list, show, run) with Neo4j Browser deep links."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
+
+from chainrisk.cli.output import print_table
 
 from chainrisk.graph.config import ConfigError, Settings, load_settings
 from chainrisk.graph.querylib import (
@@ -68,7 +69,6 @@ def queries() -> None:
 @_library_option
 def list_queries(category: str | None, library_path: Path | None) -> None:
     """List the library's queries."""
-    from rich.console import Console
     from rich.table import Table
 
     library = _library(library_path)
@@ -80,7 +80,7 @@ def list_queries(category: str | None, library_path: Path | None) -> None:
             continue
         params = ", ".join(f"{p.name}:{p.type.value}" + ("" if p.required else f"={p.default}") for p in query.parameters)
         table.add_row(query.name, query.category, params, query.title)
-    Console(width=160).print(table)
+    print_table(table)
 
 
 @queries.command("show")
@@ -176,7 +176,6 @@ def _run(settings: Settings, query: LibraryQuery, values: dict[str, Any]) -> tup
 
 
 def _print_table(query: LibraryQuery, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{query.name}: {len(rows)} row{'s' if len(rows) != 1 else ''}")
@@ -184,13 +183,7 @@ def _print_table(query: LibraryQuery, columns: list[str], rows: list[list[Any]])
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(cell_text(v) for v in row))
-    Console(width=max(120, _terminal_width())).print(table)
-
-
-def _terminal_width() -> int:
-    import shutil
-
-    return shutil.get_terminal_size((160, 40)).columns if sys.stdout.isatty() else 160
+    print_table(table)
 
 
 @queries.command("style")

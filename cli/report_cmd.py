@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import click
 
+from chainrisk.cli.output import print_table
+
 from chainrisk.analysis.blocks import BLOCK_FIELDS, BlockResult, PortfolioAnalysis, analyse_portfolio, rov_counts
 from chainrisk.analysis.chains import holder_lessee_paths
 from chainrisk.analysis.exposure import EXPOSURE_FIELDS, UnknownParty, exposure, remove_party, resolve_party, transfer_block
@@ -82,21 +84,6 @@ def _emit(text: str, output: Path | None) -> None:
         return
     try:
         output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {output}", err=True)
-
-
-def print_table(table: Any, output: Path | None = None) -> None:
-    """Print a rich table to the terminal, or as plain text (no colours) into ``output``."""
-    from rich.console import Console
-
-    if output is None:
-        Console().print(table)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as fh:
-            Console(file=fh, width=200, no_color=True).print(table)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     click.echo(f"wrote {output}", err=True)
