@@ -8,7 +8,11 @@ check that it holds one LEASES relationship per distinct fact.
 1. consumer: ``NeoStore.apply_batch`` over batches of the configured ``batch_size`` (as
    ``chainrisk consume`` calls it: with offsets and start offsets), i.e. the version reads, the
    decisions, blocks and containment, parties, LEASES, holder history and offsets, one
-   transaction per batch. Events are already decoded (decoding is the consumer's, not Neo4j's).
+   transaction per batch. Events are already decoded (decoding is the consumer's, not Neo4j's);
+   each next batch's ``prepare_batch`` (fact keys, references, parameter rows) runs on a worker
+   thread while the current batch's transaction runs, as in the consumer. A second run prepares
+   each batch right before applying it, in series: the ratio between the two is what the
+   pipelining gains (skip it with ``--no-serial``).
 2. bare: per batch of the same size, one transaction of two statements: ``UNWIND $rows MERGE``
    the parties, then ``UNWIND $rows MATCH`` both parties ``MERGE`` the LEASES relationship by
    fact_key ``SET`` the same properties (dates converted the same way). No blocks, no versions,
@@ -34,6 +38,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -135,12 +140,28 @@ class Stopwatch:
         self.timing = Timing(wall, client, None if server is None or self.server is None else server - self.server)
 
 
-def run_consumer_path(store: Any, events: list[Any], batch_size: int) -> Timing:
-    """Apply ``events`` through ``NeoStore.apply_batch``, batch by batch."""
+def run_consumer_path(store: Any, events: list[Any], batch_size: int, pipelined: bool = True) -> Timing:
+    """Apply ``events`` through ``NeoStore.apply_batch``, batch by batch. ``pipelined``: as
+    ``chainrisk consume`` does, each next batch's ``prepare_batch`` runs on a worker thread while
+    the current batch's transaction runs; otherwise each batch is prepared, then applied."""
+    chunks = batches(events, batch_size)
+
+    def apply(index: int, prepared: Any) -> None:
+        start = index * batch_size
+        chunk = chunks[index]
+        store.apply_batch(chunk, {(TOPIC, 0): start + len(chunk)}, GROUP, {(TOPIC, 0): start}, prepared=prepared)
+
     with Stopwatch(store.settings) as watch:
-        for start in range(0, len(events), batch_size):
-            chunk = events[start:start + batch_size]
-            store.apply_batch(chunk, {(TOPIC, 0): start + len(chunk)}, GROUP, {(TOPIC, 0): start})
+        if not pipelined:
+            for index, chunk in enumerate(chunks):
+                apply(index, store.prepare_batch(chunk))
+        else:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-prepare") as worker:
+                ahead = worker.submit(store.prepare_batch, chunks[0]) if chunks else None
+                for index in range(len(chunks)):
+                    prepared = ahead.result()  # type: ignore[union-attr]
+                    ahead = worker.submit(store.prepare_batch, chunks[index + 1]) if index + 1 < len(chunks) else None
+                    apply(index, prepared)
     return watch.timing
 
 
@@ -211,12 +232,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             store.wipe()
 
         consumer_runs: list[Timing] = []
+        serial_runs: list[Timing] = []
         bare_runs: list[Timing] = []
         for round_no in range(1, args.repeat + 1):  # alternated, so a busy spell of the machine hits both
             print(f"[{round_no}/{args.repeat}] consumer write path: {len(events):,} events in batches of "
                   f"{settings.batch_size:,} ...", file=sys.stderr)
             consumer_runs.append(run_consumer_path(store, events, settings.batch_size))
             checked("consumer", facts)
+            if not args.no_serial:
+                print(f"[{round_no}/{args.repeat}] consumer write path, preparation in series ...", file=sys.stderr)
+                serial_runs.append(run_consumer_path(store, events, settings.batch_size, pipelined=False))
+                checked("consumer, preparation in series", facts)
             print(f"[{round_no}/{args.repeat}] bare UNWIND MERGE loader ...", file=sys.stderr)
             bare, bare_build_s = run_bare_loader(store, events, settings.batch_size)
             bare_runs.append(bare)
@@ -229,10 +255,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         store.close()
 
     consumer_s, bare_s = min(t.wall for t in consumer_runs), min(t.wall for t in bare_runs)
+    serial_s = min(t.wall for t in serial_runs) if serial_runs else None
     consumer_rate = len(events) / consumer_s
     bare_rate = len(events) / bare_s
     naive_rate = len(naive_events) / naive.wall
     cpu = {"consumer": per_event_cpu_ms(consumer_runs, len(events)), "bare": per_event_cpu_ms(bare_runs, len(events)),
+           "serial": per_event_cpu_ms(serial_runs, len(events)),
            "naive": per_event_cpu_ms([naive], len(naive_events))}
     return {
         "machine": machine,
@@ -246,6 +274,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "consumer_runs": [asdict(t) for t in consumer_runs],
         "bare_runs": [asdict(t) for t in bare_runs],
         "naive_run": asdict(naive),
+        "serial_runs": [asdict(t) for t in serial_runs],
+        "serial_s": round(serial_s, 2) if serial_s else None,
+        "serial_eps": round(len(events) / serial_s) if serial_s else None,
+        "serial_vs_bare": round(bare_s / serial_s, 3) if serial_s else None,
         "consumer_s": round(consumer_s, 2),
         "consumer_eps": round(consumer_rate),
         "bare_s": round(bare_s, 2),
@@ -280,12 +312,15 @@ def report(r: dict[str, Any]) -> str:
         f"{'run':<34} {'events':>9} {'seconds':>9} {'events/s':>10} {'x bare':>8} {'CPU ms/ev':>10}",
         f"{'consumer (NeoStore.apply_batch)':<34} {r['events']:>9,} {r['consumer_s']:>9.2f} {r['consumer_eps']:>10,} "
         f"{r['consumer_vs_bare']:>8.2f} {cpu_text('consumer')}",
+        *([f"{'  same, preparation in series':<34} {r['events']:>9,} {r['serial_s']:>9.2f} {r['serial_eps']:>10,} "
+           f"{r['serial_vs_bare']:>8.2f} {cpu_text('serial')}"] if r["serial_s"] else []),
         f"{'bare UNWIND MERGE (the limit)':<34} {r['events']:>9,} {r['bare_s']:>9.2f} {r['bare_eps']:>10,} {1.0:>8.2f} {cpu_text('bare')}",
         f"{'naive: 1 transaction per event':<34} {r['naive_events']:>9,} {r['naive_s']:>9.2f} {r['naive_eps']:>10,} "
         f"{r['naive_vs_bare']:>8.3f} {cpu_text('naive')}",
         f"consumer = {r['consumer_vs_bare']:.2f}x bare, {r['consumer_vs_naive']:.1f}x naive; goal >= {GOAL_RATIO}x bare: {verdict}"
         + (f"; by CPU per event (client + Neo4j) consumer = {r['cpu_consumer_vs_bare']:.2f}x bare" if r["cpu_consumer_vs_bare"] else ""),
-        f"(best of {r['repeat']} alternated run(s) each, wall s: consumer {walls(r['consumer_runs'])}; bare {walls(r['bare_runs'])}; "
+        f"(best of {r['repeat']} alternated run(s) each, wall s: consumer {walls(r['consumer_runs'])}; "
+        f"in series {walls(r['serial_runs']) or '-'}; bare {walls(r['bare_runs'])}; "
         f"bare rows built beforehand in {r['bare_build_s']} s, not timed; naive on the first {r['naive_events']:,} events only; "
         f"peak RSS of this process {r['peak_rss_mb']:,} MB{server})",
         benchlib.figures_line("neo4j_writes", events=r["events"], consumer_eps=r["consumer_eps"], bare_eps=r["bare_eps"],
@@ -301,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-events", type=int, default=2_000, help="events for the one-transaction-per-event run")
     parser.add_argument("--batch-size", type=int, default=None, help="events per transaction (default: the configured batch_size)")
     parser.add_argument("--repeat", type=int, default=2, help="consumer and bare runs, alternated; the best of each counts (noisy machine)")
+    parser.add_argument("--no-serial", action="store_true",
+                        help="skip the consumer run that prepares each batch before applying it instead of on a worker thread")
     benchlib.add_common_options(parser, seed=7, smoke="4,000 events, 300 naive: about 10 s", topics=False)
     args = parser.parse_args(argv)
     if args.smoke:

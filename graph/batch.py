@@ -7,13 +7,14 @@ the containment tree. Each is computed here from plain values; the stores only e
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from chainrisk.analysis.prefix_index import MASKS, int_to_address, prefix_ints
 from chainrisk.graph.facts import BatchPlan, Decision
 from chainrisk.graph.records import (
-    BLOCK_TYPES, HOLDER_TYPES, LEASE_TYPE, asns_named, cached_party_key, hop_role_labels, maintainers_named, merge_party_names,
+    BLOCK_TYPES, HOLDER_TYPES, LEASE_TYPE, asns_named, block_props, cached_party_key, hop_role_labels, maintainers_named, merge_party_names,
     parties_named,
 )
 from chainrisk.ingest.events import Event
@@ -49,6 +50,54 @@ def references(events: list[Event]) -> References:
         refs.asns.update(asns_named(event))
     refs.parties = merge_party_names(found)
     return refs
+
+
+def keys_by_type(keys: Iterable[str]) -> dict[str, list[str]]:
+    """Event type -> the distinct fact keys of that type among ``keys``, sorted (a fact key starts
+    with its event type)."""
+    out: dict[str, set[str]] = {}
+    for key in keys:
+        out.setdefault(key.split("|", 1)[0], set()).add(key)
+    return {kind: sorted(found) for kind, found in out.items()}
+
+
+@dataclass
+class PreparedBatch:
+    """What applying ``events`` needs that depends on the events alone, not on the stored graph:
+    computed before the store's transaction (the consumer does it on its decode thread, while the
+    previous batch is being written), so the transaction holds only the version-dependent work.
+
+    ``keys``: the fact key of each event, in order; ``keys_by_type`` / ``distinct_keys``: the same,
+    grouped and sorted for the version reads; ``references``: the reference nodes of every event;
+    ``block_props``: Block node properties of each referenced block; ``rows``: the store's write
+    row of each event's fact element (by position; None when the store builds none)."""
+
+    events: list[Event]
+    keys: list[str]
+    keys_by_type: dict[str, list[str]]
+    distinct_keys: list[str]
+    references: References
+    block_props: dict[str, dict[str, Any]]
+    rows: list[dict[str, Any]] | None = None
+    _row_of: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def row(self, event: Event) -> dict[str, Any]:
+        """The write row of ``event`` (one of ``events``)."""
+        return self._row_of[id(event)]
+
+
+def prepare_batch(events: list[Event], fact_row: Callable[[Event, str], dict[str, Any]] | None = None) -> PreparedBatch:
+    """The :class:`PreparedBatch` of ``events``; ``fact_row(event, fact_key)`` builds a store's write
+    row per event (rows are made for every event: a stale or duplicate one is rare, and skipped later)."""
+    keys = [e.fact_key for e in events]
+    refs = references(events)
+    by_type = keys_by_type(keys)
+    prepared = PreparedBatch(events, keys, by_type, sorted(k for found in by_type.values() for k in found), refs,
+                             {p: block_props(p) for p in refs.blocks})
+    if fact_row is not None:
+        prepared.rows = [fact_row(e, k) for e, k in zip(events, keys)]
+        prepared._row_of = {id(e): r for e, r in zip(events, prepared.rows)}
+    return prepared
 
 
 @dataclass
@@ -130,6 +179,23 @@ def supernets(prefix: str, lengths: set[int] | list[int]) -> list[str]:
     """The prefixes of the given ``lengths`` (shorter than ``prefix``'s) that cover ``prefix``."""
     first, length = prefix_ints(prefix)
     return [f"{int_to_address(first & MASKS[n])}/{n}" for n in sorted(lengths) if n < length]
+
+
+def octets(first: int, last: int) -> range:
+    """The first octets of the /8s the address range ``first``..``last`` overlaps."""
+    return range(first >> 24, (last >> 24) + 1)
+
+
+def octet_lengths_after(lengths_of: dict[int, set[int]], new_blocks: list[dict[str, Any]]) -> dict[int, set[int]]:
+    """/8 (first octet) -> its prefix lengths in use once ``new_blocks`` (Block properties) exist,
+    for the /8s whose set grows; ``lengths_of``: each affected /8's lengths before."""
+    grown: dict[int, set[int]] = {}
+    for block in new_blocks:
+        for octet in octets(block["first"], block["last"]):
+            before = lengths_of.get(octet, set())
+            if block["prefix_length"] not in before:
+                grown.setdefault(octet, set(before)).add(block["prefix_length"])
+    return grown
 
 
 def _length(prefix: str) -> int:

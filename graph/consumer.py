@@ -87,6 +87,7 @@ class DecodedBatch:
     start_offsets: dict[TopicPartition, int]
     next_offsets: dict[TopicPartition, int]
     records: int = 0
+    prepared: Any = None  # the store's prepare_batch(events), made on the decode thread
 
 
 def decode_batch(records: list[RawRecord]) -> DecodedBatch:
@@ -109,6 +110,14 @@ def decode_batch(records: list[RawRecord]) -> DecodedBatch:
             batch.dead.append((record, f"undecodable: {type(exc).__name__}: {exc}"))
             continue
         batch.events.append(event if event.event_id else event.with_id())  # type: ignore[arg-type]
+    return batch
+
+
+def decode_and_prepare(records: list[RawRecord], store: GraphStore) -> DecodedBatch:
+    """:func:`decode_batch`, then the store's event-only preparation of the events (outside any
+    transaction: on the decode thread this overlaps the previous batch's write)."""
+    batch = decode_batch(records)
+    batch.prepared = store.prepare_batch(batch.events)
     return batch
 
 
@@ -259,8 +268,9 @@ def run_consumer(
 ) -> ConsumerStats:
     """Consume until ``should_stop()`` (or, with ``until_idle``, until the source is caught up).
 
-    While a batch is being written, the next one (what the source has buffered) is decoded on a
-    worker thread: the write mostly waits for Neo4j, so decoding costs no wall time. A batch whose
+    While a batch is being written, the next one (what the source has buffered) is decoded and
+    prepared (``store.prepare_batch``) on a worker thread: the write mostly waits for Neo4j, so
+    that work costs no wall time. A batch whose
     write failed with OffsetConflict throws the prefetched one away (the source re-seeks).
 
     With an ``on_changes`` hook each batch's changes are also stored as a pending-changes record in
@@ -282,12 +292,12 @@ def run_consumer(
                     if options.until_idle and with_retries(source.caught_up, "Kafka", options):
                         break
                     continue
-                batch = decode_batch(records)
+                batch = decode_and_prepare(records, store)
             else:
                 batch, ahead = ahead.result(), None
             following = with_retries(lambda: _fill_batch(source, options, wait=False), "Kafka", options)
             if following:
-                ahead = decoder.submit(decode_batch, following)
+                ahead = decoder.submit(decode_and_prepare, following, store)
             for record, reason in batch.dead:
                 log.warning("dead-letter %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
                 dead_letters.send(record, reason)
@@ -296,7 +306,7 @@ def run_consumer(
             try:
                 result = with_retries(
                     lambda: store.apply_batch(batch.events, batch.next_offsets, options.group, batch.start_offsets,
-                                              keep_changes=on_changes is not None),
+                                              keep_changes=on_changes is not None, prepared=batch.prepared),
                     "graph store", options)
             except OffsetConflict as conflict:
                 stats.conflicts += 1

@@ -120,14 +120,22 @@ MERGE_MAINTAINERS = "UNWIND $names AS n MERGE (:Maintainer {name: n})"
 MERGE_ASNS = "UNWIND $asns AS a MERGE (:AS {asn: a})"
 
 EXISTING_BLOCKS = "UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) RETURN p AS prefix"
-# serialises block creation (see docs/graph-model.md, Block containment) and lists the lengths in use
-LOCK_BLOCKS = """
-MERGE (m:Meta {name: 'blocks'})
-ON CREATE SET m.prefix_lengths = []
+# Block creation is serialised per /8 of address space (docs/graph-model.md, Block containment):
+# containment only links blocks that overlap, and overlapping blocks share a /8, so batches that
+# create blocks in different /8s run side by side. $octets sorted: every consumer locks in one order.
+# Each lock node lists the prefix lengths of the blocks overlapping its /8; a graph written when
+# one node (name 'blocks') locked everything starts each /8 from that node's (global) list,
+# $legacy_lengths (read by its own statement: a MATCH on Meta inside this MERGE's statement is
+# planned as a locking seek, and would make every batch wait for every other).
+LOCK_BLOCK_OCTETS = """
+UNWIND $octets AS octet
+MERGE (m:Meta {name: 'blocks/' + toString(octet)})
+ON CREATE SET m.prefix_lengths = $legacy_lengths
 SET m.prefix_lengths = m.prefix_lengths
-RETURN m.prefix_lengths AS lengths
+RETURN octet, m.prefix_lengths AS lengths
 """
-SET_BLOCK_LENGTHS = "MATCH (m:Meta {name: 'blocks'}) SET m.prefix_lengths = $lengths"
+LEGACY_BLOCK_LENGTHS = "OPTIONAL MATCH (m:Meta {name: 'blocks'}) RETURN coalesce(m.prefix_lengths, []) AS lengths"
+SET_BLOCK_OCTET_LENGTHS = "UNWIND $rows AS r MATCH (m:Meta {name: 'blocks/' + toString(r.octet)}) SET m.prefix_lengths = r.lengths"
 # the hint: with many blocks of few lengths the planner may seek Block(prefix_length) instead and
 # scan every longer block for each range (2 s instead of 0.05 s per batch, bench/neo4j_writes.py)
 BLOCKS_INSIDE = """

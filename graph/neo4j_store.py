@@ -29,8 +29,8 @@ from chainrisk.graph.facts import Version, plan_batch
 from chainrisk.graph.holders import holder_runs, merge_evidence
 from chainrisk.graph.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
 from chainrisk.graph.records import (
-    FACT_LABEL, LEASE_TYPE, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value, event_from_props, fact_props,
-    link_targets, native, prefix_range, sort_dump,
+    FACT_LABEL, LEASE_TYPE, MACHINERY_LABELS, cached_party_key, canonical_props, canonical_value, event_from_props, fact_props,
+    link_targets, native, sort_dump,
 )
 from chainrisk.graph.store import (
     BatchResult, Holding, OffsetConflict, PendingChanges, TopicPartition, changes_from_json, changes_to_json, holding_order, hop_order,
@@ -100,6 +100,21 @@ class NeoStore:
 
     # --- apply -----------------------------------------------------------------------------------------
 
+    def prepare_batch(self, events: list[Event]) -> prep.PreparedBatch:
+        """Everything about ``events`` that needs no stored state (fact keys, reference nodes, Block
+        properties, the fact elements' wire rows), computed outside the transaction: the consumer
+        does it on its decode thread while the previous batch is being written."""
+        return prep.prepare_batch(events, self._fact_row)
+
+    @staticmethod
+    def _fact_row(event: Event, key: str) -> dict[str, Any]:
+        """The parameter row that creates or replaces ``event``'s fact element."""
+        if event.type == LEASE_TYPE:
+            return {"provider": cached_party_key(event.provider.name, event.provider.id),  # type: ignore[union-attr]
+                    "recipient": cached_party_key(event.recipient.name, event.recipient.id),  # type: ignore[union-attr]
+                    "props": wire(fact_props(event, key))}
+        return {"props": wire(fact_props(event, key)), "links": link_targets(event)}
+
     def apply_batch(
         self,
         events: list[Event],
@@ -107,14 +122,17 @@ class NeoStore:
         group: str,
         start_offsets: dict[TopicPartition, int] | None = None,
         keep_changes: bool = False,
+        prepared: prep.PreparedBatch | None = None,
     ) -> BatchResult:
         started = time.monotonic()
+        if prepared is None or prepared.events is not events:
+            prepared = self.prepare_batch(events)
         with self._session() as session:
-            result: BatchResult = session.execute_write(self._apply_tx, events, offsets, group, start_offsets, keep_changes)
+            result: BatchResult = session.execute_write(self._apply_tx, prepared, offsets, group, start_offsets, keep_changes)
         result.seconds = time.monotonic() - started
         return result
 
-    def _apply_tx(self, tx: ManagedTransaction, events: list[Event], offsets: dict[TopicPartition, int], group: str,
+    def _apply_tx(self, tx: ManagedTransaction, prepared: prep.PreparedBatch, offsets: dict[TopicPartition, int], group: str,
                   start_offsets: dict[TopicPartition, int] | None, keep_changes: bool) -> BatchResult:
         parts = [{"topic": t, "partition": p, "next": n} for (t, p), n in sorted(offsets.items())]
         stored_offsets = {(r["topic"], r["partition"]): r["next"] for r in tx.run(cypher.LOCK_OFFSETS, parts=parts, group=group)}
@@ -122,16 +140,17 @@ class NeoStore:
         if conflicts:
             raise OffsetConflict(conflicts)
 
-        keys = [e.fact_key for e in events]
-        plan = plan_batch(events, self._stored_versions(tx, keys), keys)
+        events = prepared.events
+        plan = plan_batch(events, self._stored_versions(tx, prepared), prepared.keys)
         writes = prep.fact_writes(plan)
         # the stored versions of replaced hops: changes' predecessors, and roles a party may lose
         previous = self._stored_events(tx, plan.keys_needing_stored_event() | prep.replaced_lease_keys(writes))
         fresh = prep.new_events(events, plan.decisions)
-        refs = prep.references(fresh)
-        self._add_blocks(tx, refs.blocks)  # first: it takes the block lock before any party lock
+        # a duplicate's reference nodes were written when it was first applied: all events name the same ones then
+        refs = prepared.references if len(fresh) == len(events) else prep.references(fresh)
+        self._add_blocks(tx, refs.blocks, prepared)  # first: it takes the block locks before any party lock
         self._write_references(tx, refs)
-        self._write_facts(tx, writes)
+        self._write_facts(tx, writes, prepared)
         self._recheck_role_labels(tx, prep.role_label_checks(writes, previous))
         self._update_holders(tx, prep.holder_events(fresh))
         if parts:
@@ -153,63 +172,57 @@ class NeoStore:
         with self._session() as session:
             session.execute_write(lambda tx: tx.run(cypher.DROP_PENDING_CHANGES, group=group, batch_id=batch_id).consume())
 
-    @staticmethod
-    def _keys_by_type(keys: Iterable[str]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for key in keys:
-            out.setdefault(key.split("|", 1)[0], []).append(key)
-        return {t: sorted(set(k)) for t, k in out.items()}
-
-    def _stored_versions(self, tx: ManagedTransaction, fact_keys: list[str]) -> dict[str, Version]:
-        by_type = self._keys_by_type(fact_keys)
+    def _stored_versions(self, tx: ManagedTransaction, prepared: prep.PreparedBatch) -> dict[str, Version]:
         stored: dict[str, Version] = {}
-        for event_type, keys in by_type.items():
+        for event_type, keys in prepared.keys_by_type.items():
             query = cypher.READ_LEASE_VERSIONS if event_type == LEASE_TYPE else cypher.read_versions(FACT_LABEL[event_type])
             for r in tx.run(query, keys=keys):
                 stored[r["key"]] = Version(datetime.fromisoformat(r["at"]), r["id"], "assert")
-        all_keys = sorted(set(fact_keys))
-        for r in tx.run(cypher.READ_TOMBSTONES, keys=all_keys):
+        for r in tx.run(cypher.READ_TOMBSTONES, keys=prepared.distinct_keys):
             stored.setdefault(r["key"], Version(datetime.fromisoformat(r["at"]), r["id"], "retract"))
         return stored
 
     def _stored_events(self, tx: ManagedTransaction, keys: set[str]) -> dict[str, Event]:
         out: dict[str, Event] = {}
-        for event_type, type_keys in self._keys_by_type(keys).items():
+        for event_type, type_keys in prep.keys_by_type(keys).items():
             query = cypher.READ_LEASE_PROPS if event_type == LEASE_TYPE else cypher.read_props(FACT_LABEL[event_type])
             for r in tx.run(query, keys=type_keys):
                 out[r["key"]] = event_from_props(event_type, r["props"])
         return out
 
-    def _add_blocks(self, tx: ManagedTransaction, prefixes: set[str]) -> None:
+    def _add_blocks(self, tx: ManagedTransaction, prefixes: set[str], prepared: prep.PreparedBatch) -> None:
         """Create the blocks that do not exist yet, with their WITHIN links (and re-parent existing
-        blocks a new one now covers more specifically), holding the block lock."""
+        blocks a new one now covers more specifically), holding the locks of the /8s they overlap."""
         if not prefixes:
             return
         new = prefixes - {r["prefix"] for r in tx.run(cypher.EXISTING_BLOCKS, prefixes=sorted(prefixes))}
         if not new:
             return
-        lengths_before = set(tx.run(cypher.LOCK_BLOCKS).single()["lengths"])
-        # another consumer may have created some while this one waited for the lock
+        props = prepared.block_props
+        octets = sorted({o for p in new for o in prep.octets(props[p]["first"], props[p]["last"])})
+        legacy = tx.run(cypher.LEGACY_BLOCK_LENGTHS).single()["lengths"]
+        lengths_of = {r["octet"]: set(r["lengths"]) for r in tx.run(cypher.LOCK_BLOCK_OCTETS, octets=octets, legacy_lengths=legacy)}
+        # another consumer may have created some while this one waited for the locks
         new -= {r["prefix"] for r in tx.run(cypher.EXISTING_BLOCKS, prefixes=sorted(new))}
         if not new:
             return
-        lengths = lengths_before | {prefix_range(p)[2] for p in new}
+        # lengths in use anywhere in these /8s: a superset of what covers or lies inside each new block
+        lengths_before = set().union(*lengths_of.values())
+        lengths = lengths_before | {props[p]["prefix_length"] for p in new}
         candidates = sorted({s for p in new for s in prep.supernets(p, lengths_before)})
         existing_supernets = {r["prefix"] for r in tx.run(cypher.EXISTING_BLOCKS, prefixes=candidates)} if candidates else set()
         longest_before = max(lengths_before, default=-1)
-        ranges = []
-        for prefix in sorted(new):
-            first, last, length = prefix_range(prefix)
-            if length < longest_before:
-                ranges.append({"first": first, "last": last, "length": length})
+        ranges = [{"first": props[p]["first"], "last": props[p]["last"], "length": props[p]["prefix_length"]}
+                  for p in sorted(new) if props[p]["prefix_length"] < longest_before]
         children = [(r["child"], r["parent_length"]) for r in tx.run(cypher.BLOCKS_INSIDE, ranges=ranges)] if ranges else []
         children = [(c, pl) for c, pl in children if c not in new]
         links = prep.parents_of_new_blocks(new, existing_supernets, lengths)
         links.update(prep.reparented_children(new, sorted(children, key=str)))
-        for rows in _chunks([block_props(p) for p in sorted(new)]):
+        for rows in _chunks([props[p] for p in sorted(new)]):
             tx.run(cypher.CREATE_BLOCKS, rows=rows).consume()
-        if lengths != lengths_before:
-            tx.run(cypher.SET_BLOCK_LENGTHS, lengths=sorted(lengths)).consume()
+        grown = prep.octet_lengths_after(lengths_of, [props[p] for p in new])
+        if grown:
+            tx.run(cypher.SET_BLOCK_OCTET_LENGTHS, rows=[{"octet": o, "lengths": sorted(n)} for o, n in sorted(grown.items())]).consume()
         if links:
             rows = [{"child": c, "parent": p} for c, p in sorted(links.items())]
             for chunk in _chunks(rows):
@@ -224,7 +237,7 @@ class NeoStore:
         if refs.asns:
             tx.run(cypher.MERGE_ASNS, asns=sorted(refs.asns)).consume()
 
-    def _write_facts(self, tx: ManagedTransaction, writes: prep.FactWrites) -> None:
+    def _write_facts(self, tx: ManagedTransaction, writes: prep.FactWrites, prepared: prep.PreparedBatch) -> None:
         if writes.untombstone:
             tx.run(cypher.DROP_TOMBSTONES, keys=sorted(writes.untombstone)).consume()
         for event_type, keys in sorted(writes.delete.items()):
@@ -233,20 +246,11 @@ class NeoStore:
         if writes.tombstone:
             tx.run(cypher.STORE_TOMBSTONES, rows=[wire(prep.retract_props(e)) for e in writes.tombstone]).consume()
         for event_type, keyed in sorted(writes.create.items()):
-            if event_type == LEASE_TYPE:
-                rows = [{"provider": cached_party_key(e.provider.name, e.provider.id),  # type: ignore[union-attr]
-                         "recipient": cached_party_key(e.recipient.name, e.recipient.id),  # type: ignore[union-attr]
-                         "props": wire(fact_props(e, k))} for k, e in keyed]
-                tx.run(cypher.CREATE_LEASES, rows=rows).consume()
-            else:
-                rows = [{"props": wire(fact_props(e, k)), "links": link_targets(e)} for k, e in keyed]
-                tx.run(cypher.create_facts(event_type), rows=rows).consume()
+            query = cypher.CREATE_LEASES if event_type == LEASE_TYPE else cypher.create_facts(event_type)
+            tx.run(query, rows=[prepared.row(e) for _, e in keyed]).consume()
         for event_type, keyed in sorted(writes.update.items()):
-            if event_type == LEASE_TYPE:
-                tx.run(cypher.UPDATE_LEASES, rows=[{"props": wire(fact_props(e, k))} for k, e in keyed]).consume()
-            else:
-                rows = [{"props": wire(fact_props(e, k)), "links": link_targets(e)} for k, e in keyed]
-                tx.run(cypher.update_facts(event_type), rows=rows).consume()
+            query = cypher.UPDATE_LEASES if event_type == LEASE_TYPE else cypher.update_facts(event_type)
+            tx.run(query, rows=[prepared.row(e) for _, e in keyed]).consume()
 
     def _recheck_role_labels(self, tx: ManagedTransaction, checks: dict[str, set[str]]) -> None:
         if checks:

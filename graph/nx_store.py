@@ -180,6 +180,11 @@ class NxStore:
 
     # --- apply ---------------------------------------------------------------------------------------
 
+    def prepare_batch(self, events: list[Event]) -> None:
+        """Nothing: the embedded store is Python through and through, so work done ahead on another
+        thread would only compete for the interpreter with the batch being applied."""
+        return None
+
     def apply_batch(
         self,
         events: list[Event],
@@ -187,6 +192,7 @@ class NxStore:
         group: str,
         start_offsets: dict[TopicPartition, int] | None = None,
         keep_changes: bool = False,
+        prepared: None = None,
     ) -> BatchResult:
         started = time.monotonic()
         self._lock_for_writing()

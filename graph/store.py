@@ -130,6 +130,10 @@ class GraphStore(Protocol):
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
         """(topic, partition) -> the next offset to read, as committed with the graph."""
 
+    def prepare_batch(self, events: list[Event]) -> Any:
+        """What :meth:`apply_batch` can compute from ``events`` alone, before its transaction (None:
+        nothing worth doing ahead). Pure: safe on another thread while a batch is being applied."""
+
     def apply_batch(
         self,
         events: list[Event],
@@ -137,9 +141,10 @@ class GraphStore(Protocol):
         group: str,
         start_offsets: dict[TopicPartition, int] | None = None,
         keep_changes: bool = False,
+        prepared: Any = None,
     ) -> BatchResult:
         """Apply ``events`` (in arrival order) and store ``offsets`` (next offset per partition) in one
-        transaction. With ``start_offsets`` (where the batch began per partition) the store first
+        transaction (``prepared``: this store's ``prepare_batch(events)``, if made already). With ``start_offsets`` (where the batch began per partition) the store first
         checks that none of its stored offsets is past them (someone already applied part of the
         batch) and raises :class:`OffsetConflict` if one is. With ``keep_changes``, a batch with
         changes also stores them, in the same transaction, as a pending-changes record of ``group``

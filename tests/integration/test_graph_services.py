@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graph_events import mixed_events, role_change_events, synthetic_lease_events
+from graph_events import lease, mixed_events, role_change_events, synthetic_lease_events
 
 from chainrisk.graph.config import Settings
 from chainrisk.graph.consumer import ConsumerOptions, consume
@@ -106,6 +107,56 @@ def test_every_statement_one_event_per_transaction_in_any_order(neo: NeoStore, t
     assert dump == expected_store.canonical_dump(), diff(dump, expected_store.canonical_dump())
     assert changes == expected_changes
     assert neo.holder_history("240.1.0.0/16") == expected_store.holder_history("240.1.0.0/16")
+
+
+def _within(neo: NeoStore) -> set[tuple[str, str]]:
+    with neo._session() as session:  # noqa: SLF001 - a test probe
+        return {(r["c"], r["p"]) for r in session.run("MATCH (c:Block)-[:WITHIN]->(p:Block) RETURN c.prefix AS c, p.prefix AS p")}
+
+
+def _apply_in_thread(neo: NeoStore, events: list[Any]) -> threading.Thread:
+    thread = threading.Thread(target=neo.apply_batch, args=(events, {}, "other"), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_block_creation_waits_only_for_batches_creating_blocks_in_the_same_slash_eight(neo: NeoStore, tmp_path: Path) -> None:
+    """A batch that created a /16 in 240/8 and has not committed holds 240/8's block lock: a batch
+    creating a block in 241/8 goes ahead meanwhile, one creating a /24 inside the /16 waits, then
+    sees the /16 and links to it."""
+    held_events = [lease("240.1.0.0/16", "Holder A", "Lessee A")]
+    with neo._session() as session:  # noqa: SLF001 - holding a batch's transaction open is the point
+        held = session.begin_transaction()
+        try:
+            neo._apply_tx(held, neo.prepare_batch(held_events), {}, "held", None, False)  # noqa: SLF001
+            elsewhere = _apply_in_thread(neo, [lease("241.2.3.0/24", "Holder B", "Lessee B")])
+            elsewhere.join(timeout=60)
+            assert not elsewhere.is_alive(), "a batch in another /8 waited for the open transaction"
+            inside = _apply_in_thread(neo, [lease("240.1.2.0/24", "Holder C", "Lessee C")])
+            inside.join(timeout=3)
+            assert inside.is_alive(), "a block inside the uncommitted /16 was created without waiting for its /8 lock"
+            held.commit()
+        finally:
+            if held.closed() is False:
+                held.rollback()
+    inside.join(timeout=60)
+    assert not inside.is_alive()
+    assert _within(neo) == {("240.1.2.0/24", "240.1.0.0/16")}
+    expected = NxStore(tmp_path / "expected", save_interval_s=3600)
+    expected.apply_batch(held_events + [lease("241.2.3.0/24", "Holder B", "Lessee B"), lease("240.1.2.0/24", "Holder C", "Lessee C")],
+                         {}, "expected")
+    assert neo.canonical_dump() == expected.canonical_dump()
+
+
+def test_blocks_of_a_graph_locked_by_the_single_blocks_node_are_still_found(neo: NeoStore) -> None:
+    """A graph written when one ``Meta {name: 'blocks'}`` node listed the prefix lengths of all
+    blocks: a new /8 lock node starts from that list, so a new /24 finds the old /16 above it."""
+    neo.apply_batch([lease("240.1.0.0/16", "Holder A", "Lessee A")], {}, "old")
+    with neo._session() as session:  # noqa: SLF001 - rewrite the lock nodes as the older version left them
+        session.run("MATCH (m:Meta) WHERE m.name STARTS WITH 'blocks/' DELETE m").consume()
+        session.run("CREATE (:Meta {name: 'blocks', prefix_lengths: [16]})").consume()
+    neo.apply_batch([lease("240.1.2.0/24", "Holder C", "Lessee C")], {}, "new")
+    assert _within(neo) == {("240.1.2.0/24", "240.1.0.0/16")}
 
 
 def _party_labels(neo: NeoStore) -> dict[str, list[str]]:

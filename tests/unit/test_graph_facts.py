@@ -4,10 +4,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from graph_events import lease, registration
+from graph_events import lease, mixed_events, registration
 
-from chainrisk.graph.batch import parents_of_new_blocks, reparented_children, supernets
+from chainrisk.graph.batch import (
+    octet_lengths_after, octets, parents_of_new_blocks, prepare_batch, references, reparented_children, supernets,
+)
 from chainrisk.graph.facts import Decision, Version, decide, plan_batch, version_of
+from chainrisk.graph.records import block_props, prefix_range
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -81,3 +84,35 @@ def test_new_blocks_get_their_most_specific_cover_among_old_and_new() -> None:
 def test_existing_blocks_move_under_a_more_specific_new_block() -> None:
     children = [("10.1.2.0/24", 16), ("10.1.3.0/24", 22), ("10.1.4.0/24", None), ("10.9.0.0/24", 16)]
     assert reparented_children({"10.1.0.0/20"}, children) == {"10.1.2.0/24": "10.1.0.0/20", "10.1.4.0/24": "10.1.0.0/20"}
+
+
+def test_octets_are_the_slash_eights_a_range_overlaps() -> None:
+    first, last, _ = prefix_range("10.1.2.0/24")
+    assert list(octets(first, last)) == [10]
+    first, last, _ = prefix_range("8.0.0.0/7")
+    assert list(octets(first, last)) == [8, 9]
+    first, last, _ = prefix_range("0.0.0.0/0")
+    assert list(octets(first, last)) == list(range(256))
+
+
+def test_octet_lengths_grow_only_where_a_new_length_appears() -> None:
+    before = {10: {16, 24}, 11: set()}
+    new = [block_props("10.1.2.0/24"), block_props("10.9.0.0/20"), block_props("11.0.0.0/16"), block_props("10.0.0.0/7")]
+    grown = octet_lengths_after(before, new)
+    # 10: /24 was there, /20 and /7 are new; 11: /16 and /7; the /7 also covers 11
+    assert grown == {10: {7, 16, 20, 24}, 11: {7, 16}}
+    assert before == {10: {16, 24}, 11: set()}  # not modified
+    assert octet_lengths_after({10: {24}}, [block_props("10.1.2.0/24")]) == {}
+
+
+def test_prepared_batch_holds_what_the_events_alone_decide() -> None:
+    events = mixed_events(5)
+    prepared = prepare_batch(events, lambda event, key: {"key": key, "type": event.type})
+    assert prepared.keys == [e.fact_key for e in events]
+    assert sorted(prepared.distinct_keys) == prepared.distinct_keys == sorted(set(prepared.keys))
+    assert {k for keys in prepared.keys_by_type.values() for k in keys} == set(prepared.keys)
+    assert all(k.startswith(kind + "|") for kind, keys in prepared.keys_by_type.items() for k in keys)
+    assert prepared.references == references(events)
+    assert prepared.block_props == {p: block_props(p) for p in prepared.references.blocks}
+    assert [prepared.row(e) for e in events] == [{"key": e.fact_key, "type": e.type} for e in events]
+    assert prepare_batch(events).rows is None
