@@ -138,14 +138,8 @@ def replaced_lease_keys(writes: FactWrites) -> set[str]:
     return {key for key, _ in writes.update.get(LEASE_TYPE, [])} | set(writes.delete.get(LEASE_TYPE, []))
 
 
-def role_label_checks(writes: FactWrites, replaced: dict[str, Event]) -> dict[str, set[str]]:
-    """Party key -> the role labels the writes' LEASES may give or take away: the labels of the new
-    versions of created and updated hops and of the stored versions (``replaced``: fact key -> stored
-    event, for :func:`replaced_lease_keys`) of updated and deleted hops, on each hop's provider and
-    recipient. No other role label of any party can change, so checking just these against the
-    party's current LEASES keeps every party's role labels exact."""
-    hops = [event for _, event in writes.create.get(LEASE_TYPE, []) + writes.update.get(LEASE_TYPE, [])]
-    hops += [replaced[key] for key in sorted(replaced_lease_keys(writes))]
+def _labels_by_party(hops: list[Event]) -> dict[str, set[str]]:
+    """Party key -> the role labels ``hops`` give their providers and recipients."""
     out: dict[str, set[str]] = {}
     for hop in hops:
         provider_label, recipient_label = hop_role_labels(hop.provider_role, hop.recipient_role)  # type: ignore[union-attr]
@@ -154,6 +148,21 @@ def role_label_checks(writes: FactWrites, replaced: dict[str, Event]) -> dict[st
         if recipient_label:
             out.setdefault(cached_party_key(hop.recipient.name, hop.recipient.id), set()).add(recipient_label)  # type: ignore[union-attr]
     return out
+
+
+def role_label_changes(writes: FactWrites, replaced: dict[str, Event]) -> dict[str, tuple[set[str], set[str]]]:
+    """Party key -> (labels to add, labels to re-check) after the writes' LEASES.
+
+    To add: the labels of the new versions of created and updated hops (live after the batch, so
+    they hold whatever else the party has). To re-check against the party's current LEASES: the
+    labels of the stored versions (``replaced``: fact key -> stored event, for
+    :func:`replaced_lease_keys`) of updated and deleted hops, which the party may have lost, unless
+    the batch also adds them. No other role label of any party can change, so this keeps every
+    party's role labels exact."""
+    added = _labels_by_party([event for _, event in writes.create.get(LEASE_TYPE, []) + writes.update.get(LEASE_TYPE, [])])
+    maybe_lost = _labels_by_party([replaced[key] for key in sorted(replaced_lease_keys(writes))])
+    return {key: (added.get(key, set()), maybe_lost.get(key, set()) - added.get(key, set()))
+            for key in sorted(added.keys() | maybe_lost.keys())}
 
 
 def holder_events(events: list[Event]) -> dict[str, list[Event]]:

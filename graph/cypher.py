@@ -51,18 +51,16 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 
 # --- consumer offsets ---------------------------------------------------------------------------
 
-# SET of the same value takes the node's write lock: a second consumer's batch on these partitions
-# waits here until this transaction ends, then sees the offsets it wrote.
-LOCK_OFFSETS = """
+# Locks the batch's partitions and moves their offsets on in one go, returning the offsets stored
+# before: SET takes the node's write lock, so a second consumer's batch on these partitions waits
+# here until this transaction ends, then sees the offsets it wrote. A batch that finds a stored
+# offset past its start raises OffsetConflict, and its transaction, this SET included, rolls back.
+ADVANCE_OFFSETS = """
 UNWIND $parts AS p
 MERGE (o:ConsumerOffset {group: $group, topic: p.topic, partition: p.partition})
-SET o.next_offset = o.next_offset
-RETURN o.topic AS topic, o.partition AS partition, o.next_offset AS next
-"""
-WRITE_OFFSETS = """
-UNWIND $parts AS p
-MATCH (o:ConsumerOffset {group: $group, topic: p.topic, partition: p.partition})
+WITH o, p, o.next_offset AS stored
 SET o.next_offset = p.next
+RETURN o.topic AS topic, o.partition AS partition, stored AS next
 """
 STORED_OFFSETS = """
 MATCH (o:ConsumerOffset {group: $group}) WHERE o.next_offset IS NOT NULL
@@ -125,14 +123,16 @@ EXISTING_BLOCKS = "UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) RETURN p AS
 # create blocks in different /8s run side by side. $octets sorted: every consumer locks in one order.
 # Each lock node lists the prefix lengths of the blocks overlapping its /8; a graph written when
 # one node (name 'blocks') locked everything starts each /8 from that node's (global) list,
-# $legacy_lengths (read by its own statement: a MATCH on Meta inside this MERGE's statement is
-# planned as a locking seek, and would make every batch wait for every other).
+# $legacy_lengths (read once per store by its own statement: a MATCH on Meta inside this MERGE's statement is
+# planned as a locking seek, and would make every batch wait for every other). It also returns
+# which of $prefixes exist once the locks are held: another consumer may have created some meanwhile.
 LOCK_BLOCK_OCTETS = """
 UNWIND $octets AS octet
 MERGE (m:Meta {name: 'blocks/' + toString(octet)})
 ON CREATE SET m.prefix_lengths = $legacy_lengths
 SET m.prefix_lengths = m.prefix_lengths
-RETURN octet, m.prefix_lengths AS lengths
+WITH collect({octet: octet, lengths: m.prefix_lengths}) AS locked
+RETURN locked, [p IN $prefixes WHERE EXISTS { MATCH (:Block {prefix: p}) }] AS existing
 """
 LEGACY_BLOCK_LENGTHS = "OPTIONAL MATCH (m:Meta {name: 'blocks'}) RETURN coalesce(m.prefix_lengths, []) AS lengths"
 SET_BLOCK_OCTET_LENGTHS = "UNWIND $rows AS r MATCH (m:Meta {name: 'blocks/' + toString(r.octet)}) SET m.prefix_lengths = r.lengths"
@@ -225,8 +225,14 @@ def _recheck_role_labels(labels: str) -> str:
     return "\n".join(lines)
 
 
-# rows: {key, labels}: the role labels a batch's LEASES writes may have changed (batch.role_label_checks), sorted by key
-RECHECK_ROLE_LABELS = "UNWIND $rows AS r\nMATCH (p:Party {key: r.key})\n" + _recheck_role_labels("r.labels")
+# rows {key, add, check}, sorted by key (batch.role_label_changes): labels a batch's LEASES give
+# (set at once; SET takes the party's write lock even when the label is there, so a concurrent
+# re-check of the same party comes before or after this batch, never in between) and labels they
+# may have taken away (re-derived from the party's current LEASES).
+UPDATE_ROLE_LABELS = ("UNWIND $rows AS r\nMATCH (p:Party {key: r.key})\n"
+                      + "\n".join(f"FOREACH (_ IN CASE WHEN '{label}' IN r.add THEN [1] ELSE [] END | SET p:{label})"
+                                   for label in ROLE_LABELS)
+                      + "\nWITH p, r\n" + _recheck_role_labels("r.check"))
 # every party with LEASES, for a graph written before role labels existed (recorded on a Meta node)
 ROLE_LABELS_DONE = "MATCH (m:Meta {name: 'role_labels'}) RETURN count(m) > 0 AS done"
 BACKFILL_ROLE_LABELS = ("MATCH (p:Party) WHERE EXISTS { (p)-[:LEASES]-() } CALL (p) {\n"

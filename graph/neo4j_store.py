@@ -64,6 +64,7 @@ class NeoStore:
     def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
         self.settings = settings
         self.database = settings.neo4j_database
+        self._legacy_block_lengths: list[int] | None = None  # see cypher.LOCK_BLOCK_OCTETS
         self.driver = driver or GraphDatabase.driver(
             settings.neo4j_uri, auth=(settings.neo4j_user, settings.resolve_neo4j_password()),
             connection_timeout=10, max_transaction_retry_time=60,
@@ -135,10 +136,11 @@ class NeoStore:
     def _apply_tx(self, tx: ManagedTransaction, prepared: prep.PreparedBatch, offsets: dict[TopicPartition, int], group: str,
                   start_offsets: dict[TopicPartition, int] | None, keep_changes: bool) -> BatchResult:
         parts = [{"topic": t, "partition": p, "next": n} for (t, p), n in sorted(offsets.items())]
-        stored_offsets = {(r["topic"], r["partition"]): r["next"] for r in tx.run(cypher.LOCK_OFFSETS, parts=parts, group=group)}
-        conflicts = offset_conflicts(stored_offsets, start_offsets)
-        if conflicts:
-            raise OffsetConflict(conflicts)
+        if parts:
+            stored_offsets = {(r["topic"], r["partition"]): r["next"] for r in tx.run(cypher.ADVANCE_OFFSETS, parts=parts, group=group)}
+            conflicts = offset_conflicts(stored_offsets, start_offsets)
+            if conflicts:
+                raise OffsetConflict(conflicts)  # rolls the offsets just written back with the transaction
 
         events = prepared.events
         plan = plan_batch(events, self._stored_versions(tx, prepared), prepared.keys)
@@ -151,10 +153,8 @@ class NeoStore:
         self._add_blocks(tx, refs.blocks, prepared)  # first: it takes the block locks before any party lock
         self._write_references(tx, refs)
         self._write_facts(tx, writes, prepared)
-        self._recheck_role_labels(tx, prep.role_label_checks(writes, previous))
+        self._update_role_labels(tx, prep.role_label_changes(writes, previous))
         self._update_holders(tx, prep.holder_events(fresh))
-        if parts:
-            tx.run(cypher.WRITE_OFFSETS, parts=parts, group=group).consume()
         result = BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
                              changes=plan.changes(previous))
         if keep_changes and result.changes:
@@ -200,10 +200,12 @@ class NeoStore:
             return
         props = prepared.block_props
         octets = sorted({o for p in new for o in prep.octets(props[p]["first"], props[p]["last"])})
-        legacy = tx.run(cypher.LEGACY_BLOCK_LENGTHS).single()["lengths"]
-        lengths_of = {r["octet"]: set(r["lengths"]) for r in tx.run(cypher.LOCK_BLOCK_OCTETS, octets=octets, legacy_lengths=legacy)}
-        # another consumer may have created some while this one waited for the locks
-        new -= {r["prefix"] for r in tx.run(cypher.EXISTING_BLOCKS, prefixes=sorted(new))}
+        if self._legacy_block_lengths is None:  # written only by older versions: it cannot change while we run
+            self._legacy_block_lengths = tx.run(cypher.LEGACY_BLOCK_LENGTHS).single()["lengths"]
+        locked = tx.run(cypher.LOCK_BLOCK_OCTETS, octets=octets, legacy_lengths=self._legacy_block_lengths,
+                        prefixes=sorted(new)).single()
+        lengths_of = {row["octet"]: set(row["lengths"]) for row in locked["locked"]}
+        new -= set(locked["existing"])  # another consumer may have created some while this one waited for the locks
         if not new:
             return
         # lengths in use anywhere in these /8s: a superset of what covers or lies inside each new block
@@ -252,10 +254,10 @@ class NeoStore:
             query = cypher.UPDATE_LEASES if event_type == LEASE_TYPE else cypher.update_facts(event_type)
             tx.run(query, rows=[prepared.row(e) for _, e in keyed]).consume()
 
-    def _recheck_role_labels(self, tx: ManagedTransaction, checks: dict[str, set[str]]) -> None:
-        if checks:
-            rows = [{"key": key, "labels": sorted(labels)} for key, labels in sorted(checks.items())]
-            tx.run(cypher.RECHECK_ROLE_LABELS, rows=rows).consume()
+    def _update_role_labels(self, tx: ManagedTransaction, changes: dict[str, tuple[set[str], set[str]]]) -> None:
+        if changes:
+            rows = [{"key": key, "add": sorted(add), "check": sorted(check)} for key, (add, check) in sorted(changes.items())]
+            tx.run(cypher.UPDATE_ROLE_LABELS, rows=rows).consume()
 
     def _update_holders(self, tx: ManagedTransaction, by_block: dict[str, list[Event]]) -> None:
         if not by_block:

@@ -74,6 +74,34 @@ def kafka_config(services_settings: Settings) -> dict[str, object]:
 
 
 @pytest.fixture
+def isolated_services(services_settings: Settings) -> Iterator[Callable[..., Settings]]:
+    """A factory of services settings with a topic prefix and consumer group of their own
+    (``isolated_services("graph", alerts=False)``); every topic made under them is deleted at the end."""
+    import uuid
+
+    made: list[Settings] = []
+
+    def isolate(name: str, **updates: Any) -> Settings:
+        prefix = f"test-{name}-{uuid.uuid4().hex[:10]}"
+        fresh = services_settings.model_copy(update={"backend": "services", "topic_prefix": prefix, "consumer_group": prefix,
+                                                     "topic_partitions": 3, **updates})
+        made.append(fresh)
+        return fresh
+
+    yield isolate
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**services_settings.kafka_client_config())
+    try:
+        existing = set(admin.list_topics())
+        doomed = [t for fresh in made for t in existing if t.startswith(f"{fresh.topic_prefix}.")]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
+
+
+@pytest.fixture
 def free_port() -> Callable[[], int]:
     """A function returning a TCP port on 127.0.0.1 that nothing listens on right now."""
 

@@ -8,8 +8,7 @@ start hands them over - and handing the same changes over again leaves the same 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from chainrisk.graph.alert_repo import alert_repository
 from chainrisk.graph.alerts import AlertEngine, alert_hook
 from chainrisk.graph.config import Settings, load_settings
 from chainrisk.graph.consumer import consume
-from chainrisk.graph.kafka_io import ensure_topics, topic_names
+from chainrisk.graph.kafka_io import ensure_topics
 from chainrisk.graph.neo4j_store import NeoStore
 from chainrisk.graph.nx_store import NxStore
 from chainrisk.graph.transport import open_sink, open_store
@@ -44,24 +43,14 @@ REGISTER_V1 = """block,provider,provider_role,recipient,recipient_role,start_dat
 
 
 @pytest.fixture
-def services(services_settings: Settings) -> Iterator[Settings]:
-    prefix = f"test-alerts-{uuid.uuid4().hex[:10]}"
-    fresh = services_settings.model_copy(update={"backend": "services", "topic_prefix": prefix, "consumer_group": prefix,
-                                                 "topic_partitions": 3})
+def services(isolated_services: Callable[..., Settings]) -> Settings:
+    """Services settings with a fresh topic prefix and group (topics deleted afterwards), on an emptied database."""
+    fresh = isolated_services("alerts")
     store = NeoStore(fresh)
     store.ensure_schema()
     store.wipe()
     store.close()
-    yield fresh
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(**fresh.kafka_client_config())
-    try:
-        doomed = [t for t in topic_names(fresh) if t in set(admin.list_topics())]
-        if doomed:
-            admin.delete_topics(doomed)
-    finally:
-        admin.close()
+    return fresh
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from graph_events import lease, mixed_events, role_change_events, synthetic_leas
 
 from chainrisk.graph.config import Settings
 from chainrisk.graph.consumer import ConsumerOptions, consume
-from chainrisk.graph.kafka_io import KafkaSink, topic_names
+from chainrisk.graph.kafka_io import KafkaSink
 from chainrisk.graph.neo4j_store import NeoStore
 from chainrisk.graph.nx_store import NxStore
 from chainrisk.graph.transport import open_sink
@@ -37,22 +36,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def settings(services_settings: Settings) -> Iterator[Settings]:
-    """Services settings with a fresh topic prefix and group; topics deleted afterwards."""
-    prefix = f"test-graph-{uuid.uuid4().hex[:10]}"
-    fresh = services_settings.model_copy(update={"backend": "services", "topic_prefix": prefix, "consumer_group": prefix,
-                                                 "alerts": False, "topic_partitions": 3})
-    yield fresh
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(**fresh.kafka_client_config())
-    try:
-        existing = set(admin.list_topics())
-        doomed = [t for t in topic_names(fresh) if t in existing]
-        if doomed:
-            admin.delete_topics(doomed)
-    finally:
-        admin.close()
+def settings(isolated_services: Callable[..., Settings]) -> Settings:
+    """Services settings with a fresh topic prefix and group, alerts off; topics deleted afterwards."""
+    return isolated_services("graph", alerts=False)
 
 
 @pytest.fixture
@@ -155,7 +141,11 @@ def test_blocks_of_a_graph_locked_by_the_single_blocks_node_are_still_found(neo:
     with neo._session() as session:  # noqa: SLF001 - rewrite the lock nodes as the older version left them
         session.run("MATCH (m:Meta) WHERE m.name STARTS WITH 'blocks/' DELETE m").consume()
         session.run("CREATE (:Meta {name: 'blocks', prefix_lengths: [16]})").consume()
-    neo.apply_batch([lease("240.1.2.0/24", "Holder C", "Lessee C")], {}, "new")
+    upgraded = NeoStore(neo.settings)  # the new version starting on that graph
+    try:
+        upgraded.apply_batch([lease("240.1.2.0/24", "Holder C", "Lessee C")], {}, "new")
+    finally:
+        upgraded.close()
     assert _within(neo) == {("240.1.2.0/24", "240.1.0.0/16")}
 
 

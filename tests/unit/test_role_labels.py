@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from datetime import date
 from pathlib import Path
 
 from graph_events import lease, role_change_events
@@ -114,16 +115,22 @@ def test_labels_survive_a_restart_and_an_older_snapshot_gets_them_on_load(tmp_pa
     assert party_labels(store(tmp_path)) == expected
 
 
-def test_role_label_checks_name_the_roles_a_batch_can_change() -> None:
+def test_role_label_changes_add_what_new_hops_give_and_recheck_what_replaced_hops_gave() -> None:
     created = lease(BLOCK, "North", "LeaseCo", 1, recipient_role="upstream")
     stored_hop = lease(OTHER, "South", "Broker B", 1, recipient_role="broker")
     updated = lease(OTHER, "South", "Broker B", 2, provider_role="upstream", recipient_role="lessee")
     plan = plan_batch([created, updated], {stored_hop.fact_key: version_of(stored_hop)})
     writes = prep.fact_writes(plan)
     assert prep.replaced_lease_keys(writes) == {stored_hop.fact_key}
-    checks = prep.role_label_checks(writes, {stored_hop.fact_key: stored_hop})
-    assert checks == {"north": {"Holder"}, "leaseco": {"Upstream"},
-                      "south": {"Holder", "Upstream"}, "broker b": {"Broker", "Lessee"}}
+    changes = prep.role_label_changes(writes, {stored_hop.fact_key: stored_hop})
+    assert changes == {"north": ({"Holder"}, set()), "leaseco": ({"Upstream"}, set()),
+                       "south": ({"Upstream"}, {"Holder"}), "broker b": ({"Lessee"}, {"Broker"})}
     retract = lease(OTHER, "South", "Broker B", 3, op="retract")
     writes = prep.fact_writes(plan_batch([retract], {stored_hop.fact_key: version_of(stored_hop)}))
-    assert prep.role_label_checks(writes, {stored_hop.fact_key: stored_hop}) == {"south": {"Holder"}, "broker b": {"Broker"}}
+    assert prep.role_label_changes(writes, {stored_hop.fact_key: stored_hop}) == {"south": (set(), {"Holder"}),
+                                                                                  "broker b": (set(), {"Broker"})}
+    # an update that keeps the roles re-checks nothing: the new version gives the same labels
+    same_roles = lease(OTHER, "South", "Broker B", 4, recipient_role="broker", end=date(2030, 1, 1))
+    writes = prep.fact_writes(plan_batch([same_roles], {stored_hop.fact_key: version_of(stored_hop)}))
+    assert prep.role_label_changes(writes, {stored_hop.fact_key: stored_hop}) == {"south": ({"Holder"}, set()),
+                                                                                  "broker b": ({"Broker"}, set())}
