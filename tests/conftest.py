@@ -11,10 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from chainrisk.graph.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# No per-example deadline for hypothesis: on a shared 2-core machine a slow example is load, not a
+# bug (speed is measured by bench/, never by tests).
+hypothesis_settings.register_profile("chainrisk", deadline=None)
+hypothesis_settings.load_profile("chainrisk")
 
 
 # --- real services (Kafka + Neo4j started by `chainrisk services up`) ---------------------------
