@@ -7,17 +7,23 @@ events about one block land on one partition, in order.
 The producer is idempotent (kafka-python 3.0 enables it by default; it is set explicitly here so a
 conflicting setting fails loudly): ``acks='all'``, retries until ``delivery_timeout_ms``, at most 5
 requests in flight, so a retried send can neither duplicate nor reorder messages within a partition.
+
+The sink picks each keyed message's partition itself, exactly as Kafka's default partitioner does
+(murmur2 of the key, made positive, modulo the topic's current partition count), but remembers it
+per key: kafka-python's murmur2 is pure Python, and a block's events come in runs.
 """
 from __future__ import annotations
 
 import sys
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 from chainrisk.graph.config import Settings
 from chainrisk.ingest.events import INGEST_TOPICS, TOPIC_OF_TYPE, Event
 
 ALL_TOPICS = (*INGEST_TOPICS, "alerts", "dlq")
+KEY_PARTITION_CACHE_SIZE = 1 << 16  # keys whose partition the sink remembers (a miss only costs murmur2 again)
 
 
 class KafkaDeliveryError(Exception):
@@ -63,6 +69,17 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java's and kafka-python's) gives a message with
+    ``key`` on a topic with ``partitions`` partitions: murmur2(key) made positive, mod ``partitions``."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+_remembered_key_partition = lru_cache(maxsize=KEY_PARTITION_CACHE_SIZE)(key_partition)
+
+
 class KafkaSink:
     """EventSink publishing each event to ``<prefix>.<topic of its type>``, key = block."""
 
@@ -78,6 +95,7 @@ class KafkaSink:
         self.failed = 0
         self.first_error: str | None = None
         self._closed = False
+        self._topic_of_type = {event_type: settings.topic(name) for event_type, name in TOPIC_OF_TYPE.items()}
 
     def _on_error(self, exc: BaseException) -> None:
         self.failed += 1
@@ -85,12 +103,17 @@ class KafkaSink:
             self.first_error = f"{type(exc).__name__}: {exc}"
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """Publish one message to the full topic name ``topic``."""
-        self.producer.send(topic, key=key, value=value).add_errback(self._on_error)
+        """Publish one message to the full topic name ``topic``; a keyed one to the partition Kafka's
+        default partitioner would choose (:func:`key_partition`)."""
+        partition = None
+        if key is not None:
+            # the topic's partitions as the producer's metadata has them now (waits for metadata the first time)
+            partition = _remembered_key_partition(key, len(self.producer.partitions_for(topic)))
+        self.producer.send(topic, key=key, value=value, partition=partition).add_errback(self._on_error)
         self.sent[topic] += 1
 
     def publish(self, event: Event) -> None:
-        self.send_raw(self.settings.topic(TOPIC_OF_TYPE[event.type]), event.block.encode(), event.to_json())
+        self.send_raw(self._topic_of_type[event.type], event.block.encode(), event.to_json())
 
     def flush(self) -> None:
         """Wait until every message sent so far is acknowledged; raise if any was not."""

@@ -104,6 +104,9 @@ def _check_ipv4_prefix(value: str) -> str:
     return str(net)
 
 
+_NOT_IN_ID = {"event_id", "provenance"}  # the fields content_id leaves out of the hash
+
+
 class _Event(_Frozen):
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = ""
@@ -125,13 +128,17 @@ class _Event(_Frozen):
     def fact_key(self) -> str:
         return f"{self.type}|" + "|".join("" if p is None else str(p) for p in self.identity())  # type: ignore[attr-defined]
 
-    def with_id(self) -> "_Event":
-        """This event with its deterministic ``event_id``: a hash of the fact's content (every field
-        but the id and the provenance), its source dataset and its observed date."""
-        body = self.model_dump_json(exclude={"event_id", "provenance"})
+    def content_id(self) -> str:
+        """The deterministic ``event_id`` of this event: the first 32 hex digits of the sha256 of
+        ``"<source>|<observed_at ISO>|<JSON of every field but the id and the provenance>"``."""
+        body = self.model_dump_json(exclude=_NOT_IN_ID)
         prov = self.provenance
-        digest = hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{body}".encode()).hexdigest()
-        return self.model_copy(update={"event_id": digest[:32]})
+        return hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{body}".encode()).hexdigest()[:32]
+
+    def with_id(self) -> "_Event":
+        """This event with its deterministic ``event_id`` (:meth:`content_id`): a hash of the fact's
+        content (every field but the id and the provenance), its source dataset and its observed date."""
+        return self.model_copy(update={"event_id": self.content_id()})
 
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()

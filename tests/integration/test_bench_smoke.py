@@ -60,6 +60,15 @@ def test_end_to_end_smoke_prints_every_stage(services_settings: Settings) -> Non
         assert any(line.startswith(stage) for line in done.stdout.splitlines()), stage
 
 
+def test_ingest_publish_smoke_compares_with_a_baseline_revision(services_settings: Settings) -> None:
+    done = run_bench("ingest_publish.py", services_settings, "--smoke", "--baseline", "HEAD", "--verify")
+    assert done.returncode == 0, done.stderr
+    got = figures(done.stdout, "ingest_publish")
+    assert got["events"] == 3000 and got["baseline_eps"] > 0 and got["eps"] > 0
+    assert got["cpu_ratio"] == pytest.approx(got["baseline_cpu_us_per_event"] / got["cpu_us_per_event"], rel=0.01)
+    assert got["identical"] == 1 and "values, keys, ids, partitions: IDENTICAL" in done.stdout
+
+
 def test_alert_latency_smoke_sees_every_probe_alert(services_settings: Settings) -> None:
     done = run_bench("alert_latency.py", services_settings, "--smoke", "--wipe")
     assert done.returncode == 0, done.stderr

@@ -69,3 +69,61 @@ def _delete_topics(kafka_config: dict, prefix: str) -> None:
             admin.delete_topics(mine)
     finally:
         admin.close()
+
+
+@pytest.mark.services
+def test_kafka_sink_partitions_as_the_default_partitioner_in_file_order(services_settings, kafka_config, tmp_path: Path) -> None:
+    """KafkaSink picks partitions itself: every message lands where a producer with Kafka's default
+    partitioner puts the same key, with the value the event serialises to, and each partition holds
+    its events in file order (so a block's events stay in order)."""
+    from datetime import datetime, timezone
+
+    from kafka import KafkaProducer
+
+    from chainrisk.graph.config import Settings
+    from chainrisk.graph.kafka_io import KafkaSink, ensure_topics, key_partition
+    from chainrisk.ingest import leases, synthetic
+    from chainrisk.ingest.common import ParseContext, SourceFile
+
+    register = tmp_path / "register.csv"
+    synthetic.write_register(synthetic.generate(150, seed=5), register)
+    with SourceFile(register) as src:
+        events = list(leases.parse(src, ParseContext(reference=str(register), ingested_at=datetime(2026, 1, 1, tzinfo=timezone.utc))))
+    prefix = f"test-partitions-{uuid.uuid4().hex[:10]}"
+    settings = Settings(state_dir=services_settings.state_dir, topic_prefix=prefix)
+    try:
+        sink = KafkaSink(settings, quiet=True)
+        assert sink.producer.config["enable_idempotence"] is True and sink.producer.config["acks"] in ("all", -1)
+        for event in events:
+            sink.publish(event)
+        sink.close()
+        ensure_topics(settings, ("default-partitioner",))
+        plain = KafkaProducer(**kafka_config)  # kafka-python's DefaultPartitioner (murmur2 of the key)
+        for event in events:
+            plain.send(f"{prefix}.default-partitioner", key=event.block.encode(), value=event.to_json())
+        plain.flush()
+        plain.close()
+        published = _read_records(kafka_config, f"{prefix}.relationships", len(events))
+        reference = _read_records(kafka_config, f"{prefix}.default-partitioner", len(events))
+    finally:
+        _delete_topics(kafka_config, prefix)
+    assert sorted(published) == sorted(reference)  # same (partition, key, value) triples
+    for partition in {p for p, _k, _v in published}:
+        in_file_order = [(e.block.encode(), e.to_json()) for e in events if key_partition(e.block.encode(), settings.topic_partitions) == partition]
+        assert [(k, v) for p, k, v in published if p == partition] == in_file_order
+
+
+def _read_records(kafka_config: dict, topic: str, expected: int) -> list[tuple[int, bytes, bytes]]:
+    """(partition, key, value) of the topic's first ``expected`` messages, each partition in offset order."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, **kafka_config, auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=10_000)
+    try:
+        records: list[tuple[int, int, bytes, bytes]] = []
+        for message in consumer:
+            records.append((message.partition, message.offset, message.key, message.value))
+            if len(records) >= expected:
+                break
+    finally:
+        consumer.close()
+    return [(p, k, v) for p, _o, k, v in sorted(records)]
