@@ -1,13 +1,16 @@
-"""The Neo4j graph store (official driver). Same model and same decisions as the embedded store:
-each batch is one transaction that
+"""The Neo4j graph store (official driver). Same model and same decisions as the embedded store.
+Each batch is, after the event-only preparation (:meth:`NeoStore.prepare_batch`, done ahead on the
+consumer's decode thread):
 
-1. locks and reads the consumer offsets of the batch's partitions (and refuses a batch that does not
-   start where the stored offsets are: :class:`~chainrisk.graph.store.OffsetConflict`);
+0. a short transaction creating the blocks the events name that do not exist yet, with their
+   containment, under a lock per /8 they overlap (only when there are new ones);
+1. one transaction that locks the consumer offsets of the batch's partitions and moves them on
+   (refusing a batch that does not start where the stored offsets are:
+   :class:`~chainrisk.graph.store.OffsetConflict`);
 2. reads the stored versions of the batch's facts (one query per event type, plus one for tombstones);
 3. decides in Python (``graph/facts.py``);
-4. writes: new blocks and containment, reference nodes, fact elements, the role labels of the
-   parties whose LEASES changed, holder history, offsets - one ``UNWIND`` statement per kind of
-   change and event type, never one per event.
+4. writes: reference nodes, fact elements, the role labels of the parties whose LEASES changed,
+   holder history - one ``UNWIND`` statement per kind of change and event type, never one per event.
 
 Deadlocks between concurrent consumers are transient errors; the driver retries the whole
 transaction function. Every Cypher statement is in ``graph/cypher.py``.
@@ -129,6 +132,13 @@ class NeoStore:
         if prepared is None or prepared.events is not events:
             prepared = self.prepare_batch(events)
         with self._session() as session:
+            if prepared.references.blocks:
+                # Blocks first, in a short transaction of their own: creating them is serialised per /8
+                # (containment), and holding those locks through the whole batch would serialise
+                # concurrent consumers entirely. A crash between the two transactions leaves blocks
+                # that re-applying the batch names anyway (reference nodes are a function of the
+                # events seen), so the graph still ends as if each batch were one transaction.
+                session.execute_write(self._add_blocks, prepared.references.blocks, prepared)
             result: BatchResult = session.execute_write(self._apply_tx, prepared, offsets, group, start_offsets, keep_changes)
         result.seconds = time.monotonic() - started
         return result
@@ -150,7 +160,6 @@ class NeoStore:
         fresh = prep.new_events(events, plan.decisions)
         # a duplicate's reference nodes were written when it was first applied: all events name the same ones then
         refs = prepared.references if len(fresh) == len(events) else prep.references(fresh)
-        self._add_blocks(tx, refs.blocks, prepared)  # first: it takes the block locks before any party lock
         self._write_references(tx, refs)
         self._write_facts(tx, writes, prepared)
         self._update_role_labels(tx, prep.role_label_changes(writes, previous))

@@ -107,14 +107,15 @@ def _apply_in_thread(neo: NeoStore, events: list[Any]) -> threading.Thread:
 
 
 def test_block_creation_waits_only_for_batches_creating_blocks_in_the_same_slash_eight(neo: NeoStore, tmp_path: Path) -> None:
-    """A batch that created a /16 in 240/8 and has not committed holds 240/8's block lock: a batch
+    """A batch whose block transaction created a /16 in 240/8 and has not committed holds 240/8's block lock: a batch
     creating a block in 241/8 goes ahead meanwhile, one creating a /24 inside the /16 waits, then
     sees the /16 and links to it."""
     held_events = [lease("240.1.0.0/16", "Holder A", "Lessee A")]
     with neo._session() as session:  # noqa: SLF001 - holding a batch's transaction open is the point
         held = session.begin_transaction()
         try:
-            neo._apply_tx(held, neo.prepare_batch(held_events), {}, "held", None, False)  # noqa: SLF001
+            prepared = neo.prepare_batch(held_events)
+            neo._add_blocks(held, prepared.references.blocks, prepared)  # noqa: SLF001 - the blocks' own transaction
             elsewhere = _apply_in_thread(neo, [lease("241.2.3.0/24", "Holder B", "Lessee B")])
             elsewhere.join(timeout=60)
             assert not elsewhere.is_alive(), "a batch in another /8 waited for the open transaction"
@@ -128,6 +129,7 @@ def test_block_creation_waits_only_for_batches_creating_blocks_in_the_same_slash
     inside.join(timeout=60)
     assert not inside.is_alive()
     assert _within(neo) == {("240.1.2.0/24", "240.1.0.0/16")}
+    neo.apply_batch(held_events, {}, "held")  # the held batch's own transaction (or its replay after a crash)
     expected = NxStore(tmp_path / "expected", save_interval_s=3600)
     expected.apply_batch(held_events + [lease("241.2.3.0/24", "Holder B", "Lessee B"), lease("240.1.2.0/24", "Holder C", "Lessee C")],
                          {}, "expected")
