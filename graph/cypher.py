@@ -308,15 +308,16 @@ STORED_ANALYSIS = _chunked(
     "THEN [b.prefix, b.analysis_digest] END")
 
 
-def write_block_analysis(keys: list[str], spof_keys: list[str]) -> str:
-    """Rows ``[prefix, [values in keys order], digest, replaces, [[party, *values in spof_keys order], ...]]``:
-    set the block's properties (null removes one) and digest; when it held results, delete its
-    SPOF_FOR; create the new ones. Lists, not maps: a fifth less to pack and unpack."""
+def write_block_analysis(keys: list[str], spof_keys: list[str], replaces: bool) -> str:
+    """Rows ``[prefix, [values in keys order], digest, [[party, *values in spof_keys order], ...]]``:
+    set the block's properties (null removes one) and digest, create its SPOF_FOR; with
+    ``replaces`` (blocks that held results) delete its old SPOF_FOR first. Lists, not maps: a fifth
+    less to pack and unpack. Blocks new to analysis go without the delete: it makes the plan Eager."""
     sets = ", ".join([f"b.{_prop_name(k)} = r[1][{i}]" for i, k in enumerate(keys)] + ["b.analysis_digest = r[2]"])
     spof_sets = ", ".join(f"s.{_prop_name(k)} = x[{i + 1}]" for i, k in enumerate(spof_keys))
     return (f"UNWIND $rows AS r MATCH (b:Block {{prefix: r[0]}}) SET {sets}\n"
-            "WITH b, r CALL (b, r) { WITH * WHERE r[3] MATCH ()-[old:SPOF_FOR]->(b) DELETE old }\n"
-            "WITH b, r UNWIND r[4] AS x MATCH (p:Party {key: x[0]}) CREATE (p)-[s:SPOF_FOR]->(b)"
+            + ("WITH b, r CALL (b) { MATCH ()-[old:SPOF_FOR]->(b) DELETE old }\n" if replaces else "")
+            + "WITH b, r UNWIND r[3] AS x MATCH (p:Party {key: x[0]}) CREATE (p)-[s:SPOF_FOR]->(b)"
             + (f" SET {spof_sets}" if spof_sets else ""))
 
 

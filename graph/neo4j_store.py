@@ -322,11 +322,14 @@ class NeoStore:
             stored = {prefix: digest for r in session.run(cypher.STORED_ANALYSIS, keys=block_keys(block_rows)) for prefix, digest in r[0]}
         with without_cyclic_gc():  # millions of small objects, no cycles
             plan = plan_write_back(block_rows, spof_rows, stored)
-            writes = [[w.prefix, w.values, w.digest, w.replaces, w.spofs] for w in plan.writes]
+            writes: dict[bool, list[list[Any]]] = {False: [], True: []}
+            for w in plan.writes:
+                writes[w.replaces].append([w.prefix, w.values, w.digest, w.spofs])
         # one transaction per chunk: the write-back of a whole portfolio in one transaction outgrows
         # Neo4j's transaction memory (1M lease hops: more than the 717 MiB a 1 GiB heap allows;
         # bench/end_to_end.py). Readers may see it half done.
-        self._write_chunks(cypher.write_block_analysis(plan.keys, plan.spof_keys), writes)
+        for replaces, rows in writes.items():
+            self._write_chunks(cypher.write_block_analysis(plan.keys, plan.spof_keys, replaces), rows)
         self._write_chunks(cypher.clear_block_analysis(plan.keys), plan.clears)
 
     def _write_chunks(self, statement: str, rows: list[Any], sessions: int = WRITE_SESSIONS) -> None:
