@@ -3,6 +3,8 @@ with ``UNWIND``. Labels, relationship types and property names are never user in
 statements made per label below are built from the fixed model tables in ``graph/records.py``."""
 from __future__ import annotations
 
+import re
+
 from chainrisk.graph.portfolio import HOP_FIELDS
 from chainrisk.graph.records import (
     FACT_LABEL, IDENTITY_PROP, LINKS, PROP_NAMES, PROVIDER_ROLE_LABEL, RECIPIENT_ROLE_LABEL, ROLE_LABELS, TEMPORAL_PROPS, Link,
@@ -300,17 +302,45 @@ DUMP_RELS = (
 )
 
 # --- analysis write-back ------------------------------------------------------------------------------
+# graph/writeback_plan.py decides which blocks to write: only those whose results changed.
 
-CLEAR_BLOCK_ANALYSIS = "MATCH (b:Block) WHERE any(k IN $keys WHERE b[k] IS NOT NULL) CALL (b) { SET b += $nulls } IN TRANSACTIONS OF 10000 ROWS"
-SET_BLOCK_ANALYSIS = "UNWIND $rows AS r MATCH (b:Block {prefix: r.prefix}) SET b += r.props"
-CLEAR_SPOF = "MATCH ()-[s:SPOF_FOR]->() CALL (s) { DELETE s } IN TRANSACTIONS OF 10000 ROWS"
-CREATE_SPOF = """
-UNWIND $rows AS r
-MATCH (p:Party {key: r.party})
-MATCH (b:Block {prefix: r.block})
-CREATE (p)-[s:SPOF_FOR]->(b)
-SET s = r.props
-"""
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _prop_name(name: str) -> str:
+    """A property name for a statement's text (values always go as parameters)."""
+    if not _NAME.match(name):
+        raise ValueError(f"not a property name: {name!r}")
+    return name
+
+
+# Blocks holding analysis results, as [prefix, analysis_digest], one record per /12 (see ALL_HOPS):
+# a digest, or (written without one) any of the $keys or an incoming SPOF_FOR.
+STORED_ANALYSIS = _chunked(
+    "(b:Block) USING INDEX b:Block(first)", "b",
+    "CASE WHEN b.analysis_digest IS NOT NULL OR any(k IN $keys WHERE b[k] IS NOT NULL) OR EXISTS { ()-[:SPOF_FOR]->(b) } "
+    "THEN [b.prefix, b.analysis_digest] END")
+
+
+def write_block_analysis(keys: list[str], spof_keys: list[str], replaces: bool) -> str:
+    """Rows ``[prefix, [values in keys order], digest, [[party, *values in spof_keys order], ...]]``:
+    set the block's properties (null removes one) and digest, create its SPOF_FOR; with
+    ``replaces`` (blocks that held results) delete its old SPOF_FOR first. Lists, not maps: a fifth
+    less to pack and unpack. Blocks new to analysis go without the delete: it makes the plan Eager."""
+    sets = ", ".join([f"b.{_prop_name(k)} = r[1][{i}]" for i, k in enumerate(keys)] + ["b.analysis_digest = r[2]"])
+    spof_sets = ", ".join(f"s.{_prop_name(k)} = x[{i + 1}]" for i, k in enumerate(spof_keys))
+    return (f"UNWIND $rows AS r MATCH (b:Block {{prefix: r[0]}}) SET {sets}\n"
+            + ("WITH b, r CALL (b) { MATCH ()-[old:SPOF_FOR]->(b) DELETE old }\n" if replaces else "")
+            + "WITH b, r UNWIND r[3] AS x MATCH (p:Party {key: x[0]}) CREATE (p)-[s:SPOF_FOR]->(b)"
+            + (f" SET {spof_sets}" if spof_sets else ""))
+
+
+def clear_block_analysis(keys: list[str]) -> str:
+    """Rows: prefixes; remove the blocks' analysis properties, digest and SPOF_FOR."""
+    removes = ", ".join([f"b.{_prop_name(k)} = null" for k in keys] + ["b.analysis_digest = null"])
+    return (f"UNWIND $rows AS p MATCH (b:Block {{prefix: p}}) SET {removes}\n"
+            "WITH b CALL (b) { MATCH ()-[old:SPOF_FOR]->(b) DELETE old }")
+
 
 # --- maintenance -----------------------------------------------------------------------------------------
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 
+from chainrisk.analysis.blocks import without_cyclic_gc
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.graph import batch as prep
 from chainrisk.graph import cypher
@@ -39,9 +41,11 @@ from chainrisk.graph.store import (
     BatchResult, Holding, OffsetConflict, PendingChanges, TopicPartition, changes_from_json, changes_to_json, holding_order, hop_order,
     new_batch_id, offset_conflicts,
 )
+from chainrisk.graph.writeback_plan import block_keys, plan_write_back
 from chainrisk.ingest.events import Event
 
 WRITE_CHUNK = 10_000
+WRITE_SESSIONS = 2  # analysis write-back: chunks written from two sessions at once
 
 
 def wire(props: dict[str, Any]) -> dict[str, Any]:
@@ -286,7 +290,7 @@ class NeoStore:
 
     def load_portfolio(self) -> Portfolio:
         portfolio = Portfolio()
-        with self._session() as session:
+        with without_cyclic_gc(), self._session() as session:  # a million hops: millions of small objects
             portfolio.hops = [hop_from_row(row) for r in session.run(cypher.ALL_HOPS) for row in r[0]]
             for label, (attr, fields, make) in PORTFOLIO_PARTS.items():
                 setattr(portfolio, attr, [make(row) for r in session.run(cypher.all_rows(label, fields)) for row in r[0]])
@@ -329,20 +333,34 @@ class NeoStore:
     # --- analysis write-back -------------------------------------------------------------------------------
 
     def write_analysis(self, block_rows: list[dict[str, Any]], spof_rows: list[dict[str, Any]]) -> None:
-        keys = sorted({k for row in block_rows for k in row if k != "prefix"})
-        block_params = [{"prefix": row["prefix"], "props": {k: v for k, v in row.items() if k != "prefix" and v is not None}}
-                        for row in block_rows]
-        spof_params = [{"party": row["party"], "block": row["block"],
-                        "props": {k: v for k, v in row.items() if k not in ("party", "block") and v is not None}} for row in spof_rows]
-
-        # one transaction per chunk (the clears commit every 10,000 rows): the write-back of a whole
-        # portfolio in one transaction outgrows Neo4j's transaction memory (1M lease hops: more
-        # than the 717 MiB a 1 GiB heap allows; bench/end_to_end.py). Readers may see it half done.
         with self._session() as session:
-            if keys:
-                session.run(cypher.CLEAR_BLOCK_ANALYSIS, keys=keys, nulls={k: None for k in keys}).consume()
-            for chunk in _chunks(block_params):
-                session.execute_write(_write_rows, cypher.SET_BLOCK_ANALYSIS, chunk)
-            session.run(cypher.CLEAR_SPOF).consume()
-            for chunk in _chunks(spof_params):
-                session.execute_write(_write_rows, cypher.CREATE_SPOF, chunk)
+            stored = {prefix: digest for r in session.run(cypher.STORED_ANALYSIS, keys=block_keys(block_rows)) for prefix, digest in r[0]}
+        with without_cyclic_gc():  # millions of small objects, no cycles
+            plan = plan_write_back(block_rows, spof_rows, stored)
+            writes: dict[bool, list[list[Any]]] = {False: [], True: []}
+            for w in plan.writes:
+                writes[w.replaces].append([w.prefix, w.values, w.digest, w.spofs])
+        # one transaction per chunk: the write-back of a whole portfolio in one transaction outgrows
+        # Neo4j's transaction memory (1M lease hops: more than the 717 MiB a 1 GiB heap allows;
+        # bench/end_to_end.py). Readers may see it half done.
+        for replaces, rows in writes.items():
+            self._write_chunks(cypher.write_block_analysis(plan.keys, plan.spof_keys, replaces), rows)
+        self._write_chunks(cypher.clear_block_analysis(plan.keys), plan.clears)
+
+    def _write_chunks(self, statement: str, rows: list[Any], sessions: int = WRITE_SESSIONS) -> None:
+        """``statement`` over ``rows``, a transaction per chunk, from ``sessions`` sessions at once
+        (rows must touch disjoint nodes, bar shared ends of new relationships: Neo4j's work on one
+        transaction runs on one core, and Python packs the next chunk meanwhile)."""
+        chunks = list(_chunks(rows))
+
+        def write(mine: list[list[Any]]) -> None:
+            with self._session() as session:
+                for chunk in mine:
+                    session.execute_write(_write_rows, statement, chunk)
+
+        if sessions <= 1 or len(chunks) <= 1:
+            write(chunks)
+            return
+        with ThreadPoolExecutor(sessions) as pool:
+            for done in [pool.submit(write, chunks[i::sessions]) for i in range(sessions)]:
+                done.result()

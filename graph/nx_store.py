@@ -27,6 +27,7 @@ from typing import Any
 
 import networkx as nx
 
+from chainrisk.analysis.blocks import without_cyclic_gc
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.prefix_index import int_to_address
 from chainrisk.graph import batch as prep
@@ -41,6 +42,7 @@ from chainrisk.graph.store import (
     BatchResult, FactChange, Holding, OffsetConflict, PendingChanges, TopicPartition, changes_from_json, changes_to_json, holding_order,
     hop_order, new_batch_id, offset_conflicts,
 )
+from chainrisk.graph.writeback_plan import DIGEST, block_keys, plan_write_back
 from chainrisk.ingest.events import Event
 
 FORMAT = 1
@@ -461,21 +463,36 @@ class NxStore:
 
     def write_analysis(self, block_rows: list[dict[str, Any]], spof_rows: list[dict[str, Any]]) -> None:
         self._lock_for_writing()
-        names = {k for row in block_rows for k in row if k != "prefix"}
-        for node, data in self.g.nodes(data=True):
-            if node[0] == "Block":
-                for name in names & data.keys():
-                    del data[name]
-        for row in block_rows:
-            node = ("Block", row["prefix"])
-            if node in self.g:
-                self.g.nodes[node].update({k: v for k, v in row.items() if k != "prefix" and v is not None})
-        for u, v, key in [(u, v, k) for u, v, k, d in self.g.edges(keys=True, data=True) if d["type"] == "SPOF_FOR"]:
-            self.g.remove_edge(u, v, key)
-        for row in spof_rows:
-            u, v = ("Party", row["party"]), ("Block", row["block"])
-            if u in self.g and v in self.g:
-                props = {k: val for k, val in row.items() if k not in ("party", "block") and val is not None}
-                self.g.add_edge(u, v, key="SPOF_FOR", type="SPOF_FOR", **props)
+        keys = block_keys(block_rows)
+        stored = {node[1]: data.get(DIGEST) for node, data in self.g.nodes(data=True)
+                  if node[0] == "Block" and (DIGEST in data or not data.keys().isdisjoint(keys) or self._spof_edges(node))}
+        with without_cyclic_gc():  # millions of small objects, no cycles
+            plan = plan_write_back(block_rows, spof_rows, stored)
+        for write in plan.writes:
+            node = ("Block", write.prefix)
+            if node not in self.g:
+                continue
+            self._set_analysis(node, plan.keys, write.values, write.digest)
+            self.g.remove_edges_from(self._spof_edges(node))
+            for party, *values in write.spofs:
+                if ("Party", party) in self.g:
+                    props = {k: v for k, v in zip(plan.spof_keys, values) if v is not None}
+                    self.g.add_edge(("Party", party), node, key="SPOF_FOR", type="SPOF_FOR", **props)
+        for prefix in plan.clears:
+            node = ("Block", prefix)
+            self._set_analysis(node, plan.keys, [None] * len(plan.keys), None)
+            self.g.remove_edges_from(self._spof_edges(node))
         self._dirty = True
         self.save()
+
+    def _spof_edges(self, block: Node) -> list[tuple[Node, Node, Any]]:
+        return [(u, v, k) for u, v, k, d in self.g.in_edges(block, keys=True, data=True) if d["type"] == "SPOF_FOR"]
+
+    def _set_analysis(self, block: Node, keys: list[str], values: list[Any], digest: str | None) -> None:
+        """The block's analysis properties: each of ``keys`` set to its value or removed (None)."""
+        data = self.g.nodes[block]
+        for name, value in [*zip(keys, values), (DIGEST, digest)]:
+            if value is None:
+                data.pop(name, None)
+            else:
+                data[name] = value

@@ -177,8 +177,10 @@ class GraphStore(Protocol):
 
     def write_analysis(self, block_rows: list[dict[str, Any]], spof_rows: list[dict[str, Any]]) -> None:
         """Set analysis properties on Block nodes (each row: ``prefix`` + properties; the property
-        names of the rows are first cleared on every block) and replace all SPOF_FOR relationships
-        (each row: ``party`` key, ``block`` prefix + properties)."""
+        names of the rows are cleared on every other block that held results) and replace all SPOF_FOR
+        relationships (each row: ``party`` key, ``block`` prefix + properties). Blocks whose results
+        did not change since the last write-back are left alone, ``analysed_at`` included
+        (``graph/writeback_plan.py``)."""
 
     def close(self) -> None:
         """Persist (embedded) and release resources."""
