@@ -334,7 +334,7 @@ def test_two_consumers_in_one_group_share_the_partitions(settings: Settings, neo
 
 def test_embedded_and_services_backends_agree(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
     events = mixed_events(26) + synthetic_lease_events(500, seed=3)
-    embedded = Settings(state_dir=tmp_path / "embedded", alerts=False)
+    embedded = Settings(backend="embedded", state_dir=tmp_path / "embedded", alerts=False)
     sink = open_sink(embedded)
     for event in events:
         sink.publish(event)
