@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     topic_prefix: str = "chainrisk"
     topic_partitions: int = 6
     consumer_group: str = "chainrisk-graph"
+    # processes publishing the ingest's events to Kafka (graph/kafka_publish.py); 1 = in the ingest process
+    publish_processes: int = Field(default=1, ge=1)
 
     # Neo4j
     neo4j_uri: str = "bolt://127.0.0.1:7687"
