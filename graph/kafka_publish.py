@@ -68,13 +68,9 @@ def publisher_of(partition: int | None, processes: int) -> int:
     return 0 if partition is None else partition % processes
 
 
-def split_by_publisher(records: list[Record], processes: int) -> list[list[Record]]:
-    """``records`` divided among ``processes`` publishers by :func:`publisher_of` of their partition,
-    each publisher's list in the order the records come in ``records``."""
-    shares: list[list[Record]] = [[] for _ in range(processes)]
-    for record in records:
-        shares[publisher_of(record[3], processes)].append(record)
-    return shares
+def owner_table(partitions: int, processes: int) -> list[int]:
+    """The publisher index owning each partition ``0 .. partitions-1`` of a topic (:func:`publisher_of`)."""
+    return [publisher_of(p, processes) for p in range(partitions)]
 
 
 def partition_counts(settings: Settings, topics: list[str]) -> dict[str, int]:
@@ -189,8 +185,9 @@ class _Publisher:
 
     @property
     def unconfirmed(self) -> int:
-        """Records handed to a dead publisher after its last flush reply: not known to be delivered."""
-        return self.handed - self.confirmed if self.death is not None else 0
+        """Records given to a dead publisher after its last flush reply (handed over, or still waiting
+        in its buffer): not known to be delivered."""
+        return self.handed + len(self.buffer) - self.confirmed if self.death is not None else 0
 
     def terminate(self) -> None:
         """Stop the child now (SIGTERM, then SIGKILL after a grace period) and release the pipes."""
@@ -236,7 +233,10 @@ class ParallelKafkaSink:
             self._terminate_all()
             raise
         # publisher of each partition of each topic, looked up per message
-        self._owner = {topic: [self._publishers[publisher_of(p, processes)] for p in range(n)] for topic, n in self._partitions.items()}
+        self._owner = {topic: self._owners(n) for topic, n in self._partitions.items()}
+
+    def _owners(self, partitions: int) -> list[_Publisher]:
+        return [self._publishers[i] for i in owner_table(partitions, self.processes)]
 
     @property
     def pids(self) -> list[int]:
@@ -259,7 +259,7 @@ class ParallelKafkaSink:
         """Publish one message to the full topic name ``topic`` (as KafkaSink.send_raw does)."""
         if topic not in self._partitions:
             self._partitions.update(partition_counts(self.settings, [topic]))
-            self._owner[topic] = [self._publishers[publisher_of(p, self.processes)] for p in range(self._partitions[topic])]
+            self._owner[topic] = self._owners(self._partitions[topic])
         partition = None if key is None else _remembered_key_partition(key, self._partitions[topic])
         self._add(self._publishers[0] if partition is None else self._owner[topic][partition], (topic, key, value, partition))
 
@@ -292,10 +292,17 @@ class ParallelKafkaSink:
                 p.await_report()
 
     def _raise_failures(self) -> None:
+        """Raise KafkaDeliveryError for the failures so far, unless this very failure was raised before.
+        While another exception is propagating (close() in a ``finally`` after Ctrl-C or an error) the
+        failure is printed instead, so it neither hides that exception nor goes unreported."""
         failed, first = self.failed, self.first_error
         if failed and self._raised != (failed, first):
             self._raised = (failed, first)
-            raise KafkaDeliveryError(f"{failed} message(s) were not delivered to Kafka: {first}")
+            error = KafkaDeliveryError(f"{failed} message(s) were not delivered to Kafka: {first}")
+            if sys.exc_info()[0] is not None:
+                print(f"error: {error}", file=sys.stderr)
+                return
+            raise error
 
     def flush(self) -> None:
         """Wait until every message published so far is acknowledged; raise KafkaDeliveryError if any
@@ -310,7 +317,8 @@ class ParallelKafkaSink:
 
     def close(self) -> None:
         """Drain and stop the publishers; raises KafkaDeliveryError for failures flush() did not
-        already raise. Interrupted (or failing) while draining, it terminates them."""
+        already raise (see :meth:`_raise_failures`). Interrupted (or failing) while draining, it
+        terminates them."""
         if self._closed:
             return
         self._closed = True
