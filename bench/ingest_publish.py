@@ -183,7 +183,7 @@ def median_walls(result: dict[str, Any]) -> dict[str, float]:
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"ingest_publish: {result['events']:,} lease-hop rows -> leases worker -> KafkaSink -> acked (acks=all, idempotent)",
+    lines = [f"ingest_publish: {result['events']:,} lease-hop rows -> leases worker -> Kafka sink -> acked (acks=all, idempotent)",
              f"  {result['machine']}; code {result['revision']}",
              f"  {'variant':<24}{'events':>10}{'wall s':>9}{'events/s':>10}{'CPU s':>9}{'CPU us/event':>14}{'parent us/ev':>14}{'peak RSS MB':>13}  load"]
     for r in result["runs"]:

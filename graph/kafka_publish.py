@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from multiprocessing.connection import Connection
 from typing import Any, TypedDict
@@ -48,6 +50,7 @@ from chainrisk.graph.kafka_io import (
 from chainrisk.ingest.events import INGEST_TOPICS, TOPIC_OF_TYPE, Event
 
 CHUNK_RECORDS = 1000  # records per pickled hand-over: big enough that pickling and pipe writes cost ~nothing per record
+OUTBOX_CHUNKS = 2  # chunks queued per publisher before the parser waits for it
 FLUSH = b"flush"
 CLOSE = b"close"
 TERMINATE_GRACE_S = 5.0  # how long a terminated publisher gets before it is killed
@@ -102,7 +105,12 @@ def how_it_ended(returncode: int | None) -> str:
 
 
 class _Publisher:
-    """The parent's handle on one publisher child: its pipes, and what was handed to it."""
+    """The parent's handle on one publisher child: its pipes, what was handed to it, and the thread
+    that writes to its records pipe.
+
+    A writer thread, not the parser's thread, writes the chunks: Ctrl-C (delivered to the main thread)
+    then never cuts a message in half, and the parser keeps parsing while a publisher reads a chunk.
+    The outbox holds at most OUTBOX_CHUNKS chunks: when the publisher falls behind, the parser waits."""
 
     def __init__(self, index: int, processes: int, config: dict[str, Any]) -> None:
         reply_read, reply_write = os.pipe()
@@ -118,7 +126,7 @@ class _Publisher:
         finally:
             os.close(reply_write)  # only the child holds it: its death is end-of-file here
         assert self.process.stdin is not None
-        self.records = Connection(os.dup(self.process.stdin.fileno()), readable=False)
+        records = Connection(os.dup(self.process.stdin.fileno()), readable=False)
         self.process.stdin.close()
         self.replies = Connection(reply_read, writable=False)
         self.name = f"publisher process {index + 1} of {processes} (pid {self.process.pid})"
@@ -127,27 +135,38 @@ class _Publisher:
         self.confirmed = 0  # records handed before its last flush reply (their fate is in the reply)
         self.report: PublisherReport = {"sent": 0, "failed": 0, "first_error": None, "fatal": None}
         self.death: str | None = None  # why it can no longer publish
+        self.pipe_broken = False  # set by the writer thread when the child stopped reading
+        self.outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=OUTBOX_CHUNKS)
+        self.writer = threading.Thread(target=self._write_all, args=(records,), name=f"publisher-{index + 1}-writer", daemon=True)
+        self.writer.start()
         self.send(pickle.dumps(config))
 
+    def _write_all(self, records: Connection) -> None:
+        """The writer thread: write each outbox message to the records pipe until None; once the pipe
+        is broken, keep taking messages (so the parser never waits on a dead publisher) but drop them."""
+        try:
+            while (message := self.outbox.get()) is not None:
+                if not self.pipe_broken:
+                    try:
+                        records.send_bytes(message)
+                    except OSError:
+                        self.pipe_broken = True
+        finally:
+            records.close()
+
     def hand_over(self) -> None:
-        """Send the buffered records as one chunk (blocks while the publisher is a chunk behind)."""
-        chunk, self.buffer = self.buffer, []
-        self.handed += len(chunk)
-        self.send(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+        """Queue the buffered records as one chunk (waits while the publisher is OUTBOX_CHUNKS behind)."""
+        self.send(pickle.dumps(self.buffer, protocol=pickle.HIGHEST_PROTOCOL))
+        self.handed += len(self.buffer)
+        self.buffer = []
 
     def send(self, message: bytes) -> None:
-        if self.death is not None:
-            raise KafkaDeliveryError(f"{self.name} is gone: {self.death}")
-        try:
-            self.records.send_bytes(message)
-        except (BrokenPipeError, ConnectionResetError):
+        """Queue ``message`` for the publisher; KafkaDeliveryError if it is dead."""
+        if self.death is None and self.pipe_broken:
             self.mark_dead()
-            raise KafkaDeliveryError(f"{self.name} {self.death}") from None
-        except BaseException:
-            # interrupted part-way through a message: the pipe's framing is lost, so is this publisher
-            self.death = "was cut off in the middle of a hand-over"
-            self.terminate()
-            raise
+        if self.death is not None:
+            raise KafkaDeliveryError(f"{self.name} {self.death}")
+        self.outbox.put(message)
 
     def await_report(self) -> None:
         """Wait for the publisher's reply to a command and record it; a publisher that died instead is
@@ -201,9 +220,17 @@ class _Publisher:
         self.release()
 
     def release(self) -> None:
-        for conn in (self.records, self.replies):
-            if not conn.closed:
-                conn.close()
+        """Stop the writer thread (the child has exited or stopped reading: it cannot block long) and
+        close the reply pipe."""
+        if self.writer.is_alive():
+            self.pipe_broken = self.pipe_broken or self.process.poll() is not None
+            try:
+                self.outbox.put(None, timeout=TERMINATE_GRACE_S)
+            except queue.Full:
+                pass  # a daemon thread: it ends with the process
+            self.writer.join(TERMINATE_GRACE_S)
+        if not self.replies.closed:
+            self.replies.close()
 
 
 class ParallelKafkaSink:
