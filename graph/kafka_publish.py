@@ -353,8 +353,10 @@ class ParallelKafkaSink:
             self._command_all(CLOSE)
             for p in self._publishers:
                 if p.death is None:
-                    p.process.wait(timeout=TERMINATE_GRACE_S)
-                    p.release()
+                    try:  # it replied: everything it was given is acknowledged; it is only closing its producer
+                        p.process.wait(timeout=TERMINATE_GRACE_S)
+                    except subprocess.TimeoutExpired:
+                        pass  # terminated below
         finally:
             self._terminate_all()
             if not self.quiet:
