@@ -178,8 +178,8 @@ def child_main(args: argparse.Namespace) -> int:
     else:
         figures = stage_analyse(settings)
     figures["peak_rss_mb"] = benchlib.peak_rss_mb()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    figures["cpu_s"] = usage.ru_utime + usage.ru_stime
+    # the stage's own CPU plus its finished children's (the ingest's publisher processes)
+    figures["cpu_s"] = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
     print(json.dumps(figures))
     return 0
 

@@ -13,8 +13,10 @@ baseline and the current code must publish the same bytes to the same partitions
     python bench/ingest_publish.py --baseline 44a9487 --verify     # 1,000,000 events, both variants
     python bench/ingest_publish.py --events 200000 --repeat 2     # current code only, twice
     python bench/ingest_publish.py --smoke --baseline HEAD --verify  # 3,000 events, ~20 s
+    python bench/ingest_publish.py --processes 1,2,3 --repeat 3   # publisher processes, alternated
 
-The machine is shared: compare CPU seconds per event (user + system, all threads), not wall time.
+The machine is shared: compare CPU seconds per event (user + system, all threads, the publisher
+processes included), and wall time only between variants run alternately (``--repeat``).
 """
 from __future__ import annotations
 
@@ -43,22 +45,32 @@ PACKAGES = ("ingest", "graph", "analysis", "cli")  # the folders pyproject maps 
 
 
 def stage_publish(register: Path, events: int) -> dict[str, Any]:
-    """Publish the first ``events`` rows through the leases worker into Kafka, until all are acked."""
-    from chainrisk.graph.kafka_io import KafkaSink
+    """Publish the first ``events`` rows through the leases worker into Kafka, until all are acked
+    (with ``CHAINRISK_PUBLISH_PROCESSES`` publisher processes where the code has them)."""
     from chainrisk.ingest import leases
     from chainrisk.ingest.common import run_ingest
 
     settings = benchlib.services_settings()
-    sink = KafkaSink(settings, quiet=True)  # creates this run's topics
-    cpu_before, started = process_cpu_s(), time.perf_counter()
+    # (not an ImportError test: the editable install's finder would find this checkout's module for an old revision)
+    if "publish_processes" in type(settings).model_fields:
+        from chainrisk.graph.kafka_publish import open_kafka_sink
+
+        sink = open_kafka_sink(settings, quiet=True)  # creates this run's topics
+    else:  # a revision before parallel publishing
+        from chainrisk.graph.kafka_io import KafkaSink
+
+        sink = KafkaSink(settings, quiet=True)
+    cpu_before, children_before, started = process_cpu_s(), children_cpu_s(), time.perf_counter()
     try:
         summary = run_ingest(leases.parse, [register], sink, limit=events)
     finally:
-        sink.close()  # flushes: every message acknowledged
-    seconds, cpu = time.perf_counter() - started, process_cpu_s() - cpu_before
+        sink.close()  # flushes: every message acknowledged; publisher processes waited for
+    seconds = time.perf_counter() - started
+    parent_cpu, children_cpu = process_cpu_s() - cpu_before, children_cpu_s() - children_before
+    cpu = parent_cpu + children_cpu
     if summary.rejects or summary.files_failed:
         raise SystemExit(f"ingest: {summary.rejects} rejects, failed files {summary.files_failed}")
-    return {"events": summary.events, "seconds": seconds, "cpu_s": cpu, "process_cpu_s": process_cpu_s(),
+    return {"events": summary.events, "seconds": seconds, "cpu_s": cpu, "parent_cpu_s": parent_cpu, "process_cpu_s": process_cpu_s(),
             "peak_rss_mb": benchlib.peak_rss_mb(), "leases_module": leases.__file__}
 
 
@@ -91,6 +103,12 @@ def stage_fingerprint(register: Path, events: int) -> dict[str, Any]:
 
 def process_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished, waited-for children (the publisher processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -130,12 +148,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"events": args.events, "register": str(args.register), "machine": benchlib.machine_line(),
                               "revision": benchlib.git_revision(), "baseline": args.baseline, "runs": []}
     with tempfile.TemporaryDirectory(prefix="ingest-baseline-") as scratch:
-        variants: list[tuple[str, Path | None]] = [("current", None)]
+        # (name, code folder or None for this checkout, publisher processes or None for the configured)
+        variants: list[tuple[str, Path | None, int | None]] = [
+            (f"current p={n}" if len(args.processes) > 1 or n is not None else "current", None, n) for n in args.processes]
         if args.baseline:
-            variants.insert(0, (f"baseline {args.baseline}", unpack_revision(args.baseline, Path(scratch))))
+            variants.insert(0, (f"baseline {args.baseline}", unpack_revision(args.baseline, Path(scratch)), None))
         for _ in range(args.repeat):
-            for name, code_path in variants:
-                run_settings, env = benchlib.fresh_run(settings, "ingest")
+            for name, code_path, processes in variants:
+                run_settings, env = benchlib.fresh_run(settings, "ingest", publish_processes=processes)
                 try:
                     figures = run_child("publish", args, env, code_path)
                 finally:
@@ -146,7 +166,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"  {name:<22} {figures['events']:>9,} events {figures['seconds']:7.1f} s wall "
                       f"{figures['cpu_s']:7.1f} s CPU  (load {figures['load']})", file=sys.stderr, flush=True)
         if args.verify:
-            result["fingerprints"] = {name: run_child("fingerprint", args, dict(os.environ), code_path) for name, code_path in variants}
+            # once per code: the partitions a record gets do not depend on the publisher processes
+            codes = {"current": None, **{name: path for name, path, _p in variants if path is not None}}
+            result["fingerprints"] = {name: run_child("fingerprint", args, dict(os.environ), path) for name, path in codes.items()}
     return result
 
 
@@ -156,13 +178,27 @@ def best(result: dict[str, Any], variant_prefix: str) -> dict[str, Any] | None:
     return min(runs, key=lambda r: r["cpu_s"] / r["events"]) if runs else None
 
 
-def report(result: dict[str, Any]) -> str:
-    lines = [f"ingest_publish: {result['events']:,} lease-hop rows -> leases worker -> KafkaSink -> acked (acks=all, idempotent)",
-             f"  {result['machine']}; code {result['revision']}",
-             f"  {'variant':<24}{'events':>10}{'wall s':>9}{'events/s':>10}{'CPU s':>9}{'CPU us/event':>14}{'peak RSS MB':>13}  load"]
+def median_walls(result: dict[str, Any]) -> dict[str, float]:
+    """Each variant's median wall seconds over its runs, in the order the variants first ran."""
+    seconds: dict[str, list[float]] = {}
     for r in result["runs"]:
+        seconds.setdefault(r["variant"], []).append(r["seconds"])
+    return {name: sorted(s)[len(s) // 2] if len(s) % 2 else sum(sorted(s)[len(s) // 2 - 1:len(s) // 2 + 1]) / 2 for name, s in seconds.items()}
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [f"ingest_publish: {result['events']:,} lease-hop rows -> leases worker -> Kafka sink -> acked (acks=all, idempotent)",
+             f"  {result['machine']}; code {result['revision']}",
+             f"  {'variant':<24}{'events':>10}{'wall s':>9}{'events/s':>10}{'CPU s':>9}{'CPU us/event':>14}{'parent us/ev':>14}{'peak RSS MB':>13}  load"]
+    for r in result["runs"]:
+        parent = r.get("parent_cpu_s", r["cpu_s"])
         lines.append(f"  {r['variant']:<24}{r['events']:>10,}{r['seconds']:>9.1f}{r['events'] / r['seconds']:>10,.0f}{r['cpu_s']:>9.1f}"
-                     f"{r['cpu_s'] / r['events'] * 1e6:>14.1f}{r['peak_rss_mb']:>13.0f}  {r['load']}")
+                     f"{r['cpu_s'] / r['events'] * 1e6:>14.1f}{parent / r['events'] * 1e6:>14.1f}{r['peak_rss_mb']:>13.0f}  {r['load']}")
+    walls = median_walls(result)
+    if len(walls) > 1:
+        first_name, first_wall = next(iter(walls.items()))
+        lines.append("  median wall s: " + ", ".join(f"{name} {wall:.1f}" + ("" if name == first_name else f" (speed-up {first_wall / wall:.2f} vs {first_name})")
+                                                  for name, wall in walls.items()))
     current, baseline = best(result, "current"), best(result, "baseline")
     assert current is not None
     figures: dict[str, Any] = {"events": current["events"], "eps": current["events"] / current["seconds"],
@@ -190,6 +226,8 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="REV", default=None, help="also run the code at this git revision and print the CPU ratio")
     parser.add_argument("--verify", action="store_true", help="compare a sha256 of every (key, partition, id, value) between the variants")
     parser.add_argument("--repeat", type=int, default=1, help="runs per variant, alternating (the best CPU per event is compared)")
+    parser.add_argument("--processes", type=lambda text: [int(n) for n in text.split(",")], default=[None], metavar="N[,M...]",
+                        help="publisher processes of the current code (CHAINRISK_PUBLISH_PROCESSES), one variant each, e.g. 1,2,3")
     parser.add_argument("--stage", choices=("publish", "fingerprint"), help=argparse.SUPPRESS)
     parser.add_argument("--register", type=Path, help=argparse.SUPPRESS)
     benchlib.add_common_options(parser, seed=7, smoke="3,000 events: ~20 s")

@@ -16,9 +16,9 @@ def log_dir(settings: Settings) -> Path:
 def open_sink(settings: Settings) -> EventSink:
     """The sink ingest publishes to: Kafka for ``backend = "services"``, else the embedded log."""
     if settings.backend == "services":
-        from chainrisk.graph.kafka_io import KafkaSink
+        from chainrisk.graph.kafka_publish import open_kafka_sink
 
-        return KafkaSink(settings)
+        return open_kafka_sink(settings)
     from chainrisk.graph.eventlog import EventLog, EventLogSink
 
     return EventLogSink(EventLog(log_dir(settings)))

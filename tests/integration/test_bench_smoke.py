@@ -69,6 +69,18 @@ def test_ingest_publish_smoke_compares_with_a_baseline_revision(services_setting
     assert got["identical"] == 1 and "values, keys, ids, partitions: IDENTICAL" in done.stdout
 
 
+def test_ingest_publish_smoke_compares_publisher_processes(services_settings: Settings) -> None:
+    done = run_bench("ingest_publish.py", services_settings, "--smoke", "--processes", "1,2")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[1]: line.split() for line in done.stdout.splitlines() if line.startswith("  current p=")}
+    assert set(rows) == {"p=1", "p=2"}
+    # columns: variant, events, wall s, events/s, CPU s, CPU us/event, parent us/ev, peak RSS MB, load
+    assert rows["p=1"][2] == rows["p=2"][2] == "3,000"
+    assert float(rows["p=1"][6]) == float(rows["p=1"][7])  # one process: all CPU is the ingest's
+    assert float(rows["p=2"][6]) > float(rows["p=2"][7])  # the publisher processes' CPU is counted
+    assert re.search(r"median wall s: current p=1 [\d.]+, current p=2 [\d.]+ \(speed-up [\d.]+ vs current p=1\)", done.stdout)
+
+
 def test_alert_latency_smoke_sees_every_probe_alert(services_settings: Settings) -> None:
     done = run_bench("alert_latency.py", services_settings, "--smoke", "--wipe")
     assert done.returncode == 0, done.stderr
