@@ -3,11 +3,14 @@
 Exit status: 0 when it stopped normally (``--until-idle`` caught up, or SIGINT/SIGTERM after the
 current batch); 2 when Neo4j or Kafka stayed unavailable through every retry (nothing past the last
 applied batch was committed); 1 for a configuration error or another process holding the embedded graph.
+With ``--processes N`` (services backend) it runs N consumer processes in one group, which share the
+partitions, and exits with the worst of their statuses.
 """
 from __future__ import annotations
 
 import logging
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,8 +30,11 @@ EXIT_UNAVAILABLE = 2
 @click.option("--retries", type=click.IntRange(min=1), default=6, show_default=True,
               help="Attempts per batch while Neo4j or Kafka is unavailable (backoff doubles each time).")
 @click.option("--retry-backoff", type=click.FloatRange(min=0), default=1.0, show_default=True, help="First backoff, seconds.")
-def consume(backend: str | None, until_idle: bool, batch_size: int | None, group: str | None, state_dir: Path | None,
-            metrics_interval: float, retries: int, retry_backoff: float) -> None:
+@click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Consumer processes in the group (services backend): 2 keeps both cores of a 2-core machine busy.")
+@click.pass_context
+def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_size: int | None, group: str | None,
+            state_dir: Path | None, metrics_interval: float, retries: int, retry_backoff: float, processes: int) -> None:
     """Apply ingested events to the graph, batch by batch, exactly once in effect."""
     from chainrisk.graph.config import load_settings
     from chainrisk.graph.consumer import ConsumerOptions, ConsumerUnavailable, consume as run
@@ -41,6 +47,10 @@ def consume(backend: str | None, until_idle: bool, batch_size: int | None, group
         settings = load_settings(backend=backend, batch_size=batch_size, consumer_group=group, state_dir=state_dir)
     except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable
         raise click.ClickException(f"configuration error: {exc}") from None
+    if processes > 1:
+        if settings.backend != "services":
+            raise click.ClickException("--processes needs the services backend: the embedded graph has one writer")
+        sys.exit(run_processes(ctx, processes))
     stop = {"requested": False}
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -65,3 +75,40 @@ def consume(backend: str | None, until_idle: bool, batch_size: int | None, group
             raise click.ClickException(str(exc)) from None
         raise
     click.echo(f"consumed {stats.summary()}")
+
+
+def child_arguments(ctx: click.Context) -> list[str]:
+    """This command's own options, as given, for a child consumer process (``--processes`` left out)."""
+    out: list[str] = []
+    for param in ctx.command.params:
+        if param.name == "processes" or not isinstance(param, click.Option):
+            continue
+        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:  # type: ignore[arg-type]
+            continue
+        value = ctx.params[param.name]  # type: ignore[index]
+        flag = param.opts[0]
+        if param.is_flag:
+            if value:
+                out.append(flag)
+        else:
+            out += [flag, str(value)]
+    return out
+
+
+def run_processes(ctx: click.Context, processes: int) -> int:
+    """Run ``processes`` consumer processes with this command's options; SIGINT/SIGTERM are passed on
+    (each stops after its current batch). Returns the worst exit status (unavailable beats error)."""
+    command = [sys.executable, "-m", "chainrisk.cli.main", "consume", *child_arguments(ctx)]
+    children = [subprocess.Popen(command) for _ in range(processes)]
+
+    def pass_on(signum: int, _frame: Any) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, pass_on)
+    signal.signal(signal.SIGINT, pass_on)
+    statuses = [child.wait() for child in children]
+    if EXIT_UNAVAILABLE in statuses:
+        return EXIT_UNAVAILABLE
+    return max((abs(s) for s in statuses), default=0)

@@ -332,6 +332,26 @@ def test_two_consumers_in_one_group_share_the_partitions(settings: Settings, neo
     assert neo.canonical_dump() == expected
 
 
+def test_consume_processes_runs_a_group_of_consumers_that_ends_as_one_would(settings: Settings, neo: NeoStore,
+                                                                              tmp_path: Path) -> None:
+    """`chainrisk consume --processes 2` starts two consumers in the group (both get partitions),
+    exits 0 once both caught up, and the graph is the one the events give."""
+    events = synthetic_lease_events(2000, seed=9) + mixed_events(27)
+    publish(settings, events)
+    log = tmp_path / "consume.log"
+    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false",
+           "CHAINRISK_TOPIC_PARTITIONS": str(settings.topic_partitions)}
+    done = subprocess.run(
+        [sys.executable, "-m", "chainrisk.cli.main", "consume", "--backend", "services", "--until-idle", "--processes", "2",
+         "--group", settings.consumer_group, "--state-dir", str(settings.state_dir), "--batch-size", "500"],
+        cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log.open("wb"), stderr=subprocess.STDOUT, timeout=300)
+    text = log.read_text()
+    assert done.returncode == 0, text[-3000:]
+    assert text.count("consumed ") == 2, text[-3000:]  # one summary line per process
+    expected, _ = embedded_dump(tmp_path, events)
+    assert neo.canonical_dump() == expected
+
+
 def test_embedded_and_services_backends_agree(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
     events = mixed_events(26) + synthetic_lease_events(500, seed=3)
     embedded = Settings(backend="embedded", state_dir=tmp_path / "embedded", alerts=False)

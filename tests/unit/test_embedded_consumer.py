@@ -118,3 +118,9 @@ def test_every_kind_of_poison_is_a_dead_letter_with_its_place(tmp_path: Path) ->
     assert batch.next_offsets == {("relationships", 2): 44, ("routing", 0): 8}
     binary = json.loads(dead_letter_json(records[3], "not JSON", "g"))
     assert (binary["value_encoding"], binary["value"], binary["partition"], binary["offset"]) == ("base64", "//4A", 2, 43)
+
+
+def test_several_consumer_processes_need_the_services_backend(tmp_path: Path, run_cli) -> None:
+    done = run_cli("consume", "--processes", "2", "--backend", "embedded", "--state-dir", str(tmp_path / "s"))
+    assert done.returncode == 1
+    assert "--processes needs the services backend" in done.stderr and "Traceback" not in done.stderr
