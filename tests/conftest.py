@@ -95,16 +95,10 @@ def isolated_services(services_settings: Settings) -> Iterator[Callable[..., Set
         return fresh
 
     yield isolate
-    from kafka import KafkaAdminClient
+    from kafka_topics import delete_topics
 
-    admin = KafkaAdminClient(**services_settings.kafka_client_config())
-    try:
-        existing = set(admin.list_topics())
-        doomed = [t for fresh in made for t in existing if t.startswith(f"{fresh.topic_prefix}.")]
-        if doomed:
-            admin.delete_topics(doomed)
-    finally:
-        admin.close()
+    for fresh in made:
+        delete_topics(services_settings.kafka_client_config(), fresh.topic_prefix)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,9 @@ from chainrisk.graph.neo4j_store import NeoStore
 pytestmark = pytest.mark.services
 
 
-def test_demo_on_services_matches_embedded(services_settings: Settings, tmp_path: Path):
-    prefix = f"test-demo-{uuid.uuid4().hex[:8]}"
+def test_demo_on_services_matches_embedded(isolated_services, tmp_path: Path):
+    services_settings: Settings = isolated_services("demo")  # its own topics, deleted afterwards
+    prefix = services_settings.topic_prefix
     store = NeoStore(services_settings)
     store.ensure_schema()
     store.wipe()

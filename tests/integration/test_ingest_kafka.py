@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from kafka_topics import delete_topics
 
 from chainrisk.ingest.events import TOPIC_OF_TYPE, decode_event
 
@@ -55,20 +56,7 @@ def test_published_events_read_back_from_kafka(services_settings, kafka_config, 
             assert sorted(e.event_id for e in events) == sorted(e.event_id for e in wanted)
             assert all(key == event.block.encode() for (key, _value), event in zip(messages, events))
     finally:
-        _delete_topics(kafka_config, prefix)
-
-
-def _delete_topics(kafka_config: dict, prefix: str) -> None:
-    """Remove this test's topics so repeated runs leave nothing behind in the broker."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(**kafka_config)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+        delete_topics(kafka_config, prefix)
 
 
 @pytest.mark.services
@@ -106,7 +94,7 @@ def test_kafka_sink_partitions_as_the_default_partitioner_in_file_order(services
         published = _read_records(kafka_config, f"{prefix}.relationships", len(events))
         reference = _read_records(kafka_config, f"{prefix}.default-partitioner", len(events))
     finally:
-        _delete_topics(kafka_config, prefix)
+        delete_topics(kafka_config, prefix)
     assert sorted(published) == sorted(reference)  # same (partition, key, value) triples
     for partition in {p for p, _k, _v in published}:
         in_file_order = [(e.block.encode(), e.to_json()) for e in events if key_partition(e.block.encode(), settings.topic_partitions) == partition]

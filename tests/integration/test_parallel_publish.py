@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from kafka_topics import delete_topics
 
 from chainrisk.graph.config import Settings
 from chainrisk.ingest.events import Event
@@ -36,15 +37,7 @@ def prefix(kafka_config: dict) -> str:
     """A fresh topic prefix; its topics are deleted after the test."""
     name = f"test-parallel-{uuid.uuid4().hex[:10]}"
     yield name
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(**kafka_config)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(f"{name}.")]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+    delete_topics(kafka_config, name)
 
 
 def read_partitions(kafka_config: dict, topic: str, timeout_s: float = 30.0) -> dict[int, list[tuple[bytes, bytes]]]:
