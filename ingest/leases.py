@@ -123,10 +123,19 @@ def _party(row: dict[str, Any], side: str, id_column: str) -> tuple[Party | None
     return _party_named(name, party_id), None
 
 
+def _field(fields: dict[str, Any], reasons: list[str], name: str, value: Any, reason: str | None) -> Any:
+    """Record a parsed column: ``fields[name] = value``, or ``reason`` among the row's reasons. Returns ``value``."""
+    if reason:
+        reasons.append(reason)
+    else:
+        fields[name] = value
+    return value
+
+
 def hop_fields(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The :class:`LeaseHop` fields of one register row (``block`` .. ``lessee_asn``), and the reasons
     the row is unacceptable (empty when it is fine). Every problem is reported, first one first."""
-    # written out rather than looped: this runs once per row of registers with millions of rows
+    # one line per column rather than a loop over a table: this runs once per row of registers with millions of rows
     reasons: list[str] = []
     fields: dict[str, Any] = {}
     get = row.get
@@ -134,38 +143,14 @@ def hop_fields(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         fields["block"] = _canonical_block(_text(get("block")))
     except ValueError as exc:
         reasons.append(str(exc))
-    provider, reason = _party(row, "provider", "provider_id")
-    if reason:
-        reasons.append(reason)
-    else:
-        fields["provider"] = provider
-    provider_role, reason = _role(_text(get("provider_role")), "provider_role", PROVIDER_ROLES, "provider")
-    if reason:
-        reasons.append(reason)
-    else:
-        fields["provider_role"] = provider_role
-    recipient, reason = _party(row, "recipient", "recipient_id")
-    if reason:
-        reasons.append(reason)
-    else:
-        fields["recipient"] = recipient
-    recipient_role, reason = _role(_text(get("recipient_role")), "recipient_role", RECIPIENT_ROLES, "recipient")
-    if reason:
-        reasons.append(reason)
-    else:
-        fields["recipient_role"] = recipient_role
+    provider = _field(fields, reasons, "provider", *_party(row, "provider", "provider_id"))
+    _field(fields, reasons, "provider_role", *_role(_text(get("provider_role")), "provider_role", PROVIDER_ROLES, "provider"))
+    recipient = _field(fields, reasons, "recipient", *_party(row, "recipient", "recipient_id"))
+    _field(fields, reasons, "recipient_role", *_role(_text(get("recipient_role")), "recipient_role", RECIPIENT_ROLES, "recipient"))
     if provider is not None and recipient is not None and _party_key(provider.name, provider.id) == _party_key(recipient.name, recipient.id):
         reasons.append(f"provider equals recipient: {provider.id or provider.name!r} cannot lease to itself")
-    start, reason = _date(_text(get("start_date")), "start_date")
-    if reason:
-        reasons.append(reason)
-    else:
-        fields["start_date"] = start
-    end, reason = _date(_text(get("end_date")), "end_date")
-    if reason:
-        reasons.append(reason)
-    else:
-        fields["end_date"] = end
+    start = _field(fields, reasons, "start_date", *_date(_text(get("start_date")), "start_date"))
+    end = _field(fields, reasons, "end_date", *_date(_text(get("end_date")), "end_date"))
     if start is not None and end is not None and end < start:
         reasons.append(f"end_date before start_date: {end} is before {start}")
     asn_text = _text(get("lessee_asn"))
