@@ -140,7 +140,7 @@ def background_main(args: argparse.Namespace) -> int:
     """Publish ``rate`` generated lease hops per second for ``seconds`` to the relationships topic."""
     from kafka import KafkaProducer
 
-    from chainrisk.graph.kafka_io import producer_config
+    from chainrisk.graph.eventlog.kafka_io import producer_config
 
     settings = benchlib.services_settings()
     total = int(args.load_rate * args.load_seconds)
@@ -192,7 +192,7 @@ class Producer:
     def __init__(self, settings: Any) -> None:
         from kafka import KafkaProducer
 
-        from chainrisk.graph.kafka_io import producer_config
+        from chainrisk.graph.eventlog.kafka_io import producer_config
         from chainrisk.ingest.events import TOPIC_OF_TYPE
 
         self.settings = settings
@@ -227,7 +227,7 @@ def stop_consumer(process: subprocess.Popen[bytes]) -> int:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    from chainrisk.graph.kafka_io import ensure_topics, topic_names
+    from chainrisk.graph.eventlog.kafka_io import ensure_topics, topic_names
 
     settings = benchlib.services_settings()
     run_settings, env = benchlib.fresh_run(settings, "alerts", alerts=True)

@@ -105,7 +105,7 @@ def fresh_run(settings: Any, name: str, **overrides: Any) -> tuple[Any, dict[str
 
 def prepare_graph(settings: Any, wipe: bool) -> str:
     """Empty the Neo4j database (see :func:`clear_graph`) and return the machine line."""
-    from chainrisk.graph.neo4j_store import NeoStore
+    from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(settings)
     try:

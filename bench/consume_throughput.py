@@ -22,8 +22,8 @@ from graph_events import synthetic_lease_events  # noqa: E402
 
 from chainrisk.graph.config import load_settings  # noqa: E402
 from chainrisk.graph.consumer import ConsumerOptions, consume  # noqa: E402
-from chainrisk.graph.kafka_io import KafkaSink, topic_names  # noqa: E402
-from chainrisk.graph.neo4j_store import NeoStore  # noqa: E402
+from chainrisk.graph.eventlog.kafka_io import KafkaSink, topic_names  # noqa: E402
+from chainrisk.graph.stores.neo4j_store import NeoStore  # noqa: E402
 
 
 def main() -> None:

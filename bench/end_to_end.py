@@ -49,7 +49,7 @@ AS_OF = date(2026, 11, 1)  # the synthetic register's data date: the same figure
 
 
 def stage_ingest(settings: Any, register: Path, events: int) -> dict[str, Any]:
-    from chainrisk.graph.transport import open_sink
+    from chainrisk.graph.backend import open_sink
     from chainrisk.ingest import leases
     from chainrisk.ingest.common import run_ingest
 
@@ -68,7 +68,7 @@ def stage_ingest(settings: Any, register: Path, events: int) -> dict[str, Any]:
 def applied_offsets(settings: Any) -> int:
     """Events of this run's group the graph holds: the sum of its stored next offsets (the whole
     group's, whichever consumer process applied them)."""
-    from chainrisk.graph.neo4j_store import NeoStore
+    from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(settings)
     try:
@@ -104,7 +104,7 @@ def stage_consume(settings: Any, expect: int = 0) -> dict[str, Any]:
 def stage_analyse(settings: Any) -> dict[str, Any]:
     from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.writeback import analysis_rows
-    from chainrisk.graph.neo4j_store import NeoStore
+    from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(settings)
     try:
@@ -188,7 +188,7 @@ def child_main(args: argparse.Namespace) -> int:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    from chainrisk.graph.kafka_io import topic_names
+    from chainrisk.graph.eventlog.kafka_io import topic_names
 
     settings = benchlib.services_settings(batch_size=args.batch_size)
     run_settings, env = benchlib.fresh_run(settings, "e2e", batch_size=args.batch_size)

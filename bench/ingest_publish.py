@@ -53,11 +53,11 @@ def stage_publish(register: Path, events: int) -> dict[str, Any]:
     settings = benchlib.services_settings()
     # (not an ImportError test: the editable install's finder would find this checkout's module for an old revision)
     if "publish_processes" in type(settings).model_fields:
-        from chainrisk.graph.kafka_publish import open_kafka_sink
+        from chainrisk.graph.eventlog.kafka_publish import open_kafka_sink
 
         sink = open_kafka_sink(settings, quiet=True)  # creates this run's topics
     else:  # a revision before parallel publishing
-        from chainrisk.graph.kafka_io import KafkaSink
+        from chainrisk.graph.eventlog.kafka_io import KafkaSink
 
         sink = KafkaSink(settings, quiet=True)
     cpu_before, children_before, started = process_cpu_s(), children_cpu_s(), time.perf_counter()
@@ -76,7 +76,7 @@ def stage_publish(register: Path, events: int) -> dict[str, Any]:
 
 def stage_fingerprint(register: Path, events: int) -> dict[str, Any]:
     """sha256 over (key, partition, value) of the first ``events`` events, ingested at a fixed time."""
-    from chainrisk.graph import kafka_io
+    from chainrisk.graph.eventlog import kafka_io
     from chainrisk.ingest import leases
     from chainrisk.ingest.common import ParseContext, Reject, SourceFile
     from kafka.partitioner.default import murmur2
@@ -141,7 +141,7 @@ def run_child(stage: str, args: argparse.Namespace, env: dict[str, str], code_pa
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    from chainrisk.graph.kafka_io import topic_names
+    from chainrisk.graph.eventlog.kafka_io import topic_names
 
     settings = benchlib.services_settings()
     args.register = benchlib.register_file(args.events, args.seed, args.work_dir or benchlib.default_work_dir(settings))

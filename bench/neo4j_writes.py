@@ -57,7 +57,7 @@ ON CREATE SET p.name = r.name, p.party_id = r.party_id
 
 def bare_leases_statement() -> str:
     """The bare loader's relationship statement (the same temporal conversions as the store's)."""
-    from chainrisk.graph.records import TEMPORAL_PROPS
+    from chainrisk.graph.stores.records import TEMPORAL_PROPS
 
     dates = ", ".join(f"l.{name} = {kind}(r.props.{name})" for name, kind in TEMPORAL_PROPS["lease_hop"])
     return f"""
@@ -70,7 +70,7 @@ SET l = r.props, {dates}
 
 
 def naive_statement() -> str:
-    from chainrisk.graph.records import TEMPORAL_PROPS
+    from chainrisk.graph.stores.records import TEMPORAL_PROPS
 
     dates = ", ".join(f"l.{name} = {kind}($props.{name})" for name, kind in TEMPORAL_PROPS["lease_hop"])
     return f"""
@@ -83,8 +83,8 @@ SET l = $props, {dates}
 
 def lease_rows(events: list[Any]) -> list[dict[str, Any]]:
     """One row per event: both party keys and the LEASES properties exactly as the store writes them."""
-    from chainrisk.graph.neo4j_store import wire
-    from chainrisk.graph.records import fact_props
+    from chainrisk.graph.stores.neo4j_store import wire
+    from chainrisk.graph.stores.records import fact_props
 
     return [{"provider": e.provider.key, "recipient": e.recipient.key, "props": wire(fact_props(e))} for e in events]
 
@@ -208,7 +208,7 @@ def per_event_cpu_ms(timings: list[Timing], events: int) -> float | None:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    from chainrisk.graph.neo4j_store import NeoStore
+    from chainrisk.graph.stores.neo4j_store import NeoStore
 
     settings = benchlib.services_settings(batch_size=args.batch_size)
     work_dir = args.work_dir or benchlib.default_work_dir(settings)

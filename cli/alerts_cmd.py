@@ -11,7 +11,7 @@ import click
 
 def _open(backend: str | None, state_dir: Path | None) -> tuple[Any, Any, Any]:
     from chainrisk.cli.report_cmd import open_configured_store
-    from chainrisk.graph.alert_repo import alert_repository
+    from chainrisk.graph.alerts.repo import alert_repository
 
     settings, store = open_configured_store(backend, state_dir)
     return settings, store, alert_repository(store)
@@ -99,8 +99,8 @@ def _tail_alerts(settings: Any):  # noqa: ANN202 - a generator of raw alert valu
         finally:
             consumer.close()
     else:
-        from chainrisk.graph.eventlog import EventLog
-        from chainrisk.graph.transport import log_dir
+        from chainrisk.graph.eventlog.embedded import EventLog
+        from chainrisk.graph.backend import log_dir
 
         log = EventLog(log_dir(settings))
         offset = log.end_offset("alerts")
@@ -120,7 +120,7 @@ def _tail_alerts(settings: Any):  # noqa: ANN202 - a generator of raw alert valu
 @click.pass_context
 def ack(ctx: click.Context, alert_id: str, note: str | None) -> None:
     """Acknowledge an alert (an unambiguous id prefix is enough)."""
-    from chainrisk.graph.alerts import acknowledge
+    from chainrisk.graph.alerts.engine import acknowledge
 
     _, store, repo = _open(ctx.obj["backend"], ctx.obj["state_dir"])
     try:

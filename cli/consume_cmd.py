@@ -38,7 +38,7 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
     """Apply ingested events to the graph, batch by batch, exactly once in effect."""
     from chainrisk.graph.config import load_settings
     from chainrisk.graph.consumer import ConsumerOptions, ConsumerUnavailable, consume as run
-    from chainrisk.graph.nx_store import StoreBusy
+    from chainrisk.graph.stores.nx_store import StoreBusy
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("kafka", "neo4j"):  # the consumer logs unavailability itself, once per attempt

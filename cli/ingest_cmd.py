@@ -130,7 +130,7 @@ def _load_worker(module_name: str) -> ModuleType | None:
 
 def _open_sink(settings: Any) -> Any:
     try:
-        from chainrisk.graph.transport import open_sink
+        from chainrisk.graph.backend import open_sink
     except ImportError as exc:
         raise click.ClickException(f"the event log is not available ({exc}); use --dry-run to see the events") from None
     try:

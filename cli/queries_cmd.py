@@ -9,7 +9,7 @@ import click
 from chainrisk.cli.output import print_table
 
 from chainrisk.graph.config import ConfigError, Settings, load_settings
-from chainrisk.graph.querylib import (
+from chainrisk.graph.browser.library import (
     LibraryQuery,
     ParameterError,
     QueryLibrary,
@@ -152,7 +152,7 @@ def run_library_query(name: str, params: tuple[str, ...], fmt: str, backend: str
 def _run(settings: Settings, query: LibraryQuery, values: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     from neo4j.exceptions import AuthError, ClientError, ServiceUnavailable
 
-    from chainrisk.graph.neo4j_store import NeoStore
+    from chainrisk.graph.stores.neo4j_store import NeoStore
 
     try:
         store = NeoStore(settings)
@@ -191,7 +191,7 @@ def style() -> None:
     """Print the Browser style (GraSS) and a deep link that applies it (press run in the Browser)."""
     from importlib import resources
 
-    grass = resources.files("chainrisk.graph").joinpath(STYLE_RESOURCE).read_text(encoding="utf-8")
+    grass = resources.files("chainrisk.graph.browser").joinpath(STYLE_RESOURCE).read_text(encoding="utf-8")
     click.echo(grass)
     settings = load_settings()
     link = browser_deep_link(settings.browser_url, ":style " + grass_for_deep_link(grass), settings.neo4j_uri)

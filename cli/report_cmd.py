@@ -49,7 +49,7 @@ def open_configured_store(backend: str | None, state_dir: Path | None) -> tuple[
     from chainrisk.graph.config import ConfigError, load_settings
 
     try:
-        from chainrisk.graph.transport import open_store
+        from chainrisk.graph.backend import open_store
     except ImportError as exc:  # the transport module is written by the graph engineers
         raise click.ClickException(f"the graph store is not available in this build: {exc}") from None
     try:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     topic_prefix: str = "chainrisk"
     topic_partitions: int = 6
     consumer_group: str = "chainrisk-graph"
-    # processes publishing the ingest's events to Kafka (graph/kafka_publish.py); 1 = from the ingest process
+    # processes publishing the ingest's events to Kafka (graph/eventlog/kafka_publish.py); 1 = from the ingest process
     # itself. 2: measured 1.6-1.9x faster wall time than 1 at 1M events on 2 cores; 3 is no faster (docs/ingest.md)
     publish_processes: int = Field(default=2, ge=1)
 

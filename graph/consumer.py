@@ -22,62 +22,24 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.store import BatchResult, FactChange, GraphStore, OffsetConflict, PendingChanges, TopicPartition
+from chainrisk.graph.eventlog.sources import (
+    DeadLetters,
+    KafkaDeadLetters,
+    KafkaSource,
+    LogDeadLetters,
+    LogSource,
+    RawRecord,
+    RecordSource,
+)
+from chainrisk.graph.stores.protocol import BatchResult, FactChange, GraphStore, OffsetConflict, PendingChanges, TopicPartition
 from chainrisk.ingest.events import INGEST_TOPICS, Event, EventDecodeError, decode_event, utc_now
 
 log = logging.getLogger("chainrisk.consumer")
 T = TypeVar("T")
-MAX_RAW_IN_DLQ = 100_000
 
 
 class ConsumerUnavailable(Exception):
     """Neo4j or Kafka stayed unavailable through every retry; nothing past the last applied batch was committed."""
-
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None  # Kafka allows a message without a value
-
-
-class RecordSource(Protocol):
-    def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]: ...
-
-    def seek(self, offsets: dict[TopicPartition, int]) -> None: ...
-
-    def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
-
-    def lag(self) -> int | None: ...
-
-    def caught_up(self) -> bool: ...
-
-    def close(self) -> None: ...
-
-
-class DeadLetters(Protocol):
-    def send(self, record: RawRecord, reason: str) -> None: ...
-
-    def flush(self) -> None: ...
-
-
-def dead_letter_json(record: RawRecord, reason: str, group: str) -> bytes:
-    """The dead-letter message for ``record``: why, where it was, and its raw value (as text when it
-    is UTF-8, else base64)."""
-    raw = (record.value or b"")[:MAX_RAW_IN_DLQ]
-    try:
-        value, encoding = raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        value, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-    body = {
-        "reason": reason, "topic": record.topic, "partition": record.partition, "offset": record.offset,
-        "key": record.key.decode("utf-8", "replace") if record.key is not None else None,
-        "value": value, "value_encoding": encoding, "truncated": len(record.value or b"") > MAX_RAW_IN_DLQ,
-        "consumer_group": group, "dead_lettered_at": utc_now().isoformat(),
-    }
-    return json.dumps(body, ensure_ascii=False).encode()
 
 
 @dataclass
@@ -326,170 +288,6 @@ def run_consumer(
     return stats
 
 
-# --- the embedded transport ----------------------------------------------------------------------------
-
-
-class LogSource:
-    """Records from the embedded event log, from the store's offsets on (partition 0 of each topic)."""
-
-    def __init__(self, event_log: Any, stored: dict[TopicPartition, int], topics: tuple[str, ...] = INGEST_TOPICS) -> None:
-        self.log = event_log
-        self.topics = topics
-        self.positions = {(t, 0): stored.get((t, 0), 0) for t in topics}
-
-    def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
-        out: list[RawRecord] = []
-        for topic in self.topics:
-            if len(out) >= max_records:
-                break
-            position = self.positions[(topic, 0)]
-            for rec in self.log.read(topic, position, max_records - len(out)):
-                out.append(RawRecord(topic, 0, rec.offset, None, rec.value))
-                self.positions[(topic, 0)] = rec.offset + 1
-        if not out and timeout_s > 0:
-            time.sleep(min(timeout_s, 0.5))
-        return out
-
-    def seek(self, offsets: dict[TopicPartition, int]) -> None:
-        self.positions.update({tp: n for tp, n in offsets.items() if tp in self.positions})
-
-    def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        """Nothing to do: the offsets were stored with the graph."""
-
-    def lag(self) -> int:
-        return sum(max(0, self.log.end_offset(t) - self.positions[(t, 0)]) for t in self.topics)
-
-    def caught_up(self) -> bool:
-        return self.lag() == 0
-
-    def close(self) -> None:
-        self.log.close()
-
-
-class LogDeadLetters:
-    def __init__(self, event_log: Any, group: str) -> None:
-        self.log = event_log
-        self.group = group
-        self.pending: list[bytes] = []
-
-    def send(self, record: RawRecord, reason: str) -> None:
-        self.pending.append(dead_letter_json(record, reason, self.group))
-
-    def flush(self) -> None:
-        if self.pending:
-            self.log.append("dlq", self.pending)
-            self.pending = []
-
-
-# --- the Kafka transport -----------------------------------------------------------------------------------
-
-
-class KafkaSource:
-    """Records from the ingest topics through a KafkaConsumer in ``group``. On every partition
-    assignment it seeks to the offsets stored with the graph (the beginning when none)."""
-
-    def __init__(self, settings: Settings, store: GraphStore, group: str, batch_size: int) -> None:
-        from kafka import ConsumerRebalanceListener, KafkaConsumer
-
-        source = self
-
-        class SeekToStoredOffsets(ConsumerRebalanceListener):
-            def on_partitions_revoked(self, revoked: Any) -> None:
-                log.info("partitions revoked: %s", _names(revoked))
-
-            def on_partitions_assigned(self, assigned: Any) -> None:
-                source._seek_assigned(list(assigned))
-
-        self.store = store
-        self.group = group
-        self.topics = [settings.topic(t) for t in INGEST_TOPICS]
-        self.consumer = KafkaConsumer(
-            **settings.kafka_client_config(),
-            group_id=group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=batch_size,
-            bootstrap_timeout_ms=10_000,
-            max_poll_interval_ms=600_000,
-            session_timeout_ms=30_000,
-            heartbeat_interval_ms=3_000,
-        )
-        self.consumer.subscribe(self.topics, listener=SeekToStoredOffsets())
-        self.started = time.monotonic()
-
-    def _seek_assigned(self, partitions: list[Any]) -> None:
-        stored = self.store.stored_offsets(self.group)
-        for tp in partitions:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is None:
-                self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, offset)
-        log.info("partitions assigned: %s (seeking to the offsets stored with the graph)", _names(partitions))
-
-    def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
-        polled = self.consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
-        out = []
-        for tp, records in polled.items():
-            out.extend(RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value) for r in records)
-        return out
-
-    def seek(self, offsets: dict[TopicPartition, int]) -> None:
-        for tp in self.consumer.assignment() or set():
-            offset = offsets.get((tp.topic, tp.partition))
-            if offset is not None:
-                self.consumer.seek(tp, offset)
-
-    def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        from kafka import OffsetAndMetadata
-        from kafka import TopicPartition as KafkaTP
-
-        try:
-            self.consumer.commit({KafkaTP(t, p): OffsetAndMetadata(n, "", -1) for (t, p), n in offsets.items()})
-        except Exception as exc:  # noqa: BLE001 - Kafka's copy is informational; the store has the offsets
-            log.info("Kafka offset commit skipped (%s: %s); the offsets are stored with the graph", type(exc).__name__, exc)
-
-    def lag(self) -> int | None:
-        assigned = list(self.consumer.assignment() or ())
-        if not assigned:
-            return None
-        ends = self.consumer.end_offsets(assigned)
-        return sum(max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned)
-
-    def caught_up(self) -> bool:
-        """Assigned partitions all read to their end (before the first assignment: not yet, unless
-        the group gave this consumer nothing for 30 s)."""
-        assigned = self.consumer.assignment()
-        if not assigned:
-            return time.monotonic() - self.started > 30
-        return self.lag() == 0
-
-    def close(self) -> None:
-        self.consumer.close(autocommit=False)
-
-
-def _names(partitions: Any) -> str:
-    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)) or "none"
-
-
-class KafkaDeadLetters:
-    def __init__(self, settings: Settings, group: str) -> None:
-        from chainrisk.graph.kafka_io import KafkaSink
-
-        self.topic = settings.topic("dlq")
-        self.group = group
-        self.sink = KafkaSink(settings, create_topics=False, quiet=True)
-
-    def send(self, record: RawRecord, reason: str) -> None:
-        self.sink.send_raw(self.topic, record.key, dead_letter_json(record, reason, self.group))
-
-    def flush(self) -> None:
-        self.sink.flush()
-
-    def close(self) -> None:
-        self.sink.close()
-
-
 # --- wiring ---------------------------------------------------------------------------------------------
 
 
@@ -502,28 +300,28 @@ def consume(
     options: ConsumerOptions | None = None,
 ) -> ConsumerStats:
     """Open the store and the transport chosen by ``settings.backend`` and run the consumer loop."""
-    from chainrisk.graph.transport import open_store
+    from chainrisk.graph.backend import open_store
 
     options = options or ConsumerOptions(group=settings.consumer_group, batch_size=settings.batch_size, until_idle=until_idle)
     store = open_store(settings)
     try:
         with_retries(store.ensure_schema, "graph store", options)
         if settings.backend == "services":
-            from chainrisk.graph.kafka_io import ensure_topics
+            from chainrisk.graph.eventlog.kafka_io import ensure_topics
 
             with_retries(lambda: ensure_topics(settings), "Kafka", options)
             source: Any = with_retries(lambda: KafkaSource(settings, store, options.group, options.batch_size), "Kafka", options)
             dead: Any = KafkaDeadLetters(settings, options.group)
         else:
-            from chainrisk.graph.eventlog import EventLog
-            from chainrisk.graph.transport import log_dir
+            from chainrisk.graph.eventlog.embedded import EventLog
+            from chainrisk.graph.backend import log_dir
 
             event_log = EventLog(log_dir(settings))
             source = LogSource(event_log, store.stored_offsets(options.group))
             dead = LogDeadLetters(EventLog(log_dir(settings)), options.group)
         close_alerts = None
         if on_changes is None and settings.alerts:
-            from chainrisk.graph.alerts import alert_hook
+            from chainrisk.graph.alerts.engine import alert_hook
 
             on_changes, close_alerts = alert_hook(settings, store)
         try:

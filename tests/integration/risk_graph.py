@@ -117,9 +117,9 @@ def load_risk_graph(settings: Settings) -> Any:
     :class:`~chainrisk.analysis.blocks.PortfolioAnalysis`."""
     from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.writeback import analysis_rows
-    from chainrisk.graph.alert_repo import alert_repository
-    from chainrisk.graph.alerts import AlertEngine
-    from chainrisk.graph.neo4j_store import NeoStore
+    from chainrisk.graph.alerts.repo import alert_repository
+    from chainrisk.graph.alerts.engine import AlertEngine
+    from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(settings)
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.querylib import browser_deep_link, grass_for_deep_link, load_library, query_deep_link
+from chainrisk.graph.browser.library import browser_deep_link, grass_for_deep_link, load_library, query_deep_link
 
 from risk_graph import BLOCK_A, load_risk_graph
 
@@ -118,7 +118,7 @@ def _save(frame: Any, name: str) -> Path:
 def test_browser_runs_library_queries_from_deep_links(page: Any, browser_settings: Settings) -> None:
     library = load_library()
     base, bolt = browser_settings.browser_url, browser_settings.neo4j_uri
-    grass = resources.files("chainrisk.graph").joinpath("browser-style.grass").read_text(encoding="utf-8")
+    grass = resources.files("chainrisk.graph.browser").joinpath("browser-style.grass").read_text(encoding="utf-8")
 
     # 1. log in from the style link, then apply the style
     _log_in(page, browser_settings, browser_deep_link(base, ":style " + grass_for_deep_link(grass), bolt))

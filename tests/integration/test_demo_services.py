@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from chainrisk.cli.main import cli
 from chainrisk.graph.config import Settings
-from chainrisk.graph.neo4j_store import NeoStore
+from chainrisk.graph.stores.neo4j_store import NeoStore
 
 pytestmark = pytest.mark.services
 

@@ -79,8 +79,8 @@ def publish_all(sink, events: list[Event]) -> None:
 @pytest.mark.parametrize("processes", [2, 3])
 def test_parallel_sink_publishes_what_the_single_process_sink_publishes(
         services_settings: Settings, kafka_config: dict, prefix: str, lease_events: tuple[Path, list[Event]], processes: int) -> None:
-    from chainrisk.graph.kafka_io import KafkaSink, key_partition
-    from chainrisk.graph.kafka_publish import ParallelKafkaSink
+    from chainrisk.graph.eventlog.kafka_io import KafkaSink, key_partition
+    from chainrisk.graph.eventlog.kafka_publish import ParallelKafkaSink
 
     _register, events = lease_events
     single = Settings(state_dir=services_settings.state_dir, topic_prefix=f"{prefix}.single")
@@ -101,7 +101,7 @@ def test_parallel_sink_publishes_what_the_single_process_sink_publishes(
 
 def test_cli_ingest_publishes_through_the_configured_processes(
         services_settings: Settings, kafka_config: dict, prefix: str, lease_events: tuple[Path, list[Event]], run_cli, tmp_path: Path) -> None:
-    from chainrisk.graph.kafka_io import key_partition
+    from chainrisk.graph.eventlog.kafka_io import key_partition
     from chainrisk.ingest.events import decode_event
 
     register, events = lease_events
@@ -118,8 +118,8 @@ def test_cli_ingest_publishes_through_the_configured_processes(
 
 def test_a_killed_publisher_is_an_error_with_the_count_it_may_have_lost(
         services_settings: Settings, kafka_config: dict, prefix: str, lease_events: tuple[Path, list[Event]]) -> None:
-    from chainrisk.graph.kafka_io import KafkaDeliveryError, key_partition
-    from chainrisk.graph.kafka_publish import ParallelKafkaSink, publisher_of
+    from chainrisk.graph.eventlog.kafka_io import KafkaDeliveryError, key_partition
+    from chainrisk.graph.eventlog.kafka_publish import ParallelKafkaSink, publisher_of
 
     _register, events = lease_events
     settings = Settings(state_dir=services_settings.state_dir, topic_prefix=prefix)
@@ -158,8 +158,8 @@ def test_a_killed_publisher_is_an_error_with_the_count_it_may_have_lost(
 
 
 def test_a_message_kafka_refuses_is_counted_and_named(services_settings: Settings, prefix: str, lease_events: tuple[Path, list[Event]]) -> None:
-    from chainrisk.graph.kafka_io import KafkaDeliveryError
-    from chainrisk.graph.kafka_publish import ParallelKafkaSink
+    from chainrisk.graph.eventlog.kafka_io import KafkaDeliveryError
+    from chainrisk.graph.eventlog.kafka_publish import ParallelKafkaSink
 
     _register, events = lease_events
     settings = Settings(state_dir=services_settings.state_dir, topic_prefix=prefix)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.querylib import (
+from chainrisk.graph.browser.library import (
     bind_parameters, cell_text, cypher_literal, inline_parameters, load_library, plain_value, run_query,
 )
 
@@ -193,8 +193,8 @@ def test_deep_link_cypher_gives_the_same_rows(risk_graph, neo4j_driver, risk_set
 
 def test_open_alerts_with_their_blast_radius(risk_graph, neo4j_driver, risk_settings, library) -> None:  # noqa: ANN001
     """The alerts the consumer's alert engine raised for the fixture (ids as the alert store has them)."""
-    from chainrisk.graph.alert_repo import alert_repository
-    from chainrisk.graph.neo4j_store import NeoStore
+    from chainrisk.graph.alerts.repo import alert_repository
+    from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(risk_settings)
     try:

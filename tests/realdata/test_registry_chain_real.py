@@ -7,8 +7,8 @@ from datetime import date
 from chainrisk.analysis.blocks import analyse_portfolio
 from chainrisk.analysis.exposure import exposure
 from chainrisk.analysis.model import Hop, Portfolio, RegistryRecord
-from chainrisk.graph.portfolio import REGISTRATION_FIELDS, registration_from_row, values_of
-from chainrisk.graph.records import fact_props
+from chainrisk.graph.stores.portfolio import REGISTRATION_FIELDS, registration_from_row, values_of
+from chainrisk.graph.stores.records import fact_props
 from chainrisk.ingest import arin, rpsl
 from chainrisk.ingest.common import Reject, Skip
 from chainrisk.ingest.events import party_key

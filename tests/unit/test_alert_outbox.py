@@ -11,13 +11,13 @@ from typing import Any
 
 from graph_events import alert_batches, mixed_events
 
-from chainrisk.graph.alert_repo import alert_repository
-from chainrisk.graph.alerts import AlertEngine
+from chainrisk.graph.alerts.repo import alert_repository
+from chainrisk.graph.alerts.engine import AlertEngine
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.consumer import consume
-from chainrisk.graph.eventlog import EventLog
-from chainrisk.graph.nx_store import NxStore
-from chainrisk.graph.store import changes_from_json, changes_to_json
+from chainrisk.graph.eventlog.embedded import EventLog
+from chainrisk.graph.stores.nx_store import NxStore
+from chainrisk.graph.stores.protocol import changes_from_json, changes_to_json
 
 GROUP = "g"
 
@@ -71,7 +71,7 @@ sys.path.insert(0, {tests!r})
 from pathlib import Path
 from graph_events import alert_batches
 GROUP = {group!r}
-from chainrisk.graph.nx_store import NxStore
+from chainrisk.graph.stores.nx_store import NxStore
 
 store = NxStore(Path({state!r}))
 for batch in alert_batches()[:2]:

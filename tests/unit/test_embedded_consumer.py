@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from graph_events import mixed_events
 
-import chainrisk.graph.eventlog as eventlog
+import chainrisk.graph.eventlog.embedded as eventlog
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.consumer import ConsumerOptions, consume
-from chainrisk.graph.eventlog import EventLog, EventLogSink
-from chainrisk.graph.nx_store import NxStore
-from chainrisk.graph.transport import open_sink
+from chainrisk.graph.eventlog.embedded import EventLog, EventLogSink
+from chainrisk.graph.stores.nx_store import NxStore
+from chainrisk.graph.backend import open_sink
 
 
 def test_log_segments_offsets_and_a_torn_last_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +100,8 @@ def test_replay_from_offset_zero_rebuilds_the_identical_graph(tmp_path: Path) ->
 
 
 def test_every_kind_of_poison_is_a_dead_letter_with_its_place(tmp_path: Path) -> None:
-    from chainrisk.graph.consumer import RawRecord, dead_letter_json, decode_batch
+    from chainrisk.graph.consumer import decode_batch
+    from chainrisk.graph.eventlog.sources import RawRecord, dead_letter_json
 
     good = mixed_events(8)[0]
     records = [

@@ -1,4 +1,4 @@
-"""The version decision both stores share (graph/facts.py) and the pure batch preparation."""
+"""The version decision both stores share (graph/stores/facts.py) and the pure batch preparation."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from graph_events import lease, mixed_events, registration
 
-from chainrisk.graph.batch import (
+from chainrisk.graph.stores.preparation import (
     octet_lengths_after, octets, parents_of_new_blocks, prepare_batch, references, reparented_children, supernets,
 )
-from chainrisk.graph.facts import Decision, Version, decide, plan_batch, version_of
-from chainrisk.graph.records import block_props, prefix_range
+from chainrisk.graph.stores.facts import Decision, Version, decide, plan_batch, version_of
+from chainrisk.graph.stores.records import block_props, prefix_range
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -153,8 +153,8 @@ def test_subprocess_run_has_no_traceback_for_bad_input(tmp_path: Path, run_cli) 
 
 
 def test_publish_to_the_embedded_log_writes_the_dry_run_events(tmp_path: Path) -> None:
-    from chainrisk.graph.eventlog import EventLog
-    from chainrisk.graph.transport import log_dir
+    from chainrisk.graph.eventlog.embedded import EventLog
+    from chainrisk.graph.backend import log_dir
     from chainrisk.graph.config import load_settings
 
     path = register(tmp_path, bad_rows=0)

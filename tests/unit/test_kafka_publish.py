@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.kafka_io import key_partition
-from chainrisk.graph.kafka_publish import how_it_ended, owner_table, publisher_of
+from chainrisk.graph.eventlog.kafka_io import key_partition
+from chainrisk.graph.eventlog.kafka_publish import how_it_ended, owner_table, publisher_of
 
 
 @given(partitions=st.integers(1, 64), processes=st.integers(1, 8))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chainrisk.graph.kafka_io import key_partition, producer_config
+from chainrisk.graph.eventlog.kafka_io import key_partition, producer_config
 from chainrisk.graph.config import Settings
 from chainrisk.ingest import leases, synthetic
 from chainrisk.ingest.common import ParseContext, Reject, SourceFile

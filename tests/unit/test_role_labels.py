@@ -10,9 +10,9 @@ from pathlib import Path
 
 from graph_events import lease, role_change_events
 
-from chainrisk.graph import batch as prep
-from chainrisk.graph.facts import plan_batch, version_of
-from chainrisk.graph.nx_store import NxStore
+from chainrisk.graph.stores import preparation
+from chainrisk.graph.stores.facts import plan_batch, version_of
+from chainrisk.graph.stores.nx_store import NxStore
 
 BLOCK = "198.51.100.0/24"
 OTHER = "203.0.113.0/24"
@@ -120,17 +120,17 @@ def test_role_label_changes_add_what_new_hops_give_and_recheck_what_replaced_hop
     stored_hop = lease(OTHER, "South", "Broker B", 1, recipient_role="broker")
     updated = lease(OTHER, "South", "Broker B", 2, provider_role="upstream", recipient_role="lessee")
     plan = plan_batch([created, updated], {stored_hop.fact_key: version_of(stored_hop)})
-    writes = prep.fact_writes(plan)
-    assert prep.replaced_lease_keys(writes) == {stored_hop.fact_key}
-    changes = prep.role_label_changes(writes, {stored_hop.fact_key: stored_hop})
+    writes = preparation.fact_writes(plan)
+    assert preparation.replaced_lease_keys(writes) == {stored_hop.fact_key}
+    changes = preparation.role_label_changes(writes, {stored_hop.fact_key: stored_hop})
     assert changes == {"north": ({"Holder"}, set()), "leaseco": ({"Upstream"}, set()),
                        "south": ({"Upstream"}, {"Holder"}), "broker b": ({"Lessee"}, {"Broker"})}
     retract = lease(OTHER, "South", "Broker B", 3, op="retract")
-    writes = prep.fact_writes(plan_batch([retract], {stored_hop.fact_key: version_of(stored_hop)}))
-    assert prep.role_label_changes(writes, {stored_hop.fact_key: stored_hop}) == {"south": (set(), {"Holder"}),
+    writes = preparation.fact_writes(plan_batch([retract], {stored_hop.fact_key: version_of(stored_hop)}))
+    assert preparation.role_label_changes(writes, {stored_hop.fact_key: stored_hop}) == {"south": (set(), {"Holder"}),
                                                                                   "broker b": (set(), {"Broker"})}
     # an update that keeps the roles re-checks nothing: the new version gives the same labels
     same_roles = lease(OTHER, "South", "Broker B", 4, recipient_role="broker", end=date(2030, 1, 1))
-    writes = prep.fact_writes(plan_batch([same_roles], {stored_hop.fact_key: version_of(stored_hop)}))
-    assert prep.role_label_changes(writes, {stored_hop.fact_key: stored_hop}) == {"south": ({"Holder"}, set()),
+    writes = preparation.fact_writes(plan_batch([same_roles], {stored_hop.fact_key: version_of(stored_hop)}))
+    assert preparation.role_label_changes(writes, {stored_hop.fact_key: stored_hop}) == {"south": ({"Holder"}, set()),
                                                                                   "broker b": ({"Broker"}, set())}

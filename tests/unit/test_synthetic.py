@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 
 from chainrisk.analysis.blocks import RISK_POINTS, analyse_portfolio
-from chainrisk.graph.portfolio import HOP_FIELDS, REGISTRATION_FIELDS, hop_from_row, registration_from_row, values_of
-from chainrisk.graph.records import fact_props
+from chainrisk.graph.stores.portfolio import HOP_FIELDS, REGISTRATION_FIELDS, hop_from_row, registration_from_row, values_of
+from chainrisk.graph.stores.records import fact_props
 from chainrisk.ingest import leases, rpsl, synthetic
 from chainrisk.ingest.common import ParseContext, Reject, SourceFile
 from chainrisk.ingest.events import utc_now

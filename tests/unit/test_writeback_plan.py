@@ -1,4 +1,4 @@
-"""The analysis write-back plan (graph/writeback_plan.py): a re-analysis writes only what changed."""
+"""The analysis write-back plan (graph/stores/writeback_plan.py): a re-analysis writes only what changed."""
 from __future__ import annotations
 
 from datetime import date
@@ -7,8 +7,8 @@ from typing import Any
 
 from graph_events import lease
 
-from chainrisk.graph.nx_store import NxStore
-from chainrisk.graph.writeback_plan import DIGEST, plan_write_back
+from chainrisk.graph.stores.nx_store import NxStore
+from chainrisk.graph.stores.writeback_plan import DIGEST, plan_write_back
 
 A, B, C = "198.51.100.0/24", "198.51.101.0/24", "198.51.102.0/24"
 

@@ -30,19 +30,19 @@ import networkx as nx
 from chainrisk.analysis.blocks import without_cyclic_gc
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.prefix_index import int_to_address
-from chainrisk.graph import batch as prep
-from chainrisk.graph.facts import Version, plan_batch
-from chainrisk.graph.holders import holder_runs, merge_evidence
-from chainrisk.graph.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
-from chainrisk.graph.records import (
+from chainrisk.graph.stores import preparation
+from chainrisk.graph.stores.facts import Version, plan_batch
+from chainrisk.graph.stores.holders import holder_runs, merge_evidence
+from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
+from chainrisk.graph.stores.records import (
     FACT_LABEL, LEASE_TYPE, LEASES, LINKS, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value,
     event_from_props, fact_props, hop_role_labels, link_targets, party_labels, prefix_range, sort_dump,
 )
-from chainrisk.graph.store import (
+from chainrisk.graph.stores.protocol import (
     BatchResult, FactChange, Holding, OffsetConflict, PendingChanges, TopicPartition, changes_from_json, changes_to_json, holding_order,
     hop_order, new_batch_id, offset_conflicts,
 )
-from chainrisk.graph.writeback_plan import DIGEST, block_keys, plan_write_back
+from chainrisk.graph.stores.writeback_plan import DIGEST, block_keys, plan_write_back
 from chainrisk.ingest.events import Event
 
 FORMAT = 1
@@ -228,10 +228,10 @@ class NxStore:
                     stored[key] = version
         plan = plan_batch(events, stored, keys)
         previous = {key: self._stored_event(key.split("|", 1)[0], key) for key in plan.keys_needing_stored_event()}
-        fresh = prep.new_events(events, plan.decisions)
-        self._write_references(prep.references(fresh))
-        self._write_facts(prep.fact_writes(plan))
-        for prefix, holder_events in prep.holder_events(fresh).items():
+        fresh = preparation.new_events(events, plan.decisions)
+        self._write_references(preparation.references(fresh))
+        self._write_facts(preparation.fact_writes(plan))
+        for prefix, holder_events in preparation.holder_events(fresh).items():
             self._update_holders(prefix, holder_events)
         return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
                            changes=plan.changes(previous))
@@ -266,7 +266,7 @@ class NxStore:
     def _add_node(self, node: Node, props: dict[str, Any]) -> None:
         self.g.add_node(node, labels=(node[0],), **props)
 
-    def _write_references(self, refs: prep.References) -> None:
+    def _write_references(self, refs: preparation.References) -> None:
         for key, (name, pid) in sorted(refs.parties.items()):
             node = ("Party", key)
             if node not in self.g:
@@ -289,7 +289,7 @@ class NxStore:
         if not new:
             return
         lengths = set(self.block_firsts) | {prefix_range(p)[2] for p in new}
-        existing_supernets = {s for p in new for s in prep.supernets(p, lengths) if ("Block", s) in self.g}
+        existing_supernets = {s for p in new for s in preparation.supernets(p, lengths) if ("Block", s) in self.g}
         children: set[tuple[str, int | None]] = set()
         for prefix in new:
             first, last, length = prefix_range(prefix)
@@ -299,8 +299,8 @@ class NxStore:
                 for child_first in firsts[bisect_left(firsts, first):bisect_right(firsts, last)]:
                     child = f"{int_to_address(child_first)}/{child_length}"
                     children.add((child, self._parent_length(("Block", child))))
-        links = prep.parents_of_new_blocks(new, existing_supernets, lengths)
-        links.update(prep.reparented_children(new, sorted(children, key=str)))
+        links = preparation.parents_of_new_blocks(new, existing_supernets, lengths)
+        links.update(preparation.reparented_children(new, sorted(children, key=str)))
         for prefix in sorted(new):
             props = block_props(prefix)
             self._add_node(("Block", prefix), props)
@@ -319,7 +319,7 @@ class NxStore:
                 return int(self.g.nodes[parent]["prefix_length"])
         return None
 
-    def _write_facts(self, writes: prep.FactWrites) -> None:
+    def _write_facts(self, writes: preparation.FactWrites) -> None:
         for key in writes.untombstone:
             self.g.remove_node(("Retracted", key))
         for event_type, keys in writes.delete.items():
@@ -336,7 +336,7 @@ class NxStore:
             node = ("Retracted", event.fact_key)
             if node in self.g:
                 self.g.remove_node(node)
-            self._add_node(node, prep.retract_props(event))
+            self._add_node(node, preparation.retract_props(event))
         for keyed in writes.create.values():
             for key, event in keyed:
                 self._create_fact(key, event)

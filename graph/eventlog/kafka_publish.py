@@ -40,7 +40,7 @@ from multiprocessing.connection import Connection
 from typing import Any, TypedDict
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.kafka_io import (
+from chainrisk.graph.eventlog.kafka_io import (
     KafkaDeliveryError,
     KafkaSink,
     _remembered_key_partition,
@@ -117,7 +117,7 @@ class _Publisher:
         try:
             # `-m`: the child imports only this module, never the parent's __main__ (unlike multiprocessing's spawn)
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "chainrisk.graph.kafka_publish", str(reply_write)],
+                [sys.executable, "-m", "chainrisk.graph.eventlog.kafka_publish", str(reply_write)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(reply_write,), close_fds=True,
             )
         except BaseException:

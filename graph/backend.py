@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.store import GraphStore
+from chainrisk.graph.stores.protocol import GraphStore
 from chainrisk.ingest.common import EventSink
 
 
@@ -16,10 +16,10 @@ def log_dir(settings: Settings) -> Path:
 def open_sink(settings: Settings) -> EventSink:
     """The sink ingest publishes to: Kafka for ``backend = "services"``, else the embedded log."""
     if settings.backend == "services":
-        from chainrisk.graph.kafka_publish import open_kafka_sink
+        from chainrisk.graph.eventlog.kafka_publish import open_kafka_sink
 
         return open_kafka_sink(settings)
-    from chainrisk.graph.eventlog import EventLog, EventLogSink
+    from chainrisk.graph.eventlog.embedded import EventLog, EventLogSink
 
     return EventLogSink(EventLog(log_dir(settings)))
 
@@ -27,9 +27,9 @@ def open_sink(settings: Settings) -> EventSink:
 def open_store(settings: Settings) -> GraphStore:
     """The graph store: Neo4j for ``backend = "services"``, else the embedded networkx graph."""
     if settings.backend == "services":
-        from chainrisk.graph.neo4j_store import NeoStore
+        from chainrisk.graph.stores.neo4j_store import NeoStore
 
         return NeoStore(settings)
-    from chainrisk.graph.nx_store import NxStore
+    from chainrisk.graph.stores.nx_store import NxStore
 
     return NxStore(Path(settings.state_dir))

@@ -180,7 +180,7 @@ class GraphStore(Protocol):
         names of the rows are cleared on every other block that held results) and replace all SPOF_FOR
         relationships (each row: ``party`` key, ``block`` prefix + properties). Blocks whose results
         did not change since the last write-back are left alone, ``analysed_at`` included
-        (``graph/writeback_plan.py``)."""
+        (``graph/stores/writeback_plan.py``)."""
 
     def close(self) -> None:
         """Persist (embedded) and release resources."""

@@ -8,12 +8,12 @@ consumer's decode thread):
    (refusing a batch that does not start where the stored offsets are:
    :class:`~chainrisk.graph.store.OffsetConflict`);
 2. reads the stored versions of the batch's facts (one query per event type, plus one for tombstones);
-3. decides in Python (``graph/facts.py``);
+3. decides in Python (``graph/stores/facts.py``);
 4. writes: reference nodes, fact elements, the role labels of the parties whose LEASES changed,
    holder history - one ``UNWIND`` statement per kind of change and event type, never one per event.
 
 Deadlocks between concurrent consumers are transient errors; the driver retries the whole
-transaction function. Every Cypher statement is in ``graph/cypher.py``.
+transaction function. Every Cypher statement is in ``graph/stores/cypher.py``.
 """
 from __future__ import annotations
 
@@ -27,21 +27,21 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction
 
 from chainrisk.analysis.blocks import without_cyclic_gc
 from chainrisk.analysis.model import Hop, Portfolio
-from chainrisk.graph import batch as prep
-from chainrisk.graph import cypher
+from chainrisk.graph.stores import preparation
+from chainrisk.graph.stores import cypher
 from chainrisk.graph.config import Settings
-from chainrisk.graph.facts import Version, plan_batch
-from chainrisk.graph.holders import holder_runs, merge_evidence
-from chainrisk.graph.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
-from chainrisk.graph.records import (
+from chainrisk.graph.stores.facts import Version, plan_batch
+from chainrisk.graph.stores.holders import holder_runs, merge_evidence
+from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
+from chainrisk.graph.stores.records import (
     FACT_LABEL, LEASE_TYPE, MACHINERY_LABELS, cached_party_key, canonical_props, canonical_value, event_from_props, fact_props,
     link_targets, native, sort_dump,
 )
-from chainrisk.graph.store import (
+from chainrisk.graph.stores.protocol import (
     BatchResult, Holding, OffsetConflict, PendingChanges, TopicPartition, changes_from_json, changes_to_json, holding_order, hop_order,
     new_batch_id, offset_conflicts,
 )
-from chainrisk.graph.writeback_plan import block_keys, plan_write_back
+from chainrisk.graph.stores.writeback_plan import block_keys, plan_write_back
 from chainrisk.ingest.events import Event
 
 WRITE_CHUNK = 10_000
@@ -124,11 +124,11 @@ class NeoStore:
 
     # --- apply -----------------------------------------------------------------------------------------
 
-    def prepare_batch(self, events: list[Event]) -> prep.PreparedBatch:
+    def prepare_batch(self, events: list[Event]) -> preparation.PreparedBatch:
         """Everything about ``events`` that needs no stored state (fact keys, reference nodes, Block
         properties, the fact elements' wire rows), computed outside the transaction: the consumer
         does it on its decode thread while the previous batch is being written."""
-        return prep.prepare_batch(events, self._fact_row)
+        return preparation.prepare_batch(events, self._fact_row)
 
     @staticmethod
     def _fact_row(event: Event, key: str) -> dict[str, Any]:
@@ -146,7 +146,7 @@ class NeoStore:
         group: str,
         start_offsets: dict[TopicPartition, int] | None = None,
         keep_changes: bool = False,
-        prepared: prep.PreparedBatch | None = None,
+        prepared: preparation.PreparedBatch | None = None,
     ) -> BatchResult:
         started = time.monotonic()
         if prepared is None or prepared.events is not events:
@@ -163,7 +163,7 @@ class NeoStore:
         result.seconds = time.monotonic() - started
         return result
 
-    def _apply_tx(self, tx: ManagedTransaction, prepared: prep.PreparedBatch, offsets: dict[TopicPartition, int], group: str,
+    def _apply_tx(self, tx: ManagedTransaction, prepared: preparation.PreparedBatch, offsets: dict[TopicPartition, int], group: str,
                   start_offsets: dict[TopicPartition, int] | None, keep_changes: bool) -> BatchResult:
         parts = [{"topic": t, "partition": p, "next": n} for (t, p), n in sorted(offsets.items())]
         if parts:
@@ -174,16 +174,16 @@ class NeoStore:
 
         events = prepared.events
         plan = plan_batch(events, self._stored_versions(tx, prepared), prepared.keys)
-        writes = prep.fact_writes(plan)
+        writes = preparation.fact_writes(plan)
         # the stored versions of replaced hops: changes' predecessors, and roles a party may lose
-        previous = self._stored_events(tx, plan.keys_needing_stored_event() | prep.replaced_lease_keys(writes))
-        fresh = prep.new_events(events, plan.decisions)
+        previous = self._stored_events(tx, plan.keys_needing_stored_event() | preparation.replaced_lease_keys(writes))
+        fresh = preparation.new_events(events, plan.decisions)
         # a duplicate's reference nodes were written when it was first applied: all events name the same ones then
-        refs = prepared.references if len(fresh) == len(events) else prep.references(fresh)
+        refs = prepared.references if len(fresh) == len(events) else preparation.references(fresh)
         self._write_references(tx, refs)
         self._write_facts(tx, writes, prepared)
-        self._update_role_labels(tx, prep.role_label_changes(writes, previous))
-        self._update_holders(tx, prep.holder_events(fresh))
+        self._update_role_labels(tx, preparation.role_label_changes(writes, previous))
+        self._update_holders(tx, preparation.holder_events(fresh))
         result = BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
                              changes=plan.changes(previous))
         if keep_changes and result.changes:
@@ -201,7 +201,7 @@ class NeoStore:
         with self._session() as session:
             session.execute_write(lambda tx: _run(tx, cypher.DROP_PENDING_CHANGES, group=group, batch_id=batch_id).consume())
 
-    def _stored_versions(self, tx: ManagedTransaction, prepared: prep.PreparedBatch) -> dict[str, Version]:
+    def _stored_versions(self, tx: ManagedTransaction, prepared: preparation.PreparedBatch) -> dict[str, Version]:
         stored: dict[str, Version] = {}
         for event_type, keys in prepared.keys_by_type.items():
             query = cypher.READ_LEASE_VERSIONS if event_type == LEASE_TYPE else cypher.read_versions(FACT_LABEL[event_type])
@@ -213,13 +213,13 @@ class NeoStore:
 
     def _stored_events(self, tx: ManagedTransaction, keys: set[str]) -> dict[str, Event]:
         out: dict[str, Event] = {}
-        for event_type, type_keys in prep.keys_by_type(keys).items():
+        for event_type, type_keys in preparation.keys_by_type(keys).items():
             query = cypher.READ_LEASE_PROPS if event_type == LEASE_TYPE else cypher.read_props(FACT_LABEL[event_type])
             for r in _run(tx, query, keys=type_keys):
                 out[r["key"]] = event_from_props(event_type, r["props"])
         return out
 
-    def _add_blocks(self, tx: ManagedTransaction, prefixes: set[str], prepared: prep.PreparedBatch) -> None:
+    def _add_blocks(self, tx: ManagedTransaction, prefixes: set[str], prepared: preparation.PreparedBatch) -> None:
         """Create the blocks that do not exist yet, with their WITHIN links (and re-parent existing
         blocks a new one now covers more specifically), holding the locks of the /8s they overlap."""
         if not prefixes:
@@ -228,7 +228,7 @@ class NeoStore:
         if not new:
             return
         props = prepared.block_props
-        octets = sorted({o for p in new for o in prep.octets(props[p]["first"], props[p]["last"])})
+        octets = sorted({o for p in new for o in preparation.octets(props[p]["first"], props[p]["last"])})
         if self._legacy_block_lengths is None:  # written only by older versions: it cannot change while we run
             self._legacy_block_lengths = _run(tx, cypher.LEGACY_BLOCK_LENGTHS).single()["lengths"]
         locked = _run(tx, cypher.LOCK_BLOCK_OCTETS, octets=octets, legacy_lengths=self._legacy_block_lengths,
@@ -240,18 +240,18 @@ class NeoStore:
         # lengths in use anywhere in these /8s: a superset of what covers or lies inside each new block
         lengths_before = set().union(*lengths_of.values())
         lengths = lengths_before | {props[p]["prefix_length"] for p in new}
-        candidates = sorted({s for p in new for s in prep.supernets(p, lengths_before)})
+        candidates = sorted({s for p in new for s in preparation.supernets(p, lengths_before)})
         existing_supernets = {r["prefix"] for r in _run(tx, cypher.EXISTING_BLOCKS, prefixes=candidates)} if candidates else set()
         longest_before = max(lengths_before, default=-1)
         ranges = [{"first": props[p]["first"], "last": props[p]["last"], "length": props[p]["prefix_length"]}
                   for p in sorted(new) if props[p]["prefix_length"] < longest_before]
         children = [(r["child"], r["parent_length"]) for r in _run(tx, cypher.BLOCKS_INSIDE, ranges=ranges)] if ranges else []
         children = [(c, pl) for c, pl in children if c not in new]
-        links = prep.parents_of_new_blocks(new, existing_supernets, lengths)
-        links.update(prep.reparented_children(new, sorted(children, key=str)))
+        links = preparation.parents_of_new_blocks(new, existing_supernets, lengths)
+        links.update(preparation.reparented_children(new, sorted(children, key=str)))
         for rows in _chunks([props[p] for p in sorted(new)]):
             _run(tx, cypher.CREATE_BLOCKS, rows=rows).consume()
-        grown = prep.octet_lengths_after(lengths_of, [props[p] for p in new])
+        grown = preparation.octet_lengths_after(lengths_of, [props[p] for p in new])
         if grown:
             _run(tx, cypher.SET_BLOCK_OCTET_LENGTHS, rows=[{"octet": o, "lengths": sorted(n)} for o, n in sorted(grown.items())]).consume()
         if links:
@@ -259,7 +259,7 @@ class NeoStore:
             for chunk in _chunks(rows):
                 _run(tx, cypher.LINK_WITHIN, links=chunk).consume()
 
-    def _write_references(self, tx: ManagedTransaction, refs: prep.References) -> None:
+    def _write_references(self, tx: ManagedTransaction, refs: preparation.References) -> None:
         if refs.parties:
             rows = [{"key": k, "name": n, "party_id": pid} for k, (n, pid) in sorted(refs.parties.items())]
             _run(tx, cypher.MERGE_PARTIES, rows=rows).consume()
@@ -268,14 +268,14 @@ class NeoStore:
         if refs.asns:
             _run(tx, cypher.MERGE_ASNS, asns=sorted(refs.asns)).consume()
 
-    def _write_facts(self, tx: ManagedTransaction, writes: prep.FactWrites, prepared: prep.PreparedBatch) -> None:
+    def _write_facts(self, tx: ManagedTransaction, writes: preparation.FactWrites, prepared: preparation.PreparedBatch) -> None:
         if writes.untombstone:
             _run(tx, cypher.DROP_TOMBSTONES, keys=sorted(writes.untombstone)).consume()
         for event_type, keys in sorted(writes.delete.items()):
             query = cypher.DELETE_LEASES if event_type == LEASE_TYPE else cypher.delete_facts(event_type)
             _run(tx, query, keys=sorted(keys)).consume()
         if writes.tombstone:
-            _run(tx, cypher.STORE_TOMBSTONES, rows=[wire(prep.retract_props(e)) for e in writes.tombstone]).consume()
+            _run(tx, cypher.STORE_TOMBSTONES, rows=[wire(preparation.retract_props(e)) for e in writes.tombstone]).consume()
         for event_type, keyed in sorted(writes.create.items()):
             query = cypher.CREATE_LEASES if event_type == LEASE_TYPE else cypher.create_facts(event_type)
             _run(tx, query, rows=[prepared.row(e) for _, e in keyed]).consume()

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from chainrisk.graph import cypher
+from chainrisk.graph.stores import cypher
 
 
 def alert_props(alert: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +114,6 @@ class NeoAlertRepository:
 
 def alert_repository(store: Any) -> NxAlertRepository | NeoAlertRepository:
     """The repository that matches the store's backend."""
-    from chainrisk.graph.nx_store import NxStore
+    from chainrisk.graph.stores.nx_store import NxStore
 
     return NxAlertRepository(store) if isinstance(store, NxStore) else NeoAlertRepository(store)

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from chainrisk.analysis.model import DelegationRecord, Hop, Listing, RegistryRecord, RouteObjectRecord, VrpRecord
-from chainrisk.graph.records import cached_party_key, native
+from chainrisk.graph.stores.records import cached_party_key, native
 
 HOP_FIELDS = ("block", "provider_name", "provider_id", "provider_role", "recipient_name", "recipient_id", "recipient_role",
               "start_date", "end_date", "lessee_asn", "renewal_owner", "document_ref")

@@ -1,4 +1,4 @@
-"""The versioned Cypher query library (``graph/queries.yaml``): load, validate, bind, run, link.
+"""The versioned Cypher query library (``graph/browser/queries.yaml``): load, validate, bind, run, link.
 
 The library is what risk teams paste into Neo4j Browser and what ``chainrisk queries`` runs. Every
 query is parameterised (``$name``): parameter values travel to Neo4j as parameters, never spliced into
@@ -227,7 +227,7 @@ def library_text(path: Path | None = None) -> tuple[str, str]:
             return str(path), path.read_text(encoding="utf-8")
         except OSError as exc:
             raise QueryLibraryError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    resource = resources.files("chainrisk.graph").joinpath(LIBRARY_RESOURCE)
+    resource = resources.files("chainrisk.graph.browser").joinpath(LIBRARY_RESOURCE)
     return f"chainrisk/graph/{LIBRARY_RESOURCE}", resource.read_text(encoding="utf-8")
 
 

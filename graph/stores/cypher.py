@@ -1,12 +1,12 @@
 """Every Cypher statement the Neo4j store runs. All values travel as parameters; rows are batched
 with ``UNWIND``. Labels, relationship types and property names are never user input: the few
-statements made per label below are built from the fixed model tables in ``graph/records.py``."""
+statements made per label below are built from the fixed model tables in ``graph/stores/records.py``."""
 from __future__ import annotations
 
 import re
 
-from chainrisk.graph.portfolio import HOP_FIELDS
-from chainrisk.graph.records import (
+from chainrisk.graph.stores.portfolio import HOP_FIELDS
+from chainrisk.graph.stores.records import (
     FACT_LABEL, IDENTITY_PROP, LINKS, PROP_NAMES, PROVIDER_ROLE_LABEL, RECIPIENT_ROLE_LABEL, ROLE_LABELS, TEMPORAL_PROPS, Link,
     identity_prop,
 )
@@ -302,7 +302,7 @@ DUMP_RELS = (
 )
 
 # --- analysis write-back ------------------------------------------------------------------------------
-# graph/writeback_plan.py decides which blocks to write: only those whose results changed.
+# graph/stores/writeback_plan.py decides which blocks to write: only those whose results changed.
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -351,7 +351,7 @@ WIPE = (
     "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS",
 )
 
-# --- alerts (graph/alert_repo.py) ------------------------------------------------------------------------
+# --- alerts (graph/alerts/repo.py) ------------------------------------------------------------------------
 
 ALERT_SCHEMA = "CREATE CONSTRAINT alert_id_unique IF NOT EXISTS FOR (n:Alert) REQUIRE n.alert_id IS UNIQUE"
 ALL_ALERTS = "MATCH (a:Alert) RETURN a.json AS json"

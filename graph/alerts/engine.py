@@ -34,7 +34,7 @@ from chainrisk.analysis.holder_changes import (
     detect_lease_changes,
     detect_registry_change,
 )
-from chainrisk.graph.store import FactChange
+from chainrisk.graph.stores.protocol import FactChange
 from chainrisk.ingest.events import LeaseHop
 
 log = logging.getLogger("chainrisk.alerts")
@@ -248,13 +248,13 @@ class TopicDelivery:
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         if settings.backend == "services":
-            from chainrisk.graph.kafka_io import KafkaSink
+            from chainrisk.graph.eventlog.kafka_io import KafkaSink
 
             self._kafka = KafkaSink(settings, create_topics=False, quiet=True)
             self._log = None
         else:
-            from chainrisk.graph.eventlog import EventLog
-            from chainrisk.graph.transport import log_dir
+            from chainrisk.graph.eventlog.embedded import EventLog
+            from chainrisk.graph.backend import log_dir
 
             self._kafka = None
             self._log = EventLog(log_dir(settings))
@@ -277,7 +277,7 @@ class TopicDelivery:
 
 def alert_hook(settings: Any, store: Any) -> tuple[Callable[[list[FactChange]], None], Callable[[], None]]:
     """The consumer's ``on_changes`` hook for alerts on ``store``, and a function to close it."""
-    from chainrisk.graph.alert_repo import alert_repository
+    from chainrisk.graph.alerts.repo import alert_repository
 
     topic = TopicDelivery(settings)
     webhook = WebhookDelivery(settings.webhook_url.get_secret_value()) if settings.webhook_url else None

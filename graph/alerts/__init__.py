@@ -1,0 +1,1 @@
+"""Alerts: the engine that turns fact changes into alerts and their delivery (alerts topic, webhook)."""

@@ -1,0 +1,1 @@
+"""The Neo4j Browser library: the versioned Cypher query library, its style sheet and deep links."""
