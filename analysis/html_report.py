@@ -51,12 +51,11 @@ def render_html(analysis: PortfolioAnalysis, exposure_rows: Sequence[ExposureRow
         f"<h2>The {len(riskiest)} riskiest blocks</h2>",
         _risk_table(riskiest),
         "<h2>Chains of the riskiest blocks</h2>",
-        "<div class='legend'><span><i class='sw' style='background:%s;border:2px solid %s'></i>single point of failure</span>"
-        "<span><i class='sw' style='background:%s;border:2px solid %s'></i>lessee</span>"
-        "<span><i class='sw' style='background:%s;border:2px solid %s'></i>other party</span>"
-        "<span style='color:%s'>- - - renewal gap (contract outlives its supply)</span></div>"
-        % (COLOURS["spof_fill"], COLOURS["spof"], COLOURS["lessee_fill"], COLOURS["lessee"], COLOURS["node_fill"],
-           COLOURS["node"], COLOURS["gap"]),
+        "<div class='legend'>"
+        f"<span><i class='sw' style='background:{COLOURS['spof_fill']};border:2px solid {COLOURS['spof']}'></i>single point of failure</span>"
+        f"<span><i class='sw' style='background:{COLOURS['lessee_fill']};border:2px solid {COLOURS['lessee']}'></i>lessee</span>"
+        f"<span><i class='sw' style='background:{COLOURS['node_fill']};border:2px solid {COLOURS['node']}'></i>other party</span>"
+        f"<span style='color:{COLOURS['gap']}'>- - - renewal gap (contract outlives its supply)</span></div>",
     ]
     for result in riskiest:
         parts.append(_block_section(result, analysis.hops_by_block.get(result.block, [])))

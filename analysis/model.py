@@ -94,7 +94,7 @@ class Portfolio:
     route_objects: list[RouteObjectRecord] = field(default_factory=list)
     listings: list[Listing] = field(default_factory=list)
 
-    def canonical(self) -> "Portfolio":
+    def canonical(self) -> Portfolio:
         """The same facts in a fixed order, so two backends' portfolios compare equal."""
         return Portfolio(
             hops=sorted(self.hops, key=lambda h: (h.block, h.provider, h.recipient)),

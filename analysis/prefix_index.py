@@ -13,8 +13,8 @@ Prefixes in a :class:`~chainrisk.analysis.model.Portfolio` were validated by the
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from socket import inet_aton
-from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -79,7 +79,7 @@ class CoveringIndex(Generic[T]):
         return found
 
     @classmethod
-    def from_items(cls, items: Iterable[tuple[str, T]]) -> "CoveringIndex[T]":
+    def from_items(cls, items: Iterable[tuple[str, T]]) -> CoveringIndex[T]:
         """An index of ``(prefix text, item)`` pairs."""
         index: CoveringIndex[T] = cls()
         for prefix, item in items:
@@ -110,7 +110,7 @@ class OverlapIndex(Generic[T]):
         last = first + prefix_size(length) - 1
         lo = bisect_left(self._starts, first)
         hi = bisect_right(self._starts, last)
-        for start, item_length, _, item in self._rows[lo:hi]:
+        for _start, item_length, _, item in self._rows[lo:hi]:
             if item_length > length:
                 found.append(item)
         return found

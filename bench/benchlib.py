@@ -14,8 +14,9 @@ import re
 import resource
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 # rows per block of the synthetic register (measured: 2.43 at 10k-1M blocks); a little under it so

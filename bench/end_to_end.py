@@ -298,7 +298,8 @@ def report(r: dict[str, Any]) -> str:
                      f"minus whatever else runs (load average {r['load_average']})")
     lines.append(f"goal <= {GOAL_SECONDS:.0f} s: {verdict} ({r['total_s'] / GOAL_SECONDS:.2f}x the budget; "
                  f"{r['events_per_s']:,} events/s end to end)")
-    lines.append(f"(consumer: {s['consume']['batches']:,} batches in {s['consume']['consumer_runs']} consume run(s), avg {s['consume']['batch_s_avg'] * 1000:.0f} ms, max "
+    lines.append(f"(consumer: {s['consume']['batches']:,} batches in {s['consume']['consumer_runs']} consume run(s), "
+                 f"avg {s['consume']['batch_s_avg'] * 1000:.0f} ms, max "
                  f"{s['consume']['batch_s_max'] * 1000:.0f} ms per transaction; analysis: {s['analyse']['blocks']:,} blocks, "
                  f"{s['analyse']['hops']:,} hops, {s['analyse']['spof_rows']:,} SPOF rows; with process start-up "
                  f"{r['total_wall_s']} s; Neo4j JVM RSS {r['neo4j_rss_mb']} MB, Kafka JVM RSS {r['kafka_rss_mb']} MB)")

@@ -76,10 +76,11 @@ def stage_publish(register: Path, events: int) -> dict[str, Any]:
 
 def stage_fingerprint(register: Path, events: int) -> dict[str, Any]:
     """sha256 over (key, partition, value) of the first ``events`` events, ingested at a fixed time."""
+    from kafka.partitioner.default import murmur2
+
     from chainrisk.graph.eventlog import kafka_io
     from chainrisk.ingest import leases
     from chainrisk.ingest.common import ParseContext, Reject, SourceFile
-    from kafka.partitioner.default import murmur2
 
     def default_partition(key: bytes, partitions: int) -> int:
         return (murmur2(key) & 0x7FFFFFFF) % partitions
@@ -197,7 +198,8 @@ def report(result: dict[str, Any]) -> str:
     walls = median_walls(result)
     if len(walls) > 1:
         first_name, first_wall = next(iter(walls.items()))
-        lines.append("  median wall s: " + ", ".join(f"{name} {wall:.1f}" + ("" if name == first_name else f" (speed-up {first_wall / wall:.2f} vs {first_name})")
+        lines.append("  median wall s: " + ", ".join(f"{name} {wall:.1f}"
+                                                     + ("" if name == first_name else f" (speed-up {first_wall / wall:.2f} vs {first_name})")
                                                   for name, wall in walls.items()))
     current, baseline = best(result, "current"), best(result, "baseline")
     assert current is not None

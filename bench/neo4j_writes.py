@@ -128,7 +128,7 @@ class Stopwatch:
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self.server = benchlib.service_cpu_s(self.settings, "neo4j")
         self.client = time.process_time()
         self.wall = time.perf_counter()

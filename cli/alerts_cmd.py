@@ -99,8 +99,8 @@ def _tail_alerts(settings: Any):  # noqa: ANN202 - a generator of raw alert valu
         finally:
             consumer.close()
     else:
-        from chainrisk.graph.eventlog.embedded import EventLog
         from chainrisk.graph.backend import log_dir
+        from chainrisk.graph.eventlog.embedded import EventLog
 
         log = EventLog(log_dir(settings))
         offset = log.end_offset("alerts")

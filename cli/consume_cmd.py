@@ -37,7 +37,8 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
             state_dir: Path | None, metrics_interval: float, retries: int, retry_backoff: float, processes: int) -> None:
     """Apply ingested events to the graph, batch by batch, exactly once in effect."""
     from chainrisk.graph.config import load_settings
-    from chainrisk.graph.consumer import ConsumerOptions, ConsumerUnavailable, consume as run
+    from chainrisk.graph.consumer import ConsumerOptions, ConsumerUnavailable
+    from chainrisk.graph.consumer import consume as run
     from chainrisk.graph.stores.nx_store import StoreBusy
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")

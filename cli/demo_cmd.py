@@ -43,8 +43,8 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     from chainrisk.analysis.writeback import analysis_rows
     from chainrisk.cli.report_cmd import open_configured_store, print_exposure_table
     from chainrisk.graph.alerts.repo import alert_repository
-    from chainrisk.graph.config import load_settings
     from chainrisk.graph.backend import open_sink
+    from chainrisk.graph.config import load_settings
     from chainrisk.ingest.common import run_ingest
     from chainrisk.ingest.synthetic import write_dataset
 

@@ -197,7 +197,8 @@ def common_params() -> list[click.Parameter]:
             help="Write rejected rows here (JSON Lines). Default: <state_dir>/rejects/<source>-<UTC time>.jsonl, created only if something is rejected.",
         ),
         click.Option(["--observed-at"], default=None, metavar="DATE", help="The data's date (ISO 8601), overriding the date the files state."),
-        click.Option(["--backend"], type=click.Choice(["embedded", "services"]), default=None, help="Publish to the embedded log or to Kafka (default: configuration)."),
+        click.Option(["--backend"], type=click.Choice(["embedded", "services"]), default=None,
+                     help="Publish to the embedded log or to Kafka (default: configuration)."),
         click.Option(["--state-dir"], type=click.Path(file_okay=False, path_type=Path), default=None, help="The state folder (default: configuration)."),
     ]
 

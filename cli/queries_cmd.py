@@ -7,8 +7,6 @@ from typing import Any
 import click
 
 from chainrisk.cli.output import print_table
-
-from chainrisk.graph.config import ConfigError, Settings, load_settings
 from chainrisk.graph.browser.library import (
     LibraryQuery,
     ParameterError,
@@ -26,6 +24,7 @@ from chainrisk.graph.browser.library import (
     rows_as_json,
     run_query,
 )
+from chainrisk.graph.config import ConfigError, Settings, load_settings
 
 STYLE_RESOURCE = "browser-style.grass"
 

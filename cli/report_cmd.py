@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
-from collections.abc import Iterator
-from typing import Any, Callable
+from typing import Any
 
 import click
-
-from chainrisk.cli.output import print_table
 
 from chainrisk.analysis.blocks import BLOCK_FIELDS, BlockResult, PortfolioAnalysis, analyse_portfolio, rov_counts
 from chainrisk.analysis.chains import holder_lessee_paths
 from chainrisk.analysis.exposure import EXPOSURE_FIELDS, UnknownParty, exposure, remove_party, resolve_party, transfer_block
 from chainrisk.analysis.model import Portfolio
 from chainrisk.analysis.report_formats import to_csv, to_json
+from chainrisk.cli.output import print_table
 
 FORMATS = ("table", "json", "csv", "html")
 TABLE_ROWS = 50

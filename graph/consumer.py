@@ -12,14 +12,13 @@ and dropped after the hook, so a crash in between cannot lose them. See docs/con
 """
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from chainrisk.graph.config import Settings
 from chainrisk.graph.eventlog.sources import (
@@ -32,7 +31,7 @@ from chainrisk.graph.eventlog.sources import (
     RecordSource,
 )
 from chainrisk.graph.stores.protocol import BatchResult, FactChange, GraphStore, OffsetConflict, PendingChanges, TopicPartition
-from chainrisk.ingest.events import INGEST_TOPICS, Event, EventDecodeError, decode_event, utc_now
+from chainrisk.ingest.events import Event, EventDecodeError, decode_event
 
 log = logging.getLogger("chainrisk.consumer")
 T = TypeVar("T")
@@ -267,8 +266,8 @@ def run_consumer(
                 with_retries(dead_letters.flush, "dead-letter topic", options)  # durable before offsets pass them
             try:
                 result = with_retries(
-                    lambda: store.apply_batch(batch.events, batch.next_offsets, options.group, batch.start_offsets,
-                                              keep_changes=on_changes is not None, prepared=batch.prepared),
+                    partial(store.apply_batch, batch.events, batch.next_offsets, options.group, batch.start_offsets,
+                            keep_changes=on_changes is not None, prepared=batch.prepared),
                     "graph store", options)
             except OffsetConflict as conflict:
                 stats.conflicts += 1
@@ -280,9 +279,9 @@ def run_consumer(
             stats.add(result, batch.records, len(batch.dead))
             metrics.batch(batch.records, result.seconds)
             if on_changes is not None and result.changes:
-                with_retries(lambda: on_changes(result.changes), "alert store", options)
+                with_retries(partial(on_changes, result.changes), "alert store", options)
             if result.pending_id is not None:
-                with_retries(lambda: store.drop_pending_changes(options.group, result.pending_id), "graph store", options)
+                with_retries(partial(store.drop_pending_changes, options.group, result.pending_id), "graph store", options)
             metrics.maybe_log(source, stats)
     stats.seconds = time.monotonic() - started
     return stats
@@ -313,8 +312,8 @@ def consume(
             source: Any = with_retries(lambda: KafkaSource(settings, store, options.group, options.batch_size), "Kafka", options)
             dead: Any = KafkaDeadLetters(settings, options.group)
         else:
-            from chainrisk.graph.eventlog.embedded import EventLog
             from chainrisk.graph.backend import log_dir
+            from chainrisk.graph.eventlog.embedded import EventLog
 
             event_log = EventLog(log_dir(settings))
             source = LogSource(event_log, store.stored_offsets(options.group))

@@ -151,7 +151,7 @@ class SourceFile:
     def close(self) -> None:
         self._raw.close()
 
-    def __enter__(self) -> "SourceFile":
+    def __enter__(self) -> SourceFile:
         return self
 
     def __exit__(self, *exc: object) -> None:

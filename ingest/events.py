@@ -28,7 +28,7 @@ import json
 import re
 from datetime import date, datetime, timezone
 from enum import Enum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -135,7 +135,7 @@ class _Event(_Frozen):
         prov = self.provenance
         return hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{body}".encode()).hexdigest()[:32]
 
-    def with_id(self) -> "_Event":
+    def with_id(self) -> _Event:
         """This event with its deterministic ``event_id`` (:meth:`content_id`): a hash of the fact's
         content (every field but the id and the provenance), its source dataset and its observed date."""
         return self.model_copy(update={"event_id": self.content_id()})
@@ -271,7 +271,7 @@ class BlocklistEntry(_Event):
 
 
 Event = Annotated[
-    Union[LeaseHop, Registration, RouteObject, HolderTransfer, Delegation, Vrp, RouteOrigin, BlocklistEntry],
+    LeaseHop | Registration | RouteObject | HolderTransfer | Delegation | Vrp | RouteOrigin | BlocklistEntry,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -180,7 +180,8 @@ class JsonObjectStream:
             if after == ",":
                 self._advance(self._pos + 1)
             elif after != "]":
-                yield BadElement(self.line, f"invalid JSON: expected ',' or ']' after an element, found {after or 'the end of the file'!r}", self.rest_of_line())
+                found = after or "the end of the file"
+                yield BadElement(self.line, f"invalid JSON: expected ',' or ']' after an element, found {found!r}", self.rest_of_line())
 
 
 def _maybe_cut_short(error: json.JSONDecodeError, buffered: int) -> bool:

@@ -30,13 +30,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
 import click
+from pydantic import BaseModel
 
 from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile, observed_at_for
 from chainrisk.ingest.events import (
-    PROVIDER_ROLES, RECIPIENT_ROLES, SCHEMA_VERSION, LeaseHop, Party, Provenance, Role, party_key, utc_now,
+    PROVIDER_ROLES,
+    RECIPIENT_ROLES,
+    SCHEMA_VERSION,
+    LeaseHop,
+    Party,
+    Provenance,
+    Role,
+    party_key,
+    utc_now,
 )
 from chainrisk.ingest.formats import first_text
 from chainrisk.ingest.prefixes import canonical_ipv4_prefix, parse_asn

@@ -154,7 +154,7 @@ def generate(n_blocks: int, seed: int = 1, broken_rate: float = 0.0, gap_rate: f
     for up in upstreams:
         for h in rng.sample(range(len(holders)), k=min(len(holders), rng.randint(1, 3))):
             upstreams_of[h].append(up)
-    for h, ups in enumerate(upstreams_of):
+    for ups in upstreams_of:
         if not ups:
             ups.append(rng.choice(upstreams))
 

@@ -10,7 +10,16 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from chainrisk.ingest.events import (
-    BlocklistEntry, Delegation, HolderTransfer, LeaseHop, Party, Provenance, Registration, RouteObject, RouteOrigin, Vrp,
+    BlocklistEntry,
+    Delegation,
+    HolderTransfer,
+    LeaseHop,
+    Party,
+    Provenance,
+    Registration,
+    RouteObject,
+    RouteOrigin,
+    Vrp,
 )
 
 INGESTED = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)

@@ -253,8 +253,8 @@ class TopicDelivery:
             self._kafka = KafkaSink(settings, create_topics=False, quiet=True)
             self._log = None
         else:
-            from chainrisk.graph.eventlog.embedded import EventLog
             from chainrisk.graph.backend import log_dir
+            from chainrisk.graph.eventlog.embedded import EventLog
 
             self._kafka = None
             self._log = EventLog(log_dir(settings))

@@ -11,11 +11,12 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from datetime import date
 from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 import yaml
@@ -111,7 +112,7 @@ class QueryParameter(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _values_have_the_declared_type(self) -> "QueryParameter":
+    def _values_have_the_declared_type(self) -> QueryParameter:
         object.__setattr__(self, "example", _check_declared_value(self.type, self.example))
         object.__setattr__(self, "default", _check_declared_value(self.type, self.default))
         if self.example is None:
@@ -153,7 +154,7 @@ class LibraryQuery(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _cypher_is_read_only_and_parameters_match(self) -> "LibraryQuery":
+    def _cypher_is_read_only_and_parameters_match(self) -> LibraryQuery:
         for ch in ("&", "#"):
             if ch in self.cypher:
                 raise ValueError(f"cypher may not contain {ch!r}: Browser deep links cut the text there")
@@ -199,7 +200,7 @@ class QueryLibrary(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _names_are_unique(self) -> "QueryLibrary":
+    def _names_are_unique(self) -> QueryLibrary:
         seen: set[str] = set()
         for query in self.queries:
             if query.name in seen:
@@ -425,7 +426,8 @@ def plain_value(value: Any) -> Any:
     """A JSON-ready form of a Neo4j result value: nodes become ``{"_labels": [...], props...}``,
     relationships ``{"_type": T, props...}``, paths ``{"_path": [node, rel, node, ...]}``,
     temporal values ISO strings; lists and maps recursively."""
-    from neo4j.graph import Node, Path as GraphPath, Relationship
+    from neo4j.graph import Node, Relationship
+    from neo4j.graph import Path as GraphPath
 
     if isinstance(value, Node):
         return {"_labels": sorted(value.labels), **{k: plain_value(v) for k, v in sorted(value.items())}}

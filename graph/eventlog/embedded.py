@@ -193,7 +193,7 @@ class EventLogSink:
     def close(self) -> None:
         self.flush()
 
-    def __enter__(self) -> "EventLogSink":
+    def __enter__(self) -> EventLogSink:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -7,7 +7,15 @@ import re
 
 from chainrisk.graph.stores.portfolio import HOP_FIELDS
 from chainrisk.graph.stores.records import (
-    FACT_LABEL, IDENTITY_PROP, LINKS, PROP_NAMES, PROVIDER_ROLE_LABEL, RECIPIENT_ROLE_LABEL, ROLE_LABELS, TEMPORAL_PROPS, Link,
+    FACT_LABEL,
+    IDENTITY_PROP,
+    LINKS,
+    PROP_NAMES,
+    PROVIDER_ROLE_LABEL,
+    RECIPIENT_ROLE_LABEL,
+    ROLE_LABELS,
+    TEMPORAL_PROPS,
+    Link,
     identity_prop,
 )
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 
-from chainrisk.graph.stores.records import CHANGE_TYPES
 from chainrisk.graph.stores.protocol import FactChange
+from chainrisk.graph.stores.records import CHANGE_TYPES
 from chainrisk.ingest.events import Event
 
 

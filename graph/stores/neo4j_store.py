@@ -27,19 +27,36 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction
 
 from chainrisk.analysis.blocks import without_cyclic_gc
 from chainrisk.analysis.model import Hop, Portfolio
-from chainrisk.graph.stores import preparation
-from chainrisk.graph.stores import cypher
 from chainrisk.graph.config import Settings
+from chainrisk.graph.stores import cypher, preparation
 from chainrisk.graph.stores.facts import Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
 from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
-from chainrisk.graph.stores.records import (
-    FACT_LABEL, LEASE_TYPE, MACHINERY_LABELS, cached_party_key, canonical_props, canonical_value, event_from_props, fact_props,
-    link_targets, native, sort_dump,
-)
 from chainrisk.graph.stores.protocol import (
-    BatchResult, Holding, OffsetConflict, PendingChanges, TopicPartition, changes_from_json, changes_to_json, holding_order, hop_order,
-    new_batch_id, offset_conflicts,
+    BatchResult,
+    Holding,
+    OffsetConflict,
+    PendingChanges,
+    TopicPartition,
+    changes_from_json,
+    changes_to_json,
+    holding_order,
+    hop_order,
+    new_batch_id,
+    offset_conflicts,
+)
+from chainrisk.graph.stores.records import (
+    FACT_LABEL,
+    LEASE_TYPE,
+    MACHINERY_LABELS,
+    cached_party_key,
+    canonical_props,
+    canonical_value,
+    event_from_props,
+    fact_props,
+    link_targets,
+    native,
+    sort_dump,
 )
 from chainrisk.graph.stores.writeback_plan import block_keys, plan_write_back
 from chainrisk.ingest.events import Event

@@ -34,13 +34,37 @@ from chainrisk.graph.stores import preparation
 from chainrisk.graph.stores.facts import Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
 from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
-from chainrisk.graph.stores.records import (
-    FACT_LABEL, LEASE_TYPE, LEASES, LINKS, MACHINERY_LABELS, block_props, cached_party_key, canonical_props, canonical_value,
-    event_from_props, fact_props, hop_role_labels, link_targets, party_labels, prefix_range, sort_dump,
-)
 from chainrisk.graph.stores.protocol import (
-    BatchResult, FactChange, Holding, OffsetConflict, PendingChanges, TopicPartition, changes_from_json, changes_to_json, holding_order,
-    hop_order, new_batch_id, offset_conflicts,
+    BatchResult,
+    FactChange,
+    Holding,
+    OffsetConflict,
+    PendingChanges,
+    TopicPartition,
+    changes_from_json,
+    changes_to_json,
+    holding_order,
+    hop_order,
+    new_batch_id,
+    offset_conflicts,
+)
+from chainrisk.graph.stores.records import (
+    FACT_LABEL,
+    LEASE_TYPE,
+    LEASES,
+    LINKS,
+    MACHINERY_LABELS,
+    block_props,
+    cached_party_key,
+    canonical_props,
+    canonical_value,
+    event_from_props,
+    fact_props,
+    hop_role_labels,
+    link_targets,
+    party_labels,
+    prefix_range,
+    sort_dump,
 )
 from chainrisk.graph.stores.writeback_plan import DIGEST, block_keys, plan_write_back
 from chainrisk.ingest.events import Event

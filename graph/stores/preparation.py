@@ -14,7 +14,15 @@ from typing import Any
 from chainrisk.analysis.prefix_index import MASKS, int_to_address, prefix_ints
 from chainrisk.graph.stores.facts import BatchPlan, Decision
 from chainrisk.graph.stores.records import (
-    BLOCK_TYPES, HOLDER_TYPES, LEASE_TYPE, asns_named, block_props, cached_party_key, hop_role_labels, maintainers_named, merge_party_names,
+    BLOCK_TYPES,
+    HOLDER_TYPES,
+    LEASE_TYPE,
+    asns_named,
+    block_props,
+    cached_party_key,
+    hop_role_labels,
+    maintainers_named,
+    merge_party_names,
     parties_named,
 )
 from chainrisk.ingest.events import Event

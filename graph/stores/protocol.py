@@ -144,8 +144,9 @@ class GraphStore(Protocol):
         prepared: Any = None,
     ) -> BatchResult:
         """Apply ``events`` (in arrival order) and store ``offsets`` (next offset per partition) in one
-        transaction (``prepared``: this store's ``prepare_batch(events)``, if made already). With ``start_offsets`` (where the batch began per partition) the store first
-        checks that none of its stored offsets is past them (someone already applied part of the
+        transaction (``prepared``: this store's ``prepare_batch(events)``, if made already). With
+        ``start_offsets`` (where the batch began per partition) the store first checks that none of
+        its stored offsets is past them (someone already applied part of the
         batch) and raises :class:`OffsetConflict` if one is. With ``keep_changes``, a batch with
         changes also stores them, in the same transaction, as a pending-changes record of ``group``
         (``result.pending_id``) that stays until :meth:`drop_pending_changes`."""

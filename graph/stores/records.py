@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, datetime, timezone
 from enum import Enum
+from functools import lru_cache
 from typing import Any, get_args
 
 from chainrisk.analysis.prefix_index import prefix_ints, prefix_size

@@ -25,7 +25,16 @@ from typing import Any
 
 from chainrisk.graph.config import Settings
 from chainrisk.ingest.events import (
-    BlocklistEntry, Delegation, HolderTransfer, LeaseHop, Party, Provenance, Registration, RouteObject, RouteOrigin, Vrp,
+    BlocklistEntry,
+    Delegation,
+    HolderTransfer,
+    LeaseHop,
+    Party,
+    Provenance,
+    Registration,
+    RouteObject,
+    RouteOrigin,
+    Vrp,
 )
 
 AS_OF = date(2026, 6, 1)  # the day the analysis judges expiry against
@@ -117,8 +126,8 @@ def load_risk_graph(settings: Settings) -> Any:
     :class:`~chainrisk.analysis.blocks.PortfolioAnalysis`."""
     from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.writeback import analysis_rows
-    from chainrisk.graph.alerts.repo import alert_repository
     from chainrisk.graph.alerts.engine import AlertEngine
+    from chainrisk.graph.alerts.repo import alert_repository
     from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(settings)

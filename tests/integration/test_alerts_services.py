@@ -18,14 +18,14 @@ from graph_events import alert_batches
 
 from chainrisk.analysis.blocks import analyse_portfolio
 from chainrisk.analysis.exposure import exposure
-from chainrisk.graph.alerts.repo import alert_repository
 from chainrisk.graph.alerts.engine import AlertEngine, alert_hook
+from chainrisk.graph.alerts.repo import alert_repository
+from chainrisk.graph.backend import open_sink, open_store
 from chainrisk.graph.config import Settings, load_settings
 from chainrisk.graph.consumer import consume
 from chainrisk.graph.eventlog.kafka_io import ensure_topics
 from chainrisk.graph.stores.neo4j_store import NeoStore
 from chainrisk.graph.stores.nx_store import NxStore
-from chainrisk.graph.backend import open_sink, open_store
 from chainrisk.ingest import delegated, leases, transfers
 from chainrisk.ingest.common import run_ingest
 

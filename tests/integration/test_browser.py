@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from chainrisk.graph.config import Settings
-from chainrisk.graph.browser.library import browser_deep_link, grass_for_deep_link, load_library, query_deep_link
-
 from risk_graph import BLOCK_A, load_risk_graph
+
+from chainrisk.graph.browser.library import browser_deep_link, grass_for_deep_link, load_library, query_deep_link
+from chainrisk.graph.config import Settings
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
 

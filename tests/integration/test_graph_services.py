@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 from graph_events import lease, mixed_events, role_change_events, synthetic_lease_events
 
+from chainrisk.graph.backend import open_sink
 from chainrisk.graph.config import Settings
 from chainrisk.graph.consumer import ConsumerOptions, consume
 from chainrisk.graph.eventlog.kafka_io import KafkaSink
 from chainrisk.graph.stores.neo4j_store import NeoStore
 from chainrisk.graph.stores.nx_store import NxStore
-from chainrisk.graph.backend import open_sink
 
 pytestmark = pytest.mark.services
 REPO = Path(__file__).resolve().parents[2]

@@ -10,14 +10,21 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
-
-from chainrisk.graph.config import Settings
-from chainrisk.graph.browser.library import (
-    bind_parameters, cell_text, cypher_literal, inline_parameters, load_library, plain_value, run_query,
-)
-
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from risk_graph import AS_OF, BLOCK_A, BLOCK_B, BLOCK_C, load_risk_graph
+
+from chainrisk.graph.browser.library import (
+    bind_parameters,
+    cell_text,
+    cypher_literal,
+    inline_parameters,
+    load_library,
+    plain_value,
+    run_query,
+)
+from chainrisk.graph.config import Settings
 
 pytestmark = pytest.mark.services
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from chainrisk.graph.alerts.repo import alert_repository
+from chainrisk.graph.backend import open_sink, open_store
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.consumer import consume
-from chainrisk.graph.backend import open_sink, open_store
 from chainrisk.ingest import delegated, leases, transfers
 from chainrisk.ingest.common import run_ingest
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from graph_events import alert_batches, mixed_events
 
-from chainrisk.graph.alerts.repo import alert_repository
 from chainrisk.graph.alerts.engine import AlertEngine
+from chainrisk.graph.alerts.repo import alert_repository
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.consumer import consume
 from chainrisk.graph.eventlog.embedded import EventLog

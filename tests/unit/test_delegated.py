@@ -7,7 +7,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chainrisk.ingest import delegated
 from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile

@@ -9,11 +9,11 @@ import pytest
 from graph_events import mixed_events
 
 import chainrisk.graph.eventlog.embedded as eventlog
+from chainrisk.graph.backend import open_sink
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.consumer import ConsumerOptions, consume
 from chainrisk.graph.eventlog.embedded import EventLog, EventLogSink
 from chainrisk.graph.stores.nx_store import NxStore
-from chainrisk.graph.backend import open_sink
 
 
 def test_log_segments_offsets_and_a_torn_last_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

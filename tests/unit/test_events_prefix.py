@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chainrisk.ingest.events import is_canonical_ipv4_prefix
 

@@ -6,10 +6,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from graph_events import lease, mixed_events, registration
 
-from chainrisk.graph.stores.preparation import (
-    octet_lengths_after, octets, parents_of_new_blocks, prepare_batch, references, reparented_children, supernets,
-)
 from chainrisk.graph.stores.facts import Decision, Version, decide, plan_batch, version_of
+from chainrisk.graph.stores.preparation import (
+    octet_lengths_after,
+    octets,
+    parents_of_new_blocks,
+    prepare_batch,
+    references,
+    reparented_children,
+    supernets,
+)
 from chainrisk.graph.stores.records import block_props, prefix_range
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -153,9 +153,9 @@ def test_subprocess_run_has_no_traceback_for_bad_input(tmp_path: Path, run_cli) 
 
 
 def test_publish_to_the_embedded_log_writes_the_dry_run_events(tmp_path: Path) -> None:
-    from chainrisk.graph.eventlog.embedded import EventLog
     from chainrisk.graph.backend import log_dir
     from chainrisk.graph.config import load_settings
+    from chainrisk.graph.eventlog.embedded import EventLog
 
     path = register(tmp_path, bad_rows=0)
     dry = invoke(tmp_path, "leases", str(path), "--dry-run", "--observed-at", "2024-07-01")

@@ -5,7 +5,8 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chainrisk.ingest.jsonstream import BadElement, JsonLayoutError, JsonObjectStream
 
@@ -68,7 +69,7 @@ def test_any_layout_and_chunking_reads_the_same_elements(elements: list[dict[str
     assert read["meta"] == {"x": 1}
     # each element's line is the line its opening brace is on
     lines = text.split("\n")
-    for line, element in read["roas"]:
+    for line, _element in read["roas"]:
         assert lines[line - 1].lstrip().startswith("{")
 
 

@@ -10,8 +10,8 @@ import pytest
 from graph_events import day, delegation, lease, listing, mixed_events, registration, transfer, vrp
 
 from chainrisk.graph.stores.nx_store import NxStore, StoreBusy
-from chainrisk.graph.stores.records import event_from_props, fact_props, prefix_range
 from chainrisk.graph.stores.protocol import OffsetConflict
+from chainrisk.graph.stores.records import event_from_props, fact_props, prefix_range
 
 BLOCK = "198.51.100.0/24"
 

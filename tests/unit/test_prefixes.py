@@ -1,7 +1,8 @@
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chainrisk.ingest.prefixes import parse_asn, parse_ipv4_prefix, parse_ipv4_range, range_to_cidrs
 

@@ -7,12 +7,26 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chainrisk.graph.browser.library import (
-    CATEGORIES, ParameterError, QueryLibraryError, bind_parameters, block_chain_deep_link, browser_deep_link,
-    browser_editor_text, browser_param_commands, cell_text, cypher_literal, grass_for_deep_link, inline_parameters,
-    load_library, parse_library, parse_param_options, rows_as_csv,
+    CATEGORIES,
+    ParameterError,
+    QueryLibraryError,
+    bind_parameters,
+    block_chain_deep_link,
+    browser_deep_link,
+    browser_editor_text,
+    browser_param_commands,
+    cell_text,
+    cypher_literal,
+    grass_for_deep_link,
+    inline_parameters,
+    load_library,
+    parse_library,
+    parse_param_options,
+    rows_as_csv,
 )
 from chainrisk.graph.config import Settings
 

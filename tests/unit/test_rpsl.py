@@ -8,7 +8,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chainrisk.ingest import rpsl
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile

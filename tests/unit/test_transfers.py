@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chainrisk.ingest import transfers
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile

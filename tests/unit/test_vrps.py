@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chainrisk.ingest import vrps
 from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile
