@@ -36,9 +36,11 @@ EXIT_UNAVAILABLE = 2
 def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_size: int | None, group: str | None,
             state_dir: Path | None, metrics_interval: float, retries: int, retry_backoff: float, processes: int) -> None:
     """Apply ingested events to the graph, batch by batch, exactly once in effect."""
-    from chainrisk.graph.config import load_settings
+    from chainrisk.graph.config import ConfigError, load_settings
     from chainrisk.graph.consumer import ConsumerOptions, ConsumerUnavailable
     from chainrisk.graph.consumer import consume as run
+    from chainrisk.graph.statefiles import StateDirError
+    from chainrisk.graph.stores.nx_persist import GraphStateError
     from chainrisk.graph.stores.nx_store import StoreBusy
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -46,7 +48,7 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         settings = load_settings(backend=backend, batch_size=batch_size, consumer_group=group, state_dir=state_dir)
-    except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable
+    except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable (never quoting a value)
         raise click.ClickException(f"configuration error: {exc}") from None
     if processes > 1:
         if settings.backend != "services":
@@ -67,14 +69,8 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
     except ConsumerUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
-    except StoreBusy as exc:
+    except (StoreBusy, GraphStateError, StateDirError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
-    except Exception as exc:
-        from chainrisk.graph.config import ConfigError
-
-        if isinstance(exc, ConfigError):
-            raise click.ClickException(str(exc)) from None
-        raise
     click.echo(f"consumed {stats.summary()}")
 
 

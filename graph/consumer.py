@@ -140,6 +140,10 @@ def retryable_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+# OSErrors about local files (the state folder): permanent, so not retried
+LOCAL_FILE_ERRORS = (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
 def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, sleep: Callable[[float], None] = time.sleep) -> T:
     """``action()``, retried with exponential backoff while ``what`` is unavailable; after
     ``options.max_attempts`` failures raises :class:`ConsumerUnavailable`."""
@@ -149,6 +153,8 @@ def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, s
         try:
             return action()
         except retryable as exc:
+            if isinstance(exc, LOCAL_FILE_ERRORS):
+                raise  # a file of this machine, not a server that is away: waiting does not help
             if attempt == options.max_attempts:
                 raise ConsumerUnavailable(
                     f"{what} unavailable after {attempt} attempts ({type(exc).__name__}: {exc}); "
@@ -288,6 +294,24 @@ def run_consumer(
 
 
 # --- wiring ---------------------------------------------------------------------------------------------
+
+
+def pending_log_events(settings: Settings, store: GraphStore) -> int:
+    """On the embedded backend: how many records of the ingest topics the embedded log holds past
+    the offsets stored with the graph for ``settings.consumer_group`` (0 on the services backend)."""
+    if settings.backend == "services":
+        return 0
+    from chainrisk.graph.backend import log_dir
+    from chainrisk.graph.eventlog.embedded import EventLog
+    from chainrisk.ingest.events import INGEST_TOPICS
+
+    stored = store.stored_offsets(settings.consumer_group)
+    event_log = EventLog(log_dir(settings))
+    try:
+        return sum(max(0, event_log.end_offset(topic) - stored.get((topic, 0), 0)) for topic in INGEST_TOPICS)
+    finally:
+        event_log.close()
+
 
 
 def consume(

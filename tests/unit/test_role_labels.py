@@ -3,8 +3,9 @@ party's current LEASES give it, whatever the batches, their order, updates and r
 (The Neo4j store runs the same events in tests/integration/test_graph_services.py.)"""
 from __future__ import annotations
 
-import pickle
+import json
 import random
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -107,11 +108,10 @@ def test_labels_survive_a_restart_and_an_older_snapshot_gets_them_on_load(tmp_pa
     s.close()
     assert party_labels(store(tmp_path)) == expected
     # a snapshot written before parties had role labels: every node labelled by its kind only
-    path = tmp_path / "s" / "graph" / "graph.pickle"
-    data = pickle.loads(path.read_bytes())
-    for node, attrs in data["graph"].nodes(data=True):
-        attrs["labels"] = (node[0],)
-    path.write_bytes(pickle.dumps(data))
+    with sqlite3.connect(tmp_path / "s" / "graph" / "graph.db") as db:
+        rows = db.execute("SELECT rowid, label, props FROM nodes").fetchall()
+        db.executemany("UPDATE nodes SET props = ? WHERE rowid = ?",
+                       [(json.dumps({**json.loads(props), "labels": [label]}), rowid) for rowid, label, props in rows])
     assert party_labels(store(tmp_path)) == expected
 
 
