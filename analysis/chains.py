@@ -196,10 +196,11 @@ def _line_chain(block: str, hops: Sequence[Hop]) -> ChainFacts | None:
     line = [head]
     h = head
     while h.recipient_role != LESSEE:
-        h = by_provider.get(h.recipient)  # type: ignore[assignment]
-        if h is None or h.provider_role == HOLDER or len(line) == len(hops):
+        after = by_provider.get(h.recipient)
+        if after is None or after.provider_role == HOLDER or len(line) == len(hops):
             return None
-        line.append(h)
+        line.append(after)
+        h = after
     if len(line) != len(hops):
         return None
     last = line[-1]

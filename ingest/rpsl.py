@@ -254,7 +254,7 @@ def inetnum_events(obj: RpslObject, where: Where, ctx: ParseContext, org_names: 
         ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
-        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()  # type: ignore[misc]
+        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()
 
 
 def route_events(obj: RpslObject, where: Where, ctx: ParseContext) -> Iterator[RouteObject | Reject | Skip]:

@@ -75,7 +75,7 @@ def wire(props: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class QuietRows(list):  # type: ignore[type-arg]
+class QuietRows(list[Any]):
     """A list parameter whose repr is its length. The driver (neo4j 6.4, ``Bolt5x5.run``) formats
     every RUN's parameters for a debug log line even when debug logging is off: for a batch's rows
     that is a megabyte of text per statement, ~7 us per event of the consumer's time."""

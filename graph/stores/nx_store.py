@@ -22,6 +22,7 @@ import os
 import pickle
 import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -512,7 +513,7 @@ class NxStore:
     def _spof_edges(self, block: Node) -> list[tuple[Node, Node, Any]]:
         return [(u, v, k) for u, v, k, d in self.g.in_edges(block, keys=True, data=True) if d["type"] == "SPOF_FOR"]
 
-    def _set_analysis(self, block: Node, keys: list[str], values: list[Any], digest: str | None) -> None:
+    def _set_analysis(self, block: Node, keys: Sequence[str], values: Sequence[Any], digest: str | None) -> None:
         """The block's analysis properties: each of ``keys`` set to its value or removed (None)."""
         data = self.g.nodes[block]
         for name, value in [*zip(keys, values), (DIGEST, digest)]:

@@ -302,8 +302,8 @@ def parties_named(event: Event) -> list[PartyRef]:
         party = fields.get(name)
         if party is not None:
             found.append(PartyRef(cached_party_key(party.name, party.id), party.name, party.id))
-    if event.type == "delegation" and event.holder_id:  # type: ignore[union-attr]
-        found.append(delegation_holder(event.registry, event.holder_id))  # type: ignore[union-attr]
+    if event.type == "delegation" and event.holder_id:
+        found.append(delegation_holder(event.registry, event.holder_id))
     return found
 
 
@@ -311,18 +311,18 @@ def maintainers_named(event: Event) -> dict[str, list[str]]:
     """Relationship type -> maintainer names, for a registration (empty for other types)."""
     if event.type != "registration":
         return {}
-    rels = {"MNT_BY": event.mnt_by, "MNT_LOWER": event.mnt_lower, "MNT_ROUTES": event.mnt_routes}  # type: ignore[union-attr]
+    rels = {"MNT_BY": event.mnt_by, "MNT_LOWER": event.mnt_lower, "MNT_ROUTES": event.mnt_routes}
     return {rel: sorted(set(names)) for rel, names in rels.items() if names}
 
 
 def asns_named(event: Event) -> list[int]:
     """The AS numbers a routing fact links to."""
     if event.type == "vrp":
-        return [event.asn]  # type: ignore[union-attr]
+        return [event.asn]
     if event.type == "route_origin":
-        return sorted(set(event.origins))  # type: ignore[union-attr]
+        return sorted(set(event.origins))
     if event.type == "route_object":
-        return [event.origin_asn]  # type: ignore[union-attr]
+        return [event.origin_asn]
     return []
 
 
