@@ -151,8 +151,8 @@ class NeoStore:
     def _fact_row(event: Event, key: str) -> dict[str, Any]:
         """The parameter row that creates or replaces ``event``'s fact element."""
         if event.type == LEASE_TYPE:
-            return {"provider": cached_party_key(event.provider.name, event.provider.id),  # type: ignore[union-attr]
-                    "recipient": cached_party_key(event.recipient.name, event.recipient.id),  # type: ignore[union-attr]
+            return {"provider": cached_party_key(event.provider.name, event.provider.id),
+                    "recipient": cached_party_key(event.recipient.name, event.recipient.id),
                     "props": wire(fact_props(event, key))}
         return {"props": wire(fact_props(event, key)), "links": link_targets(event)}
 

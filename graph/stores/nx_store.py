@@ -372,8 +372,8 @@ class NxStore:
     def _create_fact(self, key: str, event: Event) -> None:
         props = fact_props(event, key)
         if event.type == LEASE_TYPE:
-            u = ("Party", cached_party_key(event.provider.name, event.provider.id))  # type: ignore[union-attr]
-            v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))  # type: ignore[union-attr]
+            u = ("Party", cached_party_key(event.provider.name, event.provider.id))
+            v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))
             self.g.add_edge(u, v, key=(LEASES, key), type=LEASES, **props)
             self._index_lease(key, event.block, u, v)
             self._count_roles(u, v, props, 1)
