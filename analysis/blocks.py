@@ -218,6 +218,8 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
 
     asn = facts.lessee_asn
     seen = bgp_origins(indexes.origins, first, length)
+    rov_state: str | None
+    rov_reason: str | None
     if asn is not None:
         rov_state, rov_reason = validate_route(indexes.vrps, first, length, asn)
         bgp_seen: bool | None = asn in seen

@@ -261,10 +261,10 @@ def blast_radius(change: HolderChange, leased_hops: list[Hop]) -> list[AffectedL
     equals) ``change.block`` and whose lease started on or before the change (a lease signed after
     the change was signed with the new holder). ``leased_hops`` are the hops of those candidate
     blocks. Depth is 0 for a holder-level change, else the depth of the supplied party."""
-    changed = ipaddress.ip_network(change.block)
+    changed = ipaddress.IPv4Network(change.block)
     by_block: dict[str, list[Hop]] = {}
     for hop in leased_hops:
-        if ipaddress.ip_network(hop.block).subnet_of(changed):
+        if ipaddress.IPv4Network(hop.block).subnet_of(changed):
             by_block.setdefault(hop.block, []).append(hop)
     affected = []
     change_day = change.changed_at.date()

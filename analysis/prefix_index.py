@@ -13,16 +13,17 @@ Prefixes in a :class:`~chainrisk.analysis.model.Portfolio` were validated by the
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from socket import inet_aton
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 T = TypeVar("T")
 
 MASKS: tuple[int, ...] = tuple((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33))
 
 
-def prefix_ints(prefix: str, _from_bytes=int.from_bytes, _aton=inet_aton) -> tuple[int, int]:  # noqa: ANN001 - bound for speed
+def prefix_ints(prefix: str, _from_bytes: Callable[[bytes, Literal["big"]], int] = int.from_bytes,
+                _aton: Callable[[str], bytes] = inet_aton) -> tuple[int, int]:  # the two defaults: bound for speed
     """``(first address as int, prefix length)`` of an already valid IPv4 CIDR ``a.b.c.d/n``
     (``inet_aton`` parses in C: a third faster than splitting, over millions of prefixes)."""
     address, _, length = prefix.partition("/")

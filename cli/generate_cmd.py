@@ -27,7 +27,7 @@ def generate(n_blocks: int, seed: int, out: Path, broken_rate: float, signals: b
         raise click.ClickException(f"cannot write into {out}: {exc.strerror or exc}") from None
     seconds = time.monotonic() - started
     click.echo(f"wrote {manifest['register_rows']:,} register rows for {n_blocks:,} blocks to {out / 'leases.csv'} in {seconds:.1f}s")
-    for kind, name in manifest["files"].items():  # type: ignore[union-attr]
+    for kind, name in manifest["files"].items():
         if kind != "register":
             click.echo(f"  {kind}: {out / name}")
     click.echo(f"ingest with: chainrisk ingest leases {out / 'leases.csv'}"

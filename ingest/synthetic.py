@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from chainrisk.analysis.model import Hop, Listing, Portfolio, VrpRecord
 from chainrisk.analysis.prefix_index import int_to_address, prefix_ints
@@ -501,7 +501,7 @@ def transfers_document(portfolio: SyntheticPortfolio) -> dict[str, object]:
     }
 
 
-def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0.0, signals: bool = True) -> dict[str, object]:
+def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0.0, signals: bool = True) -> dict[str, Any]:
     """Generate and write a register (``leases.csv``) and, with ``signals``, the matching routing,
     reputation, registry and transfer files (``vrps.json``, ``pfx2as.tsv``, ``drop.txt``,
     ``registry.db``, ``transfers.json``), plus ``MANIFEST.json`` saying it is synthetic and what it
@@ -510,7 +510,7 @@ def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0
     portfolio = generate(n_blocks, seed, broken_rate=broken_rate)
     rows = write_register(portfolio, out / "leases.csv")
     files: dict[str, str] = {"register": "leases.csv"}
-    manifest: dict[str, object] = {
+    manifest: dict[str, Any] = {
         "synthetic": True,
         "generator": "chainrisk.ingest.synthetic",
         "seed": seed,

@@ -216,7 +216,7 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
 
 def _vrp_event(fields: dict[str, Any], source: str, line: int, ctx: ParseContext, observed_at: datetime) -> Vrp:
     provenance = Provenance(source=source, reference=ctx.reference, line=line, observed_at=observed_at, ingested_at=ctx.ingested_at)
-    return Vrp(provenance=provenance, **fields).with_id()  # type: ignore[return-value]
+    return Vrp(provenance=provenance, **fields).with_id()
 
 
 def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:

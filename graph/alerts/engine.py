@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chainrisk.analysis.holder_changes import (
     AffectedLease,
@@ -36,6 +36,10 @@ from chainrisk.analysis.holder_changes import (
 )
 from chainrisk.graph.stores.protocol import FactChange
 from chainrisk.ingest.events import LeaseHop
+
+if TYPE_CHECKING:  # imported where used: the embedded backend must not need kafka-python
+    from chainrisk.graph.eventlog.embedded import EventLog
+    from chainrisk.graph.eventlog.kafka_io import KafkaSink
 
 log = logging.getLogger("chainrisk.alerts")
 
@@ -247,6 +251,8 @@ class TopicDelivery:
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
+        self._kafka: KafkaSink | None
+        self._log: EventLog | None
         if settings.backend == "services":
             from chainrisk.graph.eventlog.kafka_io import KafkaSink
 

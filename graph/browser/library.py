@@ -83,7 +83,7 @@ def _check_declared_value(kind: ParamType, value: Any) -> Any:
         return TODAY
     if isinstance(value, str) and kind is not ParamType.STRING:
         return parse_typed(kind, value)
-    expected: dict[ParamType, tuple[type, ...]] = {
+    expected: dict[ParamType, tuple[type[Any], ...]] = {
         ParamType.STRING: (str,),
         ParamType.INTEGER: (int,),
         ParamType.FLOAT: (int, float),

@@ -22,6 +22,7 @@ import os
 import pickle
 import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -371,8 +372,8 @@ class NxStore:
     def _create_fact(self, key: str, event: Event) -> None:
         props = fact_props(event, key)
         if event.type == LEASE_TYPE:
-            u = ("Party", cached_party_key(event.provider.name, event.provider.id))  # type: ignore[union-attr]
-            v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))  # type: ignore[union-attr]
+            u = ("Party", cached_party_key(event.provider.name, event.provider.id))
+            v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))
             self.g.add_edge(u, v, key=(LEASES, key), type=LEASES, **props)
             self._index_lease(key, event.block, u, v)
             self._count_roles(u, v, props, 1)
@@ -512,7 +513,7 @@ class NxStore:
     def _spof_edges(self, block: Node) -> list[tuple[Node, Node, Any]]:
         return [(u, v, k) for u, v, k, d in self.g.in_edges(block, keys=True, data=True) if d["type"] == "SPOF_FOR"]
 
-    def _set_analysis(self, block: Node, keys: list[str], values: list[Any], digest: str | None) -> None:
+    def _set_analysis(self, block: Node, keys: Sequence[str], values: Sequence[Any], digest: str | None) -> None:
         """The block's analysis properties: each of ``keys`` set to its value or removed (None)."""
         data = self.g.nodes[block]
         for name, value in [*zip(keys, values), (DIGEST, digest)]:

@@ -25,7 +25,7 @@ from chainrisk.graph.stores.records import (
     merge_party_names,
     parties_named,
 )
-from chainrisk.ingest.events import Event
+from chainrisk.ingest.events import Event, LeaseHop
 
 
 @dataclass
@@ -147,14 +147,16 @@ def replaced_lease_keys(writes: FactWrites) -> set[str]:
 
 
 def _labels_by_party(hops: list[Event]) -> dict[str, set[str]]:
-    """Party key -> the role labels ``hops`` give their providers and recipients."""
+    """Party key -> the role labels the lease hops among ``hops`` give their providers and recipients."""
     out: dict[str, set[str]] = {}
     for hop in hops:
-        provider_label, recipient_label = hop_role_labels(hop.provider_role, hop.recipient_role)  # type: ignore[union-attr]
+        if not isinstance(hop, LeaseHop):
+            continue
+        provider_label, recipient_label = hop_role_labels(hop.provider_role, hop.recipient_role)
         if provider_label:
-            out.setdefault(cached_party_key(hop.provider.name, hop.provider.id), set()).add(provider_label)  # type: ignore[union-attr]
+            out.setdefault(cached_party_key(hop.provider.name, hop.provider.id), set()).add(provider_label)
         if recipient_label:
-            out.setdefault(cached_party_key(hop.recipient.name, hop.recipient.id), set()).add(recipient_label)  # type: ignore[union-attr]
+            out.setdefault(cached_party_key(hop.recipient.name, hop.recipient.id), set()).add(recipient_label)
     return out
 
 
