@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from chainrisk.analysis.model import Hop, Listing, Portfolio, VrpRecord
-from chainrisk.analysis.prefix_index import int_to_address, prefix_ints
 from chainrisk.analysis.signals import validate_route, vrp_index
+from chainrisk.common.prefixes import int_to_address, prefix_ints
 from chainrisk.ingest.events import party_key
 
 SYNTHETIC_SPACE_FIRST = 240 << 24  # 240.0.0.0/4
