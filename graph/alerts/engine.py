@@ -14,7 +14,6 @@ and the webhook is at least once (an alert handed over again is published again,
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import time
@@ -34,6 +33,7 @@ from chainrisk.analysis.holder_changes import (
     detect_lease_changes,
     detect_registry_change,
 )
+from chainrisk.common.prefixes import prefix_range
 from chainrisk.graph.stores.protocol import FactChange
 from chainrisk.ingest.events import LeaseHop
 
@@ -92,11 +92,6 @@ def alert_from_dict(d: dict[str, Any]) -> Alert:
 
 
 # --- the engine --------------------------------------------------------------------------------
-
-
-def _range(prefix: str) -> tuple[int, int]:
-    net = ipaddress.ip_network(prefix)
-    return int(net.network_address), int(net.broadcast_address)
 
 
 def holder_changes_of(changes: list[FactChange]) -> list[HolderChange]:
@@ -167,7 +162,7 @@ class AlertEngine:
                 touched[reverted.alert_id] = reverted
                 continue
             if change.supplied_party is None:
-                hops = self.source.leased_blocks_within(*_range(change.block))
+                hops = self.source.leased_blocks_within(*prefix_range(change.block)[:2])
             else:
                 hops = self.source.hops_for_blocks([change.block])
             affected = blast_radius(change, hops)

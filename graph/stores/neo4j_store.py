@@ -25,8 +25,8 @@ from typing import Any
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 
-from chainrisk.analysis.blocks import without_cyclic_gc
 from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.graph.config import Settings
 from chainrisk.graph.stores import cypher, preparation
 from chainrisk.graph.stores.facts import Version, plan_batch
