@@ -10,7 +10,6 @@ and the webhook is at least once (an alert handed over again is published again,
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -26,6 +25,7 @@ from chainrisk.analysis.alerts import (
 )
 from chainrisk.analysis.holder_changes import Alert, blast_radius
 from chainrisk.analysis.model import Hop
+from chainrisk.common.prefixes import prefix_range
 from chainrisk.graph.config import Settings
 from chainrisk.graph.stores.protocol import FactChange
 
@@ -42,11 +42,6 @@ class AlertStore(Protocol):
     def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]: ...
 
     def save_alerts(self, alerts: list[dict[str, Any]]) -> None: ...
-
-
-def _range(prefix: str) -> tuple[int, int]:
-    net = ipaddress.ip_network(prefix)
-    return int(net.network_address), int(net.broadcast_address)
 
 
 class AlertEngine:
@@ -73,7 +68,7 @@ class AlertEngine:
                 touched[reverted.alert_id] = reverted
                 continue
             if change.supplied_party is None:
-                hops = self.store.leased_blocks_within(*_range(change.block))
+                hops = self.store.leased_blocks_within(*prefix_range(change.block)[:2])
             else:
                 hops = self.store.hops_for_blocks([change.block])
             affected = blast_radius(change, hops)
