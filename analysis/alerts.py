@@ -29,8 +29,6 @@ from chainrisk.analysis.holder_changes import (
 )
 from chainrisk.ingest.events import LeaseHop
 
-ALERT_STATUSES = ("open", "resolved", "acknowledged")
-
 
 class AppliedChange(Protocol):
     """An applied fact and the fact it superseded (the stores' ``FactChange``)."""
