@@ -186,7 +186,8 @@ class GraphStore(Protocol):
 
     def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The stored alerts (each as ``Alert.as_dict()`` gave it to :meth:`save_alerts`), all of
-        them or those of these ids (unknown ids are left out), ordered by ``alert_order``."""
+        them or those of these ids (unknown ids are left out), by change date, then id
+        (``analysis.alerts.alert_order``)."""
 
     def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
         """Store each alert (``Alert.as_dict()`` form) as its Alert node (``graph/stores/alerts.py``),
