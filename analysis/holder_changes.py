@@ -24,16 +24,17 @@ from datetime import date, datetime
 from typing import Any
 
 from chainrisk.analysis.model import Hop
-from chainrisk.ingest.events import Delegation, HolderTransfer, LeaseHop, Party, Registration
-
-RECLAIMED_STATUSES = frozenset({"reserved", "available"})
-HELD_STATUSES = frozenset({"allocated", "assigned"})
-
-
-@dataclass(frozen=True)
-class PartyRef:
-    key: str
-    name: str
+from chainrisk.ingest.events import (
+    HELD_STATUSES,
+    RECLAIMED_STATUSES,
+    Delegation,
+    HolderTransfer,
+    LeaseHop,
+    Party,
+    PartyRef,
+    Registration,
+    delegation_holder,
+)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def _evidence(event: Any, detail: str) -> Evidence:
 
 def _registry_party(registry: str, holder_id: str | None, status: str) -> PartyRef | None:
     if holder_id:
-        return PartyRef(f"{registry}:{holder_id}".casefold(), f"{registry.upper()} holder {holder_id}")
+        return delegation_holder(registry, holder_id)
     if status in RECLAIMED_STATUSES:
         return PartyRef(f"{registry}:{status}".casefold(), f"{registry.upper()} ({status})")
     return None
