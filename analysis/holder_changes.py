@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from chainrisk.analysis.chains import party_depths
 from chainrisk.analysis.model import Hop
 from chainrisk.common.prefixes import covers, prefix_ints
 from chainrisk.ingest.events import (
@@ -239,24 +240,6 @@ def detect_lease_changes(hops: list[LeaseHop]) -> list[HolderChange]:
     return changes
 
 
-def hop_depths(hops: list[Hop]) -> dict[str, int]:
-    """For one block's hops: the fewest hops from any holder to each party (holders are 0)."""
-    depth: dict[str, int] = {h.provider: 0 for h in hops if h.provider_role == "holder"}
-    frontier = list(depth)
-    children: dict[str, list[str]] = {}
-    for h in hops:
-        children.setdefault(h.provider, []).append(h.recipient)
-    while frontier:
-        nxt = []
-        for party in frontier:
-            for child in children.get(party, ()):
-                if child not in depth:
-                    depth[child] = depth[party] + 1
-                    nxt.append(child)
-        frontier = nxt
-    return depth
-
-
 def blast_radius(change: HolderChange, leased_hops: list[Hop]) -> list[AffectedLease]:
     """The leased blocks the change cuts into: every block with lease hops that lies inside (or
     equals) ``change.block`` and whose lease started on or before the change (a lease signed after
@@ -276,7 +259,7 @@ def blast_radius(change: HolderChange, leased_hops: list[Hop]) -> list[AffectedL
         if change.supplied_party is None:
             depth = 0
         else:
-            depths = hop_depths(hops)
+            depths = party_depths(hops)
             if change.supplied_party.key in depths:
                 depth = depths[change.supplied_party.key]
             elif change.old_party is not None and change.old_party.key in depths and any(
