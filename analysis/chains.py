@@ -1,5 +1,5 @@
-"""One block's contract chain: the DAG of its lease hops, and the per-block figures the issue
-defines (depth, single points of failure, secured-until, renewal gaps, data errors).
+"""One block's contract chain: the DAG of its lease hops, and the per-block figures read off it
+(depth, single points of failure, secured-until, renewal gaps, data errors).
 
 The chain of a block is the directed graph whose nodes are parties (by key) and whose edges are the
 block's hops, provider -> recipient. *Holders* are the parties named as provider with role

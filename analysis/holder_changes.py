@@ -18,7 +18,7 @@ Change kinds (``HolderChange.kind``):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -116,7 +116,6 @@ class Alert:
     status: str = "open"  # open | resolved | acknowledged
     resolution: str | None = None
     supplied_party: PartyRef | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         def party(p: PartyRef | None) -> dict[str, str] | None:
