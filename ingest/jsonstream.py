@@ -32,6 +32,10 @@ class JsonLayoutError(ValueError):
         self.reason = reason
 
 
+class NestedTooDeeply(ValueError):
+    """A value nests deeper than the decoder's recursion limit (a hostile or corrupt file)."""
+
+
 @dataclass(frozen=True)
 class BadElement:
     """An array element that could not be decoded."""
@@ -109,11 +113,50 @@ class JsonObjectStream:
                     continue
                 raise ValueError(exc.msg) from None
             except RecursionError:
-                raise ValueError("nested too deeply") from None
+                raise NestedTooDeeply("nested too deeply") from None
             if end == len(self._buf) and self._grow():
                 continue  # a number may go on in the next chunk
             self._advance(end)
             return decoded
+
+    def skip_value(self) -> str:
+        """Skip the value at the cursor by matching brackets (outside strings), without decoding
+        it: how reading gets past a value nested too deeply to decode, even when the whole
+        document is one line. Returns the start of what was skipped (for a reject's raw text)."""
+        depth = 0
+        in_string = escaped = False
+        start_line, pieces, kept = self.line, [], 0
+        while True:
+            buf, pos, end = self._buf, self._pos, len(self._buf)
+            closed = False
+            while pos < end:
+                char = buf[pos]
+                pos += 1
+                if in_string:
+                    if escaped:
+                        escaped = False
+                    elif char == "\\":
+                        escaped = True
+                    elif char == '"':
+                        in_string = False
+                elif char == '"':
+                    in_string = True
+                elif char in "[{":
+                    depth += 1
+                elif char in "]}":
+                    depth -= 1
+                    if depth <= 0:
+                        closed = True
+                        break
+            if kept < 300:
+                piece = buf[self._pos : pos][: 300 - kept]
+                pieces.append(piece)
+                kept += len(piece)
+            self._advance(pos)
+            if closed:
+                return "".join(pieces)
+            if not self._fill():
+                raise JsonLayoutError(start_line, "the file ends inside a value (truncated?)")
 
     def rest_of_line(self) -> str:
         """Skip to the start of the next line; return what was skipped (for a reject's raw text)."""
@@ -172,6 +215,9 @@ class JsonObjectStream:
             line = self.line
             try:
                 element = self.value()
+            except NestedTooDeeply as exc:
+                yield BadElement(line, f"invalid JSON: {exc}", self.skip_value())
+                continue
             except ValueError as exc:
                 yield BadElement(line, f"invalid JSON: {exc}", self.rest_of_line())
                 continue

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel
 
-from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import (
     PROVIDER_ROLES,
     RECIPIENT_ROLES,
@@ -58,6 +58,7 @@ ROLE_OF_TEXT = {role.value: role for role in Role}
 # distinct parties and blocks a parse remembers: parties repeat across the whole register, a block's
 # hops are usually adjacent; a miss only costs the validation again
 PARTY_CACHE_SIZE = 1 << 14
+MIN_LEASE_LENGTH = 8  # a /8 is the largest unit the RIRs ever allocated: a shorter "leased block" (0.0.0.0/0) is a data error
 BLOCK_CACHE_SIZE = 1 << 10
 
 EXTRA_OPTIONS = [
@@ -147,7 +148,9 @@ def hop_fields(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     fields: dict[str, Any] = {}
     get = row.get
     try:
-        fields["block"] = _canonical_block(_text(get("block")))
+        block = fields["block"] = _canonical_block(_text(get("block")))
+        if int(block.rpartition("/")[2]) < MIN_LEASE_LENGTH:
+            reasons.append(f"block too large: {block} is more than a /{MIN_LEASE_LENGTH}, the largest block an RIR allocates, so it is no lease")
     except ValueError as exc:
         reasons.append(str(exc))
     provider = _field(fields, reasons, "provider", *_party(row, "provider", "provider_id"))
@@ -209,6 +212,9 @@ def csv_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
             continue
         if header is None:
             header = [cell.strip().lower().removeprefix("\ufeff") for cell in cells]
+            repeated = sorted({name for name in header if name and header.count(name) > 1})
+            if repeated:  # with a repeated column the last one would silently win
+                raise SourceError(f"{src.path}: not a lease register: the header (line {first}) names column(s) {', '.join(repeated)} more than once")
             missing = [name for name in REQUIRED_FIELDS if name not in header]
             if missing:
                 found = ", ".join(header) or "nothing"
@@ -236,6 +242,9 @@ def jsonl_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
             continue
         try:
             value = json.loads(text)
+        except RecursionError:  # one hostile line must not end the run
+            yield Reject(reference, number, "not JSON: nested too deeply to decode", text[:300])
+            continue
         except json.JSONDecodeError as exc:
             if first:
                 raise SourceError(
@@ -289,12 +298,26 @@ def lease_hop(fields: dict[str, Any], provenance: Provenance) -> LeaseHop:
     return hop
 
 
+def _bad_row_text(values: dict[str, Any], raw: str, is_jsonl: bool) -> str | None:
+    """Why a row's text cannot be trusted (a NUL, bytes that were not UTF-8), else None. A CSV row's
+    raw text holds every cell; a JSON row's escapes (``\\u0000``) show only once decoded."""
+    if not is_jsonl:
+        return bad_text(raw)
+    return next((reason for value in values.values() if type(value) is str and (reason := bad_text(value))), None)
+
+
 def parse(src: SourceFile, ctx: ParseContext) -> Iterator[LeaseHop | Reject]:
     """The lease hops of one register file (CSV or JSON Lines)."""
     observed_at = observed_at_for(ctx, None, src.path)
     # validated once; each row's provenance differs from it only in its line
     file_provenance = Provenance(source=SOURCE, reference=ctx.reference, line=0, observed_at=observed_at, ingested_at=ctx.ingested_at)
     provenance_fields, provenance_set = file_provenance.__dict__, file_provenance.model_fields_set
+    try:
+        # a block's rows may sit anywhere in the register: from a truncated or corrupt compressed file
+        # nothing is published, since a block whose rows continue past the break would be applied half
+        src.check_complete()
+    except SourceError as exc:
+        raise SourceError(f"{exc}; nothing from this register was published (a block's rows may continue past the break)") from None
     is_jsonl = first_text(src).lstrip().startswith("{")
     rows = jsonl_rows(src, ctx.reference) if is_jsonl else csv_rows(src, ctx.reference)
     for item in rows:
@@ -302,6 +325,10 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[LeaseHop | Reject]:
             yield item
             continue
         line, values, raw = item
+        bad = _bad_row_text(values, raw, is_jsonl)
+        if bad:
+            yield Reject(ctx.reference, line, bad, raw)
+            continue
         fields, reasons = hop_fields(values)
         if reasons:
             yield Reject(ctx.reference, line, "; ".join(reasons), raw)
