@@ -46,13 +46,13 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     from chainrisk.graph.backend import open_sink
     from chainrisk.graph.config import load_settings
     from chainrisk.ingest.common import run_ingest
-    from chainrisk.ingest.synthetic import write_dataset
+    from chainrisk.synthetic import write_dataset
 
     settings = load_settings(backend=backend, state_dir=state_dir)
     started = _step(f"generating a synthetic portfolio of {blocks:,} leased blocks (seed {seed})")
     out = Path(settings.state_dir) / "demo-input"
     manifest = write_dataset(blocks, seed, out, broken_rate=0.01)
-    files: dict[str, str] = manifest["files"]  # type: ignore[assignment]
+    files: dict[str, str] = manifest["files"]
 
     _step(f"ingesting {len(files)} files into the {'Kafka' if settings.backend == 'services' else 'embedded'} event log")
     try:

@@ -70,7 +70,7 @@ def decode_batch(records: list[RawRecord]) -> DecodedBatch:
         except Exception as exc:  # noqa: BLE001 - one odd message must not stop the consumer for good
             batch.dead.append((record, f"undecodable: {type(exc).__name__}: {exc}"))
             continue
-        batch.events.append(event if event.event_id else event.with_id())  # type: ignore[arg-type]
+        batch.events.append(event if event.event_id else event.with_id())
     return batch
 
 

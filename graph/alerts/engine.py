@@ -14,7 +14,6 @@ and the webhook is at least once (an alert handed over again is published again,
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import time
@@ -22,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chainrisk.analysis.holder_changes import (
     AffectedLease,
@@ -34,8 +33,13 @@ from chainrisk.analysis.holder_changes import (
     detect_lease_changes,
     detect_registry_change,
 )
+from chainrisk.common.prefixes import prefix_range
 from chainrisk.graph.stores.protocol import FactChange
 from chainrisk.ingest.events import LeaseHop
+
+if TYPE_CHECKING:  # imported where used: the embedded backend must not need kafka-python
+    from chainrisk.graph.eventlog.embedded import EventLog
+    from chainrisk.graph.eventlog.kafka_io import KafkaSink
 
 log = logging.getLogger("chainrisk.alerts")
 
@@ -88,11 +92,6 @@ def alert_from_dict(d: dict[str, Any]) -> Alert:
 
 
 # --- the engine --------------------------------------------------------------------------------
-
-
-def _range(prefix: str) -> tuple[int, int]:
-    net = ipaddress.ip_network(prefix)
-    return int(net.network_address), int(net.broadcast_address)
 
 
 def holder_changes_of(changes: list[FactChange]) -> list[HolderChange]:
@@ -163,7 +162,7 @@ class AlertEngine:
                 touched[reverted.alert_id] = reverted
                 continue
             if change.supplied_party is None:
-                hops = self.source.leased_blocks_within(*_range(change.block))
+                hops = self.source.leased_blocks_within(*prefix_range(change.block)[:2])
             else:
                 hops = self.source.hops_for_blocks([change.block])
             affected = blast_radius(change, hops)
@@ -247,6 +246,8 @@ class TopicDelivery:
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
+        self._kafka: KafkaSink | None
+        self._log: EventLog | None
         if settings.backend == "services":
             from chainrisk.graph.eventlog.kafka_io import KafkaSink
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 
-from chainrisk.analysis.blocks import without_cyclic_gc
 from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.graph.config import Settings
 from chainrisk.graph.stores import cypher, preparation
 from chainrisk.graph.stores.facts import Version, plan_batch
@@ -75,7 +75,7 @@ def wire(props: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class QuietRows(list):  # type: ignore[type-arg]
+class QuietRows(list[Any]):
     """A list parameter whose repr is its length. The driver (neo4j 6.4, ``Bolt5x5.run``) formats
     every RUN's parameters for a debug log line even when debug logging is off: for a batch's rows
     that is a megabyte of text per statement, ~7 us per event of the consumer's time."""
@@ -151,8 +151,8 @@ class NeoStore:
     def _fact_row(event: Event, key: str) -> dict[str, Any]:
         """The parameter row that creates or replaces ``event``'s fact element."""
         if event.type == LEASE_TYPE:
-            return {"provider": cached_party_key(event.provider.name, event.provider.id),  # type: ignore[union-attr]
-                    "recipient": cached_party_key(event.recipient.name, event.recipient.id),  # type: ignore[union-attr]
+            return {"provider": cached_party_key(event.provider.name, event.provider.id),
+                    "recipient": cached_party_key(event.recipient.name, event.recipient.id),
                     "props": wire(fact_props(event, key))}
         return {"props": wire(fact_props(event, key)), "links": link_targets(event)}
 

@@ -22,14 +22,15 @@ import os
 import pickle
 import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
-from chainrisk.analysis.blocks import without_cyclic_gc
 from chainrisk.analysis.model import Hop, Portfolio
-from chainrisk.analysis.prefix_index import int_to_address
+from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
 from chainrisk.graph.stores import preparation
 from chainrisk.graph.stores.facts import Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
@@ -63,7 +64,6 @@ from chainrisk.graph.stores.records import (
     hop_role_labels,
     link_targets,
     party_labels,
-    prefix_range,
     sort_dump,
 )
 from chainrisk.graph.stores.writeback_plan import DIGEST, block_keys, plan_write_back
@@ -312,7 +312,7 @@ class NxStore:
         """Create the new blocks and link them (and existing blocks they now cover) by WITHIN."""
         if not new:
             return
-        lengths = set(self.block_firsts) | {prefix_range(p)[2] for p in new}
+        lengths = set(self.block_firsts) | {prefix_length(p) for p in new}
         existing_supernets = {s for p in new for s in preparation.supernets(p, lengths) if ("Block", s) in self.g}
         children: set[tuple[str, int | None]] = set()
         for prefix in new:
@@ -321,7 +321,7 @@ class NxStore:
                 if child_length <= length:
                     continue
                 for child_first in firsts[bisect_left(firsts, first):bisect_right(firsts, last)]:
-                    child = f"{int_to_address(child_first)}/{child_length}"
+                    child = ints_to_prefix(child_first, child_length)
                     children.add((child, self._parent_length(("Block", child))))
         links = preparation.parents_of_new_blocks(new, existing_supernets, lengths)
         links.update(preparation.reparented_children(new, sorted(children, key=str)))
@@ -371,8 +371,8 @@ class NxStore:
     def _create_fact(self, key: str, event: Event) -> None:
         props = fact_props(event, key)
         if event.type == LEASE_TYPE:
-            u = ("Party", cached_party_key(event.provider.name, event.provider.id))  # type: ignore[union-attr]
-            v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))  # type: ignore[union-attr]
+            u = ("Party", cached_party_key(event.provider.name, event.provider.id))
+            v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))
             self.g.add_edge(u, v, key=(LEASES, key), type=LEASES, **props)
             self._index_lease(key, event.block, u, v)
             self._count_roles(u, v, props, 1)
@@ -452,9 +452,8 @@ class NxStore:
         prefixes = []
         for length, firsts in self.block_firsts.items():
             for block_first in firsts[bisect_left(firsts, first):bisect_right(firsts, last)]:
-                prefix = f"{int_to_address(block_first)}/{length}"
-                if prefix_range(prefix)[1] <= last:
-                    prefixes.append(prefix)
+                if block_first + prefix_size(length) - 1 <= last:
+                    prefixes.append(ints_to_prefix(block_first, length))
         return self.hops_for_blocks(prefixes)
 
     def holder_history(self, prefix: str) -> list[Holding]:
@@ -512,7 +511,7 @@ class NxStore:
     def _spof_edges(self, block: Node) -> list[tuple[Node, Node, Any]]:
         return [(u, v, k) for u, v, k, d in self.g.in_edges(block, keys=True, data=True) if d["type"] == "SPOF_FOR"]
 
-    def _set_analysis(self, block: Node, keys: list[str], values: list[Any], digest: str | None) -> None:
+    def _set_analysis(self, block: Node, keys: Sequence[str], values: Sequence[Any], digest: str | None) -> None:
         """The block's analysis properties: each of ``keys`` set to its value or removed (None)."""
         data = self.g.nodes[block]
         for name, value in [*zip(keys, values), (DIGEST, digest)]:

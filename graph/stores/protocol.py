@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -112,7 +113,7 @@ class OffsetConflict(Exception):
         super().__init__(f"offsets moved under this consumer: {detail}")
 
 
-def offset_conflicts(stored: dict[TopicPartition, int | None], start_offsets: dict[TopicPartition, int] | None
+def offset_conflicts(stored: Mapping[TopicPartition, int | None], start_offsets: dict[TopicPartition, int] | None
                      ) -> dict[TopicPartition, tuple[int | None, int]]:
     """Partitions whose stored next offset is past the batch's first offset: (stored, batch start)."""
     out: dict[TopicPartition, tuple[int | None, int]] = {}
