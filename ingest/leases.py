@@ -7,10 +7,12 @@ document_ref, provider_id, recipient_id``. Other columns are ignored. Each row i
 :class:`LeaseHop`; a party is identified by its ``*_id`` when given, else by its name.
 
 A bad row is rejected with its line and a reason (the rows around it are kept): the prefix is not
-IPv4, is IPv6, or has host bits set; a role is unknown or in the wrong column; a party is empty;
-provider equals recipient; a date does not parse; end_date is before start_date; lessee_asn is not
-an AS number; a CSV row has the wrong number of fields. A header without the required columns
-fails the whole file.
+IPv4, is IPv6, has host bits set, or is larger than a /8; a role is unknown or in the wrong column;
+a party is empty; provider equals recipient; a date does not parse; end_date is before start_date;
+lessee_asn is not an AS number; a CSV row has the wrong number of fields; the row holds a NUL byte
+or bytes that are not UTF-8; a JSON line nests too deeply to decode. A header without the required
+columns, or naming one twice, fails the whole file; so does a gzip/bzip2 register that is truncated
+or corrupt, before any of its rows is published (a block's rows may continue past the break).
 
 ``observed_at`` (the register's date, which orders it against other sources): ``--observed-at``,
 else a ``YYYYMMDD`` date in the file name, else the file's modification time (UTC).
