@@ -90,8 +90,8 @@ def ipv4_record(fields: list[str]) -> tuple[IPv4Address, int, str, date | None, 
     Raises ``ValueError`` with the reject reason."""
     start = parse_ipv4_address(fields[3])
     count_text = fields[4].strip()
-    if not count_text.isascii() or not count_text.isdigit() or int(count_text) == 0:
-        raise ValueError(f"bad address count: {count_text!r} is not a positive whole number")
+    if not count_text.isascii() or not count_text.isdigit() or len(count_text) > 10 or int(count_text) == 0:  # 2**32 has 10 digits
+        raise ValueError(f"bad address count: {count_text[:20]!r} is not a positive whole number")
     count = int(count_text)
     if int(start) + count > IPV4_SPACE:
         raise ValueError(f"bad address count: {start} + {count} addresses runs past 255.255.255.255")

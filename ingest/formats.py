@@ -36,3 +36,5 @@ def load_json_document(src: SourceFile) -> Any:
         raise SourceError(f"{src.path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:  # a value nested deeper than the decoder's stack: this file fails, the others go on
         raise SourceError(f"{src.path}: not valid JSON: nested too deeply to decode") from None
+    except ValueError:  # int(): a number longer than Python converts (4,300 digits)
+        raise SourceError(f"{src.path}: not valid JSON: a number with too many digits to decode") from None

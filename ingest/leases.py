@@ -84,6 +84,11 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _quoted(text: str, limit: int = 40) -> str:
+    """``repr(text)``, cut to about ``limit`` characters: a reason quotes the cell, not a megabyte of it."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
+
+
 def _role(value: str, column: str, allowed: frozenset[Role], side: str) -> tuple[Role | None, str | None]:
     """The role in ``column``, or the reason it is not acceptable there."""
     text = value.strip().lower()
@@ -95,7 +100,7 @@ def _role(value: str, column: str, allowed: frozenset[Role], side: str) -> tuple
     try:
         role = Role(text)
     except ValueError:
-        return None, f"unknown role: {column} {value.strip()!r} is not one of {ROLE_NAMES}"
+        return None, f"unknown role: {column} {_quoted(value.strip())} is not one of {ROLE_NAMES}"
     if role not in allowed:
         allowed_names = [r.value for r in Role if r in allowed]
         names = ", ".join(allowed_names[:-1]) + " or " + allowed_names[-1]
@@ -112,7 +117,7 @@ def _date(value: str, column: str) -> tuple[date | None, str | None]:
     try:
         return datetime.fromisoformat(text).date(), None
     except ValueError:
-        return None, f"unparsable date: {column} {text!r} is not an ISO 8601 date (YYYY-MM-DD)"
+        return None, f"unparsable date: {column} {_quoted(text)} is not an ISO 8601 date (YYYY-MM-DD)"
 
 
 @lru_cache(maxsize=PARTY_CACHE_SIZE)
@@ -170,7 +175,7 @@ def hop_fields(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         try:
             fields["lessee_asn"] = parse_asn(asn_text)
         except ValueError:
-            reasons.append(f"bad lessee_asn: {asn_text!r} is not an AS number (write 64500 or AS64500)")
+            reasons.append(f"bad lessee_asn: {_quoted(asn_text)} is not an AS number (write 64500 or AS64500)")
     fields["renewal_owner"] = _text(get("renewal_owner")) or None
     fields["document_ref"] = _text(get("document_ref")) or None
     return fields, reasons
@@ -247,7 +252,10 @@ def jsonl_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
         except RecursionError:  # one hostile line must not end the run
             yield Reject(reference, number, "not JSON: nested too deeply to decode", text[:300])
             continue
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:
+            if not isinstance(exc, json.JSONDecodeError):  # int(): a number longer than 4,300 digits
+                yield Reject(reference, number, "not JSON: a number with too many digits to decode", text[:300])
+                continue
             if first:
                 raise SourceError(
                     f"{src.path}: unknown format: line {number} starts like JSON but is not one JSON object "

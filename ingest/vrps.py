@@ -83,11 +83,11 @@ def parse_max_length(value: Any, prefix_length: int) -> int:
     if value is None or value == "":
         return prefix_length
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise VrpError(f"bad maxLength: {value!r} is not a whole number")
+        raise VrpError(f"bad maxLength: {_short(value)} is not a whole number")
     if isinstance(value, str):
         text = value.strip()
-        if not text.isascii() or not text.isdigit():
-            raise VrpError(f"bad maxLength: {value!r} is not a whole number")
+        if not text.isascii() or not text.isdigit() or len(text) > 3:  # int() refuses 4,300 digits; 32 is the most
+            raise VrpError(f"bad maxLength: {_short(value)} is not a whole number")
         value = int(text)
     if value < prefix_length:
         raise VrpError(f"bad maxLength: {value} is shorter than the prefix length /{prefix_length}")
@@ -96,13 +96,22 @@ def parse_max_length(value: Any, prefix_length: int) -> int:
     return value
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a reason that quotes what a file holds."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<{type(value).__name__} nested too deeply>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_timestamp(value: Any) -> datetime:
     """A point in time given as unix seconds (int or digit string), ISO 8601,
     ``YYYY-MM-DD HH:MM:SS`` or a datetime; UTC when no zone is given. Raises :class:`VrpError`."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, bool):
-        raise VrpError(f"bad expires: {value!r} is not a time")
+        raise VrpError(f"bad expires: {_short(value)} is not a time")
     try:
         if isinstance(value, (int, float)):
             return datetime.fromtimestamp(value, tz=timezone.utc)
@@ -114,7 +123,7 @@ def parse_timestamp(value: Any) -> datetime:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     except (ValueError, OverflowError, OSError):
         pass
-    raise VrpError(f"bad expires: {value!r} is not a unix time or ISO 8601 date")
+    raise VrpError(f"bad expires: {_short(value)} is not a unix time or ISO 8601 date")
 
 
 def ta_from_uri(uri: str) -> str | None:
@@ -147,11 +156,11 @@ def _jsonext_ta_and_expiry(sources: Any) -> tuple[str | None, Any]:
 def vrp_fields(prefix: Any, asn: Any, max_length: Any, ta: Any, expires: Any) -> dict[str, Any] | None:
     """The checked fields of a Vrp event, or None for an IPv6 VRP. Raises :class:`VrpError`."""
     if not isinstance(prefix, str):
-        raise VrpError(f"not valid IPv4 prefix: {prefix!r} is not a prefix string")
+        raise VrpError(f"not valid IPv4 prefix: {_short(prefix)} is not a prefix string")
     if ":" in prefix:
         return None
     if not isinstance(asn, (int, str)):
-        raise VrpError(f"not an AS number: {asn!r} (expected e.g. 64500 or AS64500)")
+        raise VrpError(f"not an AS number: {_short(asn)} (expected e.g. 64500 or AS64500)")
     try:
         block = canonical_ipv4_prefix(prefix)
         origin = parse_asn(asn)

@@ -338,3 +338,41 @@ def test_generate_hint_ingests_every_file_it_wrote(tmp_path: Path) -> None:
     named = {Path(part.split()[-1]).name for part in hint.removeprefix("ingest with: ").split(" && ")}
     written = set(json.loads((out / "MANIFEST.json").read_text())["files"].values())
     assert named == written and {"registry.db", "transfers.json"} <= written
+
+
+# --- numbers longer than Python converts (4,300 digits) cost one row, too --------------------------
+HUGE = "9" * 5000
+
+
+def test_a_huge_number_in_a_vrp_export_costs_that_element_only(tmp_path: Path) -> None:
+    good = '{"asn": 2, "prefix": "198.51.100.0/24", "maxLength": 24, "ta": "x"}'
+    path = write(tmp_path, "vrps.json", ('{"roas": [{"asn": 1, "prefix": "192.0.2.0/24", "maxLength": "' + HUGE + '", "ta": "x"}, '
+                                         + HUGE + ", " + '{"asn": 3, "prefix": "192.0.2.0/24", "maxLength": ' + HUGE + ', "ta": "x"}, ' + good + "]}").encode())
+    items = parse_all(vrps.parse, path)
+    assert [e.asn for e in events(items)] == [2]
+    assert [reason for _, reason in rejects(items)] == [
+        "bad maxLength: '" + "9" * 56 + "... is not a whole number",
+        "invalid JSON: a number with too many digits", "invalid JSON: a number with too many digits"]
+
+
+def test_a_huge_number_in_a_jsonl_register_costs_that_row_only(tmp_path: Path) -> None:
+    row = {"block": "192.0.2.0/24", "provider": "Holder", "provider_role": "holder", "recipient": "Lessee",
+           "recipient_role": "lessee", "start_date": "2024-01-01", "end_date": "2026-01-01"}
+    path = write(tmp_path, "register.jsonl", (json.dumps(row) + "\n" + json.dumps(row)[:-1] + ', "x": ' + HUGE + "}\n").encode())
+    items = parse_all(leases.parse, path)
+    assert len(events(items)) == 1 and rejects(items) == [(2, "not JSON: a number with too many digits to decode")]
+
+
+def test_a_huge_number_in_an_rdap_document_fails_that_file_only(tmp_path: Path) -> None:
+    bad = write(tmp_path, "rdap.json", ('{"objectClassName": "ip network", "x": ' + HUGE + "}").encode())
+    good = write(tmp_path, "arin_db.txt", b"NetHandle: NET-192-0-2-0-1\nOrgID: ACME\nNetRange: 192.0.2.0 - 192.0.2.255\nNetType: allocation\n")
+    result = invoke(tmp_path, "arin", str(bad), str(good), "--dry-run")
+    assert result.exit_code == 1 and f"error: {bad}: not valid JSON: a number with too many digits to decode" in result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_huge_as_numbers_and_counts_are_rejects_of_their_kind(tmp_path: Path) -> None:
+    origins = parse_all(pfx2as.parse, write(tmp_path, "routeviews-rv2-20260101.pfx2as", f"192.0.2.0\t24\t{HUGE}\n198.51.100.0\t24\t1\n".encode()))
+    assert len(events(origins)) == 1 and rejects(origins)[0][1].startswith("not an AS number: ")
+    stats = parse_all(delegated.parse, write(tmp_path, "delegated-x", f"2|ripencc|20260101|1|19700101|20260101|+00\nripencc|NL|ipv4|192.0.2.0|{HUGE}|20100101|allocated|X1\n".encode()))
+    assert rejects(stats) == [(2, "bad address count: '99999999999999999999' is not a positive whole number")]
