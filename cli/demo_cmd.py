@@ -39,7 +39,6 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     """Run the whole pipeline on a seeded synthetic portfolio and print the exposure report."""
     from chainrisk.analysis.exposure import exposure
     from chainrisk.cli.report_cmd import analyse_and_write_back, open_configured_store, print_exposure_table
-    from chainrisk.graph.alerts.repo import alert_repository
     from chainrisk.graph.backend import open_sink
     from chainrisk.graph.config import load_settings
     from chainrisk.ingest.common import run_ingest
@@ -82,7 +81,7 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     _, store = open_configured_store(settings.backend, settings.state_dir)
     try:
         analysis = analyse_and_write_back(store, as_of.date()).analysis
-        open_alerts = [a for a in alert_repository(store).load_alerts(None) if a["status"] == "open"]
+        open_alerts = [a for a in store.load_alerts(None) if a["status"] == "open"]
     finally:
         store.close()
     rows = exposure(analysis)

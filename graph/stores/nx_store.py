@@ -18,20 +18,23 @@ process at a time may write (a lock file); any number may read the last snapshot
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pickle
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
 from chainrisk.graph.stores import preparation
+from chainrisk.graph.stores.alerts import AFFECTS, ALERT_LABEL, CONCERNS, affected_links, alert_props
 from chainrisk.graph.stores.facts import Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
 from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
@@ -478,6 +481,33 @@ class NxStore:
             rels.append({"type": data["type"], "start": [u[0], canonical_value(u[1])], "end": [v[0], canonical_value(v[1])],
                          "props": canonical_props({k: val for k, val in data.items() if k != "type"})})
         return sort_dump(nodes, rels)
+
+    # --- alerts (graph/stores/alerts.py) --------------------------------------------------------------
+
+    def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        if alert_ids is None:
+            nodes = [n for n in self.g.nodes if n[0] == ALERT_LABEL]
+        else:
+            nodes = [(ALERT_LABEL, i) for i in set(alert_ids) if (ALERT_LABEL, i) in self.g]
+        return sorted((json.loads(self.g.nodes[n]["json"]) for n in nodes), key=alert_order)
+
+    def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        self._lock_for_writing()
+        g = self.g
+        for alert in alerts:
+            node = (ALERT_LABEL, alert["id"])
+            if node in g:
+                g.remove_edges_from(list(g.out_edges(node, keys=True)))
+                g.nodes[node].clear()
+            g.add_node(node, labels=(ALERT_LABEL,), **alert_props(alert))
+            if ("Block", alert["block"]) in g:
+                g.add_edge(node, ("Block", alert["block"]), key=CONCERNS, type=CONCERNS)
+            for block, depth in affected_links(alert):
+                if ("Block", block) in g:
+                    g.add_edge(node, ("Block", block), key=AFFECTS, type=AFFECTS, depth=depth)
+        # saved with the graph and the consumer offsets (periodically and on close), so alerts and
+        # the batches that raised them are persisted together
+        self._dirty = True
 
     # --- analysis write-back ------------------------------------------------------------------------
 

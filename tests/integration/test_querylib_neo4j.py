@@ -194,12 +194,11 @@ def test_deep_link_cypher_gives_the_same_rows(risk_graph, neo4j_driver, risk_set
 
 def test_open_alerts_with_their_blast_radius(risk_graph, neo4j_driver, risk_settings, library) -> None:  # noqa: ANN001
     """The alerts the consumer's alert engine raised for the fixture (ids as the alert store has them)."""
-    from chainrisk.graph.alerts.repo import alert_repository
     from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(risk_settings)
     try:
-        ids = {alert["block"]: alert["id"] for alert in alert_repository(store).load_alerts()}
+        ids = {alert["block"]: alert["id"] for alert in store.load_alerts()}
     finally:
         store.close()
     assert sorted(ids) == ["198.18.0.0/16", BLOCK_C]
