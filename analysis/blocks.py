@@ -9,12 +9,13 @@ Pure: a :class:`~chainrisk.analysis.model.Portfolio` and a reference date in, re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from chainrisk.analysis.chains import ChainFacts, analyse_chain
+from chainrisk.analysis.chains import HOLDER, ChainFacts, analyse_chain
 from chainrisk.analysis.model import Hop, Portfolio, RegistryRecord
+from chainrisk.analysis.prefix_index import CoveringIndex
 from chainrisk.analysis.registry_chain import RegistryLink, registry_hops, registry_links
 from chainrisk.analysis.signals import (
     INVALID,
@@ -31,7 +32,7 @@ from chainrisk.analysis.signals import (
     validate_route,
 )
 from chainrisk.common.memory import without_cyclic_gc
-from chainrisk.common.prefixes import prefix_ints
+from chainrisk.common.prefixes import prefix_ints, prefix_size
 
 CONTRACT = "contract"
 REGISTRY = "registry"
@@ -40,7 +41,7 @@ EXPIRY_WARNING = timedelta(days=90)
 # `report blocks` JSON/CSV columns, in order; the first eight are the core chain figures (docs/analysis.md)
 BLOCK_FIELDS: tuple[str, ...] = (
     "block", "lessee", "holders", "depth_min", "depth_max", "spofs", "secured_until", "renewal_gaps",
-    "addresses", "basis", "lessee_asn", "path_count", "registry_chain", "registry_holder", "source_clear",
+    "addresses", "leased_addresses", "sublease_of", "basis", "lessee_asn", "path_count", "registry_chain", "registry_holder", "source_clear",
     "source_issues", "rov_state", "rov_reason", "bgp_seen", "bgp_origins", "irr_route", "routing_ready",
     "listings", "abuse_contact", "data_errors", "warnings", "risk_score", "risk_flags",
 )
@@ -100,6 +101,10 @@ class BlockResult:
     lessee_key: str | None = None
     holder_keys: tuple[str, ...] = ()
     spof_keys: tuple[str, ...] = ()
+    # the addresses this lease is the most specific one for (``addresses`` less the leased blocks
+    # inside it), and the most specific leased block covering this one (None: not nested)
+    leased_addresses: int = 0
+    sublease_of: str | None = None
 
     @property
     def risk_score(self) -> int:
@@ -147,7 +152,8 @@ class PortfolioAnalysis:
 
     @property
     def total_addresses(self) -> int:
-        return sum(b.addresses for b in self.blocks)
+        """Distinct leased addresses: each address counts once, for its most specific lease."""
+        return sum(b.leased_addresses for b in self.blocks)
 
     def block(self, prefix: str) -> BlockResult | None:
         for b in self.blocks:
@@ -180,17 +186,84 @@ def leased_block_hops(portfolio: Portfolio, indexes: SignalIndexes) -> tuple[dic
     return hops_by_block, basis
 
 
+def lease_parents(located: Sequence[tuple[tuple[int, int], str]]) -> dict[str, str]:
+    """``{block: the most specific other leased block covering it}`` for the nested ones among
+    ``located`` (``((first, length), block)`` pairs)."""
+    index: CoveringIndex[str] = CoveringIndex()
+    for (first, length), block in located:
+        index.add(first, length, block)
+    parents: dict[str, str] = {}
+    for (first, length), block in located:
+        covering = index.covering(first, length)  # least specific first, the block itself last
+        if len(covering) > 1:
+            parents[block] = covering[-2]
+    return parents
+
+
+def leased_address_counts(located: Sequence[tuple[tuple[int, int], str]], parents: dict[str, str]) -> dict[str, int]:
+    """Per leased block, the addresses it is the most specific lease for: its size less the sizes of
+    the leased blocks directly inside it (those are disjoint: CIDR blocks nest or do not meet)."""
+    counts = {block: prefix_size(length) for (_, length), block in located}
+    for (_, length), block in located:
+        parent = parents.get(block)
+        if parent is not None:
+            counts[parent] -= prefix_size(length)
+    return counts
+
+
+def sublease_hops(hops: Sequence[Hop], parent_hops: Sequence[Hop]) -> list[Hop] | None:
+    """A sub-lease's chain carried through the lease it is cut from: when no row of the block names
+    a holder and a party that starts its rows (a provider nothing in the block supplies) is supplied
+    in the covering block's chain, the covering chain's hops down to that party come first (its
+    role there becomes the one it has as provider here). None when the block's rows stand alone."""
+    if any(h.provider_role == HOLDER for h in hops):
+        return None
+    recipients = {h.recipient for h in hops}
+    role_here = {h.provider: h.provider_role for h in hops if h.provider not in recipients}
+    supplied_by: dict[str, list[Hop]] = {}
+    for h in parent_hops:
+        supplied_by.setdefault(h.recipient, []).append(h)
+    starts = [party for party in role_here if party in supplied_by]
+    if not starts:
+        return None
+    upstream: set[str] = set()
+    stack = list(starts)
+    while stack:
+        party = stack.pop()
+        if party not in upstream:
+            upstream.add(party)
+            stack.extend(h.provider for h in supplied_by.get(party, ()))
+    carried = [replace(h, recipient_role=role_here[h.recipient]) if h.recipient in role_here else h
+               for h in parent_hops if h.recipient in upstream]
+    return carried + list(hops)
+
+
 def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
     """Analyse every leased block of ``portfolio``; ``as_of`` is the day expiry is judged against.
-    Results are ordered by first address, then prefix length."""
+    Results are ordered by first address, then prefix length.
+
+    Nested leases (a /24 sub-leased inside a leased /22): each address counts once, for its most
+    specific lease (``leased_addresses``), and a sub-lease whose rows start at a party of the
+    covering lease's chain is analysed as the chain through that party (:func:`sublease_hops`)."""
     with without_cyclic_gc():
         indexes = build_indexes(portfolio)
         hops_by_block, basis = leased_block_hops(portfolio, indexes)
         located = sorted((prefix_ints(block), block) for block in hops_by_block)
+        parents = lease_parents(located) if len(located) > 1 else {}
+        leased = leased_address_counts(located, parents)
+        # covering leases first, so a sub-lease of a sub-lease carries the whole chain above it
+        for _, block in sorted(((length, first), block) for (first, length), block in located if block in parents):
+            parent = parents[block]
+            if basis[block] == CONTRACT and basis[parent] == CONTRACT:
+                carried = sublease_hops(hops_by_block[block], hops_by_block[parent])
+                if carried is not None:
+                    hops_by_block[block] = carried
         results = []
         for (first, length), block in located:
             hops = hops_by_block[block]
-            results.append(block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of))
+            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of)
+            result.leased_addresses, result.sublease_of = leased[block], parents.get(block)
+            results.append(result)
     return PortfolioAnalysis(results, hops_by_block, as_of, basis)
 
 
