@@ -30,7 +30,7 @@ from typing import Any
 
 import networkx as nx
 
-from chainrisk.analysis.blocks import without_cyclic_gc
+from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.graph.statefiles import open_private
 from chainrisk.graph.stores.protocol import TopicPartition
 

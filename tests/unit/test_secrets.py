@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from graph_events import alert_batches
 
-from chainrisk.graph.alerts.engine import AlertEngine, WebhookDelivery
-from chainrisk.graph.alerts.repo import alert_repository
+from chainrisk.graph.alerts.delivery import WebhookDelivery
+from chainrisk.graph.alerts.engine import AlertEngine
 from chainrisk.graph.config import ConfigError, Settings, load_settings
 from chainrisk.graph.eventlog.embedded import EventLog
 from chainrisk.graph.stores.nx_store import NxStore
@@ -88,7 +88,7 @@ def test_a_failing_webhook_never_stops_the_alerts_and_never_logs_the_url(tmp_pat
                                                                         caplog: pytest.LogCaptureFixture) -> None:
     store = NxStore(tmp_path, save_interval_s=3600)
     webhook = WebhookDelivery(broken_http_server, attempts=2, backoff_s=0.01)
-    engine = AlertEngine(store, alert_repository(store), webhook)
+    engine = AlertEngine(store, webhook)
     caplog.set_level(logging.WARNING, logger="chainrisk.alerts")
     raised = []
     for batch in alert_batches():
@@ -97,7 +97,7 @@ def test_a_failing_webhook_never_stops_the_alerts_and_never_logs_the_url(tmp_pat
     assert webhook.failures == len(raised)  # each alert tried, given up, counted
     assert "gave up after 2 attempts" in caplog.text and "BadStatusLine" in caplog.text
     assert TOKEN not in caplog.text and "127.0.0.1" not in caplog.text
-    assert alert_repository(store).load_alerts(None), "the alerts are stored all the same"
+    assert store.load_alerts(None), "the alerts are stored all the same"
 
 
 def test_consume_with_a_failing_webhook_applies_everything_and_exits_0(tmp_path: Path, broken_http_server: str, run_cli) -> None:
@@ -109,4 +109,4 @@ def test_consume_with_a_failing_webhook_applies_everything_and_exits_0(tmp_path:
     assert done.returncode == 0, done.stderr
     assert "webhook delivery of alert" in done.stderr and "gave up" in done.stderr
     assert TOKEN not in done.stdout + done.stderr and "Traceback" not in done.stderr
-    assert alert_repository(NxStore(tmp_path)).load_alerts(None)
+    assert NxStore(tmp_path).load_alerts(None)
