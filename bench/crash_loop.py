@@ -122,7 +122,7 @@ def main() -> int:
     lost = sum((expected - actual).values())
     extra = sum((actual - expected).values())
     duplicated = sum(n - 1 for n in actual.values() if n > 1)
-    events = sum(int(m) for m in re.findall(r"^\w+: (\d+) events", log.read_text(errors="replace"), re.M))
+    events = sum(int(m) for m in re.findall(r"kafka: published (\d+) message", log.read_text(errors="replace")))
     ok = final.returncode == 0 and lost == 0 and extra == 0 and duplicated == 0
     print(f"crash loop: {args.blocks} blocks ({events:,} events), {len(kills)} SIGKILLs at {kills} s; ingest done at {ingested:.0f} s, "
           f"final --until-idle exit {final.returncode} at {consumed:.0f} s; graph {sum(actual.values())} elements, "
