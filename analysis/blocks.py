@@ -1,4 +1,4 @@
-"""Per leased block: every figure of issue #5 in one :class:`BlockResult`, for a whole portfolio.
+"""Per leased block: every figure ``report blocks`` shows, in one :class:`BlockResult`, for a whole portfolio.
 
 A *leased block* is a block with lease hops (basis ``contract``), or - when the register says
 nothing about it - a block with a registry assignment (role lessee) whose registry chain reaches a
@@ -38,7 +38,7 @@ CONTRACT = "contract"
 REGISTRY = "registry"
 EXPIRY_WARNING = timedelta(days=90)
 
-# `report blocks` JSON/CSV columns, in order; the first eight are fixed by issue #5
+# `report blocks` JSON/CSV columns, in order; the first eight are the core chain figures (docs/analysis.md)
 BLOCK_FIELDS: tuple[str, ...] = (
     "block", "lessee", "holders", "depth_min", "depth_max", "spofs", "secured_until", "renewal_gaps",
     "addresses", "leased_addresses", "sublease_of", "basis", "lessee_asn", "path_count", "registry_chain", "registry_holder", "source_clear",
@@ -46,7 +46,7 @@ BLOCK_FIELDS: tuple[str, ...] = (
     "listings", "abuse_contact", "data_errors", "warnings", "risk_score", "risk_flags",
 )
 
-# risk points per signal (documented in risk_flags)
+# risk flag code -> risk points: a block's risk_score is the sum over its risk flags (see risk_findings)
 RISK_POINTS = {
     "data-error": 150,
     "blocklisted": 40,
@@ -64,11 +64,12 @@ RISK_POINTS = {
 }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class BlockResult:
     """The analysis of one leased block. Names as given in the input; ``*_key`` fields are party
     keys for write-back and aggregation (not part of the JSON). Sequences are tuples: a million
-    results share their empty ones."""
+    results share their empty ones. ``risk_score`` and ``risk_flags`` are derived, never given:
+    both come from :func:`risk_findings` when asked for."""
 
     block: str
     lessee: str | None
@@ -96,7 +97,6 @@ class BlockResult:
     abuse_contact: bool | None
     data_errors: tuple[str, ...]
     warnings: tuple[str, ...]
-    risk_score: int
     as_of: date
     lessee_key: str | None = None
     holder_keys: tuple[str, ...] = ()
@@ -105,6 +105,11 @@ class BlockResult:
     # inside it), and the most specific leased block covering this one (None: not nested)
     leased_addresses: int = 0
     sublease_of: str | None = None
+
+    @property
+    def risk_score(self) -> int:
+        """The sum of :data:`RISK_POINTS` over the block's risk flags (see :func:`risk_score`)."""
+        return risk_score(self)
 
     @property
     def risk_flags(self) -> list[str]:
@@ -298,78 +303,91 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
 
     listings = indexes.listings.overlapping(first, length)
     until = facts.secured_until if basis == CONTRACT else None
-    abuse = abuse_contact_present(covering)
     return BlockResult(
-        facts.block, names[facts.lessee] if facts.lessee else None, tuple([names[k] for k in facts.holders]),
-        facts.depth_min, facts.depth_max, tuple([names[k] for k in facts.spofs]), until, facts.renewal_gaps,
-        1 << (32 - length), basis, asn, facts.path_count,
-        tuple([links[0].registry.upper()] + [link.label() for link in links]) if links else (),
-        (owner.org_name or owner.org_key) if owner else None, not source_issues, source_issues, rov_state, rov_reason,
-        bgp_seen, seen, irr, rov_state == VALID and bool(bgp_seen) and bool(irr),
-        tuple(listing_labels(listings)) if listings else (), abuse, facts.errors, facts.warnings,
-        risk_score(facts, rov_state, until, as_of, bool(listings), bool(source_issues), bgp_seen, irr, abuse),
-        as_of, facts.lessee, facts.holders, facts.spofs,
+        block=facts.block,
+        lessee=names[facts.lessee] if facts.lessee else None,
+        holders=tuple([names[k] for k in facts.holders]),
+        depth_min=facts.depth_min,
+        depth_max=facts.depth_max,
+        spofs=tuple([names[k] for k in facts.spofs]),
+        secured_until=until,
+        renewal_gaps=facts.renewal_gaps,
+        addresses=1 << (32 - length),
+        basis=basis,
+        lessee_asn=asn,
+        path_count=facts.path_count,
+        registry_chain=tuple([links[0].registry.upper()] + [link.label() for link in links]) if links else (),
+        registry_holder=(owner.org_name or owner.org_key) if owner else None,
+        source_clear=not source_issues,
+        source_issues=source_issues,
+        rov_state=rov_state,
+        rov_reason=rov_reason,
+        bgp_seen=bgp_seen,
+        bgp_origins=seen,
+        irr_route=irr,
+        routing_ready=rov_state == VALID and bool(bgp_seen) and bool(irr),
+        listings=tuple(listing_labels(listings)) if listings else (),
+        abuse_contact=abuse_contact_present(covering),
+        data_errors=facts.errors,
+        warnings=facts.warnings,
+        as_of=as_of,
+        lessee_key=facts.lessee,
+        holder_keys=facts.holders,
+        spof_keys=facts.spofs,
     )
 
 
-def risk_score(facts: ChainFacts, rov_state: str | None, secured_until: date | None, as_of: date, listed: bool,
-               source_unclear: bool, bgp_seen: bool | None, irr_route: bool | None, abuse_contact: bool | None) -> int:
-    """The block's risk score: the sum of :data:`RISK_POINTS` over the flags :func:`risk_flags`
-    writes out (computed without the text, as it runs once per block)."""
-    points = RISK_POINTS
-    score = points["data-error"] * len(facts.errors)
-    if listed:
-        score += points["blocklisted"]
+def risk_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...]]]:
+    """The risk flags of a block as ``(code, detail template, template arguments)``, ``code`` a key
+    of :data:`RISK_POINTS` (each data error, renewal gap and intermediary SPOF is a flag of its
+    own): the one place that decides which flags a block has. The write-back asks every block for
+    its score, which needs only the codes, so no text is formatted here (:func:`risk_flags` does
+    that) and absent signals are skipped before anything is built."""
+    found: list[tuple[str, str, tuple[object, ...]]] = []
+    errors = result.data_errors
+    if errors:
+        found.extend([("data-error", "{}", (e,)) for e in errors])
+    if result.listings:
+        found.append(("blocklisted", "{}", ("; ".join(result.listings),)))
+    rov_state = result.rov_state
     if rov_state == INVALID:
-        score += points["rov-invalid"]
+        found.append(("rov-invalid", "{} for AS{}", (result.rov_reason, result.lessee_asn)))
     elif rov_state == NOT_FOUND:
-        score += points["rov-notfound"]
-    elif rov_state is None and not facts.errors:
-        score += points["no-lessee-asn"]
-    if secured_until is not None and secured_until < as_of + EXPIRY_WARNING:
-        score += points["expired"] if secured_until < as_of else points["expiring"]
-    if source_unclear:
-        score += points["source-unclear"]
-    score += points["renewal-gap"] * len(facts.renewal_gaps)
-    if len(facts.spofs) > len(facts.holders):
-        score += points["intermediary-spof"] * sum(1 for k in facts.spofs if k not in facts.holders)
-    if bgp_seen is False:
-        score += points["not-in-bgp"]
-    if irr_route is False:
-        score += points["no-irr-route"]
-    if abuse_contact is False:
-        score += points["no-abuse-contact"]
+        found.append(("rov-notfound", "no ROA covers the block for AS{}", (result.lessee_asn,)))
+    elif rov_state is None and not errors:
+        found.append(("no-lessee-asn", "the register names no ASN for the lessee", ()))
+    until = result.secured_until
+    if until is not None and until < result.as_of + EXPIRY_WARNING:
+        found.append(("expired" if until < result.as_of else "expiring", "secured until {}", (until,)))
+    if result.source_issues:
+        found.append(("source-unclear", "{}", ("; ".join(result.source_issues),)))
+    if result.renewal_gaps:
+        found.extend([("renewal-gap", "{}", (gap,)) for gap in result.renewal_gaps])
+    holders = result.holder_keys
+    for key, name in zip(result.spof_keys, result.spofs):
+        if key not in holders:
+            found.append(("intermediary-spof", "{}", (name,)))
+    if result.bgp_seen is False:
+        found.append(("not-in-bgp", "AS{} not seen originating the block", (result.lessee_asn,)))
+    if result.irr_route is False:
+        found.append(("no-irr-route", "no route object for AS{}", (result.lessee_asn,)))
+    if result.abuse_contact is False:
+        found.append(("no-abuse-contact", "no covering registry object names one", ()))
+    return found
+
+
+def risk_score(result: BlockResult) -> int:
+    """The block's risk score: the sum of :data:`RISK_POINTS` over its risk flags."""
+    points = RISK_POINTS
+    score = 0
+    for code, _, _ in risk_findings(result):
+        score += points[code]
     return score
 
 
 def risk_flags(result: BlockResult) -> list[str]:
-    """The risk flags of a block, each ``"<code>: <detail>"`` with ``code`` a key of
-    :data:`RISK_POINTS` (each renewal gap and each intermediary SPOF is a flag of its own); the
-    block's ``risk_score`` is the sum of their points."""
-    flags: list[str] = [f"data-error: {e}" for e in result.data_errors]
-    if result.listings:
-        flags.append(f"blocklisted: {'; '.join(result.listings)}")
-    if result.rov_state == INVALID:
-        flags.append(f"rov-invalid: {result.rov_reason} for AS{result.lessee_asn}")
-    elif result.rov_state == NOT_FOUND:
-        flags.append(f"rov-notfound: no ROA covers the block for AS{result.lessee_asn}")
-    elif result.rov_state is None and not result.data_errors:
-        flags.append("no-lessee-asn: the register names no ASN for the lessee")
-    until = result.secured_until
-    if until is not None and until < result.as_of + EXPIRY_WARNING:
-        kind = "expired" if until < result.as_of else "expiring"
-        flags.append(f"{kind}: secured until {until.isoformat()}")
-    if result.source_issues:
-        flags.append(f"source-unclear: {'; '.join(result.source_issues)}")
-    flags.extend(f"renewal-gap: {gap}" for gap in result.renewal_gaps)
-    flags.extend(f"intermediary-spof: {name}" for key, name in zip(result.spof_keys, result.spofs) if key not in result.holder_keys)
-    if result.bgp_seen is False:
-        flags.append(f"not-in-bgp: AS{result.lessee_asn} not seen originating the block")
-    if result.irr_route is False:
-        flags.append(f"no-irr-route: no route object for AS{result.lessee_asn}")
-    if result.abuse_contact is False:
-        flags.append("no-abuse-contact: no covering registry object names one")
-    return flags
+    """The risk flags of a block, each ``"<code>: <detail>"`` (see :func:`risk_findings`)."""
+    return [f"{code}: {template.format(*args)}" for code, template, args in risk_findings(result)]
 
 
 def rov_counts(results: Sequence[BlockResult]) -> dict[str, int]:

@@ -14,7 +14,7 @@ from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.prefixes import covers, prefix_ints
 from chainrisk.ingest.events import party_key
 
-# `report exposure` JSON/CSV columns; the first three are fixed by issue #5
+# `report exposure` JSON/CSV columns; the first three are the core exposure figures (docs/analysis.md)
 EXPOSURE_FIELDS: tuple[str, ...] = ("party", "spof_blocks", "spof_addresses", "spof_lessees", "share", "lessees")
 
 

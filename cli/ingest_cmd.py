@@ -120,20 +120,9 @@ def format_summary(name: str, summary: Any, rejects_path: Path | None) -> list[s
     return lines
 
 
-def _load_worker(module_name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:  # not written yet
-            return None
-        raise
-
-
 def _open_sink(settings: Any) -> Any:
-    try:
-        from chainrisk.graph.backend import open_sink
-    except ImportError as exc:
-        raise click.ClickException(f"the event log is not available ({exc}); use --dry-run to see the events") from None
+    from chainrisk.graph.backend import open_sink
+
     try:
         return open_sink(settings)
     except Exception as exc:  # noqa: BLE001 - a broker that is down must be a message, not a traceback
@@ -226,18 +215,16 @@ def build_command(name: str, module: ModuleType) -> click.Command:
 
 
 class IngestGroup(click.Group):
-    """Subcommands from :data:`WORKERS`, each module imported when needed; workers whose module does
-    not exist yet are not listed."""
+    """Subcommands from :data:`WORKERS`, each module imported when needed."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in WORKERS if self.get_command(ctx, name) is not None]
+        return list(WORKERS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         module_name = WORKERS.get(name)
         if module_name is None:
             return None
-        module = _load_worker(module_name)
-        return build_command(name, module) if module is not None else None
+        return build_command(name, importlib.import_module(module_name))
 
 
 @click.group(cls=IngestGroup)

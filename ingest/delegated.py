@@ -29,14 +29,12 @@ from datetime import date, datetime, timezone
 from ipaddress import IPv4Address
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import Delegation, Event, Provenance
+from chainrisk.ingest.events import DELEGATION_STATUSES, HELD_STATUSES, Delegation, Event, Provenance
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_address, range_to_cidrs
 
 SOURCE = "rir-delegated-extended"
 DESCRIPTION = "RIR delegated-extended statistics: holder (opaque id) and status per IPv4 range"
 
-STATUSES = frozenset({"allocated", "assigned", "reserved", "available"})
-HOLDER_STATUSES = frozenset({"allocated", "assigned"})
 RECORD_TYPES = frozenset({"ipv4", "ipv6", "asn"})
 MIN_FIELDS = 7  # registry|cc|type|start|value|date|status (opaque-id is optional: plain stats lack it)
 IPV4_SPACE = 2**32
@@ -96,11 +94,11 @@ def ipv4_record(fields: list[str]) -> tuple[IPv4Address, int, str, date | None, 
     if int(start) + count > IPV4_SPACE:
         raise ValueError(f"bad address count: {start} + {count} addresses runs past 255.255.255.255")
     status = fields[6].strip().lower()
-    if status not in STATUSES:
-        raise ValueError(f"unknown status: {fields[6].strip()!r} (expected one of {', '.join(sorted(STATUSES))})")
+    if status not in DELEGATION_STATUSES:
+        raise ValueError(f"unknown status: {fields[6].strip()!r} (expected one of {', '.join(sorted(DELEGATION_STATUSES))})")
     registered = parse_yyyymmdd(fields[5])
     opaque_id = fields[7].strip() if len(fields) > 7 else ""
-    holder_id = opaque_id if status in HOLDER_STATUSES and opaque_id else None
+    holder_id = opaque_id if status in HELD_STATUSES and opaque_id else None
     return start, count, status, registered, holder_id
 
 
