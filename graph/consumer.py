@@ -222,9 +222,20 @@ class _Waiting:
         self.since: float | None = None
         self.behind: int | None = None
         self.logged = 0.0
+        self.checked = 0.0
 
     def progress(self) -> None:
         self.since = self.behind = None
+
+    def due(self) -> bool:
+        """Whether to look at how far behind the graph is now: on every idle poll with
+        ``until_idle``; otherwise at most once per ``wait_log_interval_s`` (it reads the log's or
+        Kafka's end offsets)."""
+        now = time.monotonic()
+        if self.options.until_idle or now - self.checked >= self.options.wait_log_interval_s:
+            self.checked = now
+            return True
+        return False
 
     def idle(self, source: RecordSource, behind: int) -> None:
         now = time.monotonic()
@@ -290,10 +301,11 @@ def run_consumer(
                 records = with_retries(lambda: _fill_batch(source, options), "Kafka", options)
                 if not records:
                     metrics.maybe_log(source, stats)
-                    behind = with_retries(source.behind, "Kafka", options)
-                    if options.until_idle and behind == 0:
-                        break
-                    waiting.idle(source, behind)
+                    if waiting.due():  # until_idle: every idle poll; else only when a waiting line may be due
+                        behind = with_retries(source.behind, "Kafka", options)
+                        if options.until_idle and behind == 0:
+                            break
+                        waiting.idle(source, behind)
                     continue
                 waiting.progress()
                 batch = decode_and_prepare(records, store)
