@@ -1,6 +1,6 @@
 """`consume --until-idle` on the real Kafka + Neo4j never declares victory early: a consumer restarted
-after SIGKILL takes over at once (static membership) and ends with the whole graph; one that gets
-no partitions says so and gives up with status 3; the crash loop of bench/crash_loop.py in small."""
+after SIGKILL takes over at once (static membership) and ends with the whole graph; the crash loop
+of bench/crash_loop.py in small. (Waiting without partitions and giving up: tests/unit/test_consumer_waiting.py.)"""
 from __future__ import annotations
 
 import os
@@ -86,36 +86,6 @@ def test_a_consumer_restarted_after_sigkill_takes_over_at_once_and_ends_with_eve
     expected = NxStore(tmp_path / "expected", save_interval_s=3600)
     expected.apply_batch(events, {}, "expected")
     assert neo.canonical_dump() == expected.canonical_dump()
-
-
-def test_a_consumer_that_gets_no_partitions_says_so_and_gives_up_with_status_3(isolated_services: Callable[..., Settings],
-                                                                               neo: NeoStore, tmp_path: Path) -> None:
-    """One partition per topic, held by a live member of the group that applies nothing: the
-    consumer under test is left without partitions (or with some while the graph stays behind)."""
-    from kafka import KafkaConsumer
-
-    settings = isolated_services("no-partitions", alerts=False, topic_partitions=1)
-    publish(settings, synthetic_lease_events(300, seed=3))
-    holder = KafkaConsumer(*[settings.topic(t) for t in ("relationships", "routing", "reputation")],
-                           **settings.kafka_client_config(), group_id=settings.consumer_group, enable_auto_commit=False,
-                           session_timeout_ms=30_000, heartbeat_interval_ms=1_000, max_poll_interval_ms=600_000)
-    try:
-        deadline = time.monotonic() + 60
-        while not holder.assignment():
-            holder.poll(timeout_ms=500, max_records=1)
-            assert time.monotonic() < deadline, "the holder got no partitions"
-        log = tmp_path / "consume.log"
-        proc = consumer(settings, log, "--wait-timeout", "8")
-        while proc.poll() is None:
-            holder.poll(timeout_ms=200, max_records=1)  # stay a live member; its records are never applied
-            assert time.monotonic() < deadline + 120, log.read_text()[-3000:]
-        text = log.read_text()
-    finally:
-        holder.close(autocommit=False)
-    assert proc.returncode == 3, text[-3000:]
-    assert "error: the graph is" in text and "behind the topics' ends" in text and f"group {settings.consumer_group}" in text
-    assert "waiting" in text and "Traceback" not in text
-    assert "consumed 0 records" not in text
 
 
 def test_crash_loop_small(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
