@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,8 +17,11 @@ from chainrisk.analysis.blocks import BLOCK_FIELDS, BlockResult, PortfolioAnalys
 from chainrisk.analysis.chains import holder_lessee_paths
 from chainrisk.analysis.exposure import EXPOSURE_FIELDS, UnknownParty, exposure, remove_party, resolve_party, transfer_block
 from chainrisk.analysis.model import Portfolio
-from chainrisk.analysis.report_formats import to_csv, to_json
 from chainrisk.cli.output import print_table
+from chainrisk.common.formats import to_csv, to_json
+
+if TYPE_CHECKING:  # rich is imported where a table is printed
+    from rich.console import JustifyMethod
 
 FORMATS = ("table", "json", "csv", "html")
 TABLE_ROWS = 50
@@ -242,9 +245,10 @@ def print_exposure_table(rows: list[Any], total_rows: int, total_addresses: int,
 
     table = Table(title=f"Exposure: single points of failure ({len(rows):,} of {total_rows:,} parties; "
                         f"{total_addresses:,} leased addresses)")
-    for name, justify in (("party", "left"), ("SPOF blocks", "right"), ("SPOF addresses", "right"), ("lessees", "right"),
-                          ("share", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("party", "left"), ("SPOF blocks", "right"), ("SPOF addresses", "right"), ("lessees", "right"), ("share", "right"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
     for r in rows:
         table.add_row(r.party, f"{r.spof_blocks:,}", f"{r.spof_addresses:,}", f"{r.spof_lessees:,}", f"{r.share:.2%}")
     print_table(table, output)
@@ -337,11 +341,12 @@ def whatif(remove: str | None, transfer: str | None, to: str | None, backend: st
         else:
             _emit(removal_text(impact), output)
         return
+    assert transfer is not None and to  # checked above: --transfer without --remove, and with --to
     from chainrisk.ingest.prefixes import parse_ipv4_prefix
 
     try:
-        block = str(parse_ipv4_prefix(transfer))  # type: ignore[arg-type]
-        impact_t = transfer_block(analysis, block, to)  # type: ignore[arg-type]
+        block = str(parse_ipv4_prefix(transfer))
+        impact_t = transfer_block(analysis, block, to)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--transfer") from None
     except LookupError as exc:

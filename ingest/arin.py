@@ -192,7 +192,7 @@ def registration_from_net(net: NetFields, reference: str, path: Path, ctx: Parse
         observed_at=observed_at_for(ctx, updated or created, path), ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
-        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()  # type: ignore[misc]
+        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()
 
 
 def bulk_net(block: Block, org_names: dict[str, str]) -> NetFields:
@@ -431,7 +431,8 @@ def rdap_events(network: Any, reference: str, offset: int, path: Path, ctx: Pars
         yield Reject(reference, None, "; ".join(reasons), raw, offset=offset)
         return
     assert handle and registry
-    status = network.get("type") if isinstance(network.get("type"), str) else ""
+    net_type = network.get("type")
+    status = net_type if isinstance(net_type, str) else ""
     org = rdap_org(network)
     parent = network.get("parentHandle") if isinstance(network.get("parentHandle"), str) else None
     created, changed = _rdap_event(network, "registration"), _rdap_event(network, "last changed")
@@ -456,7 +457,7 @@ def rdap_events(network: Any, reference: str, offset: int, path: Path, ctx: Pars
         observed_at=observed_at_for(ctx, changed or created, path), ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
-        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()  # type: ignore[misc]
+        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()
 
 
 # ---------------------------------------------------------------------------------------------

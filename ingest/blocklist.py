@@ -173,6 +173,7 @@ def _parse_text(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest
         if observed_at is None:
             observed_at = observed_at_for(ctx, content_date, src.path)
             list_name = list_name or list_name_from_file_name(src.path)
+        assert list_name is not None  # named by the header or, at the first entry, by the file
         yield from _line_items(text_entry, text, number, line, list_name, ctx, observed_at)
 
 

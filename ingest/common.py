@@ -21,9 +21,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from chainrisk.common.timestamps import as_utc
 from chainrisk.ingest.events import Event, utc_now
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+# what SourceFile reads through: each of them peeks without consuming
+Decompressed = gzip.GzipFile | bz2.BZ2File | io.BufferedReader
 
 MAX_RAW_IN_REJECT = 300
 # what a corrupt or truncated file raises while being read (zlib.error: a broken deflate stream)
@@ -98,7 +105,7 @@ class SourceFile:
         self._raw.seek(0)
         self.compression = "gzip" if magic[:2] == b"\x1f\x8b" else "bzip2" if magic == b"BZh" else None
         if self.compression == "gzip":
-            self._stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw)
+            self._stream: Decompressed = gzip.GzipFile(fileobj=self._raw)
         elif self.compression == "bzip2":
             self._stream = bz2.BZ2File(self._raw)
         else:
@@ -114,7 +121,7 @@ class SourceFile:
         except (OSError, ValueError):
             return 0
 
-    def binary(self) -> IO[bytes]:
+    def binary(self) -> Decompressed:
         return self._stream
 
     def lines(self) -> Iterator[tuple[int, str]]:
@@ -195,10 +202,6 @@ class IngestSummary:
 def reason_class(reason: str) -> str:
     """The kind of a reject reason, for the summary: the text before the first colon."""
     return reason.split(":", 1)[0].strip()
-
-
-def as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
@@ -307,10 +310,10 @@ class _Progress:
             )
             self._bar.start()
 
-    def start(self, name: str, total: int) -> int | None:
+    def start(self, name: str, total: int) -> TaskID | None:
         return self._bar.add_task(name, total=total) if self._bar else None
 
-    def update(self, task: int | None, completed: int) -> None:
+    def update(self, task: TaskID | None, completed: int) -> None:
         if self._bar is not None and task is not None:
             self._bar.update(task, completed=completed)
 

@@ -116,7 +116,8 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
             observed_at = observed_at_for(ctx, None, src.path)
         if is_summary(fields):
             continue
-        yield from _record(fields, number, line, ctx, observed_at)  # type: ignore[arg-type]
+        assert observed_at is not None  # fixed at the first record
+        yield from _record(fields, number, line, ctx, observed_at)
     if not seen_first_record:
         raise SourceError(f"{ctx.reference}: empty file: no delegated statistics records")
 

@@ -28,11 +28,11 @@ import json
 import re
 from datetime import date, datetime, timezone
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class Role(str, Enum):
@@ -107,7 +107,12 @@ def _check_ipv4_prefix(value: str) -> str:
 _NOT_IN_ID = {"event_id", "provenance"}  # the fields content_id leaves out of the hash
 
 
+_E = TypeVar("_E", bound="_Event")
+
+
 class _Event(_Frozen):
+    if TYPE_CHECKING:  # each event kind declares it as a Literal default; not a field of the base model
+        type: str
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = ""
     op: Literal["assert", "retract"] = "assert"
@@ -126,7 +131,7 @@ class _Event(_Frozen):
 
     @property
     def fact_key(self) -> str:
-        return f"{self.type}|" + "|".join("" if p is None else str(p) for p in self.identity())  # type: ignore[attr-defined]
+        return f"{self.type}|" + "|".join("" if p is None else str(p) for p in self.identity())
 
     def content_id(self) -> str:
         """The deterministic ``event_id`` of this event: the first 32 hex digits of the sha256 of
@@ -135,7 +140,7 @@ class _Event(_Frozen):
         prov = self.provenance
         return hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{body}".encode()).hexdigest()[:32]
 
-    def with_id(self) -> _Event:
+    def with_id(self: _E) -> _E:
         """This event with its deterministic ``event_id`` (:meth:`content_id`): a hash of the fact's
         content (every field but the id and the provenance), its source dataset and its observed date."""
         return self.model_copy(update={"event_id": self.content_id()})

@@ -15,7 +15,7 @@ def first_text(src: SourceFile, size: int = SNIFF_BYTES) -> str:
     (a leading UTF-8 byte-order mark is dropped). Raises :class:`SourceError` for broken compression."""
     stream = src.binary()
     try:
-        head = stream.peek(size)[:size]  # type: ignore[attr-defined]  # Buffered/Gzip/BZ2 readers peek
+        head = stream.peek(size)[:size]
     except READ_ERRORS as exc:
         raise SourceError(f"{src.path}: broken {src.compression or 'file'}: {exc}") from None
     return head.decode("utf-8", errors="replace").removeprefix("\ufeff")

@@ -329,7 +329,7 @@ def retraction(hop: LeaseHop, ctx: ParseContext, observed_at: datetime) -> Lease
     """The event withdrawing ``hop``: same fact, ``op="retract"``, dated ``observed_at`` so it
     supersedes the assertion."""
     provenance = hop.provenance.model_copy(update={"observed_at": max(observed_at, hop.provenance.observed_at), "ingested_at": ctx.ingested_at})
-    return hop.model_copy(update={"op": "retract", "provenance": provenance, "event_id": ""}).with_id()  # type: ignore[return-value]
+    return hop.model_copy(update={"op": "retract", "provenance": provenance, "event_id": ""}).with_id()
 
 
 def make_parser(paths: list[Path], replaces: Path | None = None, **_options: Any) -> Callable[[SourceFile, ParseContext], Iterator[LeaseHop | Reject]]:

@@ -254,7 +254,7 @@ def inetnum_events(obj: RpslObject, where: Where, ctx: ParseContext, org_names: 
         ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
-        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()  # type: ignore[misc]
+        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()
 
 
 def route_events(obj: RpslObject, where: Where, ctx: ParseContext) -> Iterator[RouteObject | Reject | Skip]:
@@ -282,6 +282,7 @@ def route_events(obj: RpslObject, where: Where, ctx: ParseContext) -> Iterator[R
     if reasons:
         yield Reject(where.reference, obj.line, "; ".join(reasons), obj.raw_text())
         return
+    assert origin is not None and registry  # a missing one is a reason above
     changed = _latest_date(obj.values("last-modified")) or _latest_date(obj.values("changed"))
     provenance = Provenance(
         source=SOURCE,
@@ -291,7 +292,7 @@ def route_events(obj: RpslObject, where: Where, ctx: ParseContext) -> Iterator[R
         ingested_at=ctx.ingested_at,
     )
     yield RouteObject(
-        block=str(prefix), origin_asn=origin, registry=registry, mnt_by=_split_list(obj.values("mnt-by")), provenance=provenance  # type: ignore[arg-type]
+        block=str(prefix), origin_asn=origin, registry=registry, mnt_by=_split_list(obj.values("mnt-by")), provenance=provenance
     ).with_id()
 
 

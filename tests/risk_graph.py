@@ -132,14 +132,13 @@ def build_risk_graph(store: Any) -> Any:
     from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.writeback import analysis_rows
     from chainrisk.graph.alerts.engine import AlertEngine
-    from chainrisk.graph.alerts.repo import alert_repository
 
     store.ensure_schema()
     events = all_events()
     result = store.apply_batch(events, {}, GROUP)
     retracts = sum(e.op == "retract" for e in events)
     assert (result.applied, result.retracted) == (len(events) - retracts, retracts), f"fixture events not all applied: {result}"
-    AlertEngine(store, alert_repository(store)).process(result.changes)
+    AlertEngine(store).process(result.changes)
     analysis = analyse_portfolio(store.load_portfolio(), AS_OF)
     block_rows, spof_rows = analysis_rows(analysis, INGESTED)
     store.write_analysis(block_rows, spof_rows)
