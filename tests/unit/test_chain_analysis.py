@@ -1,4 +1,4 @@
-"""Per-block chain figures on small hand-made chains, one definition at a time.
+"""Per-block chain figures on small hand-made chains, one definition at a time (docs/analysis.md).
 
 Each chain test runs twice: once through ``analyse_chain`` (what the analysis calls: lines take a
 shortcut) and once through ``analyse_dag`` (the general path), each compared with the figures
