@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,8 @@ def _follow(settings: Any, fmt: str) -> None:
         pass
 
 
-def _tail_alerts(settings: Any):  # noqa: ANN202 - a generator of raw alert values
+def _tail_alerts(settings: Any) -> Iterator[bytes]:
+    """The raw values of the alerts published from now on, as they come."""
     if settings.backend == "services":
         from kafka import KafkaConsumer
 
@@ -106,8 +108,8 @@ def _tail_alerts(settings: Any):  # noqa: ANN202 - a generator of raw alert valu
         offset = log.end_offset("alerts")
         while True:
             records = log.read("alerts", offset, 100)
-            for record in records:
-                yield record.value
+            for entry in records:
+                yield entry.value
             if records:
                 offset = records[-1].offset + 1
             else:

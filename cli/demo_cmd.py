@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import click
@@ -36,7 +36,7 @@ def _step(message: str) -> float:
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), help="State folder (default .chainrisk).")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default="2026-11-01", show_default=True,
               help="The analysis date (fixed, so the demo prints the same figures every day).")
-def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as_of) -> None:  # noqa: ANN001
+def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as_of: datetime | None) -> None:
     """Run the whole pipeline on a seeded synthetic portfolio and print the exposure report."""
     from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.exposure import exposure
@@ -110,7 +110,5 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     click.echo(f"  chainrisk alerts{flag}                              upstream holder changes")
 
 
-def analysis_time():  # noqa: ANN201
-    from datetime import datetime, timezone
-
+def analysis_time() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)

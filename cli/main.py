@@ -37,7 +37,8 @@ class LazyGroup(click.Group):
             if exc.name == module_name:  # not written yet
                 return None
             raise
-        return getattr(module, attr)
+        command: click.Command = getattr(module, attr)
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

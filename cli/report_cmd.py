@@ -20,8 +20,11 @@ from chainrisk.analysis.model import Portfolio
 from chainrisk.analysis.report_formats import to_csv, to_json
 from chainrisk.cli.output import print_table
 
-if TYPE_CHECKING:  # rich is imported where a table is printed
+if TYPE_CHECKING:  # imported where used, so that the CLI starts fast
     from rich.console import JustifyMethod
+
+    from chainrisk.graph.config import Settings
+    from chainrisk.graph.stores.protocol import GraphStore
 
 FORMATS = ("table", "json", "csv", "html")
 TABLE_ROWS = 50
@@ -45,7 +48,7 @@ def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def open_configured_store(backend: str | None, state_dir: Path | None) -> tuple[Any, Any]:
+def open_configured_store(backend: str | None, state_dir: Path | None) -> tuple[Settings, GraphStore]:
     """``(settings, store)`` for the configured backend; a clear error instead of a traceback when
     the store cannot be opened (server down, state folder locked or unreadable)."""
     from chainrisk.graph.config import ConfigError, load_settings

@@ -87,12 +87,14 @@ def parse_max_length(value: Any, prefix_length: int) -> int:
         text = value.strip()
         if not text.isascii() or not text.isdigit():
             raise VrpError(f"bad maxLength: {value!r} is not a whole number")
-        value = int(text)
-    if value < prefix_length:
-        raise VrpError(f"bad maxLength: {value} is shorter than the prefix length /{prefix_length}")
-    if value > 32:
-        raise VrpError(f"bad maxLength: {value} is longer than 32")
-    return value
+        number = int(text)
+    else:
+        number = value
+    if number < prefix_length:
+        raise VrpError(f"bad maxLength: {number} is shorter than the prefix length /{prefix_length}")
+    if number > 32:
+        raise VrpError(f"bad maxLength: {number} is longer than 32")
+    return number
 
 
 def parse_timestamp(value: Any) -> datetime:
