@@ -8,16 +8,13 @@ Pure: a :class:`~chainrisk.analysis.model.Portfolio` and a reference date in, re
 """
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from chainrisk.analysis.chains import ChainFacts, analyse_chain
 from chainrisk.analysis.model import Hop, Portfolio, RegistryRecord
-from chainrisk.analysis.prefix_index import prefix_ints
 from chainrisk.analysis.registry_chain import RegistryLink, registry_hops, registry_links
 from chainrisk.analysis.signals import (
     INVALID,
@@ -33,6 +30,8 @@ from chainrisk.analysis.signals import (
     source_clarity_issues,
     validate_route,
 )
+from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.prefixes import prefix_ints
 
 CONTRACT = "contract"
 REGISTRY = "registry"
@@ -174,19 +173,6 @@ def leased_block_hops(portfolio: Portfolio, indexes: SignalIndexes) -> tuple[dic
             hops_by_block[record.block] = registry_hops(record.block, links)
             basis[record.block] = REGISTRY
     return hops_by_block, basis
-
-
-@contextmanager
-def without_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: analysis builds millions of small acyclic objects, and
-    the collector would only rescan them again and again (reference counting still frees them)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from chainrisk.analysis.blocks import CONTRACT, BlockResult, PortfolioAnalysis, without_cyclic_gc
+from chainrisk.analysis.blocks import CONTRACT, BlockResult, PortfolioAnalysis
 from chainrisk.analysis.chains import HOLDER, analyse_chain
 from chainrisk.analysis.model import Hop
-from chainrisk.analysis.prefix_index import covers, prefix_ints
 from chainrisk.analysis.signals import comparable_name
+from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.prefixes import covers, prefix_ints
 from chainrisk.ingest.events import party_key
 
 # `report exposure` JSON/CSV columns; the first three are fixed by issue #5

@@ -18,12 +18,12 @@ Change kinds (``HolderChange.kind``):
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from chainrisk.analysis.model import Hop
+from chainrisk.common.prefixes import covers, prefix_ints
 from chainrisk.ingest.events import Delegation, HolderTransfer, LeaseHop, Party, Registration
 
 RECLAIMED_STATUSES = frozenset({"reserved", "available"})
@@ -261,14 +261,14 @@ def blast_radius(change: HolderChange, leased_hops: list[Hop]) -> list[AffectedL
     equals) ``change.block`` and whose lease started on or before the change (a lease signed after
     the change was signed with the new holder). ``leased_hops`` are the hops of those candidate
     blocks. Depth is 0 for a holder-level change, else the depth of the supplied party."""
-    changed = ipaddress.IPv4Network(change.block)
+    changed = prefix_ints(change.block)
     by_block: dict[str, list[Hop]] = {}
     for hop in leased_hops:
-        if ipaddress.IPv4Network(hop.block).subnet_of(changed):
+        if covers(changed, prefix_ints(hop.block)):
             by_block.setdefault(hop.block, []).append(hop)
     affected = []
     change_day = change.changed_at.date()
-    for block, hops in sorted(by_block.items(), key=lambda kv: ipaddress.ip_network(kv[0])):
+    for block, hops in sorted(by_block.items(), key=lambda kv: prefix_ints(kv[0])):
         started = min(h.start_date for h in hops)
         if started > change_day:
             continue

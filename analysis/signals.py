@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from chainrisk.analysis.model import Hop, Listing, Portfolio, RegistryRecord, RouteObjectRecord, VrpRecord
-from chainrisk.analysis.prefix_index import CoveringIndex, OverlapIndex, prefix_ints
+from chainrisk.analysis.prefix_index import CoveringIndex, OverlapIndex
+from chainrisk.common.prefixes import prefix_ints
 
 VALID = "Valid"
 INVALID = "Invalid"

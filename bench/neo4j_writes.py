@@ -2,7 +2,7 @@
 same rows (the practical limit) and one transaction per event (the naive way).
 
 Input: the first N lease-hop events the leases worker makes from a seeded synthetic register
-(``chainrisk.ingest.synthetic``). The database is emptied before each run; each run ends with a
+(``chainrisk.synthetic``). The database is emptied before each run; each run ends with a
 check that it holds one LEASES relationship per distinct fact.
 
 1. consumer: ``NeoStore.apply_batch`` over batches of the configured ``batch_size`` (as

@@ -42,11 +42,10 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     from chainrisk.analysis.exposure import exposure
     from chainrisk.analysis.writeback import analysis_rows
     from chainrisk.cli.report_cmd import open_configured_store, print_exposure_table
-    from chainrisk.graph.alerts.repo import alert_repository
     from chainrisk.graph.backend import open_sink
     from chainrisk.graph.config import load_settings
     from chainrisk.ingest.common import run_ingest
-    from chainrisk.ingest.synthetic import write_dataset
+    from chainrisk.synthetic import write_dataset
 
     settings = load_settings(backend=backend, state_dir=state_dir)
     started = _step(f"generating a synthetic portfolio of {blocks:,} leased blocks (seed {seed})")
@@ -87,7 +86,7 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
         analysis = analyse_portfolio(store.load_portfolio(), as_of.date() if as_of else date.today())
         block_rows, spof_rows = analysis_rows(analysis, analysis_time())
         store.write_analysis(block_rows, spof_rows)
-        open_alerts = [a for a in alert_repository(store).load_alerts(None) if a["status"] == "open"]
+        open_alerts = [a for a in store.load_alerts(None) if a["status"] == "open"]
     finally:
         store.close()
     rows = exposure(analysis)

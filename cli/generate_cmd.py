@@ -1,5 +1,5 @@
 """`chainrisk generate`: write a seeded SYNTHETIC lease register (and matching VRPs, BGP origins and a
-DROP list) for demos, tests and benchmarks. See ``chainrisk.ingest.synthetic``."""
+DROP list) for demos, tests and benchmarks. See ``chainrisk.synthetic``."""
 from __future__ import annotations
 
 import time
@@ -18,7 +18,7 @@ import click
               help="Also write vrps.json (rpki-client), pfx2as.tsv and drop.txt matching the register.")
 def generate(n_blocks: int, seed: int, out: Path, broken_rate: float, signals: bool) -> None:
     """Generate a synthetic portfolio (address space 240.0.0.0/4, private ASNs) into OUT."""
-    from chainrisk.ingest.synthetic import write_dataset
+    from chainrisk.synthetic import write_dataset
 
     started = time.monotonic()
     try:

@@ -17,8 +17,8 @@ from chainrisk.analysis.blocks import BLOCK_FIELDS, BlockResult, PortfolioAnalys
 from chainrisk.analysis.chains import holder_lessee_paths
 from chainrisk.analysis.exposure import EXPOSURE_FIELDS, UnknownParty, exposure, remove_party, resolve_party, transfer_block
 from chainrisk.analysis.model import Portfolio
-from chainrisk.analysis.report_formats import to_csv, to_json
 from chainrisk.cli.output import print_table
+from chainrisk.common.formats import to_csv, to_json
 
 if TYPE_CHECKING:  # imported where used, so that the CLI starts fast
     from rich.console import JustifyMethod

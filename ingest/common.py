@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from chainrisk.common.timestamps import as_utc
 from chainrisk.ingest.events import Event, utc_now
 
 if TYPE_CHECKING:
@@ -201,10 +202,6 @@ class IngestSummary:
 def reason_class(reason: str) -> str:
     """The kind of a reject reason, for the summary: the text before the first colon."""
     return reason.split(":", 1)[0].strip()
-
-
-def as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")

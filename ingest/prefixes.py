@@ -45,11 +45,6 @@ def canonical_ipv4_prefix(text: str) -> str:
     return str(parse_ipv4_prefix(value))
 
 
-def prefix_length(prefix: str) -> int:
-    """The length of a canonical prefix text."""
-    return int(prefix.rpartition("/")[2])
-
-
 def parse_ipv4_address(text: str) -> IPv4Address:
     """The IPv4 address ``a.b.c.d``; ``ValueError`` (IPv6 out of scope, or not valid IPv4) otherwise."""
     value = text.strip()

@@ -41,11 +41,12 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from chainrisk.common.prefixes import prefix_length
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
 from chainrisk.ingest.events import Event, Provenance, Vrp
 from chainrisk.ingest.formats import first_text
 from chainrisk.ingest.jsonstream import BadElement, JsonLayoutError, JsonObjectStream
-from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn, prefix_length
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn
 
 SOURCE = "rpki-vrps"
 DESCRIPTION = "RPKI VRP exports: rpki-client JSON, Routinator JSON/jsonext/CSV, RIPE validator CSV"

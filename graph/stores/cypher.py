@@ -359,7 +359,7 @@ WIPE = (
     "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS",
 )
 
-# --- alerts (graph/alerts/repo.py) ------------------------------------------------------------------------
+# --- alerts (load_alerts / save_alerts; the node: graph/stores/alerts.py) ---------------------------------
 
 ALERT_SCHEMA = "CREATE CONSTRAINT alert_id_unique IF NOT EXISTS FOR (n:Alert) REQUIRE n.alert_id IS UNIQUE"
 ALL_ALERTS = "MATCH (a:Alert) RETURN a.json AS json"

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chainrisk.graph.stores.facts import Version, as_utc, order_key, version_of
+from chainrisk.common.timestamps import as_utc
+from chainrisk.graph.stores.facts import Version, order_key, version_of
 from chainrisk.graph.stores.records import delegation_holder
 from chainrisk.ingest.events import Event, Role, party_key
 

@@ -17,6 +17,7 @@ transaction function. Every Cypher statement is in ``graph/stores/cypher.py``.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +26,12 @@ from typing import Any
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 
-from chainrisk.analysis.blocks import without_cyclic_gc
+from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.graph.config import Settings
 from chainrisk.graph.stores import cypher, preparation
+from chainrisk.graph.stores.alerts import affected_links, alert_props
 from chainrisk.graph.stores.facts import Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
 from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
@@ -105,6 +108,7 @@ class NeoStore:
         self.settings = settings
         self.database = settings.neo4j_database
         self._legacy_block_lengths: list[int] | None = None  # see cypher.LOCK_BLOCK_OCTETS
+        self._alert_schema_ready = False  # the Alert constraint is made with the first alerts saved
         self.driver = driver or GraphDatabase.driver(
             settings.neo4j_uri, auth=(settings.neo4j_user, settings.resolve_neo4j_password()),
             connection_timeout=10, max_transaction_retry_time=60,
@@ -175,7 +179,7 @@ class NeoStore:
                 # concurrent consumers entirely. A crash between the two transactions leaves blocks
                 # that re-applying the batch names anyway (reference nodes are a function of the
                 # events seen), so the graph still ends as if each batch were one transaction.
-                session.execute_write(self._add_blocks, prepared.references.blocks, prepared)
+                session.execute_write(self.add_blocks, prepared.references.blocks, prepared)
             result: BatchResult = session.execute_write(self._apply_tx, prepared, offsets, group, start_offsets, keep_changes)
         result.seconds = time.monotonic() - started
         return result
@@ -236,9 +240,10 @@ class NeoStore:
                 out[r["key"]] = event_from_props(event_type, r["props"])
         return out
 
-    def _add_blocks(self, tx: ManagedTransaction, prefixes: set[str], prepared: preparation.PreparedBatch) -> None:
+    def add_blocks(self, tx: ManagedTransaction, prefixes: set[str], prepared: preparation.PreparedBatch) -> None:
         """Create the blocks that do not exist yet, with their WITHIN links (and re-parent existing
-        blocks a new one now covers more specifically), holding the locks of the /8s they overlap."""
+        blocks a new one now covers more specifically), holding the locks of the /8s they overlap.
+        The transaction function of a batch's first, short transaction (:meth:`apply_batch`)."""
         if not prefixes:
             return
         new = prefixes - {r["prefix"] for r in _run(tx, cypher.EXISTING_BLOCKS, prefixes=sorted(prefixes))}
@@ -362,6 +367,27 @@ class NeoStore:
                 rels.append({"type": r["type"], "start": [r["a_label"], canonical_value(r["a_id"])],
                              "end": [r["b_label"], canonical_value(r["b_id"])], "props": canonical_props(r["props"])})
         return sort_dump(nodes, rels)
+
+    # --- alerts (graph/stores/alerts.py) ------------------------------------------------------------------
+
+    def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        with self._session() as session:
+            if alert_ids is None:
+                rows = session.run(cypher.ALL_ALERTS)
+            else:
+                rows = session.run(cypher.ALERTS_BY_ID, ids=sorted(set(alert_ids)))
+            alerts = [json.loads(r["json"]) for r in rows]
+        return sorted(alerts, key=alert_order)
+
+    def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        rows = [{"id": a["id"], "block": a["block"], "props": alert_props(a),
+                 "affected": [{"block": block, "depth": depth} for block, depth in affected_links(a)]}
+                for a in alerts]
+        with self._session() as session:
+            if not self._alert_schema_ready:
+                session.run(cypher.ALERT_SCHEMA).consume()
+                self._alert_schema_ready = True
+            session.execute_write(lambda tx: _run(tx, cypher.SAVE_ALERTS, rows=rows).consume())
 
     # --- analysis write-back -------------------------------------------------------------------------------
 

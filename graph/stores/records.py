@@ -13,7 +13,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any, Final, get_args
 
-from chainrisk.analysis.prefix_index import prefix_ints, prefix_size
+from chainrisk.common.prefixes import prefix_range
 from chainrisk.ingest.events import EVENT_ADAPTER, Event, Role, party_key
 
 _MODELS: dict[str, Any] = {m.model_fields["type"].default: m for m in get_args(get_args(Event)[0])}
@@ -60,12 +60,6 @@ MACHINERY_LABELS = frozenset({"ConsumerOffset", "Meta", "PendingChanges"})
 def identity_prop(label: str) -> str:
     """The property that identifies a node of ``label``."""
     return IDENTITY_PROP.get(label, "fact_key")
-
-
-def prefix_range(prefix: str) -> tuple[int, int, int]:
-    """``(first, last, prefix_length)`` of a valid IPv4 CIDR, addresses as integers."""
-    first, length = prefix_ints(prefix)
-    return first, first + prefix_size(length) - 1, length
 
 
 def block_props(prefix: str) -> dict[str, Any]:
