@@ -23,11 +23,10 @@ from chainrisk.analysis.holder_changes import (
     Alert,
     Evidence,
     HolderChange,
-    PartyRef,
     detect_lease_changes,
     detect_registry_change,
 )
-from chainrisk.ingest.events import LeaseHop
+from chainrisk.ingest.events import LeaseHop, PartyRef
 
 
 class AppliedChange(Protocol):

@@ -1,5 +1,5 @@
-"""One block's contract chain: the DAG of its lease hops, and the per-block figures the issue
-defines (depth, single points of failure, secured-until, renewal gaps, data errors).
+"""One block's contract chain: the DAG of its lease hops, and the per-block figures read off it
+(depth, single points of failure, secured-until, renewal gaps, data errors).
 
 The chain of a block is the directed graph whose nodes are parties (by key) and whose edges are the
 block's hops, provider -> recipient. *Holders* are the parties named as provider with role
@@ -256,6 +256,28 @@ def _describe_cycle(succ: dict[str, list[str]], names: dict[str, str]) -> str:
                 stack.append((nxt, iter(succ.get(nxt, ()))))
                 path.append(nxt)
     return "(not found)"
+
+
+def party_depths(hops: Sequence[Hop]) -> dict[str, int]:
+    """The depth of every party a holder reaches in one block's hops: the fewest hops from any
+    holder (holders are 0). The lessee's is :func:`analyse_chain`'s ``depth_min``, which the
+    topological pass there computes along with the other figures; this breadth-first walk answers
+    for every party and for any shape, cycles and cut-off parties included, as the blast radius of
+    an upstream change needs (the change itself may have broken the chain)."""
+    depth: dict[str, int] = {h.provider: 0 for h in hops if h.provider_role == HOLDER}
+    frontier = list(depth)
+    children: dict[str, list[str]] = {}
+    for h in hops:
+        children.setdefault(h.provider, []).append(h.recipient)
+    while frontier:
+        nxt = []
+        for party in frontier:
+            for child in children.get(party, ()):
+                if child not in depth:
+                    depth[child] = depth[party] + 1
+                    nxt.append(child)
+        frontier = nxt
+    return depth
 
 
 def holder_lessee_paths(hops: Sequence[Hop], limit: int = 50) -> list[list[str]]:

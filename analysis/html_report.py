@@ -143,6 +143,10 @@ def _block_section(result: BlockResult, hops: Sequence[Hop]) -> str:
     ]
     if result.registry_chain:
         facts.append(("registry chain", path_text(result.registry_chain)))
+    if result.sublease_of:
+        facts.append(("sub-lease of", result.sublease_of))
+    if result.leased_addresses != result.addresses:
+        facts.append(("addresses leased on from here", f"{result.addresses - result.leased_addresses:,} (sub-leased inside this block)"))
     rows = "".join(f"<tr><th style='width:210px'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
     return (f"<div class='block' id='b-{_anchor(result.block)}'><h3>{escape(result.block)} "
             f"<span class='muted'>&middot; {result.addresses:,} addresses &middot; risk {result.risk_score} "

@@ -19,7 +19,7 @@ whatever else runs); step 2 reports both.
     python bench/analysis_bench.py --smoke              # 20,000 blocks, about 10 s
     python bench/analysis_bench.py --sizes 1000000 --profile   # pyinstrument profile in bench/out/
 
-Goal (issue #5/#7): 1,000,000 blocks in at most 60 s.
+Goal: 1,000,000 blocks in at most 60 s.
 """
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ CPU a run costs is steadier than its wall time.
 
 Settings come from the normal configuration (CHAINRISK_* / chainrisk.toml), on the services
 backend. The database must be empty, or ``--wipe`` given: every run deletes everything in it.
-Goal (issue #7): consumer >= 0.8x the bare loader.
+Goal: consumer >= 0.8x the bare loader.
 """
 from __future__ import annotations
 

@@ -30,6 +30,11 @@ def generate(n_blocks: int, seed: int, out: Path, broken_rate: float, signals: b
     for kind, name in manifest["files"].items():
         if kind != "register":
             click.echo(f"  {kind}: {out / name}")
-    click.echo(f"ingest with: chainrisk ingest leases {out / 'leases.csv'}"
-               + (f" && chainrisk ingest vrps {out / 'vrps.json'} && chainrisk ingest pfx2as {out / 'pfx2as.tsv'}"
-                  f" && chainrisk ingest blocklist {out / 'drop.txt'}" if signals else ""))
+    click.echo(f"ingest with: {ingest_hint(out, manifest['files'])}")
+
+
+def ingest_hint(out: Path, files: dict[str, str]) -> str:
+    """The commands that ingest every file written (in the demo's order), joined with ``&&``."""
+    from chainrisk.cli.demo_cmd import DEMO_FILES
+
+    return " && ".join(f"chainrisk ingest {worker} {out / files[kind]}" for kind, worker in DEMO_FILES if kind in files)

@@ -10,6 +10,7 @@ scope (IPv6, an AS number row) is yielded as a :class:`Skip`, counted in the sum
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import json
@@ -39,6 +40,48 @@ READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError, z
 
 class SourceError(Exception):
     """The file cannot be read at all (missing, unreadable, broken compression, unknown format)."""
+
+
+# Byte-order marks of encodings other than UTF-8: such a file is refused by name rather than read
+# as mojibake (UTF-32 first: its little-endian mark starts with UTF-16's).
+_FOREIGN_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32LE"), (codecs.BOM_UTF32_BE, "UTF-32BE"), (codecs.BOM_UTF16_LE, "UTF-16LE"), (codecs.BOM_UTF16_BE, "UTF-16BE"))
+LATIN1 = "latin-1"
+
+
+def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Decode the bytes that are not UTF-8 as Latin-1 (each byte one character), keep going."""
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start:error.end].decode(LATIN1), error.end
+
+
+codecs.register_error("chainrisk-latin1", _latin1_fallback)
+
+
+def text_encoding_problem(head: bytes) -> str | None:
+    """Why the first bytes of a (decompressed) file are not UTF-8 text the workers can read: a
+    UTF-16/UTF-32 byte-order mark, or UTF-16 without one (every other byte NUL). None when fine."""
+    for bom, name in _FOREIGN_BOMS:
+        if head.startswith(bom):
+            return f"the file is {name} (byte-order mark {bom.hex(' ').upper()}); save it as UTF-8"
+    sample = head[:64]
+    if len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) == len(odd) and even.count(0) == 0:
+            return "the file looks like UTF-16LE without a byte-order mark (every other byte is NUL); save it as UTF-8"
+        if even.count(0) == len(even) and odd.count(0) == 0:
+            return "the file looks like UTF-16BE without a byte-order mark (every other byte is NUL); save it as UTF-8"
+    return None
+
+
+def bad_text(text: str) -> str | None:
+    """The reject reason when ``text`` (a record, a name, an id) holds a NUL byte or bytes that
+    were not valid UTF-8 (decoded as U+FFFD), else None. Such characters would otherwise pass into
+    party names and registry ids, where one corrupted copy of a name looks like a new party."""
+    if "\x00" in text:
+        return f"NUL byte: the record holds a NUL character at column {text.index(chr(0)) + 1}"
+    if "\ufffd" in text:
+        return f"undecodable bytes: the record is not valid UTF-8 at column {text.index(chr(0xFFFD)) + 1}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -124,10 +167,26 @@ class SourceFile:
     def binary(self) -> Decompressed:
         return self._stream
 
-    def lines(self) -> Iterator[tuple[int, str]]:
-        """(1-based line number, text without the newline). Undecodable bytes become U+FFFD so
-        one bad byte rejects one record, not the file."""
-        text = io.TextIOWrapper(self._stream, encoding="utf-8", errors="replace", newline="")
+    def _text(self, fallback: str | None = None, newline: str | None = None) -> io.TextIOWrapper:
+        """The stream decoded as UTF-8, a leading byte-order mark dropped. Undecodable bytes become
+        U+FFFD (so one bad byte rejects one record, see :func:`bad_text`), or with ``fallback=LATIN1``
+        are read as Latin-1. Raises :class:`SourceError` for UTF-16/UTF-32 text."""
+        self._check_encoding()
+        errors = "chainrisk-latin1" if fallback == LATIN1 else "replace"
+        return io.TextIOWrapper(self._stream, encoding="utf-8-sig", errors=errors, newline=newline)
+
+    def _check_encoding(self) -> None:
+        try:
+            head = self._stream.peek(64)[:64]
+        except READ_ERRORS as exc:
+            raise SourceError(f"{self.path}: broken {self.compression or 'file'}: {exc}") from None
+        problem = text_encoding_problem(head)
+        if problem:
+            raise SourceError(f"{self.path}: unknown format: {problem}")
+
+    def lines(self, fallback: str | None = None) -> Iterator[tuple[int, str]]:
+        """(1-based line number, text without the newline), decoded as :meth:`_text` says."""
+        text = self._text(fallback, newline="")
         number = 0
         try:
             for number, line in enumerate(text, start=1):
@@ -140,7 +199,7 @@ class SourceFile:
     def text_chunks(self, size: int = 1 << 16) -> Iterator[str]:
         """The decoded text in pieces of about ``size`` characters (newlines normalised to ``\\n``),
         for parsers that scan structure rather than lines, such as a streamed JSON document."""
-        text = io.TextIOWrapper(self._stream, encoding="utf-8", errors="replace")
+        text = self._text()
         try:
             while chunk := text.read(size):
                 yield chunk
@@ -150,10 +209,26 @@ class SourceFile:
             _detach_quietly(text)
 
     def read_all(self) -> bytes:
+        """Every (decompressed) byte; raises :class:`SourceError` for broken compression or UTF-16/32 text."""
+        self._check_encoding()
         try:
             return self._stream.read()
         except READ_ERRORS as exc:
             raise SourceError(f"{self.path}: broken {self.compression or 'file'}: {exc}") from None
+
+    def check_complete(self) -> None:
+        """Decompress a gzip or bzip2 file to its end once (in a separate reader) so a truncated or
+        corrupt stream is found before anything from it is published; raises :class:`SourceError`
+        naming the break. Plain files are not read (they have no checksum to check)."""
+        if self.compression is None:
+            return
+        with SourceFile(self.path) as again:
+            read = 0
+            try:
+                while chunk := again._stream.read(1 << 20):
+                    read += len(chunk)
+            except READ_ERRORS as exc:
+                raise SourceError(f"{self.path}: broken {self.compression} after {read:,} bytes of content: {exc}") from None
 
     def close(self) -> None:
         self._raw.close()
@@ -183,6 +258,7 @@ class IngestSummary:
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
     skipped_by_reason: Counter[str] = field(default_factory=Counter)  # out-of-scope records (see Skip)
     files_failed: list[str] = field(default_factory=list)
+    files_without_events: list[str] = field(default_factory=list)  # read to the end, but nothing ingested (--strict fails on these)
     files_read: int = 0
     seconds: float = 0.0
 
@@ -252,7 +328,9 @@ def run_ingest(
     """Parse every file, publish good events to ``sink``, report rejects; flush at the end.
 
     ``limit`` stops after that many events in total. A file that cannot be read is recorded in
-    ``files_failed`` and the other files are still ingested.
+    ``files_failed`` and the other files are still ingested; so is a file in which nothing was
+    recognised (every record rejected, none skipped as out of scope). A file read to the end that
+    gave no event is also listed in ``files_without_events``.
     """
     import time
 
@@ -265,6 +343,7 @@ def run_ingest(
             if limit is not None and summary.events >= limit:
                 break
             ctx = ParseContext(reference=str(path), ingested_at=ingested_at, observed_at=observed_at and as_utc(observed_at))
+            before = (summary.events, summary.rejects, summary.skipped)
             try:
                 with SourceFile(path) as src:
                     task = bar.start(path.name, src.size)
@@ -283,6 +362,7 @@ def run_ingest(
                         if n % 2048 == 0:
                             bar.update(task, src.position())
                     bar.update(task, src.size)
+                _check_recognised(path, summary, before)
                 summary.files_read += 1
             except SourceError as exc:
                 summary.files_failed.append(str(exc))
@@ -292,6 +372,17 @@ def run_ingest(
         bar.stop()
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _check_recognised(path: Path, summary: IngestSummary, before: tuple[int, int, int]) -> None:
+    """After a file: note it when it gave no event, and raise :class:`SourceError` when nothing in it
+    was recognised (only rejects): random bytes or another dataset's file, not a bad row or two."""
+    events, rejects, skipped = (summary.events - before[0], summary.rejects - before[1], summary.skipped - before[2])
+    if events:
+        return
+    summary.files_without_events.append(str(path))
+    if rejects and not skipped:
+        raise SourceError(f"{path}: nothing recognised: all {rejects:,} record(s) were rejected; is this the right worker for the file?")
 
 
 class _Progress:

@@ -26,6 +26,7 @@ import hashlib
 import ipaddress
 import json
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
@@ -66,6 +67,22 @@ class Party(_Frozen):
     @property
     def key(self) -> str:
         return party_key(self.name, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRef:
+    """A party as a fact names it: its key (:func:`party_key`, or :func:`delegation_holder`'s),
+    the spelling used there and, when the fact gives one, its id."""
+
+    key: str
+    name: str
+    party_id: str | None = None
+
+
+def delegation_holder(registry: str, holder_id: str) -> PartyRef:
+    """The party a delegated-stats record names by opaque id: key ``<registry>:<id>`` casefolded,
+    named ``<REGISTRY> holder <id>`` (the id is the party's only name there)."""
+    return PartyRef(f"{registry}:{holder_id}".casefold(), f"{registry.upper()} holder {holder_id}", holder_id)
 
 
 class Provenance(_Frozen):
@@ -222,6 +239,11 @@ class HolderTransfer(_Event):
 
     def identity(self) -> tuple[Any, ...]:
         return (self.block, self.transfer_date.isoformat(), self.to_party.key)
+
+
+DELEGATION_STATUSES = frozenset({"allocated", "assigned", "reserved", "available"})
+HELD_STATUSES = frozenset({"allocated", "assigned"})  # the RIR lists a holder (opaque id) for the range
+RECLAIMED_STATUSES = DELEGATION_STATUSES - HELD_STATUSES  # the RIR holds the range itself
 
 
 class Delegation(_Event):

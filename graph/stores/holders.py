@@ -21,10 +21,7 @@ from typing import Any
 
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.stores.facts import Version, order_key, version_of
-from chainrisk.graph.stores.records import delegation_holder
-from chainrisk.ingest.events import Event, Role, party_key
-
-HELD_STATUSES = frozenset({"allocated", "assigned"})
+from chainrisk.ingest.events import HELD_STATUSES, Event, Role, delegation_holder, party_key
 
 
 def _iso(moment: datetime) -> str:

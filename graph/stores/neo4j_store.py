@@ -107,7 +107,6 @@ class NeoStore:
     def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
         self.settings = settings
         self.database = settings.neo4j_database
-        self._legacy_block_lengths: list[int] | None = None  # see cypher.LOCK_BLOCK_OCTETS
         self._alert_schema_ready = False  # the Alert constraint is made with the first alerts saved
         self.driver = driver or GraphDatabase.driver(
             settings.neo4j_uri, auth=(settings.neo4j_user, settings.resolve_neo4j_password()),
@@ -128,10 +127,6 @@ class NeoStore:
             for statement in cypher.SCHEMA:
                 session.run(statement).consume()
             session.run(cypher.AWAIT_INDEXES, seconds=300).consume()
-            if not session.run(cypher.ROLE_LABELS_DONE).single()["done"]:
-                # a graph written before parties had role labels: derive them once
-                session.run(cypher.BACKFILL_ROLE_LABELS).consume()
-                session.run(cypher.MARK_ROLE_LABELS_DONE).consume()
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
         with self._session() as session:
@@ -251,10 +246,7 @@ class NeoStore:
             return
         props = prepared.block_props
         octets = sorted({o for p in new for o in preparation.octets(props[p]["first"], props[p]["last"])})
-        if self._legacy_block_lengths is None:  # written only by older versions: it cannot change while we run
-            self._legacy_block_lengths = _run(tx, cypher.LEGACY_BLOCK_LENGTHS).single()["lengths"]
-        locked = _run(tx, cypher.LOCK_BLOCK_OCTETS, octets=octets, legacy_lengths=self._legacy_block_lengths,
-                        prefixes=sorted(new)).single()
+        locked = _run(tx, cypher.LOCK_BLOCK_OCTETS, octets=octets, prefixes=sorted(new)).single()
         lengths_of = {row["octet"]: set(row["lengths"]) for row in locked["locked"]}
         new -= set(locked["existing"])  # another consumer may have created some while this one waited for the locks
         if not new:

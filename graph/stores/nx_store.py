@@ -110,8 +110,7 @@ class NxStore:
 
     def _build_indexes(self) -> None:
         """In-memory lookups, rebuilt on load: LEASES by fact_key and by block, blocks by length, and
-        per party how many current LEASES give it each role label (which also sets the labels of a
-        graph saved before parties had role labels)."""
+        per party how many current LEASES give it each role label."""
         self.lease_edges: dict[str, tuple[Node, Node]] = {}
         self.block_leases: dict[str, set[str]] = {}
         self.block_firsts: dict[int, list[int]] = {}
@@ -123,8 +122,6 @@ class NxStore:
         for node, data in self.g.nodes(data=True):
             if node[0] == "Block":
                 self.block_firsts.setdefault(data["prefix_length"], []).append(data["first"])
-            elif node[0] == "Party":
-                data["labels"] = party_labels(self.role_counts.get(node, {}))
         for firsts in self.block_firsts.values():
             firsts.sort()
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Final, get_args
 
 from chainrisk.common.prefixes import prefix_range
-from chainrisk.ingest.events import EVENT_ADAPTER, Event, Role, party_key
+from chainrisk.ingest.events import EVENT_ADAPTER, Event, PartyRef, Role, delegation_holder, party_key
 
 _MODELS: dict[str, Any] = {m.model_fields["type"].default: m for m in get_args(get_args(Event)[0])}
 
@@ -247,21 +247,6 @@ def link_targets(event: Event) -> dict[str, list[Any]]:
 
 
 # --- parties ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PartyRef:
-    """A party named by an event: its key and the spelling used there."""
-
-    key: str
-    name: str
-    party_id: str | None
-
-
-def delegation_holder(registry: str, holder_id: str) -> PartyRef:
-    """The party a delegated-stats record names by opaque id: key ``<registry>:<id>`` casefolded
-    (the same key ``analysis.holder_changes`` uses), named ``<REGISTRY> holder <id>``."""
-    return PartyRef(f"{registry}:{holder_id}".casefold(), f"{registry.upper()} holder {holder_id}", holder_id)
 
 
 # Party role labels: a LEASES hop gives its provider the label of its provider_role and its recipient

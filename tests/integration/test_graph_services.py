@@ -141,21 +141,6 @@ def test_block_creation_waits_only_for_batches_creating_blocks_in_the_same_slash
     assert neo.canonical_dump() == expected.canonical_dump()
 
 
-def test_blocks_of_a_graph_locked_by_the_single_blocks_node_are_still_found(neo: NeoStore) -> None:
-    """A graph written when one ``Meta {name: 'blocks'}`` node listed the prefix lengths of all
-    blocks: a new /8 lock node starts from that list, so a new /24 finds the old /16 above it."""
-    neo.apply_batch([lease("240.1.0.0/16", "Holder A", "Lessee A")], {}, "old")
-    with session_of(neo) as session:  # rewrite the lock nodes as the older version left them
-        session.run("MATCH (m:Meta) WHERE m.name STARTS WITH 'blocks/' DELETE m").consume()
-        session.run("CREATE (:Meta {name: 'blocks', prefix_lengths: [16]})").consume()
-    upgraded = NeoStore(neo.settings)  # the new version starting on that graph
-    try:
-        upgraded.apply_batch([lease("240.1.2.0/24", "Holder C", "Lessee C")], {}, "new")
-    finally:
-        upgraded.close()
-    assert _within(neo) == {("240.1.2.0/24", "240.1.0.0/16")}
-
-
 def _party_labels(neo: NeoStore) -> dict[str, list[str]]:
     with session_of(neo) as session:  # a test probe
         return {r["key"]: sorted(r["labels"]) for r in session.run("MATCH (p:Party) RETURN p.key AS key, labels(p) AS labels")}
@@ -195,19 +180,6 @@ def test_party_role_labels_follow_the_current_leases(neo: NeoStore, tmp_path: Pa
     assert lost > 0, "the events should take roles away too"
     dump = neo.canonical_dump()
     assert dump == local.canonical_dump(), diff(dump, local.canonical_dump())
-
-
-def test_role_labels_of_a_graph_written_before_them_are_set_at_start(neo: NeoStore, tmp_path: Path) -> None:
-    events = role_change_events(43)
-    neo.apply_batch(events, {}, "roles")
-    expected = neo.canonical_dump()
-    with session_of(neo) as session:  # make it a graph from before role labels
-        session.run("MATCH (p:Party) REMOVE p:Holder:Upstream:Broker:Lessee").consume()
-        session.run("MATCH (m:Meta {name: 'role_labels'}) DELETE m").consume()
-    assert {tuple(labels) for labels in _party_labels(neo).values()} == {("Party",)}
-    neo.ensure_schema()
-    assert neo.canonical_dump() == expected
-    assert _party_labels(neo) == _labels_from_leases(neo)
 
 
 def test_replay_from_offset_zero_gives_the_identical_graph(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
