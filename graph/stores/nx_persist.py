@@ -66,7 +66,7 @@ class JournalEntry:
 
 @dataclass
 class StoredState:
-    graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+    graph: nx.MultiDiGraph[Any] = field(default_factory=nx.MultiDiGraph)
     offsets: dict[str, dict[TopicPartition, int]] = field(default_factory=dict)
     pending: dict[str, dict[str, str]] = field(default_factory=dict)  # group -> batch id -> changes JSON, oldest first
     journal: list[JournalEntry] = field(default_factory=list)
@@ -103,14 +103,15 @@ def _key(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _graph(rows: Any) -> nx.MultiDiGraph:
+def _graph(rows: Any) -> nx.MultiDiGraph[Any]:
     """The MultiDiGraph of ``(label, ident, props, out_edges)`` rows.
 
     Built in networkx's own adjacency dicts (``_node``, ``_succ``, ``_pred``: a node's attribute
     dict, and per edge one key dict shared by both directions, as ``add_edge`` makes them) rather
     than by ``add_edge`` per edge, which costs several times more for a graph of a million edges."""
-    g = nx.MultiDiGraph()
-    nodes, succ, pred = g._node, g._succ, g._pred  # noqa: SLF001 - see above
+    g: nx.MultiDiGraph[Any] = nx.MultiDiGraph()
+    raw: Any = g  # the stubs leave the adjacency dicts out
+    nodes, succ, pred = raw._node, raw._succ, raw._pred  # noqa: SLF001 - see above
     edges = []
     for label, ident, props, out_edges in rows:
         node = (label, ident)
@@ -132,8 +133,8 @@ def _graph(rows: Any) -> nx.MultiDiGraph:
     return g
 
 
-def _rows(g: nx.MultiDiGraph) -> Any:
-    succ = g._succ  # noqa: SLF001 - the adjacency _graph() rebuilds
+def _rows(g: nx.MultiDiGraph[Any]) -> Any:
+    succ = getattr(g, "_succ")  # noqa: B009 - the adjacency _graph() rebuilds; the stubs leave it out
     for node, data in g.nodes(data=True):
         label, ident = node
         props = {k: v for k, v in data.items() if k != "labels"}
@@ -234,7 +235,7 @@ def append_journal(conn: sqlite3.Connection, group: str, events: list[bytes], of
     return int(cursor.lastrowid or 0)
 
 
-def write_snapshot(conn: sqlite3.Connection, g: nx.MultiDiGraph, offsets: dict[str, dict[TopicPartition, int]],
+def write_snapshot(conn: sqlite3.Connection, g: nx.MultiDiGraph[Any], offsets: dict[str, dict[TopicPartition, int]],
                    pending: dict[str, dict[str, str]]) -> int:
     """Replace the snapshot with this graph, offsets and pending changes and empty the journal, in
     one transaction; returns the new snapshot id."""

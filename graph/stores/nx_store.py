@@ -100,7 +100,7 @@ class NxStore:
     def _load(self) -> None:
         """Memory from the file: the snapshot, then the journal's batches re-applied in order."""
         state = nx_persist.read_state(self.dir, self._db)
-        self.g: nx.MultiDiGraph = state.graph
+        self.g: nx.MultiDiGraph[Node] = state.graph
         self.offsets: dict[str, dict[TopicPartition, int]] = state.offsets
         self.pending: dict[str, dict[str, list[FactChange]]] = {  # group -> batch id -> changes, oldest first
             group: {batch_id: changes_from_json(text) for batch_id, text in records.items()}

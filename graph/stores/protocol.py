@@ -1,7 +1,11 @@
 """The interface both graph stores implement (Neo4j: ``neo4j_store``, embedded networkx: ``nx_store``).
 
-The consumer, the analysis and the alerts engine only ever talk to a :class:`GraphStore`, which is
-what lets the two backends give identical results.
+The consumer, the alerts engine and the CLI only ever talk to a :class:`GraphStore` (the analysis
+never does: it gets the :class:`~chainrisk.analysis.model.Portfolio` a store loads, and its results go
+back through :meth:`GraphStore.write_analysis`), which is what lets the two backends give identical
+results. Both stores share the pure parts in this package: which version of a fact wins
+(``facts``), what a batch writes (``preparation``, ``records``), holder history (``holders``), the
+analysis input (``portfolio``) and the write-back plan (``writeback_plan``).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every library query against the real Neo4j, loaded with the hand-made risk graph
-(tests/integration/risk_graph.py) through the project's own store and analysis write-back.
+(tests/risk_graph.py) through the project's own store and analysis write-back.
 
 Each query's rows are compared in full with what the fixture implies; the Browser deep-link form
 of each query (values inlined as literals) must give exactly the same rows as the parameterised run.
