@@ -32,6 +32,8 @@ from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_address, ran
 
 SOURCE = "rir-delegated-extended"
 DESCRIPTION = "RIR delegated-extended statistics: holder (opaque id) and status per IPv4 range"
+# a file is a full snapshot (ingest/snapshots.py): what a newer complete file lacks is retracted, unless --no-snapshot
+SNAPSHOT = True
 
 STATUSES = frozenset({"allocated", "assigned", "reserved", "available"})
 HOLDER_STATUSES = frozenset({"allocated", "assigned"})
