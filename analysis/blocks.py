@@ -1,4 +1,4 @@
-"""Per leased block: every figure of issue #5 in one :class:`BlockResult`, for a whole portfolio.
+"""Per leased block: every figure ``report blocks`` shows, in one :class:`BlockResult`, for a whole portfolio.
 
 A *leased block* is a block with lease hops (basis ``contract``), or - when the register says
 nothing about it - a block with a registry assignment (role lessee) whose registry chain reaches a
@@ -8,16 +8,14 @@ Pure: a :class:`~chainrisk.analysis.model.Portfolio` and a reference date in, re
 """
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from chainrisk.analysis.chains import ChainFacts, analyse_chain
+from chainrisk.analysis.chains import HOLDER, ChainFacts, analyse_chain
 from chainrisk.analysis.model import Hop, Portfolio, RegistryRecord
-from chainrisk.analysis.prefix_index import prefix_ints
+from chainrisk.analysis.prefix_index import CoveringIndex
 from chainrisk.analysis.registry_chain import RegistryLink, registry_hops, registry_links
 from chainrisk.analysis.signals import (
     INVALID,
@@ -33,20 +31,22 @@ from chainrisk.analysis.signals import (
     source_clarity_issues,
     validate_route,
 )
+from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.prefixes import prefix_ints, prefix_size
 
 CONTRACT = "contract"
 REGISTRY = "registry"
 EXPIRY_WARNING = timedelta(days=90)
 
-# `report blocks` JSON/CSV columns, in order; the first eight are fixed by issue #5
+# `report blocks` JSON/CSV columns, in order; the first eight are the core chain figures (docs/analysis.md)
 BLOCK_FIELDS: tuple[str, ...] = (
     "block", "lessee", "holders", "depth_min", "depth_max", "spofs", "secured_until", "renewal_gaps",
-    "addresses", "basis", "lessee_asn", "path_count", "registry_chain", "registry_holder", "source_clear",
+    "addresses", "leased_addresses", "sublease_of", "basis", "lessee_asn", "path_count", "registry_chain", "registry_holder", "source_clear",
     "source_issues", "rov_state", "rov_reason", "bgp_seen", "bgp_origins", "irr_route", "routing_ready",
     "listings", "abuse_contact", "data_errors", "warnings", "risk_score", "risk_flags",
 )
 
-# risk points per signal (documented in risk_flags)
+# risk flag code -> risk points: a block's risk_score is the sum over its risk flags (see risk_findings)
 RISK_POINTS = {
     "data-error": 150,
     "blocklisted": 40,
@@ -64,11 +64,12 @@ RISK_POINTS = {
 }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class BlockResult:
     """The analysis of one leased block. Names as given in the input; ``*_key`` fields are party
     keys for write-back and aggregation (not part of the JSON). Sequences are tuples: a million
-    results share their empty ones."""
+    results share their empty ones. ``risk_score`` and ``risk_flags`` are derived, never given:
+    both come from :func:`risk_findings` when asked for."""
 
     block: str
     lessee: str | None
@@ -96,11 +97,19 @@ class BlockResult:
     abuse_contact: bool | None
     data_errors: tuple[str, ...]
     warnings: tuple[str, ...]
-    risk_score: int
     as_of: date
     lessee_key: str | None = None
     holder_keys: tuple[str, ...] = ()
     spof_keys: tuple[str, ...] = ()
+    # the addresses this lease is the most specific one for (``addresses`` less the leased blocks
+    # inside it), and the most specific leased block covering this one (None: not nested)
+    leased_addresses: int = 0
+    sublease_of: str | None = None
+
+    @property
+    def risk_score(self) -> int:
+        """The sum of :data:`RISK_POINTS` over the block's risk flags (see :func:`risk_score`)."""
+        return risk_score(self)
 
     @property
     def risk_flags(self) -> list[str]:
@@ -143,7 +152,8 @@ class PortfolioAnalysis:
 
     @property
     def total_addresses(self) -> int:
-        return sum(b.addresses for b in self.blocks)
+        """Distinct leased addresses: each address counts once, for its most specific lease."""
+        return sum(b.leased_addresses for b in self.blocks)
 
     def block(self, prefix: str) -> BlockResult | None:
         for b in self.blocks:
@@ -176,30 +186,84 @@ def leased_block_hops(portfolio: Portfolio, indexes: SignalIndexes) -> tuple[dic
     return hops_by_block, basis
 
 
-@contextmanager
-def without_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: analysis builds millions of small acyclic objects, and
-    the collector would only rescan them again and again (reference counting still frees them)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
+def lease_parents(located: Sequence[tuple[tuple[int, int], str]]) -> dict[str, str]:
+    """``{block: the most specific other leased block covering it}`` for the nested ones among
+    ``located`` (``((first, length), block)`` pairs)."""
+    index: CoveringIndex[str] = CoveringIndex()
+    for (first, length), block in located:
+        index.add(first, length, block)
+    parents: dict[str, str] = {}
+    for (first, length), block in located:
+        covering = index.covering(first, length)  # least specific first, the block itself last
+        if len(covering) > 1:
+            parents[block] = covering[-2]
+    return parents
+
+
+def leased_address_counts(located: Sequence[tuple[tuple[int, int], str]], parents: dict[str, str]) -> dict[str, int]:
+    """Per leased block, the addresses it is the most specific lease for: its size less the sizes of
+    the leased blocks directly inside it (those are disjoint: CIDR blocks nest or do not meet)."""
+    counts = {block: prefix_size(length) for (_, length), block in located}
+    for (_, length), block in located:
+        parent = parents.get(block)
+        if parent is not None:
+            counts[parent] -= prefix_size(length)
+    return counts
+
+
+def sublease_hops(hops: Sequence[Hop], parent_hops: Sequence[Hop]) -> list[Hop] | None:
+    """A sub-lease's chain carried through the lease it is cut from: when no row of the block names
+    a holder and a party that starts its rows (a provider nothing in the block supplies) is supplied
+    in the covering block's chain, the covering chain's hops down to that party come first (its
+    role there becomes the one it has as provider here). None when the block's rows stand alone."""
+    if any(h.provider_role == HOLDER for h in hops):
+        return None
+    recipients = {h.recipient for h in hops}
+    role_here = {h.provider: h.provider_role for h in hops if h.provider not in recipients}
+    supplied_by: dict[str, list[Hop]] = {}
+    for h in parent_hops:
+        supplied_by.setdefault(h.recipient, []).append(h)
+    starts = [party for party in role_here if party in supplied_by]
+    if not starts:
+        return None
+    upstream: set[str] = set()
+    stack = list(starts)
+    while stack:
+        party = stack.pop()
+        if party not in upstream:
+            upstream.add(party)
+            stack.extend(h.provider for h in supplied_by.get(party, ()))
+    carried = [replace(h, recipient_role=role_here[h.recipient]) if h.recipient in role_here else h
+               for h in parent_hops if h.recipient in upstream]
+    return carried + list(hops)
 
 
 def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
     """Analyse every leased block of ``portfolio``; ``as_of`` is the day expiry is judged against.
-    Results are ordered by first address, then prefix length."""
+    Results are ordered by first address, then prefix length.
+
+    Nested leases (a /24 sub-leased inside a leased /22): each address counts once, for its most
+    specific lease (``leased_addresses``), and a sub-lease whose rows start at a party of the
+    covering lease's chain is analysed as the chain through that party (:func:`sublease_hops`)."""
     with without_cyclic_gc():
         indexes = build_indexes(portfolio)
         hops_by_block, basis = leased_block_hops(portfolio, indexes)
         located = sorted((prefix_ints(block), block) for block in hops_by_block)
+        parents = lease_parents(located) if len(located) > 1 else {}
+        leased = leased_address_counts(located, parents)
+        # covering leases first, so a sub-lease of a sub-lease carries the whole chain above it
+        for _, block in sorted(((length, first), block) for (first, length), block in located if block in parents):
+            parent = parents[block]
+            if basis[block] == CONTRACT and basis[parent] == CONTRACT:
+                carried = sublease_hops(hops_by_block[block], hops_by_block[parent])
+                if carried is not None:
+                    hops_by_block[block] = carried
         results = []
         for (first, length), block in located:
             hops = hops_by_block[block]
-            results.append(block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of))
+            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of)
+            result.leased_addresses, result.sublease_of = leased[block], parents.get(block)
+            results.append(result)
     return PortfolioAnalysis(results, hops_by_block, as_of, basis)
 
 
@@ -218,6 +282,8 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
 
     asn = facts.lessee_asn
     seen = bgp_origins(indexes.origins, first, length)
+    rov_state: str | None
+    rov_reason: str | None
     if asn is not None:
         rov_state, rov_reason = validate_route(indexes.vrps, first, length, asn)
         bgp_seen: bool | None = asn in seen
@@ -237,78 +303,91 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
 
     listings = indexes.listings.overlapping(first, length)
     until = facts.secured_until if basis == CONTRACT else None
-    abuse = abuse_contact_present(covering)
     return BlockResult(
-        facts.block, names[facts.lessee] if facts.lessee else None, tuple([names[k] for k in facts.holders]),
-        facts.depth_min, facts.depth_max, tuple([names[k] for k in facts.spofs]), until, facts.renewal_gaps,
-        1 << (32 - length), basis, asn, facts.path_count,
-        tuple([links[0].registry.upper()] + [link.label() for link in links]) if links else (),
-        (owner.org_name or owner.org_key) if owner else None, not source_issues, source_issues, rov_state, rov_reason,
-        bgp_seen, seen, irr, rov_state == VALID and bool(bgp_seen) and bool(irr),
-        tuple(listing_labels(listings)) if listings else (), abuse, facts.errors, facts.warnings,
-        risk_score(facts, rov_state, until, as_of, bool(listings), bool(source_issues), bgp_seen, irr, abuse),
-        as_of, facts.lessee, facts.holders, facts.spofs,
+        block=facts.block,
+        lessee=names[facts.lessee] if facts.lessee else None,
+        holders=tuple([names[k] for k in facts.holders]),
+        depth_min=facts.depth_min,
+        depth_max=facts.depth_max,
+        spofs=tuple([names[k] for k in facts.spofs]),
+        secured_until=until,
+        renewal_gaps=facts.renewal_gaps,
+        addresses=1 << (32 - length),
+        basis=basis,
+        lessee_asn=asn,
+        path_count=facts.path_count,
+        registry_chain=tuple([links[0].registry.upper()] + [link.label() for link in links]) if links else (),
+        registry_holder=(owner.org_name or owner.org_key) if owner else None,
+        source_clear=not source_issues,
+        source_issues=source_issues,
+        rov_state=rov_state,
+        rov_reason=rov_reason,
+        bgp_seen=bgp_seen,
+        bgp_origins=seen,
+        irr_route=irr,
+        routing_ready=rov_state == VALID and bool(bgp_seen) and bool(irr),
+        listings=tuple(listing_labels(listings)) if listings else (),
+        abuse_contact=abuse_contact_present(covering),
+        data_errors=facts.errors,
+        warnings=facts.warnings,
+        as_of=as_of,
+        lessee_key=facts.lessee,
+        holder_keys=facts.holders,
+        spof_keys=facts.spofs,
     )
 
 
-def risk_score(facts: ChainFacts, rov_state: str | None, secured_until: date | None, as_of: date, listed: bool,
-               source_unclear: bool, bgp_seen: bool | None, irr_route: bool | None, abuse_contact: bool | None) -> int:
-    """The block's risk score: the sum of :data:`RISK_POINTS` over the flags :func:`risk_flags`
-    writes out (computed without the text, as it runs once per block)."""
-    points = RISK_POINTS
-    score = points["data-error"] * len(facts.errors)
-    if listed:
-        score += points["blocklisted"]
+def risk_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...]]]:
+    """The risk flags of a block as ``(code, detail template, template arguments)``, ``code`` a key
+    of :data:`RISK_POINTS` (each data error, renewal gap and intermediary SPOF is a flag of its
+    own): the one place that decides which flags a block has. The write-back asks every block for
+    its score, which needs only the codes, so no text is formatted here (:func:`risk_flags` does
+    that) and absent signals are skipped before anything is built."""
+    found: list[tuple[str, str, tuple[object, ...]]] = []
+    errors = result.data_errors
+    if errors:
+        found.extend([("data-error", "{}", (e,)) for e in errors])
+    if result.listings:
+        found.append(("blocklisted", "{}", ("; ".join(result.listings),)))
+    rov_state = result.rov_state
     if rov_state == INVALID:
-        score += points["rov-invalid"]
+        found.append(("rov-invalid", "{} for AS{}", (result.rov_reason, result.lessee_asn)))
     elif rov_state == NOT_FOUND:
-        score += points["rov-notfound"]
-    elif rov_state is None and not facts.errors:
-        score += points["no-lessee-asn"]
-    if secured_until is not None and secured_until < as_of + EXPIRY_WARNING:
-        score += points["expired"] if secured_until < as_of else points["expiring"]
-    if source_unclear:
-        score += points["source-unclear"]
-    score += points["renewal-gap"] * len(facts.renewal_gaps)
-    if len(facts.spofs) > len(facts.holders):
-        score += points["intermediary-spof"] * sum(1 for k in facts.spofs if k not in facts.holders)
-    if bgp_seen is False:
-        score += points["not-in-bgp"]
-    if irr_route is False:
-        score += points["no-irr-route"]
-    if abuse_contact is False:
-        score += points["no-abuse-contact"]
+        found.append(("rov-notfound", "no ROA covers the block for AS{}", (result.lessee_asn,)))
+    elif rov_state is None and not errors:
+        found.append(("no-lessee-asn", "the register names no ASN for the lessee", ()))
+    until = result.secured_until
+    if until is not None and until < result.as_of + EXPIRY_WARNING:
+        found.append(("expired" if until < result.as_of else "expiring", "secured until {}", (until,)))
+    if result.source_issues:
+        found.append(("source-unclear", "{}", ("; ".join(result.source_issues),)))
+    if result.renewal_gaps:
+        found.extend([("renewal-gap", "{}", (gap,)) for gap in result.renewal_gaps])
+    holders = result.holder_keys
+    for key, name in zip(result.spof_keys, result.spofs):
+        if key not in holders:
+            found.append(("intermediary-spof", "{}", (name,)))
+    if result.bgp_seen is False:
+        found.append(("not-in-bgp", "AS{} not seen originating the block", (result.lessee_asn,)))
+    if result.irr_route is False:
+        found.append(("no-irr-route", "no route object for AS{}", (result.lessee_asn,)))
+    if result.abuse_contact is False:
+        found.append(("no-abuse-contact", "no covering registry object names one", ()))
+    return found
+
+
+def risk_score(result: BlockResult) -> int:
+    """The block's risk score: the sum of :data:`RISK_POINTS` over its risk flags."""
+    points = RISK_POINTS
+    score = 0
+    for code, _, _ in risk_findings(result):
+        score += points[code]
     return score
 
 
 def risk_flags(result: BlockResult) -> list[str]:
-    """The risk flags of a block, each ``"<code>: <detail>"`` with ``code`` a key of
-    :data:`RISK_POINTS` (each renewal gap and each intermediary SPOF is a flag of its own); the
-    block's ``risk_score`` is the sum of their points."""
-    flags: list[str] = [f"data-error: {e}" for e in result.data_errors]
-    if result.listings:
-        flags.append(f"blocklisted: {'; '.join(result.listings)}")
-    if result.rov_state == INVALID:
-        flags.append(f"rov-invalid: {result.rov_reason} for AS{result.lessee_asn}")
-    elif result.rov_state == NOT_FOUND:
-        flags.append(f"rov-notfound: no ROA covers the block for AS{result.lessee_asn}")
-    elif result.rov_state is None and not result.data_errors:
-        flags.append("no-lessee-asn: the register names no ASN for the lessee")
-    until = result.secured_until
-    if until is not None and until < result.as_of + EXPIRY_WARNING:
-        kind = "expired" if until < result.as_of else "expiring"
-        flags.append(f"{kind}: secured until {until.isoformat()}")
-    if result.source_issues:
-        flags.append(f"source-unclear: {'; '.join(result.source_issues)}")
-    flags.extend(f"renewal-gap: {gap}" for gap in result.renewal_gaps)
-    flags.extend(f"intermediary-spof: {name}" for key, name in zip(result.spof_keys, result.spofs) if key not in result.holder_keys)
-    if result.bgp_seen is False:
-        flags.append(f"not-in-bgp: AS{result.lessee_asn} not seen originating the block")
-    if result.irr_route is False:
-        flags.append(f"no-irr-route: no route object for AS{result.lessee_asn}")
-    if result.abuse_contact is False:
-        flags.append("no-abuse-contact: no covering registry object names one")
-    return flags
+    """The risk flags of a block, each ``"<code>: <detail>"`` (see :func:`risk_findings`)."""
+    return [f"{code}: {template.format(*args)}" for code, template, args in risk_findings(result)]
 
 
 def rov_counts(results: Sequence[BlockResult]) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """Brute-force reference answers, deliberately naive, for tests and the benchmark baseline.
 
 * single points of failure: remove each party in turn and test whether the lessee can still be
-  reached from a holder (the issue's "remove each party, test reachability");
+  reached from a holder (the textbook definition of a single point of failure);
 * depth and secured-until: enumerate every holder -> lessee path.
 
 Slow (parties x hops per block, or exponential in the worst case), never used by the analysis.

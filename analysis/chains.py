@@ -1,5 +1,5 @@
-"""One block's contract chain: the DAG of its lease hops, and the per-block figures the issue
-defines (depth, single points of failure, secured-until, renewal gaps, data errors).
+"""One block's contract chain: the DAG of its lease hops, and the per-block figures read off it
+(depth, single points of failure, secured-until, renewal gaps, data errors).
 
 The chain of a block is the directed graph whose nodes are parties (by key) and whose edges are the
 block's hops, provider -> recipient. *Holders* are the parties named as provider with role
@@ -125,10 +125,10 @@ def analyse_dag(block: str, hops: Sequence[Hop]) -> ChainFacts:
     if len(order) < len(names):
         errors.append("cycle: " + _describe_cycle(succ, names))
         order += [k for k in names if indegree[k]]
-    lessee = next(iter(lessees)) if len(lessees) == 1 else None
     holder_keys = tuple(holders)
     if errors:
-        return _failed(block, lessee, holder_keys, tuple(order), names, errors)
+        return _failed(block, next(iter(lessees)) if len(lessees) == 1 else None, holder_keys, tuple(order), names, errors)
+    (lessee,) = lessees  # no errors: exactly one
 
     bit = {k: 1 << n for n, k in enumerate(order)}
     state: dict[str, tuple[int, int, date, int, int]] = {}  # party -> (dmin, dmax, secured, paths, dominators)
@@ -153,9 +153,9 @@ def analyse_dag(block: str, hops: Sequence[Hop]) -> ChainFacts:
                 dom &= s[4]
         if lo >= 0:
             state[v] = (lo, hi, top, count, dom | bit[v])
-    final = state.get(lessee)  # type: ignore[arg-type]
+    final = state.get(lessee)
     if final is None:
-        return _failed(block, lessee, holder_keys, tuple(order), names, [f"no path from a holder to the lessee {names[lessee]}"])  # type: ignore[index]
+        return _failed(block, lessee, holder_keys, tuple(order), names, [f"no path from a holder to the lessee {names[lessee]}"])
 
     spofs = tuple(k for k in order if final[4] & bit[k] and k != lessee)
     gaps: list[str] = []
@@ -168,7 +168,7 @@ def analyse_dag(block: str, hops: Sequence[Hop]) -> ChainFacts:
             warnings.append(f"{h.provider_name} is not supplied by any row of this block")
         elif h.end_date > max(x.end_date for x in supply):
             gaps.append(f"{h.provider_name}->{h.recipient_name}")
-    asns = {h.lessee_asn for h in supplies[lessee] if h.lessee_asn is not None}  # type: ignore[index]
+    asns = {h.lessee_asn for h in supplies[lessee] if h.lessee_asn is not None}
     if len(asns) > 1:
         warnings.append("conflicting lessee ASNs: " + ", ".join(f"AS{a}" for a in sorted(asns)))
     return ChainFacts(block, lessee, holder_keys, tuple(order), names, final[0], final[1], spofs, final[2], tuple(gaps),
@@ -196,10 +196,11 @@ def _line_chain(block: str, hops: Sequence[Hop]) -> ChainFacts | None:
     line = [head]
     h = head
     while h.recipient_role != LESSEE:
-        h = by_provider.get(h.recipient)  # type: ignore[assignment]
-        if h is None or h.provider_role == HOLDER or len(line) == len(hops):
+        after = by_provider.get(h.recipient)
+        if after is None or after.provider_role == HOLDER or len(line) == len(hops):
             return None
-        line.append(h)
+        line.append(after)
+        h = after
     if len(line) != len(hops):
         return None
     last = line[-1]
@@ -255,6 +256,28 @@ def _describe_cycle(succ: dict[str, list[str]], names: dict[str, str]) -> str:
                 stack.append((nxt, iter(succ.get(nxt, ()))))
                 path.append(nxt)
     return "(not found)"
+
+
+def party_depths(hops: Sequence[Hop]) -> dict[str, int]:
+    """The depth of every party a holder reaches in one block's hops: the fewest hops from any
+    holder (holders are 0). The lessee's is :func:`analyse_chain`'s ``depth_min``, which the
+    topological pass there computes along with the other figures; this breadth-first walk answers
+    for every party and for any shape, cycles and cut-off parties included, as the blast radius of
+    an upstream change needs (the change itself may have broken the chain)."""
+    depth: dict[str, int] = {h.provider: 0 for h in hops if h.provider_role == HOLDER}
+    frontier = list(depth)
+    children: dict[str, list[str]] = {}
+    for h in hops:
+        children.setdefault(h.provider, []).append(h.recipient)
+    while frontier:
+        nxt = []
+        for party in frontier:
+            for child in children.get(party, ()):
+                if child not in depth:
+                    depth[child] = depth[party] + 1
+                    nxt.append(child)
+        frontier = nxt
+    return depth
 
 
 def holder_lessee_paths(hops: Sequence[Hop], limit: int = 50) -> list[list[str]]:

@@ -6,14 +6,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from chainrisk.analysis.blocks import CONTRACT, BlockResult, PortfolioAnalysis, without_cyclic_gc
+from chainrisk.analysis.blocks import CONTRACT, BlockResult, PortfolioAnalysis
 from chainrisk.analysis.chains import HOLDER, analyse_chain
 from chainrisk.analysis.model import Hop
-from chainrisk.analysis.prefix_index import covers, prefix_ints
 from chainrisk.analysis.signals import comparable_name
+from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.prefixes import covers, prefix_ints
 from chainrisk.ingest.events import party_key
 
-# `report exposure` JSON/CSV columns; the first three are fixed by issue #5
+# `report exposure` JSON/CSV columns; the first three are the core exposure figures (docs/analysis.md)
 EXPOSURE_FIELDS: tuple[str, ...] = ("party", "spof_blocks", "spof_addresses", "spof_lessees", "share", "lessees")
 
 
@@ -40,8 +41,10 @@ class ExposureRow:
 
 def exposure(analysis: PortfolioAnalysis) -> list[ExposureRow]:
     """One row per party that is a single point of failure for at least one leased block, sorted
-    by ``spof_addresses`` descending (then by name). ``share`` = spof_addresses / the addresses of
-    all leased blocks (rounded to 6 places). ``lessees`` are sorted names."""
+    by ``spof_addresses`` descending (then by name). Addresses are distinct: a block counts with
+    its ``leased_addresses`` (a sub-leased /24 inside a leased /22 leaves the /22 768), so
+    ``share`` = spof_addresses / all distinct leased addresses (rounded to 6 places) is at most 1.
+    ``lessees`` are sorted names."""
     blocks: dict[str, int] = {}
     addresses: dict[str, int] = {}
     lessees: dict[str, set[str]] = {}
@@ -51,10 +54,10 @@ def exposure(analysis: PortfolioAnalysis) -> list[ExposureRow]:
             for key, name in zip(result.spof_keys, result.spofs):
                 if key in blocks:
                     blocks[key] += 1
-                    addresses[key] += result.addresses
+                    addresses[key] += result.leased_addresses
                     lessees[key].add(result.lessee or "")
                 else:
-                    blocks[key], addresses[key], lessees[key] = 1, result.addresses, {result.lessee or ""}
+                    blocks[key], addresses[key], lessees[key] = 1, result.leased_addresses, {result.lessee or ""}
                     names[key] = name
     total = analysis.total_addresses or 1
     rows = [
@@ -163,7 +166,7 @@ def remove_party(analysis: PortfolioAnalysis, key: str) -> RemovalImpact:
         if after.errors:
             entry = lost.setdefault(result.lessee or "", LostLease(result.lessee or "", [], 0))
             entry.blocks.append(result.block)
-            entry.addresses += result.addresses
+            entry.addresses += result.leased_addresses
         elif analysis.basis[result.block] == CONTRACT and after.secured_until != result.secured_until:
             changes.append(SecuredChange(result.block, result.lessee, result.secured_until, after.secured_until))
     lost_rows = sorted(lost.values(), key=lambda x: (-x.addresses, x.lessee))
@@ -272,9 +275,9 @@ def transfer_block(analysis: PortfolioAnalysis, block: str, new_holder: str) -> 
             after.secured_until if analysis.basis[result.block] == CONTRACT else None, list(after.errors),
         ))
         for k in result.spof_keys:
-            delta[k] = delta.get(k, 0) - result.addresses
+            delta[k] = delta.get(k, 0) - result.leased_addresses
         for k in after.spofs:
-            delta[k] = delta.get(k, 0) + result.addresses
+            delta[k] = delta.get(k, 0) + result.leased_addresses
     before = {row.party_key: row.spof_addresses for row in exposure(analysis)}
     names = dict(analysis.party_names)
     names.setdefault(new_key, new_name)

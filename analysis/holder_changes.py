@@ -19,22 +19,24 @@ Change kinds (``HolderChange.kind``):
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from chainrisk.analysis.chains import party_depths
 from chainrisk.analysis.model import Hop
-from chainrisk.ingest.events import Delegation, HolderTransfer, LeaseHop, Party, Registration
-
-RECLAIMED_STATUSES = frozenset({"reserved", "available"})
-HELD_STATUSES = frozenset({"allocated", "assigned"})
-
-
-@dataclass(frozen=True)
-class PartyRef:
-    key: str
-    name: str
+from chainrisk.common.prefixes import covers, prefix_ints
+from chainrisk.ingest.events import (
+    HELD_STATUSES,
+    RECLAIMED_STATUSES,
+    Delegation,
+    HolderTransfer,
+    LeaseHop,
+    Party,
+    PartyRef,
+    Registration,
+    delegation_holder,
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,6 @@ class Alert:
     status: str = "open"  # open | resolved | acknowledged
     resolution: str | None = None
     supplied_party: PartyRef | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         def party(p: PartyRef | None) -> dict[str, str] | None:
@@ -152,7 +153,7 @@ def _evidence(event: Any, detail: str) -> Evidence:
 
 def _registry_party(registry: str, holder_id: str | None, status: str) -> PartyRef | None:
     if holder_id:
-        return PartyRef(f"{registry}:{holder_id}".casefold(), f"{registry.upper()} holder {holder_id}")
+        return delegation_holder(registry, holder_id)
     if status in RECLAIMED_STATUSES:
         return PartyRef(f"{registry}:{status}".casefold(), f"{registry.upper()} ({status})")
     return None
@@ -242,44 +243,26 @@ def detect_lease_changes(hops: list[LeaseHop]) -> list[HolderChange]:
     return changes
 
 
-def hop_depths(hops: list[Hop]) -> dict[str, int]:
-    """For one block's hops: the fewest hops from any holder to each party (holders are 0)."""
-    depth: dict[str, int] = {h.provider: 0 for h in hops if h.provider_role == "holder"}
-    frontier = list(depth)
-    children: dict[str, list[str]] = {}
-    for h in hops:
-        children.setdefault(h.provider, []).append(h.recipient)
-    while frontier:
-        nxt = []
-        for party in frontier:
-            for child in children.get(party, ()):
-                if child not in depth:
-                    depth[child] = depth[party] + 1
-                    nxt.append(child)
-        frontier = nxt
-    return depth
-
-
 def blast_radius(change: HolderChange, leased_hops: list[Hop]) -> list[AffectedLease]:
     """The leased blocks the change cuts into: every block with lease hops that lies inside (or
     equals) ``change.block`` and whose lease started on or before the change (a lease signed after
     the change was signed with the new holder). ``leased_hops`` are the hops of those candidate
     blocks. Depth is 0 for a holder-level change, else the depth of the supplied party."""
-    changed = ipaddress.ip_network(change.block)
+    changed = prefix_ints(change.block)
     by_block: dict[str, list[Hop]] = {}
     for hop in leased_hops:
-        if ipaddress.ip_network(hop.block).subnet_of(changed):
+        if covers(changed, prefix_ints(hop.block)):
             by_block.setdefault(hop.block, []).append(hop)
     affected = []
     change_day = change.changed_at.date()
-    for block, hops in sorted(by_block.items(), key=lambda kv: ipaddress.ip_network(kv[0])):
+    for block, hops in sorted(by_block.items(), key=lambda kv: prefix_ints(kv[0])):
         started = min(h.start_date for h in hops)
         if started > change_day:
             continue
         if change.supplied_party is None:
             depth = 0
         else:
-            depths = hop_depths(hops)
+            depths = party_depths(hops)
             if change.supplied_party.key in depths:
                 depth = depths[change.supplied_party.key]
             elif change.old_party is not None and change.old_party.key in depths and any(

@@ -13,6 +13,7 @@ from chainrisk.analysis.blocks import BlockResult, PortfolioAnalysis, rov_counts
 from chainrisk.analysis.chains import HOLDER, LESSEE
 from chainrisk.analysis.exposure import ExposureRow
 from chainrisk.analysis.model import Hop
+from chainrisk.common.formats import cell_text, path_text
 
 NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 215, 46, 76, 22, 16
 CHART_ROWS = 15
@@ -136,12 +137,16 @@ def _block_section(result: BlockResult, hops: Sequence[Hop]) -> str:
     facts = [
         ("lessee", f"{result.lessee or '-'}" + (f" (AS{result.lessee_asn})" if result.lessee_asn is not None else "")),
         ("depth", "-" if result.depth_min is None else f"{result.depth_min}" + (f"-{result.depth_max}" if result.depth_max != result.depth_min else "")),
-        ("single points of failure", ", ".join(result.spofs) or "-"),
+        ("single points of failure", cell_text(result.spofs) or "-"),
         ("secured until", result.secured_until.isoformat() if result.secured_until else "-"),
         ("ROV", f"{result.rov_state or 'no ASN'}" + (f" ({result.rov_reason})" if result.rov_reason else "")),
     ]
     if result.registry_chain:
-        facts.append(("registry chain", " -> ".join(result.registry_chain)))
+        facts.append(("registry chain", path_text(result.registry_chain)))
+    if result.sublease_of:
+        facts.append(("sub-lease of", result.sublease_of))
+    if result.leased_addresses != result.addresses:
+        facts.append(("addresses leased on from here", f"{result.addresses - result.leased_addresses:,} (sub-leased inside this block)"))
     rows = "".join(f"<tr><th style='width:210px'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
     return (f"<div class='block' id='b-{_anchor(result.block)}'><h3>{escape(result.block)} "
             f"<span class='muted'>&middot; {result.addresses:,} addresses &middot; risk {result.risk_score} "

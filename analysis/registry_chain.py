@@ -19,7 +19,7 @@ from datetime import date
 
 from chainrisk.analysis.chains import NO_END
 from chainrisk.analysis.model import Hop, RegistryRecord
-from chainrisk.analysis.prefix_index import prefix_ints
+from chainrisk.common.prefixes import prefix_ints
 from chainrisk.ingest.events import party_key
 
 ROLE_RANK = {"holder": 0, "upstream": 1, "broker": 2, "lessee": 3}

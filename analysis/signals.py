@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from chainrisk.analysis.model import Hop, Listing, Portfolio, RegistryRecord, RouteObjectRecord, VrpRecord
-from chainrisk.analysis.prefix_index import CoveringIndex, OverlapIndex, prefix_ints
+from chainrisk.analysis.prefix_index import CoveringIndex, OverlapIndex
+from chainrisk.common.prefixes import prefix_ints
 
 VALID = "Valid"
 INVALID = "Invalid"
@@ -49,7 +50,7 @@ def build_indexes(portfolio: Portfolio) -> SignalIndexes:
 
 
 # --- routing ---------------------------------------------------------------------------------
-def origin_validation(covering: Sequence[tuple[int, int]], length: int, asn: int) -> tuple[str, str | None]:
+def origin_validation(covering: Sequence[tuple[int, int]], length: int, asn: int | None) -> tuple[str, str | None]:
     """RFC 6811 for a route of prefix length ``length`` originated by ``asn``, given the
     ``(max_length, vrp_asn)`` of every VRP whose prefix covers the route.
 
@@ -71,7 +72,7 @@ def origin_validation(covering: Sequence[tuple[int, int]], length: int, asn: int
 
 def validate_route(index: CoveringIndex[tuple[int, int]], first: int, length: int, asn: int | None) -> tuple[str, str | None]:
     """RFC 6811 state and reason of route ``first/length`` from ``asn`` against the VRP index."""
-    return origin_validation(index.covering(first, length), length, asn)  # type: ignore[arg-type]
+    return origin_validation(index.covering(first, length), length, asn)
 
 
 def bgp_origins(index: CoveringIndex[tuple[int, ...]], first: int, length: int) -> tuple[int, ...]:
@@ -140,7 +141,9 @@ def same_party(key: str, name: str, org_key: str | None, org_name: str | None) -
     organisation: equal keys, or equal :func:`comparable_name`."""
     if org_key and org_key == key:
         return True
-    return bool(org_name) and comparable_name(org_name) == comparable_name(name)  # type: ignore[arg-type]
+    if not org_name:
+        return False
+    return comparable_name(org_name) == comparable_name(name)
 
 
 def registry_footprint(key: str, name: str, overlapping_registrations: Sequence[RegistryRecord]) -> bool:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chainrisk.analysis.blocks import PortfolioAnalysis, without_cyclic_gc
+from chainrisk.analysis.blocks import PortfolioAnalysis
+from chainrisk.common.memory import without_cyclic_gc
 
 
 def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

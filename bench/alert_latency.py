@@ -24,7 +24,7 @@ consumer cannot sustain, a probe waits behind the backlog: its latency is the la
     python bench/alert_latency.py --load-rate 2000 --load-seconds 60 --wipe
 
 Settings come from the normal configuration (CHAINRISK_* / chainrisk.toml), on the services
-backend. The database must be empty, or ``--wipe`` given. Goal (issue #7): p99 < 1 s idle.
+backend. The database must be empty, or ``--wipe`` given. Goal: p99 < 1 s idle.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ method on the same data.
 
 For each size, in its own Python process (so peak RSS is that size's own):
 
-1. generate the register (``chainrisk.ingest.synthetic``, seeded) with matching VRPs, BGP origins
+1. generate the register (``chainrisk.synthetic``, seeded) with matching VRPs, BGP origins
    and a DROP list, and build the analysis ``Portfolio`` in memory (not timed as analysis);
 2. ``analyse_portfolio`` + ``exposure``: wall and CPU seconds, blocks/s;
 3. the chain part alone (``analyse_chain`` per block), for a like-for-like comparison;
@@ -19,7 +19,7 @@ whatever else runs); step 2 reports both.
     python bench/analysis_bench.py --smoke              # 20,000 blocks, about 10 s
     python bench/analysis_bench.py --sizes 1000000 --profile   # pyinstrument profile in bench/out/
 
-Goal (issue #5/#7): 1,000,000 blocks in at most 60 s.
+Goal: 1,000,000 blocks in at most 60 s.
 """
 from __future__ import annotations
 
@@ -52,11 +52,11 @@ def current_rss_mb() -> float:
 
 def measure(blocks: int, seed: int, brute_sample: int, profile: Path | None) -> dict[str, Any]:
     """Every figure for one portfolio size (runs in this process)."""
+    from chainrisk import synthetic
     from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.bruteforce import brute_force_block
     from chainrisk.analysis.chains import analyse_chain
     from chainrisk.analysis.exposure import exposure
-    from chainrisk.ingest import synthetic
 
     t0 = time.monotonic()
     generated = synthetic.generate(blocks, seed, broken_rate=0.001)

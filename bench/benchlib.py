@@ -162,7 +162,7 @@ def blocks_for_rows(rows: int) -> int:
 def register_file(rows: int, seed: int, folder: Path) -> Path:
     """A synthetic lease register (``chainrisk generate``'s format) with at least ``rows`` rows,
     generated once per (rows, seed) into ``folder`` and reused."""
-    from chainrisk.ingest import synthetic
+    from chainrisk import synthetic
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"leases-{rows}-seed{seed}.csv"

@@ -3,7 +3,7 @@ analysis written back, with seconds per stage and in all.
 
 Stages, one after another, each in its own Python process (so each peak RSS is its own):
 
-0. input: a seeded synthetic register (``chainrisk.ingest.synthetic``, the `chainrisk generate`
+0. input: a seeded synthetic register (``chainrisk.synthetic``, the `chainrisk generate`
    format) with at least N rows, generated once and cached (not part of the total);
 1. ingest: the `chainrisk ingest leases` path - ``run_ingest`` with the leases worker into the
    ``KafkaSink`` (``open_sink``), stopping after N events, until Kafka acknowledged all of them;

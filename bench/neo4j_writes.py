@@ -2,7 +2,7 @@
 same rows (the practical limit) and one transaction per event (the naive way).
 
 Input: the first N lease-hop events the leases worker makes from a seeded synthetic register
-(``chainrisk.ingest.synthetic``). The database is emptied before each run; each run ends with a
+(``chainrisk.synthetic``). The database is emptied before each run; each run ends with a
 check that it holds one LEASES relationship per distinct fact.
 
 1. consumer: ``NeoStore.apply_batch`` over batches of the configured ``batch_size`` (as
@@ -31,7 +31,7 @@ CPU a run costs is steadier than its wall time.
 
 Settings come from the normal configuration (CHAINRISK_* / chainrisk.toml), on the services
 backend. The database must be empty, or ``--wipe`` given: every run deletes everything in it.
-Goal (issue #7): consumer >= 0.8x the bare loader.
+Goal: consumer >= 0.8x the bare loader.
 """
 from __future__ import annotations
 

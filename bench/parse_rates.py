@@ -8,8 +8,6 @@ its own Python process so its peak RSS (``ru_maxrss``) is its own.
     python bench/parse_rates.py              # full files (about 2 minutes on 2 cores)
     python bench/parse_rates.py --smoke      # a prefix of each file, about 10 s
     python bench/parse_rates.py --workers vrps pfx2as --data ../shared/data/real
-
-(issue #3 closing note, issue #7 item 5.)
 """
 from __future__ import annotations
 

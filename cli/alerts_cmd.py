@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 
-def _open(backend: str | None, state_dir: Path | None) -> tuple[Any, Any, Any]:
+def _open(backend: str | None, state_dir: Path | None) -> tuple[Any, Any]:
     from chainrisk.cli.report_cmd import open_configured_store
-    from chainrisk.graph.alerts.repo import alert_repository
 
-    settings, store = open_configured_store(backend, state_dir)
-    return settings, store, alert_repository(store)
+    return open_configured_store(backend, state_dir)
 
 
 def _line(alert: dict[str, Any]) -> str:
@@ -61,9 +58,9 @@ def alerts(ctx: click.Context, backend: str | None, state_dir: Path | None, stat
     ctx.obj.update(backend=backend, state_dir=state_dir)
     if ctx.invoked_subcommand is not None:
         return
-    settings, store, repo = _open(backend, state_dir)
+    settings, store = _open(backend, state_dir)
     try:
-        rows = [a for a in repo.load_alerts(None) if status_filter == "all" or a["status"] == status_filter]
+        rows = [a for a in store.load_alerts(None) if status_filter == "all" or a["status"] == status_filter]
     finally:
         store.close()
     if fmt == "json":
@@ -78,40 +75,15 @@ def alerts(ctx: click.Context, backend: str | None, state_dir: Path | None, stat
 
 def _follow(settings: Any, fmt: str) -> None:
     """Print alerts as they arrive on the alerts topic."""
+    from chainrisk.graph.backend import follow_topic
+
     click.echo("following new alerts (Ctrl-C to stop)", err=True)
     try:
-        for value in _tail_alerts(settings):
+        for value in follow_topic(settings, "alerts"):
             alert = json.loads(value)
             click.echo(json.dumps(alert) if fmt == "json" else _line(alert))
     except KeyboardInterrupt:
         pass
-
-
-def _tail_alerts(settings: Any):  # noqa: ANN202 - a generator of raw alert values
-    if settings.backend == "services":
-        from kafka import KafkaConsumer
-
-        consumer = KafkaConsumer(settings.topic("alerts"), auto_offset_reset="latest", enable_auto_commit=False,
-                                 group_id=None, **settings.kafka_client_config())
-        try:
-            for record in consumer:
-                yield record.value
-        finally:
-            consumer.close()
-    else:
-        from chainrisk.graph.backend import log_dir
-        from chainrisk.graph.eventlog.embedded import EventLog
-
-        log = EventLog(log_dir(settings))
-        offset = log.end_offset("alerts")
-        while True:
-            records = log.read("alerts", offset, 100)
-            for record in records:
-                yield record.value
-            if records:
-                offset = records[-1].offset + 1
-            else:
-                time.sleep(0.5)
 
 
 @alerts.command("ack")
@@ -122,9 +94,9 @@ def ack(ctx: click.Context, alert_id: str, note: str | None) -> None:
     """Acknowledge an alert (an unambiguous id prefix is enough)."""
     from chainrisk.graph.alerts.engine import acknowledge
 
-    _, store, repo = _open(ctx.obj["backend"], ctx.obj["state_dir"])
+    _, store = _open(ctx.obj["backend"], ctx.obj["state_dir"])
     try:
-        alert = acknowledge(repo, alert_id, note)
+        alert = acknowledge(store, alert_id, note)
     except KeyError as exc:
         raise click.ClickException(f"no single alert matches {exc.args[0]!r} (see `chainrisk alerts --status all`)") from None
     finally:

@@ -84,9 +84,9 @@ def child_arguments(ctx: click.Context) -> list[str]:
     for param in ctx.command.params:
         if param.name == "processes" or not isinstance(param, click.Option):
             continue
-        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:  # type: ignore[arg-type]
+        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
             continue
-        value = ctx.params[param.name]  # type: ignore[index]
+        value = ctx.params[param.name]
         flag = param.opts[0]
         if param.is_flag:
             if value:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import time
-from datetime import date
 from pathlib import Path
 
 import click
@@ -38,21 +37,18 @@ def _step(message: str) -> float:
               help="The analysis date (fixed, so the demo prints the same figures every day).")
 def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as_of) -> None:  # noqa: ANN001
     """Run the whole pipeline on a seeded synthetic portfolio and print the exposure report."""
-    from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.exposure import exposure
-    from chainrisk.analysis.writeback import analysis_rows
-    from chainrisk.cli.report_cmd import open_configured_store, print_exposure_table
-    from chainrisk.graph.alerts.repo import alert_repository
+    from chainrisk.cli.report_cmd import analyse_and_write_back, open_configured_store, print_exposure_table
     from chainrisk.graph.backend import open_sink
     from chainrisk.graph.config import load_settings
     from chainrisk.ingest.common import run_ingest
-    from chainrisk.ingest.synthetic import write_dataset
+    from chainrisk.synthetic import write_dataset
 
     settings = load_settings(backend=backend, state_dir=state_dir)
     started = _step(f"generating a synthetic portfolio of {blocks:,} leased blocks (seed {seed})")
     out = Path(settings.state_dir) / "demo-input"
     manifest = write_dataset(blocks, seed, out, broken_rate=0.01)
-    files: dict[str, str] = manifest["files"]  # type: ignore[assignment]
+    files: dict[str, str] = manifest["files"]
 
     _step(f"ingesting {len(files)} files into the {'Kafka' if settings.backend == 'services' else 'embedded'} event log")
     try:
@@ -84,10 +80,8 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     _step("analysing every leased block and writing the results back to the graph")
     _, store = open_configured_store(settings.backend, settings.state_dir)
     try:
-        analysis = analyse_portfolio(store.load_portfolio(), as_of.date() if as_of else date.today())
-        block_rows, spof_rows = analysis_rows(analysis, analysis_time())
-        store.write_analysis(block_rows, spof_rows)
-        open_alerts = [a for a in alert_repository(store).load_alerts(None) if a["status"] == "open"]
+        analysis = analyse_and_write_back(store, as_of.date()).analysis
+        open_alerts = [a for a in store.load_alerts(None) if a["status"] == "open"]
     finally:
         store.close()
     rows = exposure(analysis)
@@ -108,9 +102,3 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     click.echo(f"  chainrisk report exposure --format html --output exposure.html{flag}")
     click.echo(f"  chainrisk whatif --remove \"{rows[0].party}\"{flag}" if rows else "")
     click.echo(f"  chainrisk alerts{flag}                              upstream holder changes")
-
-
-def analysis_time():  # noqa: ANN201
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).replace(microsecond=0)

@@ -1,5 +1,5 @@
 """`chainrisk generate`: write a seeded SYNTHETIC lease register (and matching VRPs, BGP origins and a
-DROP list) for demos, tests and benchmarks. See ``chainrisk.ingest.synthetic``."""
+DROP list) for demos, tests and benchmarks. See ``chainrisk.synthetic``."""
 from __future__ import annotations
 
 import time
@@ -18,7 +18,7 @@ import click
               help="Also write vrps.json (rpki-client), pfx2as.tsv and drop.txt matching the register.")
 def generate(n_blocks: int, seed: int, out: Path, broken_rate: float, signals: bool) -> None:
     """Generate a synthetic portfolio (address space 240.0.0.0/4, private ASNs) into OUT."""
-    from chainrisk.ingest.synthetic import write_dataset
+    from chainrisk.synthetic import write_dataset
 
     started = time.monotonic()
     try:
@@ -27,9 +27,14 @@ def generate(n_blocks: int, seed: int, out: Path, broken_rate: float, signals: b
         raise click.ClickException(f"cannot write into {out}: {exc.strerror or exc}") from None
     seconds = time.monotonic() - started
     click.echo(f"wrote {manifest['register_rows']:,} register rows for {n_blocks:,} blocks to {out / 'leases.csv'} in {seconds:.1f}s")
-    for kind, name in manifest["files"].items():  # type: ignore[union-attr]
+    for kind, name in manifest["files"].items():
         if kind != "register":
             click.echo(f"  {kind}: {out / name}")
-    click.echo(f"ingest with: chainrisk ingest leases {out / 'leases.csv'}"
-               + (f" && chainrisk ingest vrps {out / 'vrps.json'} && chainrisk ingest pfx2as {out / 'pfx2as.tsv'}"
-                  f" && chainrisk ingest blocklist {out / 'drop.txt'}" if signals else ""))
+    click.echo(f"ingest with: {ingest_hint(out, manifest['files'])}")
+
+
+def ingest_hint(out: Path, files: dict[str, str]) -> str:
+    """The commands that ingest every file written (in the demo's order), joined with ``&&``."""
+    from chainrisk.cli.demo_cmd import DEMO_FILES
+
+    return " && ".join(f"chainrisk ingest {worker} {out / files[kind]}" for kind, worker in DEMO_FILES if kind in files)

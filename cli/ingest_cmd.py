@@ -6,9 +6,10 @@ command runs (or help lists it). A worker module exposes ``SOURCE``, ``DESCRIPTI
 ``make_parser(paths, **extra_option_values)`` returning the parser for the run (used when the
 worker needs to see every file first, or takes extra options).
 
-Exit status: 0 when the run finished (rows may have been rejected); 1 when a file could not be read
-or has an unknown format (the other files are still ingested), or the run could not start;
-3 with ``--strict`` when any row was rejected; 2 for a usage error.
+Exit status: 0 when the run finished (rows may have been rejected); 1 when a file could not be read,
+has an unknown format, or nothing in it was recognised (the other files are still ingested), or the
+run could not start; 3 with ``--strict`` when any row was rejected or a file gave no event; 2 for a
+usage error.
 """
 from __future__ import annotations
 
@@ -120,20 +121,9 @@ def format_summary(name: str, summary: Any, rejects_path: Path | None) -> list[s
     return lines
 
 
-def _load_worker(module_name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:  # not written yet
-            return None
-        raise
-
-
 def _open_sink(settings: Any) -> Any:
-    try:
-        from chainrisk.graph.backend import open_sink
-    except ImportError as exc:
-        raise click.ClickException(f"the event log is not available ({exc}); use --dry-run to see the events") from None
+    from chainrisk.graph.backend import open_sink
+
     try:
         return open_sink(settings)
     except Exception as exc:  # noqa: BLE001 - a broker that is down must be a message, not a traceback
@@ -185,16 +175,21 @@ def run_worker(name: str, module: ModuleType, options: dict[str, Any]) -> None:
     if strict and summary.rejects:
         click.echo(f"error: --strict and {summary.rejects} rows were rejected", err=True)
         sys.exit(EXIT_STRICT_REJECTS)
+    if strict and summary.files_without_events:
+        click.echo(f"error: --strict and nothing was ingested from {', '.join(summary.files_without_events)}", err=True)
+        sys.exit(EXIT_STRICT_REJECTS)
 
 
 def common_params() -> list[click.Parameter]:
     """The arguments and options every ingest command takes."""
     return [
-        click.Argument(["paths"], nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)),
+        # no existence/readability checks here: a missing or unreadable file is reported by the run
+        # (exit 1) and the other files are still ingested, instead of a usage error before any of them
+        click.Argument(["paths"], nargs=-1, required=True, type=click.Path(readable=False, path_type=Path)),
         click.Option(["--dry-run"], is_flag=True, help="Print the events as JSON lines on stdout instead of publishing them."),
         click.Option(["--limit"], type=click.IntRange(min=1), default=None, metavar="N", help="Stop after N events."),
         click.Option(["--quiet", "-q"], is_flag=True, help="No progress bar and no summary (rejects are still reported)."),
-        click.Option(["--strict"], is_flag=True, help=f"Exit with status {EXIT_STRICT_REJECTS} if any row was rejected."),
+        click.Option(["--strict"], is_flag=True, help=f"Exit with status {EXIT_STRICT_REJECTS} if any row was rejected or a file gave no event."),
         click.Option(
             ["--rejects"], type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
             help="Write rejected rows here (JSON Lines). Default: <state_dir>/rejects/<source>-<UTC time>.jsonl, created only if something is rejected.",
@@ -227,18 +222,16 @@ def build_command(name: str, module: ModuleType) -> click.Command:
 
 
 class IngestGroup(click.Group):
-    """Subcommands from :data:`WORKERS`, each module imported when needed; workers whose module does
-    not exist yet are not listed."""
+    """Subcommands from :data:`WORKERS`, each module imported when needed."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in WORKERS if self.get_command(ctx, name) is not None]
+        return list(WORKERS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         module_name = WORKERS.get(name)
         if module_name is None:
             return None
-        module = _load_worker(module_name)
-        return build_command(name, module) if module is not None else None
+        return build_command(name, importlib.import_module(module_name))
 
 
 @click.group(cls=IngestGroup)

@@ -17,7 +17,6 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "chainrisk.cli.demo_cmd:demo",
     "alerts": "chainrisk.cli.alerts_cmd:alerts",
     "queries": "chainrisk.cli.queries_cmd:queries",
-    "config": "chainrisk.cli.config_cmd:config",
     "generate": "chainrisk.cli.generate_cmd:generate",
 }
 
@@ -31,13 +30,8 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # not written yet
-                return None
-            raise
-        return getattr(module, attr)
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,26 +7,20 @@ from typing import Any
 import click
 
 from chainrisk.cli.output import print_table
+from chainrisk.common.formats import cell_text, rows_as_objects, to_csv, to_json
+from chainrisk.graph.browser.deeplinks import browser_deep_link, browser_param_commands, query_deep_link
+from chainrisk.graph.browser.grass import browser_style, grass_for_deep_link
 from chainrisk.graph.browser.library import (
     LibraryQuery,
     ParameterError,
     QueryLibrary,
     QueryLibraryError,
     bind_parameters,
-    browser_deep_link,
-    browser_param_commands,
-    cell_text,
-    grass_for_deep_link,
     load_library,
     parse_param_options,
-    query_deep_link,
-    rows_as_csv,
-    rows_as_json,
     run_query,
 )
 from chainrisk.graph.config import ConfigError, Settings, load_settings
-
-STYLE_RESOURCE = "browser-style.grass"
 
 _library_option = click.option(
     "--library",
@@ -139,9 +133,9 @@ def run_library_query(name: str, params: tuple[str, ...], fmt: str, backend: str
     columns, rows = _run(settings, query, values)
     link = query_deep_link(settings.browser_url, query, values, settings.neo4j_uri, library.version)
     if fmt == "json":
-        click.echo(rows_as_json(columns, rows))
+        click.echo(to_json(rows_as_objects(columns, rows)), nl=False)
     elif fmt == "csv":
-        click.echo(rows_as_csv(columns, rows), nl=False)
+        click.echo(to_csv(rows_as_objects(columns, rows), columns), nl=False)
     else:
         _print_table(query, columns, rows)
     # on stderr for json/csv so their stdout stays machine-readable
@@ -188,9 +182,7 @@ def _print_table(query: LibraryQuery, columns: list[str], rows: list[list[Any]])
 @queries.command("style")
 def style() -> None:
     """Print the Browser style (GraSS) and a deep link that applies it (press run in the Browser)."""
-    from importlib import resources
-
-    grass = resources.files("chainrisk.graph.browser").joinpath(STYLE_RESOURCE).read_text(encoding="utf-8")
+    grass = browser_style()
     click.echo(grass)
     settings = load_settings()
     link = browser_deep_link(settings.browser_url, ":style " + grass_for_deep_link(grass), settings.neo4j_uri)

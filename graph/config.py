@@ -5,7 +5,7 @@ directory, or the file named by ``CHAINRISK_CONFIG``) > defaults. With nothing c
 embedded backend is used, so a newcomer needs no servers.
 
 Secrets (the Neo4j password, Kafka SASL password, webhook URL) are ``SecretStr``: they never appear
-in ``repr``, logs or ``chainrisk config show``.
+in ``repr`` or logs.
 """
 from __future__ import annotations
 

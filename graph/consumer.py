@@ -21,15 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.eventlog.sources import (
-    DeadLetters,
-    KafkaDeadLetters,
-    KafkaSource,
-    LogDeadLetters,
-    LogSource,
-    RawRecord,
-    RecordSource,
-)
+from chainrisk.graph.eventlog.sources import DeadLetters, RawRecord, RecordSource
 from chainrisk.graph.stores.protocol import BatchResult, FactChange, GraphStore, OffsetConflict, PendingChanges, TopicPartition
 from chainrisk.ingest.events import Event, EventDecodeError, decode_event
 
@@ -70,7 +62,7 @@ def decode_batch(records: list[RawRecord]) -> DecodedBatch:
         except Exception as exc:  # noqa: BLE001 - one odd message must not stop the consumer for good
             batch.dead.append((record, f"undecodable: {type(exc).__name__}: {exc}"))
             continue
-        batch.events.append(event if event.event_id else event.with_id())  # type: ignore[arg-type]
+        batch.events.append(event if event.event_id else event.with_id())
     return batch
 
 
@@ -300,26 +292,15 @@ def consume(
     should_stop: Callable[[], bool] = lambda: False,
     options: ConsumerOptions | None = None,
 ) -> ConsumerStats:
-    """Open the store and the transport chosen by ``settings.backend`` and run the consumer loop."""
-    from chainrisk.graph.backend import open_store
+    """Open the store and the transport of ``settings.backend`` (``graph/backend.py``) and run the consumer loop."""
+    from chainrisk.graph.backend import open_records, open_store
 
     options = options or ConsumerOptions(group=settings.consumer_group, batch_size=settings.batch_size, until_idle=until_idle)
     store = open_store(settings)
     try:
         with_retries(store.ensure_schema, "graph store", options)
-        if settings.backend == "services":
-            from chainrisk.graph.eventlog.kafka_io import ensure_topics
-
-            with_retries(lambda: ensure_topics(settings), "Kafka", options)
-            source: Any = with_retries(lambda: KafkaSource(settings, store, options.group, options.batch_size), "Kafka", options)
-            dead: Any = KafkaDeadLetters(settings, options.group)
-        else:
-            from chainrisk.graph.backend import log_dir
-            from chainrisk.graph.eventlog.embedded import EventLog
-
-            event_log = EventLog(log_dir(settings))
-            source = LogSource(event_log, store.stored_offsets(options.group))
-            dead = LogDeadLetters(EventLog(log_dir(settings)), options.group)
+        source, dead = open_records(settings, store, options.group, options.batch_size,
+                                    retry=lambda action, what: with_retries(action, what, options))
         close_alerts = None
         if on_changes is None and settings.alerts:
             from chainrisk.graph.alerts.engine import alert_hook
@@ -331,8 +312,9 @@ def consume(
             if close_alerts is not None:
                 close_alerts()
             source.close()
-            if hasattr(dead, "close"):
-                dead.close()
+            close_dead = getattr(dead, "close", None)
+            if close_dead is not None:
+                close_dead()
         log.info("done: %s", stats.summary())
         return stats
     finally:

@@ -30,7 +30,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
-from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.common import LATIN1, ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import Party, Provenance, Registration
 from chainrisk.ingest.formats import load_json_document, looks_like_json
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_range, range_to_cidrs
@@ -167,12 +167,21 @@ def registration_from_net(net: NetFields, reference: str, path: Path, ctx: Parse
             cidrs = range_to_cidrs(first, last)
         except ValueError as exc:
             reasons.append(f"{exc} (NetRange {net.net_range!r})")
+    bad = bad_text(net.raw)
+    if bad:
+        reasons.append(bad)
+    created = updated = None
+    for name, text in (("RegDate", net.reg_date), ("Updated", net.updated)):
+        try:
+            value = parse_registry_date(text or "")
+        except ValueError as exc:
+            reasons.append(f"{exc} ({name})")
+            continue
+        created, updated = (value, updated) if name == "RegDate" else (created, value)
     if reasons:
         yield Reject(reference, net.line, "; ".join(reasons), net.raw)
         return
     assert net.handle and net.net_type and first is not None and last is not None
-    created = parse_registry_date(net.reg_date or "")
-    updated = parse_registry_date(net.updated or "")
     fields: dict[str, Any] = dict(
         registry="arin",
         handle=net.handle,
@@ -192,7 +201,7 @@ def registration_from_net(net: NetFields, reference: str, path: Path, ctx: Parse
         observed_at=observed_at_for(ctx, updated or created, path), ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
-        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()  # type: ignore[misc]
+        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()
 
 
 def bulk_net(block: Block, org_names: dict[str, str]) -> NetFields:
@@ -352,11 +361,30 @@ def rdap_abuse(network: dict[str, Any]) -> str | None:
 
 
 def _rdap_event(network: dict[str, Any], action: str) -> datetime | None:
+    """The date of the network's ``action`` event; ``ValueError`` (a reject reason) when it is not a date."""
     events = network.get("events")
     for event in events if isinstance(events, list) else []:
         if isinstance(event, dict) and event.get("eventAction") == action and isinstance(event.get("eventDate"), str):
-            return parse_registry_date(event["eventDate"])
+            try:
+                return parse_registry_date(event["eventDate"])
+            except ValueError as exc:
+                raise ValueError(f"{exc} (event {action!r})") from None
     return None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside a JSON value (keys and values), without recursion: a hostile response
+    may nest deeper than the interpreter's stack."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def rdap_registry(network: dict[str, Any]) -> str | None:
@@ -395,7 +423,11 @@ def rdap_cidrs(network: dict[str, Any]) -> tuple[list[IPv4Network], IPv4Address,
     if isinstance(listed, list):
         for entry in listed:
             if isinstance(entry, dict) and "v4prefix" in entry and "length" in entry:
-                cidrs.append(IPv4Network(f"{rdap_address(entry['v4prefix'])}/{int(entry['length'])}"))
+                address, length = rdap_address(entry["v4prefix"]), entry["length"]
+                try:
+                    cidrs.append(IPv4Network(f"{address}/{int(length)}"))
+                except (ValueError, TypeError):  # ipaddress's and int()'s own messages name no kind
+                    raise ValueError(f"bad cidr0_cidrs: {address}/{length!r} is not an IPv4 network") from None
     return (cidrs or range_to_cidrs(first, last)), first, last
 
 
@@ -423,6 +455,14 @@ def rdap_events(network: Any, reference: str, offset: int, path: Path, ctx: Pars
         return
     registry = rdap_registry(network)
     reasons = []
+    bad = next((reason for text in _strings(network) if (reason := bad_text(text))), None)
+    if bad:
+        reasons.append(bad)
+    created = changed = None
+    try:
+        created, changed = _rdap_event(network, "registration"), _rdap_event(network, "last changed")
+    except ValueError as exc:
+        reasons.append(str(exc))
     if not handle:
         reasons.append("missing handle: the network has no handle")
     if registry is None:
@@ -431,10 +471,10 @@ def rdap_events(network: Any, reference: str, offset: int, path: Path, ctx: Pars
         yield Reject(reference, None, "; ".join(reasons), raw, offset=offset)
         return
     assert handle and registry
-    status = network.get("type") if isinstance(network.get("type"), str) else ""
+    net_type = network.get("type")
+    status = net_type if isinstance(net_type, str) else ""
     org = rdap_org(network)
     parent = network.get("parentHandle") if isinstance(network.get("parentHandle"), str) else None
-    created, changed = _rdap_event(network, "registration"), _rdap_event(network, "last changed")
     country = network.get("country") if isinstance(network.get("country"), str) else None
     fields: dict[str, Any] = dict(
         registry=registry,
@@ -456,7 +496,7 @@ def rdap_events(network: Any, reference: str, offset: int, path: Path, ctx: Pars
         observed_at=observed_at_for(ctx, changed or created, path), ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
-        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()  # type: ignore[misc]
+        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,7 +534,7 @@ def parse_with_orgs(src: SourceFile, ctx: ParseContext, org_names: dict[str, str
     if looks_like_json(src):
         yield from json_events(load_json_document(src), src, ctx, org_names)
         return
-    for item in text_events(src.lines(), ctx.reference, src.path, ctx, org_names):
+    for item in text_events(src.lines(fallback=LATIN1), ctx.reference, src.path, ctx, org_names):
         if item is _SKIP_OTHER_TEXT:
             raise SourceError(f"{src.path}: unknown format: no ARIN whois records (NetHandle, NetRange, ...) in the file")
         yield item
@@ -507,7 +547,7 @@ def scan_org_names(paths: Iterable[Path]) -> dict[str, str]:
         try:
             with SourceFile(path) as src:
                 if not looks_like_json(src):
-                    names.update(collect_org_names(split_blocks(src.lines())))
+                    names.update(collect_org_names(split_blocks(src.lines(fallback=LATIN1))))
         except SourceError:
             continue
     return names

@@ -18,7 +18,8 @@ Two formats, told apart by the first non-blank line:
   for that line; constant memory). The list is named by the file name as above.
 
 ``provenance.source`` is the list name. IPv6 entries are yielded as :class:`Skip`. Without a date in the content, ``observed_at`` is the
-date in the file name or the file's mtime; ``ctx.observed_at`` overrides.
+date in the file name or the file's mtime; ``ctx.observed_at`` overrides. A ``Last-Modified`` or
+metadata ``timestamp`` that is not a date fails the file unless ``ctx.observed_at`` is given.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import BlocklistEntry, Event, Provenance
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix
 
@@ -61,14 +62,16 @@ def list_name_from_title(comment: str) -> str | None:
 
 
 def last_modified(comment: str) -> datetime | None:
-    """The time in a ``; Last-Modified: <RFC 2822 date>`` comment, or None."""
+    """The time in a ``; Last-Modified: <RFC 2822 date>`` comment, or None for any other comment.
+    Raises ``ValueError`` when the comment's date is not a date (``Mon, 30 Feb 2026 ...``)."""
     match = _LAST_MODIFIED.match(comment)
     if match is None:
         return None
+    text = match.group(1).strip()
     try:
-        return parsedate_to_datetime(match.group(1).strip())
+        return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
-        return None
+        raise ValueError(f"bad date: Last-Modified {text!r} is not an RFC 2822 date") from None
 
 
 Entry = tuple[str, str | None, str | None]  # (block, SBL id, RIR)
@@ -115,14 +118,17 @@ def is_metadata(record: Any) -> bool:
 
 
 def metadata_timestamp(record: dict[str, Any]) -> datetime | None:
-    """The ``timestamp`` (unix seconds) of a JSON metadata record, or None."""
+    """The ``timestamp`` (unix seconds) of a JSON metadata record, or None when it has none.
+    Raises ``ValueError`` when it has one that is not a unix time after 1970."""
     value = record.get("timestamp")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if value is None:
         return None
-    try:
-        return datetime.fromtimestamp(value, tz=timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return None
+    if not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0:
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            pass
+    raise ValueError(f"bad date: metadata timestamp {value!r} is not a unix time")
 
 
 def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
@@ -146,6 +152,9 @@ def _line_items(read: Callable[[str], Entry | Skip | None], text: str, number: i
                 ctx: ParseContext, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
     """The event, Skip or Reject for one entry line, read with ``read`` (nothing when it returns None)."""
     try:
+        bad = bad_text(text)
+        if bad:
+            raise ValueError(bad)
         entry = read(text)
     except ValueError as exc:
         yield Reject(ctx.reference, number, str(exc), raw)
@@ -170,27 +179,33 @@ def _parse_text(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest
             continue
         if text.startswith(";"):
             list_name = list_name or list_name_from_title(text)
-            content_date = content_date or last_modified(text)
+            try:
+                content_date = content_date or last_modified(text)
+            except ValueError as exc:
+                if ctx.observed_at is None and observed_at is None:
+                    raise SourceError(f"{ctx.reference}:{number}: {exc} (give the date with --observed-at)") from None
             continue
         if observed_at is None:
             observed_at = observed_at_for(ctx, content_date, src.path)
             list_name = list_name or list_name_from_file_name(src.path)
+        assert list_name is not None  # named by the header or, at the first entry, by the file
         yield from _line_items(text_entry, text, number, line, list_name, ctx, observed_at)
 
 
 def _parse_json_lines(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[Event | Reject | Skip]:
-    observed_at = ctx.observed_at or observed_at_for(ctx, _json_metadata_date(src.path), src.path)
+    observed_at = ctx.observed_at or observed_at_for(ctx, _json_metadata_date(src.path, ctx.reference), src.path)
     list_name = list_name_from_file_name(src.path)
     for number, line in _chain(first, rest):
         if line.strip():
             yield from _line_items(json_line_entry, line.strip(), number, line, list_name, ctx, observed_at)
 
 
-def _json_metadata_date(path: Path) -> datetime | None:
-    """The timestamp of the (last) metadata line of a DROP JSON-lines file, read in a separate pass."""
+def _json_metadata_date(path: Path, reference: str) -> datetime | None:
+    """The timestamp of the (last) metadata line of a DROP JSON-lines file, read in a separate pass.
+    Raises :class:`SourceError` for a metadata line whose timestamp is not a time."""
     found: datetime | None = None
     with SourceFile(path) as again:
-        for _, line in again.lines():
+        for number, line in again.lines():
             if '"metadata"' not in line:
                 continue
             try:
@@ -198,7 +213,10 @@ def _json_metadata_date(path: Path) -> datetime | None:
             except (ValueError, RecursionError):
                 continue
             if is_metadata(record):
-                found = metadata_timestamp(record) or found
+                try:
+                    found = metadata_timestamp(record) or found
+                except ValueError as exc:
+                    raise SourceError(f"{reference}:{number}: {exc} (give the date with --observed-at)") from None
     return found
 
 

@@ -10,6 +10,7 @@ scope (IPv6, an AS number row) is yielded as a :class:`Skip`, counted in the sum
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import json
@@ -21,10 +22,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from chainrisk.common.timestamps import as_utc
 from chainrisk.ingest.events import Event, SnapshotEnd, utc_now
 from chainrisk.ingest.snapshots import SNAPSHOT_TYPES, scope_label, scope_of, snapshot_id
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+# what SourceFile reads through: each of them peeks without consuming
+Decompressed = gzip.GzipFile | bz2.BZ2File | io.BufferedReader
 
 MAX_RAW_IN_REJECT = 300
 # what a corrupt or truncated file raises while being read (zlib.error: a broken deflate stream)
@@ -33,6 +41,48 @@ READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError, z
 
 class SourceError(Exception):
     """The file cannot be read at all (missing, unreadable, broken compression, unknown format)."""
+
+
+# Byte-order marks of encodings other than UTF-8: such a file is refused by name rather than read
+# as mojibake (UTF-32 first: its little-endian mark starts with UTF-16's).
+_FOREIGN_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32LE"), (codecs.BOM_UTF32_BE, "UTF-32BE"), (codecs.BOM_UTF16_LE, "UTF-16LE"), (codecs.BOM_UTF16_BE, "UTF-16BE"))
+LATIN1 = "latin-1"
+
+
+def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Decode the bytes that are not UTF-8 as Latin-1 (each byte one character), keep going."""
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start:error.end].decode(LATIN1), error.end
+
+
+codecs.register_error("chainrisk-latin1", _latin1_fallback)
+
+
+def text_encoding_problem(head: bytes) -> str | None:
+    """Why the first bytes of a (decompressed) file are not UTF-8 text the workers can read: a
+    UTF-16/UTF-32 byte-order mark, or UTF-16 without one (every other byte NUL). None when fine."""
+    for bom, name in _FOREIGN_BOMS:
+        if head.startswith(bom):
+            return f"the file is {name} (byte-order mark {bom.hex(' ').upper()}); save it as UTF-8"
+    sample = head[:64]
+    if len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) == len(odd) and even.count(0) == 0:
+            return "the file looks like UTF-16LE without a byte-order mark (every other byte is NUL); save it as UTF-8"
+        if even.count(0) == len(even) and odd.count(0) == 0:
+            return "the file looks like UTF-16BE without a byte-order mark (every other byte is NUL); save it as UTF-8"
+    return None
+
+
+def bad_text(text: str) -> str | None:
+    """The reject reason when ``text`` (a record, a name, an id) holds a NUL byte or bytes that
+    were not valid UTF-8 (decoded as U+FFFD), else None. Such characters would otherwise pass into
+    party names and registry ids, where one corrupted copy of a name looks like a new party."""
+    if "\x00" in text:
+        return f"NUL byte: the record holds a NUL character at column {text.index(chr(0)) + 1}"
+    if "\ufffd" in text:
+        return f"undecodable bytes: the record is not valid UTF-8 at column {text.index(chr(0xFFFD)) + 1}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -99,7 +149,7 @@ class SourceFile:
         self._raw.seek(0)
         self.compression = "gzip" if magic[:2] == b"\x1f\x8b" else "bzip2" if magic == b"BZh" else None
         if self.compression == "gzip":
-            self._stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw)
+            self._stream: Decompressed = gzip.GzipFile(fileobj=self._raw)
         elif self.compression == "bzip2":
             self._stream = bz2.BZ2File(self._raw)
         else:
@@ -115,13 +165,29 @@ class SourceFile:
         except (OSError, ValueError):
             return 0
 
-    def binary(self) -> IO[bytes]:
+    def binary(self) -> Decompressed:
         return self._stream
 
-    def lines(self) -> Iterator[tuple[int, str]]:
-        """(1-based line number, text without the newline). Undecodable bytes become U+FFFD so
-        one bad byte rejects one record, not the file."""
-        text = io.TextIOWrapper(self._stream, encoding="utf-8", errors="replace", newline="")
+    def _text(self, fallback: str | None = None, newline: str | None = None) -> io.TextIOWrapper:
+        """The stream decoded as UTF-8, a leading byte-order mark dropped. Undecodable bytes become
+        U+FFFD (so one bad byte rejects one record, see :func:`bad_text`), or with ``fallback=LATIN1``
+        are read as Latin-1. Raises :class:`SourceError` for UTF-16/UTF-32 text."""
+        self._check_encoding()
+        errors = "chainrisk-latin1" if fallback == LATIN1 else "replace"
+        return io.TextIOWrapper(self._stream, encoding="utf-8-sig", errors=errors, newline=newline)
+
+    def _check_encoding(self) -> None:
+        try:
+            head = self._stream.peek(64)[:64]
+        except READ_ERRORS as exc:
+            raise SourceError(f"{self.path}: broken {self.compression or 'file'}: {exc}") from None
+        problem = text_encoding_problem(head)
+        if problem:
+            raise SourceError(f"{self.path}: unknown format: {problem}")
+
+    def lines(self, fallback: str | None = None) -> Iterator[tuple[int, str]]:
+        """(1-based line number, text without the newline), decoded as :meth:`_text` says."""
+        text = self._text(fallback, newline="")
         number = 0
         try:
             for number, line in enumerate(text, start=1):
@@ -134,7 +200,7 @@ class SourceFile:
     def text_chunks(self, size: int = 1 << 16) -> Iterator[str]:
         """The decoded text in pieces of about ``size`` characters (newlines normalised to ``\\n``),
         for parsers that scan structure rather than lines, such as a streamed JSON document."""
-        text = io.TextIOWrapper(self._stream, encoding="utf-8", errors="replace")
+        text = self._text()
         try:
             while chunk := text.read(size):
                 yield chunk
@@ -144,10 +210,26 @@ class SourceFile:
             _detach_quietly(text)
 
     def read_all(self) -> bytes:
+        """Every (decompressed) byte; raises :class:`SourceError` for broken compression or UTF-16/32 text."""
+        self._check_encoding()
         try:
             return self._stream.read()
         except READ_ERRORS as exc:
             raise SourceError(f"{self.path}: broken {self.compression or 'file'}: {exc}") from None
+
+    def check_complete(self) -> None:
+        """Decompress a gzip or bzip2 file to its end once (in a separate reader) so a truncated or
+        corrupt stream is found before anything from it is published; raises :class:`SourceError`
+        naming the break. Plain files are not read (they have no checksum to check)."""
+        if self.compression is None:
+            return
+        with SourceFile(self.path) as again:
+            read = 0
+            try:
+                while chunk := again._stream.read(1 << 20):
+                    read += len(chunk)
+            except READ_ERRORS as exc:
+                raise SourceError(f"{self.path}: broken {self.compression} after {read:,} bytes of content: {exc}") from None
 
     def close(self) -> None:
         self._raw.close()
@@ -203,6 +285,7 @@ class IngestSummary:
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
     skipped_by_reason: Counter[str] = field(default_factory=Counter)  # out-of-scope records (see Skip)
     files_failed: list[str] = field(default_factory=list)
+    files_without_events: list[str] = field(default_factory=list)  # read to the end, but nothing ingested (--strict fails on these)
     files_read: int = 0
     seconds: float = 0.0
     snapshots: list[SnapshotReport] = field(default_factory=list)
@@ -223,10 +306,6 @@ class IngestSummary:
 def reason_class(reason: str) -> str:
     """The kind of a reject reason, for the summary: the text before the first colon."""
     return reason.split(":", 1)[0].strip()
-
-
-def as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
@@ -278,7 +357,9 @@ def run_ingest(
     """Parse every file, publish good events to ``sink``, report rejects; flush at the end.
 
     ``limit`` stops after that many events in total. A file that cannot be read is recorded in
-    ``files_failed`` and the other files are still ingested.
+    ``files_failed`` and the other files are still ingested; so is a file in which nothing was
+    recognised (every record rejected, none skipped as out of scope). A file read to the end that
+    gave no event is also listed in ``files_without_events``.
 
     ``snapshot`` (or, called with a path, True): the file is a full snapshot (ingest/snapshots.py).
     Its fact events carry a snapshot id per scope, and once the file was read to its end with no
@@ -302,6 +383,7 @@ def run_ingest(
             scopes: dict[tuple[str, str], SnapshotReport] | None = {} if (snapshot(path) if callable(snapshot) else snapshot) else None
             rejected = 0
             read_to_end = False
+            before = (summary.events, summary.rejects, summary.skipped)
             try:
                 with SourceFile(path) as src:
                     task = bar.start(path.name, src.size)
@@ -325,6 +407,7 @@ def run_ingest(
                     else:
                         read_to_end = True
                     bar.update(task, src.size)
+                _check_recognised(path, summary, before)
                 summary.files_read += 1
             except SourceError as exc:
                 summary.files_failed.append(str(exc))
@@ -384,6 +467,17 @@ def _close_snapshots(scopes: dict[tuple[str, str], SnapshotReport] | None, summa
         scopes.clear()
 
 
+def _check_recognised(path: Path, summary: IngestSummary, before: tuple[int, int, int]) -> None:
+    """After a file: note it when it gave no event, and raise :class:`SourceError` when nothing in it
+    was recognised (only rejects): random bytes or another dataset's file, not a bad row or two."""
+    events, rejects, skipped = (summary.events - before[0], summary.rejects - before[1], summary.skipped - before[2])
+    if events:
+        return
+    summary.files_without_events.append(str(path))
+    if rejects and not skipped:
+        raise SourceError(f"{path}: nothing recognised: all {rejects:,} record(s) were rejected; is this the right worker for the file?")
+
+
 class _Progress:
     """A rich progress bar with rate, only on a terminal and when asked for."""
 
@@ -400,10 +494,10 @@ class _Progress:
             )
             self._bar.start()
 
-    def start(self, name: str, total: int) -> int | None:
+    def start(self, name: str, total: int) -> TaskID | None:
         return self._bar.add_task(name, total=total) if self._bar else None
 
-    def update(self, task: int | None, completed: int) -> None:
+    def update(self, task: TaskID | None, completed: int) -> None:
         if self._bar is not None and task is not None:
             self._bar.update(task, completed=completed)
 

@@ -17,7 +17,9 @@ Format (one record per line, ``|``-separated; see the RIRs' README-EXTENDED)::
 * ``country`` is the ``cc`` field as given (``ZZ`` = not assigned to a country); empty -> None.
 * ``observed_at`` is the header's end date (the day the statistics describe), midnight UTC; the
   header's serial when that is a date and the end date is not; otherwise a date in the file name or
-  the file's mtime. ``ctx.observed_at`` overrides all.
+  the file's mtime. ``ctx.observed_at`` overrides all. An end date that is not in the calendar
+  (``20260230``) fails the file unless ``--observed-at`` is given.
+* A record with a NUL byte or bytes that are not UTF-8 is rejected (the opaque id is an identity).
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from ipaddress import IPv4Address
 
-from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
-from chainrisk.ingest.events import Delegation, Event, Provenance
+from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
+from chainrisk.ingest.events import DELEGATION_STATUSES, HELD_STATUSES, Delegation, Event, Provenance
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_address, range_to_cidrs
 
 SOURCE = "rir-delegated-extended"
@@ -35,8 +37,6 @@ DESCRIPTION = "RIR delegated-extended statistics: holder (opaque id) and status 
 # a file is a full snapshot (ingest/snapshots.py): what a newer complete file lacks is retracted, unless --no-snapshot
 SNAPSHOT = True
 
-STATUSES = frozenset({"allocated", "assigned", "reserved", "available"})
-HOLDER_STATUSES = frozenset({"allocated", "assigned"})
 RECORD_TYPES = frozenset({"ipv4", "ipv6", "asn"})
 MIN_FIELDS = 7  # registry|cc|type|start|value|date|status (opaque-id is optional: plain stats lack it)
 IPV4_SPACE = 2**32
@@ -63,12 +63,17 @@ def parse_yyyymmdd(text: str) -> date | None:
 
 def header_date(fields: list[str]) -> datetime | None:
     """The date a version line says the statistics describe: its end date (field 6), else its
-    serial (field 3) when that is a ``YYYYMMDD`` date; midnight UTC. None when neither is."""
+    serial (field 3) when that is a ``YYYYMMDD`` date; midnight UTC. None when neither is.
+    Raises ``ValueError`` when the end date is 8 digits that are not a calendar date
+    (``20260230``): dating the file by its name or mtime instead would be a quiet guess."""
     for index in (5, 2):
         if index < len(fields):
             try:
                 day = parse_yyyymmdd(fields[index])
-            except ValueError:
+            except ValueError as exc:
+                text = fields[index].strip()
+                if index == 5 and len(text) == 8 and text.isascii() and text.isdigit():
+                    raise ValueError(f"impossible date in the header: end date {text!r} is not a calendar date") from exc
                 continue
             if day is not None:
                 return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
@@ -85,17 +90,17 @@ def ipv4_record(fields: list[str]) -> tuple[IPv4Address, int, str, date | None, 
     Raises ``ValueError`` with the reject reason."""
     start = parse_ipv4_address(fields[3])
     count_text = fields[4].strip()
-    if not count_text.isascii() or not count_text.isdigit() or int(count_text) == 0:
-        raise ValueError(f"bad address count: {count_text!r} is not a positive whole number")
+    if not count_text.isascii() or not count_text.isdigit() or len(count_text) > 10 or int(count_text) == 0:  # 2**32 has 10 digits
+        raise ValueError(f"bad address count: {count_text[:20]!r} is not a positive whole number")
     count = int(count_text)
     if int(start) + count > IPV4_SPACE:
         raise ValueError(f"bad address count: {start} + {count} addresses runs past 255.255.255.255")
     status = fields[6].strip().lower()
-    if status not in STATUSES:
-        raise ValueError(f"unknown status: {fields[6].strip()!r} (expected one of {', '.join(sorted(STATUSES))})")
+    if status not in DELEGATION_STATUSES:
+        raise ValueError(f"unknown status: {fields[6].strip()!r} (expected one of {', '.join(sorted(DELEGATION_STATUSES))})")
     registered = parse_yyyymmdd(fields[5])
     opaque_id = fields[7].strip() if len(fields) > 7 else ""
-    holder_id = opaque_id if status in HOLDER_STATUSES and opaque_id else None
+    holder_id = opaque_id if status in HELD_STATUSES and opaque_id else None
     return start, count, status, registered, holder_id
 
 
@@ -111,14 +116,21 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
         if not seen_first_record:
             seen_first_record = True
             if _VERSION_LINE.match(text):
-                observed_at = observed_at_for(ctx, header_date(fields), src.path)
+                try:
+                    content_date = header_date(fields)
+                except ValueError as exc:
+                    if ctx.observed_at is None:
+                        raise SourceError(f"{ctx.reference}:{number}: {exc} (give the date with --observed-at)") from None
+                    content_date = None
+                observed_at = observed_at_for(ctx, content_date, src.path)
                 continue
             if len(fields) < MIN_FIELDS or fields[2].strip().lower() not in RECORD_TYPES:
                 raise SourceError(f"{ctx.reference}:{number}: not RIR delegated statistics (expected a version line like '2|ripencc|...')")
             observed_at = observed_at_for(ctx, None, src.path)
         if is_summary(fields):
             continue
-        yield from _record(fields, number, line, ctx, observed_at)  # type: ignore[arg-type]
+        assert observed_at is not None  # fixed at the first record
+        yield from _record(fields, number, line, ctx, observed_at)
     if not seen_first_record:
         raise SourceError(f"{ctx.reference}: empty file: no delegated statistics records")
 
@@ -127,6 +139,10 @@ def _record(fields: list[str], number: int, raw: str, ctx: ParseContext, observe
     """The events (or the Skip / Reject) for one record line."""
     if len(fields) < MIN_FIELDS:
         yield Reject(ctx.reference, number, f"too few fields: {len(fields)}, expected registry|cc|type|start|value|date|status[|opaque-id]", raw)
+        return
+    bad = bad_text(raw)
+    if bad:  # a corrupted opaque id would read as a new holder
+        yield Reject(ctx.reference, number, bad, raw)
         return
     record_type = fields[2].strip().lower()
     if record_type == "asn":

@@ -26,13 +26,14 @@ import hashlib
 import ipaddress
 import json
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class Role(str, Enum):
@@ -66,6 +67,22 @@ class Party(_Frozen):
     @property
     def key(self) -> str:
         return party_key(self.name, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRef:
+    """A party as a fact names it: its key (:func:`party_key`, or :func:`delegation_holder`'s),
+    the spelling used there and, when the fact gives one, its id."""
+
+    key: str
+    name: str
+    party_id: str | None = None
+
+
+def delegation_holder(registry: str, holder_id: str) -> PartyRef:
+    """The party a delegated-stats record names by opaque id: key ``<registry>:<id>`` casefolded,
+    named ``<REGISTRY> holder <id>`` (the id is the party's only name there)."""
+    return PartyRef(f"{registry}:{holder_id}".casefold(), f"{registry.upper()} holder {holder_id}", holder_id)
 
 
 class Provenance(_Frozen):
@@ -109,7 +126,12 @@ def _check_ipv4_prefix(value: str) -> str:
 _NOT_IN_ID = {"event_id", "provenance"}  # the fields content_id leaves out of the hash
 
 
+_E = TypeVar("_E", bound="_Event")
+
+
 class _Event(_Frozen):
+    if TYPE_CHECKING:  # each event kind declares it as a Literal default; not a field of the base model
+        type: str
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = ""
     op: Literal["assert", "retract"] = "assert"
@@ -128,7 +150,7 @@ class _Event(_Frozen):
 
     @property
     def fact_key(self) -> str:
-        return f"{self.type}|" + "|".join("" if p is None else str(p) for p in self.identity())  # type: ignore[attr-defined]
+        return f"{self.type}|" + "|".join("" if p is None else str(p) for p in self.identity())
 
     def content_id(self) -> str:
         """The deterministic ``event_id`` of this event: the first 32 hex digits of the sha256 of
@@ -137,7 +159,7 @@ class _Event(_Frozen):
         prov = self.provenance
         return hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{body}".encode()).hexdigest()[:32]
 
-    def with_id(self) -> _Event:
+    def with_id(self: _E) -> _E:
         """This event with its deterministic ``event_id`` (:meth:`content_id`): a hash of the fact's
         content (every field but the id and the provenance), its source dataset and its observed date."""
         return self.model_copy(update={"event_id": self.content_id()})
@@ -219,6 +241,11 @@ class HolderTransfer(_Event):
 
     def identity(self) -> tuple[Any, ...]:
         return (self.block, self.transfer_date.isoformat(), self.to_party.key)
+
+
+DELEGATION_STATUSES = frozenset({"allocated", "assigned", "reserved", "available"})
+HELD_STATUSES = frozenset({"allocated", "assigned"})  # the RIR lists a holder (opaque id) for the range
+RECLAIMED_STATUSES = DELEGATION_STATUSES - HELD_STATUSES  # the RIR holds the range itself
 
 
 class Delegation(_Event):

@@ -15,7 +15,7 @@ def first_text(src: SourceFile, size: int = SNIFF_BYTES) -> str:
     (a leading UTF-8 byte-order mark is dropped). Raises :class:`SourceError` for broken compression."""
     stream = src.binary()
     try:
-        head = stream.peek(size)[:size]  # type: ignore[attr-defined]  # Buffered/Gzip/BZ2 readers peek
+        head = stream.peek(size)[:size]
     except READ_ERRORS as exc:
         raise SourceError(f"{src.path}: broken {src.compression or 'file'}: {exc}") from None
     return head.decode("utf-8", errors="replace").removeprefix("\ufeff")
@@ -28,9 +28,13 @@ def looks_like_json(src: SourceFile) -> bool:
 
 def load_json_document(src: SourceFile) -> Any:
     """The whole file parsed as one JSON document. Raises :class:`SourceError` naming the position
-    when it does not parse."""
+    when it does not parse (or for UTF-16/UTF-32 text, see :meth:`SourceFile.read_all`)."""
     raw = src.read_all()
     try:
         return json.loads(raw.decode("utf-8-sig", errors="replace"))
     except json.JSONDecodeError as exc:
         raise SourceError(f"{src.path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:  # a value nested deeper than the decoder's stack: this file fails, the others go on
+        raise SourceError(f"{src.path}: not valid JSON: nested too deeply to decode") from None
+    except ValueError:  # int(): a number longer than Python converts (4,300 digits)
+        raise SourceError(f"{src.path}: not valid JSON: a number with too many digits to decode") from None

@@ -32,6 +32,12 @@ class JsonLayoutError(ValueError):
         self.reason = reason
 
 
+class UndecodableValue(ValueError):
+    """A value that is well-formed JSON the decoder still cannot turn into Python objects: nested
+    deeper than its recursion limit, or an integer longer than Python converts (4,300 digits).
+    Reading can skip it by its brackets (:meth:`JsonObjectStream.skip_value`)."""
+
+
 @dataclass(frozen=True)
 class BadElement:
     """An array element that could not be decoded."""
@@ -109,11 +115,59 @@ class JsonObjectStream:
                     continue
                 raise ValueError(exc.msg) from None
             except RecursionError:
-                raise ValueError("nested too deeply") from None
+                raise UndecodableValue("nested too deeply") from None
+            except ValueError:  # int(): "Exceeds the limit (4300 digits) for integer string conversion"
+                raise UndecodableValue("a number with too many digits") from None
             if end == len(self._buf) and self._grow():
                 continue  # a number may go on in the next chunk
             self._advance(end)
             return decoded
+
+    def skip_value(self) -> str:
+        """Skip the value at the cursor without decoding it: a container by matching its brackets
+        (outside strings), a scalar up to the ``,``, ``]`` or ``}`` after it. How reading gets past
+        an :class:`UndecodableValue`, even when the whole document is one line. Returns the start
+        of what was skipped (for a reject's raw text)."""
+        self.peek()
+        container = self._buf[self._pos : self._pos + 1] in ("[", "{")
+        depth = 0
+        in_string = escaped = False
+        start_line, pieces, kept = self.line, [], 0
+        while True:
+            buf, pos, end = self._buf, self._pos, len(self._buf)
+            done = False
+            while pos < end:
+                char = buf[pos]
+                if in_string:
+                    if escaped:
+                        escaped = False
+                    elif char == "\\":
+                        escaped = True
+                    elif char == '"':
+                        in_string = False
+                elif char == '"':
+                    in_string = True
+                elif char in "[{":
+                    depth += 1
+                elif char in "]}" or (char == "," and depth == 0):
+                    if depth == 0:  # the end of a scalar: leave the delimiter for the caller
+                        done = True
+                        break
+                    depth -= 1
+                    if depth == 0 and container:
+                        pos += 1
+                        done = True
+                        break
+                pos += 1
+            if kept < 300:
+                piece = buf[self._pos : pos][: 300 - kept]
+                pieces.append(piece)
+                kept += len(piece)
+            self._advance(pos)
+            if done:
+                return "".join(pieces)
+            if not self._fill():
+                raise JsonLayoutError(start_line, "the file ends inside a value (truncated?)")
 
     def rest_of_line(self) -> str:
         """Skip to the start of the next line; return what was skipped (for a reject's raw text)."""
@@ -172,10 +226,13 @@ class JsonObjectStream:
             line = self.line
             try:
                 element = self.value()
+            except UndecodableValue as exc:  # well-formed: skip exactly this element
+                yield BadElement(line, f"invalid JSON: {exc}", self.skip_value())
             except ValueError as exc:
                 yield BadElement(line, f"invalid JSON: {exc}", self.rest_of_line())
                 continue
-            yield line, element
+            else:
+                yield line, element
             after = self.peek()
             if after == ",":
                 self._advance(self._pos + 1)

@@ -7,10 +7,12 @@ document_ref, provider_id, recipient_id``. Other columns are ignored. Each row i
 :class:`LeaseHop`; a party is identified by its ``*_id`` when given, else by its name.
 
 A bad row is rejected with its line and a reason (the rows around it are kept): the prefix is not
-IPv4, is IPv6, or has host bits set; a role is unknown or in the wrong column; a party is empty;
-provider equals recipient; a date does not parse; end_date is before start_date; lessee_asn is not
-an AS number; a CSV row has the wrong number of fields. A header without the required columns
-fails the whole file.
+IPv4, is IPv6, has host bits set, or is larger than a /8; a role is unknown or in the wrong column;
+a party is empty; provider equals recipient; a date does not parse; end_date is before start_date;
+lessee_asn is not an AS number; a CSV row has the wrong number of fields; the row holds a NUL byte
+or bytes that are not UTF-8; a JSON line nests too deeply to decode. A header without the required
+columns, or naming one twice, fails the whole file; so does a gzip/bzip2 register that is truncated
+or corrupt, before any of its rows is published (a block's rows may continue past the break).
 
 ``observed_at`` (the register's date, which orders it against other sources): ``--observed-at``,
 else a ``YYYYMMDD`` date in the file name, else the file's modification time (UTC).
@@ -33,7 +35,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel
 
-from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import (
     PROVIDER_ROLES,
     RECIPIENT_ROLES,
@@ -58,6 +60,7 @@ ROLE_OF_TEXT = {role.value: role for role in Role}
 # distinct parties and blocks a parse remembers: parties repeat across the whole register, a block's
 # hops are usually adjacent; a miss only costs the validation again
 PARTY_CACHE_SIZE = 1 << 14
+MIN_LEASE_LENGTH = 8  # a /8 is the largest unit the RIRs ever allocated: a shorter "leased block" (0.0.0.0/0) is a data error
 BLOCK_CACHE_SIZE = 1 << 10
 
 EXTRA_OPTIONS = [
@@ -81,6 +84,11 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _quoted(text: str, limit: int = 40) -> str:
+    """``repr(text)``, cut to about ``limit`` characters: a reason quotes the cell, not a megabyte of it."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
+
+
 def _role(value: str, column: str, allowed: frozenset[Role], side: str) -> tuple[Role | None, str | None]:
     """The role in ``column``, or the reason it is not acceptable there."""
     text = value.strip().lower()
@@ -92,7 +100,7 @@ def _role(value: str, column: str, allowed: frozenset[Role], side: str) -> tuple
     try:
         role = Role(text)
     except ValueError:
-        return None, f"unknown role: {column} {value.strip()!r} is not one of {ROLE_NAMES}"
+        return None, f"unknown role: {column} {_quoted(value.strip())} is not one of {ROLE_NAMES}"
     if role not in allowed:
         allowed_names = [r.value for r in Role if r in allowed]
         names = ", ".join(allowed_names[:-1]) + " or " + allowed_names[-1]
@@ -109,7 +117,7 @@ def _date(value: str, column: str) -> tuple[date | None, str | None]:
     try:
         return datetime.fromisoformat(text).date(), None
     except ValueError:
-        return None, f"unparsable date: {column} {text!r} is not an ISO 8601 date (YYYY-MM-DD)"
+        return None, f"unparsable date: {column} {_quoted(text)} is not an ISO 8601 date (YYYY-MM-DD)"
 
 
 @lru_cache(maxsize=PARTY_CACHE_SIZE)
@@ -147,7 +155,9 @@ def hop_fields(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     fields: dict[str, Any] = {}
     get = row.get
     try:
-        fields["block"] = _canonical_block(_text(get("block")))
+        block = fields["block"] = _canonical_block(_text(get("block")))
+        if int(block.rpartition("/")[2]) < MIN_LEASE_LENGTH:
+            reasons.append(f"block too large: {block} is more than a /{MIN_LEASE_LENGTH}, the largest block an RIR allocates, so it is no lease")
     except ValueError as exc:
         reasons.append(str(exc))
     provider = _field(fields, reasons, "provider", *_party(row, "provider", "provider_id"))
@@ -165,7 +175,7 @@ def hop_fields(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         try:
             fields["lessee_asn"] = parse_asn(asn_text)
         except ValueError:
-            reasons.append(f"bad lessee_asn: {asn_text!r} is not an AS number (write 64500 or AS64500)")
+            reasons.append(f"bad lessee_asn: {_quoted(asn_text)} is not an AS number (write 64500 or AS64500)")
     fields["renewal_owner"] = _text(get("renewal_owner")) or None
     fields["document_ref"] = _text(get("document_ref")) or None
     return fields, reasons
@@ -209,6 +219,9 @@ def csv_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
             continue
         if header is None:
             header = [cell.strip().lower().removeprefix("\ufeff") for cell in cells]
+            repeated = sorted({name for name in header if name and header.count(name) > 1})
+            if repeated:  # with a repeated column the last one would silently win
+                raise SourceError(f"{src.path}: not a lease register: the header (line {first}) names column(s) {', '.join(repeated)} more than once")
             missing = [name for name in REQUIRED_FIELDS if name not in header]
             if missing:
                 found = ", ".join(header) or "nothing"
@@ -236,7 +249,13 @@ def jsonl_rows(src: SourceFile, reference: str) -> Iterator[Row | Reject]:
             continue
         try:
             value = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except RecursionError:  # one hostile line must not end the run
+            yield Reject(reference, number, "not JSON: nested too deeply to decode", text[:300])
+            continue
+        except ValueError as exc:
+            if not isinstance(exc, json.JSONDecodeError):  # int(): a number longer than 4,300 digits
+                yield Reject(reference, number, "not JSON: a number with too many digits to decode", text[:300])
+                continue
             if first:
                 raise SourceError(
                     f"{src.path}: unknown format: line {number} starts like JSON but is not one JSON object "
@@ -289,12 +308,26 @@ def lease_hop(fields: dict[str, Any], provenance: Provenance) -> LeaseHop:
     return hop
 
 
+def _bad_row_text(values: dict[str, Any], raw: str, is_jsonl: bool) -> str | None:
+    """Why a row's text cannot be trusted (a NUL, bytes that were not UTF-8), else None. A CSV row's
+    raw text holds every cell; a JSON row's escapes (``\\u0000``) show only once decoded."""
+    if not is_jsonl:
+        return bad_text(raw)
+    return next((reason for value in values.values() if type(value) is str and (reason := bad_text(value))), None)
+
+
 def parse(src: SourceFile, ctx: ParseContext) -> Iterator[LeaseHop | Reject]:
     """The lease hops of one register file (CSV or JSON Lines)."""
     observed_at = observed_at_for(ctx, None, src.path)
     # validated once; each row's provenance differs from it only in its line
     file_provenance = Provenance(source=SOURCE, reference=ctx.reference, line=0, observed_at=observed_at, ingested_at=ctx.ingested_at)
     provenance_fields, provenance_set = file_provenance.__dict__, file_provenance.model_fields_set
+    try:
+        # a block's rows may sit anywhere in the register: from a truncated or corrupt compressed file
+        # nothing is published, since a block whose rows continue past the break would be applied half
+        src.check_complete()
+    except SourceError as exc:
+        raise SourceError(f"{exc}; nothing from this register was published (a block's rows may continue past the break)") from None
     is_jsonl = first_text(src).lstrip().startswith("{")
     rows = jsonl_rows(src, ctx.reference) if is_jsonl else csv_rows(src, ctx.reference)
     for item in rows:
@@ -302,6 +335,10 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[LeaseHop | Reject]:
             yield item
             continue
         line, values, raw = item
+        bad = _bad_row_text(values, raw, is_jsonl)
+        if bad:
+            yield Reject(ctx.reference, line, bad, raw)
+            continue
         fields, reasons = hop_fields(values)
         if reasons:
             yield Reject(ctx.reference, line, "; ".join(reasons), raw)
@@ -329,7 +366,7 @@ def retraction(hop: LeaseHop, ctx: ParseContext, observed_at: datetime) -> Lease
     """The event withdrawing ``hop``: same fact, ``op="retract"``, dated ``observed_at`` so it
     supersedes the assertion."""
     provenance = hop.provenance.model_copy(update={"observed_at": max(observed_at, hop.provenance.observed_at), "ingested_at": ctx.ingested_at})
-    return hop.model_copy(update={"op": "retract", "provenance": provenance, "event_id": ""}).with_id()  # type: ignore[return-value]
+    return hop.model_copy(update={"op": "retract", "provenance": provenance, "event_id": ""}).with_id()
 
 
 def make_parser(paths: list[Path], replaces: Path | None = None, **_options: Any) -> Callable[[SourceFile, ParseContext], Iterator[LeaseHop | Reject]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import Event, Provenance, RouteOrigin
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn, range_to_cidrs
 
@@ -103,6 +103,9 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
                 )
             read_line, source = (pfx2as_origin, SOURCE) if file_format == "pfx2as" else (iptoasn_origins, IPTOASN_SOURCE)
         try:
+            bad = bad_text(line)
+            if bad:
+                raise ValueError(bad)
             parsed = read_line(fields)
         except ValueError as exc:
             yield Reject(ctx.reference, number, str(exc), line)

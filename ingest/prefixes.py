@@ -45,11 +45,6 @@ def canonical_ipv4_prefix(text: str) -> str:
     return str(parse_ipv4_prefix(value))
 
 
-def prefix_length(prefix: str) -> int:
-    """The length of a canonical prefix text."""
-    return int(prefix.rpartition("/")[2])
-
-
 def parse_ipv4_address(text: str) -> IPv4Address:
     """The IPv4 address ``a.b.c.d``; ``ValueError`` (IPv6 out of scope, or not valid IPv4) otherwise."""
     value = text.strip()
@@ -104,7 +99,9 @@ def parse_asn(text: str | int) -> int:
         value = text.strip()
         digits = value[2:] if value[:2].upper() == "AS" else value
         if not digits.isascii() or not digits.isdigit():
-            raise ValueError(f"not an AS number: {value!r} (expected e.g. 64500 or AS64500)")
+            raise ValueError(f"not an AS number: {value[:40]!r} (expected e.g. 64500 or AS64500)")
+        if len(digits.lstrip("0")) > 10:  # int() refuses 4,300 digits; no AS number has more than 10
+            raise ValueError(f"not an AS number: {value[:20]}... ({len(digits):,} digits) is outside 0..{MAX_ASN}")
         number = int(digits)
     if not 0 <= number <= MAX_ASN:
         raise ValueError(f"not an AS number: {number} is outside 0..{MAX_ASN}")

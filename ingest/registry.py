@@ -77,7 +77,9 @@ def parse_registry_date(text: str) -> datetime | None:
     """The moment a registry date names, in UTC, or None if it names none.
 
     Accepts ``2022-03-02T14:23:29Z``, ``2012-02-24T09:44:34-05:00``, ``2014-07-22``, ``20131029`` and
-    the old ``changed: someone@example.net 20030303`` form (the last 8-digit date in the text)."""
+    the old ``changed: someone@example.net 20030303`` form (the last 8-digit date in the text).
+    Raises ``ValueError`` (a reject reason) for a date of that shape that is not in the calendar
+    (``2026-02-30``): silently treating it as "no date" would date the record by the file instead."""
     value = text.strip()
     match = _ISO.match(value)
     try:
@@ -91,7 +93,7 @@ def parse_registry_date(text: str) -> datetime | None:
             year, month, day = compact[-1]
             return datetime(int(year), int(month), int(day), tzinfo=timezone.utc)
     except ValueError:  # 2023-02-31, 99999999
-        return None
+        raise ValueError(f"impossible date: {value!r} is not a calendar date") from None
     return None
 
 

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.common import LATIN1, ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import Party, Provenance, Registration, RouteObject
 from chainrisk.ingest.formats import load_json_document, looks_like_json
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_asn, parse_ipv4_prefix, parse_ipv4_range, range_to_cidrs
@@ -153,9 +153,26 @@ def expand_lacnic_prefix(text: str) -> str:
     return f"{address}/{length}"
 
 
-def _latest_date(texts: Iterable[str]) -> datetime | None:
-    dates = [d for d in (parse_registry_date(t) for t in texts) if d is not None]
+def _latest_date(obj: RpslObject, attribute: str) -> datetime | None:
+    """The latest date among the values of ``attribute``. Raises ``ValueError`` (the reject reason)
+    when one of them is not a calendar date."""
+    dates = []
+    for text in obj.values(attribute):
+        try:
+            found = parse_registry_date(text)
+        except ValueError as exc:
+            raise ValueError(f"{exc} ({attribute}:)") from None
+        if found is not None:
+            dates.append(found)
     return max(dates) if dates else None
+
+
+def _dates(obj: RpslObject) -> tuple[datetime | None, datetime | None]:
+    """(created, last modified = ``last-modified:``, else the latest ``changed:``); ``ValueError``
+    for an impossible date in any of them."""
+    created = _latest_date(obj, "created")
+    changed = _latest_date(obj, "changed")
+    return created, _latest_date(obj, "last-modified") or changed
 
 
 def _split_list(values: Iterable[str]) -> tuple[str, ...]:
@@ -225,8 +242,11 @@ def inetnum_events(obj: RpslObject, where: Where, ctx: ParseContext, org_names: 
             parent_handle = range_handle(expand_lacnic_prefix(parent_text))
         except ValueError:
             parent_handle = parent_text  # keep what the registry wrote; it is only a pointer
-    created = _latest_date(obj.values("created"))
-    last_modified = _latest_date(obj.values("last-modified")) or _latest_date(obj.values("changed"))
+    try:
+        created, last_modified = _dates(obj)
+    except ValueError as exc:
+        yield Reject(where.reference, obj.line, f"{exc} in inetnum {handle}", obj.raw_text())
+        return
     country = obj.first("country")
     fields: dict[str, Any] = dict(
         registry=registry,
@@ -254,7 +274,7 @@ def inetnum_events(obj: RpslObject, where: Where, ctx: ParseContext, org_names: 
         ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
-        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()  # type: ignore[misc]
+        yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()
 
 
 def route_events(obj: RpslObject, where: Where, ctx: ParseContext) -> Iterator[RouteObject | Reject | Skip]:
@@ -279,19 +299,24 @@ def route_events(obj: RpslObject, where: Where, ctx: ParseContext) -> Iterator[R
             reasons.append(f"bad origin: {exc}")
     if not registry:
         reasons.append("missing source: route object has no source: attribute, registry unknown")
+    created = changed = None
+    try:
+        created, changed = _dates(obj)
+    except ValueError as exc:
+        reasons.append(str(exc))
     if reasons:
         yield Reject(where.reference, obj.line, "; ".join(reasons), obj.raw_text())
         return
-    changed = _latest_date(obj.values("last-modified")) or _latest_date(obj.values("changed"))
+    assert origin is not None and registry  # a missing one is a reason above
     provenance = Provenance(
         source=SOURCE,
         reference=where.reference,
         line=obj.line,
-        observed_at=observed_at_for(ctx, changed or _latest_date(obj.values("created")), where.path),
+        observed_at=observed_at_for(ctx, changed or created, where.path),
         ingested_at=ctx.ingested_at,
     )
     yield RouteObject(
-        block=str(prefix), origin_asn=origin, registry=registry, mnt_by=_split_list(obj.values("mnt-by")), provenance=provenance  # type: ignore[arg-type]
+        block=str(prefix), origin_asn=origin, registry=registry, mnt_by=_split_list(obj.values("mnt-by")), provenance=provenance
     ).with_id()
 
 
@@ -310,6 +335,10 @@ def object_events(
         if obj.malformed:
             number, text = obj.malformed[0]
             yield Reject(where.reference, number, f"malformed line: expected 'attribute: value' in the {cls} at line {obj.line}", text)
+            continue
+        bad = next(((number, reason) for _, raw, number in obj.attributes if (reason := bad_text(raw))), None)
+        if bad is not None:
+            yield Reject(where.reference, bad[0], f"{bad[1]} (in the {cls} at line {obj.line})", obj.raw_text())
             continue
         if cls == "inetnum":
             yield from inetnum_events(obj, where, ctx, org_names)
@@ -352,7 +381,7 @@ def scan_org_names(paths: Iterable[Path]) -> dict[str, str]:
                     for _key, text in whois_texts(load_json_document(src)):
                         names.update(collect_org_names(split_objects(_numbered(text))))
                 else:
-                    names.update(collect_org_names(split_objects(src.lines())))
+                    names.update(collect_org_names(split_objects(src.lines(fallback=LATIN1))))
         except (SourceError, ValueError):
             continue
     return names
@@ -377,7 +406,7 @@ def _checked_objects(src: SourceFile) -> Iterator[RpslObject]:
     ARIN reply is refused as a whole instead of being skipped block by block."""
     objects = 0
     rpsl_objects = 0
-    for obj in split_objects(src.lines()):
+    for obj in split_objects(src.lines(fallback=LATIN1)):
         objects += 1
         if objects == 1 and (not obj.attributes or (obj.malformed and obj.malformed[0][0] < obj.line)):
             line = obj.malformed[0][0]
@@ -385,10 +414,16 @@ def _checked_objects(src: SourceFile) -> Iterator[RpslObject]:
                 f"{src.path}: unknown format: line {line} is not 'attribute: value' text "
                 f"(expected RPSL objects such as 'inetnum: ...' or 'route: ...')"
             )
-        rpsl_objects += obj.attributes[0][0] in RPSL_CLASSES if obj.attributes else 0
+        # the IANA referral on top of another registry's whois reply is no sign of RPSL data
+        rpsl_objects += obj.attributes[0][0] in RPSL_CLASSES and _registry(obj) != "iana" if obj.attributes else 0
         yield obj
-    if objects and not rpsl_objects:
-        raise SourceError(f"{src.path}: unknown format: no RPSL objects (inetnum, route, organisation, ...) in the file")
+    if not objects:
+        raise SourceError(f"{src.path}: empty file: no RPSL objects")
+    if not rpsl_objects:
+        raise SourceError(
+            f"{src.path}: unknown format: no RPSL objects (inetnum, route, organisation, ...) in the file "
+            "(an ARIN whois reply or bulk file? use `chainrisk ingest arin`)"
+        )
 
 
 def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Registration | RouteObject | Reject | Skip]:

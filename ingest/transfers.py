@@ -4,19 +4,23 @@ Each record of ``transfers[]`` becomes one :class:`HolderTransfer` per CIDR of e
 ``ip4nets.transfer_set`` range (the addresses that actually moved; ``original_set`` is the block they
 were cut from). Parties appear by organisation name only (the format has no ids). ``ip6nets`` and
 ``asns`` transfers are skipped (counted, not rejected). ``observed_at`` is the transfer date unless
-``--observed-at`` is given. A malformed record is rejected with its index in ``transfers[]`` as the
-offset; the records around it are kept.
+``--observed-at`` is given. A malformed record is rejected with its line and its index in
+``transfers[]`` (``(transfer #3)``); the records around it are kept. So is a transfer whose source and
+recipient organisation are the same party within one RIR (no holder changes), and one with a
+``transfer_date`` that is not a calendar date.
 
-The whole document is loaded at once: the logs are a few MB at most (ARIN's, the largest, is ~5 MB).
+The document is read record by record (:mod:`chainrisk.ingest.jsonstream`), so a record nested too
+deeply to decode costs that record only; a log cut short fails the file after the records before
+the break (each record stands alone, so none is applied half).
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
+from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import HolderTransfer, Party, Provenance
-from chainrisk.ingest.formats import load_json_document
+from chainrisk.ingest.jsonstream import BadElement, JsonLayoutError, JsonObjectStream
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, range_to_cidrs
 from chainrisk.ingest.registry import parse_registry_date
 
@@ -59,12 +63,12 @@ def _rir(record: dict[str, Any], key: str) -> str | None:
     return value.strip().lower() if isinstance(value, str) and value.strip() else None
 
 
-def record_events(record: Any, index: int, ctx: ParseContext, src: SourceFile) -> Iterator[HolderTransfer | Reject | Skip]:
-    """The holder-transfer events of ``transfers[index]``, or why it is skipped or rejected."""
+def record_events(record: Any, index: int, ctx: ParseContext, src: SourceFile, line: int | None = None) -> Iterator[HolderTransfer | Reject | Skip]:
+    """The holder-transfer events of ``transfers[index]`` (starting on ``line``), or why it is skipped or rejected."""
     raw = str(record)[:_RAW_LIMIT]
 
     def reject(reason: str) -> Reject:
-        return Reject(ctx.reference, None, f"{reason} (transfer #{index})", raw, offset=index)
+        return Reject(ctx.reference, line, f"{reason} (transfer #{index})", raw, offset=index)
 
     if not isinstance(record, dict):
         yield reject("malformed record: expected a JSON object")
@@ -79,10 +83,20 @@ def record_events(record: Any, index: int, ctx: ParseContext, src: SourceFile) -
             parties.append(_organisation(record, key))
         except ValueError as exc:
             reasons.append(str(exc))
+    if len(parties) == 2 and parties[0].key == parties[1].key and _rir(record, "source_rir") == _rir(record, "recipient_rir"):
+        reasons.append(f"transfer to itself: {parties[0].name!r} is both source and recipient organization")
+    bad = next((reason for party in parties if (reason := bad_text(party.name))), None)
+    if bad:
+        reasons.append(bad)
     date_text = record.get("transfer_date")
-    transfer_date = parse_registry_date(date_text) if isinstance(date_text, str) else None
-    if transfer_date is None:
-        reasons.append(f"unparsable date: transfer_date {date_text!r} is not an ISO 8601 date")
+    try:
+        transfer_date = parse_registry_date(date_text) if isinstance(date_text, str) else None
+    except ValueError as exc:
+        transfer_date = None
+        reasons.append(f"{exc} (transfer_date)")
+    else:
+        if transfer_date is None:
+            reasons.append(f"unparsable date: transfer_date {date_text!r} is not an ISO 8601 date")
     transfer_type = record.get("type")
     if not isinstance(transfer_type, str) or not transfer_type.strip():
         reasons.append("missing type: the record does not say RESOURCE_TRANSFER or MERGER_ACQUISITION")
@@ -117,10 +131,40 @@ def record_events(record: Any, index: int, ctx: ParseContext, src: SourceFile) -
 
 
 def parse(src: SourceFile, ctx: ParseContext) -> Iterator[HolderTransfer | Reject | Skip]:
-    """Parse one transfer log."""
-    document = load_json_document(src)
-    records = document.get("transfers") if isinstance(document, dict) else None
-    if not isinstance(records, list):
-        raise SourceError(f"{src.path}: unknown format: expected a JSON object with a 'transfers' list (NRO transfer log)")
-    for index, record in enumerate(records):
-        yield from record_events(record, index, ctx, src)
+    """Parse one transfer log, record by record (see :mod:`chainrisk.ingest.jsonstream`): a record
+    that is not valid JSON, or nests too deeply to decode, is rejected with its line and the
+    records after it are still read."""
+    unknown = f"{src.path}: unknown format: expected a JSON object with a 'transfers' list (NRO transfer log)"
+    stream = JsonObjectStream(src.text_chunks())
+    found = False
+    published = 0
+    try:
+        start = stream.peek()
+        if start != "{":
+            found_text = repr(start) if start else "nothing"
+            raise SourceError(f"{unknown}, but the file starts with {found_text} (not valid JSON, or not an object)")
+        for key in stream.members():
+            if key == "transfers" and stream.peek() == "[" and not found:
+                found = True
+                for index, element in enumerate(stream.elements()):
+                    if isinstance(element, BadElement):
+                        yield Reject(ctx.reference, element.line, f"{element.reason} (transfer #{index})", element.raw, offset=index)
+                        continue
+                    line, record = element
+                    for item in record_events(record, index, ctx, src, line):
+                        published += isinstance(item, HolderTransfer)
+                        yield item
+            elif stream.peek() == "[":
+                for _ in stream.elements():
+                    pass
+            else:
+                try:
+                    stream.value()
+                except ValueError as exc:
+                    raise JsonLayoutError(stream.line, f"broken value of {key!r}: {exc}") from None
+    except JsonLayoutError as exc:
+        if not found:
+            raise SourceError(f"{unknown}; line {exc.line}: {exc.reason}") from None
+        raise SourceError(f"{src.path}:{exc.line}: broken JSON: {exc.reason}; the {published:,} transfer event(s) before it were published") from None
+    if not found:
+        raise SourceError(unknown)

@@ -41,11 +41,12 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, observed_at_for
+from chainrisk.common.prefixes import prefix_length
+from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import Event, Provenance, Vrp
 from chainrisk.ingest.formats import first_text
 from chainrisk.ingest.jsonstream import BadElement, JsonLayoutError, JsonObjectStream
-from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn, prefix_length
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn
 
 SOURCE = "rpki-vrps"
 DESCRIPTION = "RPKI VRP exports: rpki-client JSON, Routinator JSON/jsonext/CSV, RIPE validator CSV"
@@ -84,11 +85,11 @@ def parse_max_length(value: Any, prefix_length: int) -> int:
     if value is None or value == "":
         return prefix_length
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise VrpError(f"bad maxLength: {value!r} is not a whole number")
+        raise VrpError(f"bad maxLength: {_short(value)} is not a whole number")
     if isinstance(value, str):
         text = value.strip()
-        if not text.isascii() or not text.isdigit():
-            raise VrpError(f"bad maxLength: {value!r} is not a whole number")
+        if not text.isascii() or not text.isdigit() or len(text) > 3:  # int() refuses 4,300 digits; 32 is the most
+            raise VrpError(f"bad maxLength: {_short(value)} is not a whole number")
         value = int(text)
     if value < prefix_length:
         raise VrpError(f"bad maxLength: {value} is shorter than the prefix length /{prefix_length}")
@@ -97,13 +98,22 @@ def parse_max_length(value: Any, prefix_length: int) -> int:
     return value
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a reason that quotes what a file holds."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<{type(value).__name__} nested too deeply>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_timestamp(value: Any) -> datetime:
     """A point in time given as unix seconds (int or digit string), ISO 8601,
     ``YYYY-MM-DD HH:MM:SS`` or a datetime; UTC when no zone is given. Raises :class:`VrpError`."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, bool):
-        raise VrpError(f"bad expires: {value!r} is not a time")
+        raise VrpError(f"bad expires: {_short(value)} is not a time")
     try:
         if isinstance(value, (int, float)):
             return datetime.fromtimestamp(value, tz=timezone.utc)
@@ -115,7 +125,7 @@ def parse_timestamp(value: Any) -> datetime:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     except (ValueError, OverflowError, OSError):
         pass
-    raise VrpError(f"bad expires: {value!r} is not a unix time or ISO 8601 date")
+    raise VrpError(f"bad expires: {_short(value)} is not a unix time or ISO 8601 date")
 
 
 def ta_from_uri(uri: str) -> str | None:
@@ -148,11 +158,11 @@ def _jsonext_ta_and_expiry(sources: Any) -> tuple[str | None, Any]:
 def vrp_fields(prefix: Any, asn: Any, max_length: Any, ta: Any, expires: Any) -> dict[str, Any] | None:
     """The checked fields of a Vrp event, or None for an IPv6 VRP. Raises :class:`VrpError`."""
     if not isinstance(prefix, str):
-        raise VrpError(f"not valid IPv4 prefix: {prefix!r} is not a prefix string")
+        raise VrpError(f"not valid IPv4 prefix: {_short(prefix)} is not a prefix string")
     if ":" in prefix:
         return None
     if not isinstance(asn, (int, str)):
-        raise VrpError(f"not an AS number: {asn!r} (expected e.g. 64500 or AS64500)")
+        raise VrpError(f"not an AS number: {_short(asn)} (expected e.g. 64500 or AS64500)")
     try:
         block = canonical_ipv4_prefix(prefix)
         origin = parse_asn(asn)
@@ -160,12 +170,18 @@ def vrp_fields(prefix: Any, asn: Any, max_length: Any, ta: Any, expires: Any) ->
         raise VrpError(str(exc)) from None
     if not isinstance(ta, str) or not ta.strip():
         raise VrpError("missing trust anchor: no 'ta' (or source 'tal') for this VRP")
+    bad = bad_text(ta)
+    if bad:
+        raise VrpError(f"{bad} (trust anchor)")
+    until = None if expires is None or expires == "" else parse_timestamp(expires)
+    if until is not None and until.timestamp() <= 0:
+        raise VrpError(f"bad expires: {expires!r} is not after 1970-01-01 (a validator writes the unix time the VRP stops being valid)")
     return {
         "block": block,
         "max_length": parse_max_length(max_length, prefix_length(block)),
         "asn": origin,
         "ta": ta.strip(),
-        "expires": None if expires is None or expires == "" else parse_timestamp(expires),
+        "expires": until,
     }
 
 
@@ -182,7 +198,8 @@ def json_vrp_fields(item: Any) -> dict[str, Any] | None:
 
 def metadata_date(metadata: Any) -> datetime | None:
     """The export's own timestamp: rpki-client ``buildtime``, Routinator ``generatedTime`` or
-    ``generated`` (unix). None when absent or unreadable."""
+    ``generated`` (unix). None when absent. Raises :class:`VrpError` when it is present but not a
+    time (``2026-02-30T...``): the file's name or mtime would otherwise date every VRP quietly."""
     if not isinstance(metadata, dict):
         return None
     for key in ("buildtime", "generatedTime", "generated"):
@@ -190,7 +207,7 @@ def metadata_date(metadata: Any) -> datetime | None:
             try:
                 return parse_timestamp(metadata[key])
             except VrpError:
-                continue
+                raise VrpError(f"bad date: metadata {key} {metadata[key]!r} is not a unix time or ISO 8601 date") from None
     return None
 
 
@@ -218,7 +235,7 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
 
 def _vrp_event(fields: dict[str, Any], source: str, line: int, ctx: ParseContext, observed_at: datetime) -> Vrp:
     provenance = Provenance(source=source, reference=ctx.reference, line=line, observed_at=observed_at, ingested_at=ctx.ingested_at)
-    return Vrp(provenance=provenance, **fields).with_id()  # type: ignore[return-value]
+    return Vrp(provenance=provenance, **fields).with_id()
 
 
 def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
@@ -238,7 +255,13 @@ def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject |
                     raise JsonLayoutError(stream.line, f"broken metadata: {exc}") from None
             elif key == "roas" and stream.peek() == "[":
                 found_roas = True
-                observed_at = observed_at_for(ctx, metadata_date(metadata), src.path)
+                try:
+                    content_date = metadata_date(metadata)
+                except VrpError as exc:
+                    if ctx.observed_at is None:
+                        raise SourceError(f"{ctx.reference}:{stream.line}: {exc} (give the date with --observed-at)") from None
+                    content_date = None
+                observed_at = observed_at_for(ctx, content_date, src.path)
                 yield from _json_elements(stream, ctx, json_source_name(metadata), observed_at)
             elif stream.peek() == "[":  # aspas, bgpsec_keys, nonfunc_cas...: not VRPs
                 for _ in stream.elements():
@@ -251,8 +274,8 @@ def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject |
     except JsonLayoutError as exc:
         if not found_roas:
             raise SourceError(f"{ctx.reference}:{exc.line}: not a VRP export: {exc.reason}") from None
-        yield Reject(ctx.reference, exc.line, f"broken JSON: {exc.reason}")
-        return
+        # the VRPs before the break stand alone and were published; the file still failed
+        raise SourceError(f"{ctx.reference}:{exc.line}: broken JSON: {exc.reason}; the VRPs before line {exc.line} were published") from None
     if not found_roas:
         raise SourceError(f"{ctx.reference}: not a VRP export: JSON without a 'roas' array")
 
@@ -283,6 +306,9 @@ def csv_columns(header: list[str]) -> dict[str, int]:
     """Our field name -> column index, from a VRP CSV header. Raises ``ValueError`` naming what is
     missing when ASN, IP Prefix or Max Length is absent, or neither Trust Anchor nor URI is there."""
     names = [name.strip().strip('"').strip().lower() for name in header]
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:  # with a repeated column one of them would silently win
+        raise ValueError(f"VRP CSV header names column(s) {', '.join(repeated)} more than once")
     columns = {ours: names.index(theirs) for ours, aliases in _CSV_COLUMNS.items() for theirs in aliases if theirs in names}
     missing = [name for name in ("asn", "prefix", "max_length") if name not in columns]
     if missing or ("ta" not in columns and "uri" not in columns):
@@ -301,7 +327,11 @@ def _parse_csv(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | 
     for number, line in src.lines():
         if not line.strip():
             continue
-        row = next(csv.reader([line.lstrip("\ufeff")]), [])
+        try:
+            row = next(csv.reader([line]), [])
+        except csv.Error as exc:  # a field over the csv module's limit, a NUL: this row only
+            yield Reject(ctx.reference, number, f"malformed CSV: {exc}", line[:300])
+            continue
         if columns is None:
             try:
                 columns = csv_columns(row)

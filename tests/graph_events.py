@@ -119,9 +119,9 @@ def mixed_events(seed: int, n_blocks: int = 40) -> list[Any]:
 
 
 def synthetic_lease_events(n_blocks: int, seed: int = 7) -> list[LeaseHop]:
-    """The lease hops of a seeded synthetic register (``ingest/synthetic.py``), one event per hop,
+    """The lease hops of a seeded synthetic register (``synthetic/``), one event per hop,
     as the lease-register worker would publish them (no defects)."""
-    from chainrisk.ingest.synthetic import OBSERVED_AT, generate
+    from chainrisk.synthetic import OBSERVED_AT, generate
 
     portfolio = generate(n_blocks, seed=seed)
     observed = Provenance(source="lease-register", reference="synthetic.csv", observed_at=OBSERVED_AT, ingested_at=INGESTED)

@@ -1,1 +1,2 @@
-"""Alerts: the engine that turns fact changes into alerts and their delivery (alerts topic, webhook)."""
+"""Alerts: the engine that applies the alert rules (``analysis/alerts.py``) to the consumer's fact
+changes through the store protocol, and their delivery (alerts topic, webhook)."""

@@ -1,15 +1,13 @@
-"""The versioned Cypher query library (``graph/browser/queries.yaml``): load, validate, bind, run, link.
+"""The versioned Cypher query library (``graph/browser/queries.yaml``): load, validate, bind, run.
 
 The library is what risk teams paste into Neo4j Browser and what ``chainrisk queries`` runs. Every
 query is parameterised (``$name``): parameter values travel to Neo4j as parameters, never spliced into
-executed Cypher. Only the Browser deep link shows values inline, as ``:param name => <literal>``
-lines in front of the query, so the analyst sees (and can edit) them before running.
+executed Cypher. Only the Browser deep link (``deeplinks.py``) shows values inline, as Cypher literals,
+so the analyst sees (and can edit) them before running. Rows are written out as JSON or CSV by
+``chainrisk.common.formats``, the formatter of the reports too.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -17,12 +15,9 @@ from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from chainrisk.graph.config import Settings, load_settings
 
 LIBRARY_RESOURCE = "queries.yaml"
 CATEGORIES = ("chains", "exposure", "renewals", "routing", "reputation", "holders", "alerts")
@@ -30,7 +25,7 @@ CATEGORIES = ("chains", "exposure", "renewals", "routing", "reputation", "holder
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # $name in Cypher, outside string literals and comments (the library never puts `$` in those)
-_CYPHER_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+CYPHER_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 # clauses that write: the library is read-only, and `run` also executes in a read transaction
 _STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _WRITE_CLAUSE = re.compile(r"\b(CREATE|MERGE|DELETE|DETACH|SET|REMOVE|DROP|LOAD\s+CSV|FOREACH)\b|\bIN\s+TRANSACTIONS\b", re.IGNORECASE)
@@ -83,7 +78,7 @@ def _check_declared_value(kind: ParamType, value: Any) -> Any:
         return TODAY
     if isinstance(value, str) and kind is not ParamType.STRING:
         return parse_typed(kind, value)
-    expected: dict[ParamType, tuple[type, ...]] = {
+    expected: dict[ParamType, tuple[type[Any], ...]] = {
         ParamType.STRING: (str,),
         ParamType.INTEGER: (int,),
         ParamType.FLOAT: (int, float),
@@ -163,7 +158,7 @@ class LibraryQuery(BaseModel):
         write = _WRITE_CLAUSE.search(self.cypher)
         if write:
             raise ValueError(f"cypher must be read-only, found {write.group(0)!r}")
-        used = set(_CYPHER_PARAM.findall(self.cypher))
+        used = set(CYPHER_PARAM.findall(self.cypher))
         declared = [p.name for p in self.parameters]
         if len(set(declared)) != len(declared):
             raise ValueError(f"parameter declared twice in {declared}")
@@ -229,7 +224,7 @@ def library_text(path: Path | None = None) -> tuple[str, str]:
         except OSError as exc:
             raise QueryLibraryError(f"{path}: cannot read: {exc.strerror or exc}") from None
     resource = resources.files("chainrisk.graph.browser").joinpath(LIBRARY_RESOURCE)
-    return f"chainrisk/graph/{LIBRARY_RESOURCE}", resource.read_text(encoding="utf-8")
+    return f"chainrisk/graph/browser/{LIBRARY_RESOURCE}", resource.read_text(encoding="utf-8")
 
 
 def parse_library(text: str, where: str = LIBRARY_RESOURCE) -> QueryLibrary:
@@ -301,108 +296,8 @@ def parse_param_options(options: Iterable[str]) -> dict[str, str]:
     return parsed
 
 
-# --- Browser deep links -------------------------------------------------------------------------
-#
-# Checked against Neo4j Browser 5.24 in headless Chromium:
-# * ``?cmd=edit&arg=<text>`` puts <text> in the editor without running it;
-# * the Browser percent-decodes the whole URL *before* splitting it at ``&`` and ``#``, so the text
-#   itself must contain neither (even percent-encoded): Cypher string literals write them as
-#   ``\u0026`` / ``\u0023``, and library Cypher may not contain them at all;
-# * ``:param`` lines in front of a query do set the parameters, but the multi-statement frame then
-#   shows only "SUCCESS" per statement, not the query's rows or graph. So the deep link inlines the
-#   values as escaped literals (the executed library Cypher keeps its $parameters), and
-#   ``browser_param_commands`` gives the ``:param`` form for analysts who want to re-use parameters.
-
-_URL_BREAKERS = ("&", "#")
-
-
-def cypher_literal(value: Any) -> str:
-    """``value`` written as a Cypher literal that evaluates back to exactly it (strings quoted and
-    escaped, so no value can end the literal and add Cypher of its own; ``&`` and ``#`` escaped so
-    the literal survives a Browser deep link)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"{value} has no Cypher literal")
-        return repr(value)
-    if isinstance(value, date):
-        return f"date('{value.isoformat()}')"
-    if isinstance(value, str):
-        escaped = "".join(_escape_char(ch) for ch in value)
-        return f"'{escaped}'"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(cypher_literal(v) for v in value) + "]"
-    raise TypeError(f"no Cypher literal for {type(value).__name__}")
-
-
-def _escape_char(ch: str) -> str:
-    if ch in ("\\", "'", '"'):
-        return "\\" + ch
-    if ch == "\n":
-        return "\\n"
-    if ch == "\r":
-        return "\\r"
-    if ch == "\t":
-        return "\\t"
-    if ord(ch) < 0x20 or ch in ("\u2028", "\u2029", "&", "#"):
-        return f"\\u{ord(ch):04x}"
-    return ch
-
-
-def inline_parameters(query: LibraryQuery, values: dict[str, Any] | None = None) -> str:
-    """The query's Cypher with every ``$name`` replaced by the literal of its value (``values``
-    first, then the declared examples). For Browser deep links only: never executed by chainrisk."""
-    chosen = {**query.example_values(), **(values or {})}
-    return _CYPHER_PARAM.sub(lambda m: cypher_literal(chosen[m.group(1)]), query.cypher.strip())
-
-
-def browser_param_commands(query: LibraryQuery, values: dict[str, Any] | None = None) -> str:
-    """Browser ``:param name => literal`` lines for the query's parameters (one per line)."""
-    chosen = {**query.example_values(), **(values or {})}
-    return "\n".join(f":param {p.name} => {cypher_literal(chosen[p.name])}" for p in query.parameters)
-
-
-def browser_editor_text(query: LibraryQuery, values: dict[str, Any] | None = None, version: str | None = None) -> str:
-    """What a deep link puts in the Browser editor: a comment naming the query, then its Cypher
-    with the parameter values inlined."""
-    label = f"chainrisk query {query.name}" + (f" (library v{version})" if version else "")
-    return f"// {label}\n{inline_parameters(query, values)}"
-
-
-def browser_deep_link(browser_url: str, editor_text: str, connect_url: str | None = None) -> str:
-    """A Neo4j Browser URL that opens the Browser with ``editor_text`` in the editor (not run);
-    ``connect_url`` (e.g. bolt://127.0.0.1:7687) pre-fills the login form."""
-    broken = [ch for ch in _URL_BREAKERS if ch in editor_text]
-    if broken:
-        raise ValueError(f"Browser deep links cannot carry {' or '.join(broken)} (the Browser cuts the text there)")
-    base = browser_url if browser_url.endswith("/") else browser_url + "/"
-    dbms = f"dbms={quote(connect_url, safe='')}&" if connect_url else ""
-    return f"{base}?{dbms}cmd=edit&arg={quote(editor_text, safe='')}"
-
-
-def query_deep_link(
-    browser_url: str, query: LibraryQuery, values: dict[str, Any] | None = None, connect_url: str | None = None,
-    version: str | None = None,
-) -> str:
-    """The Browser deep link of a library query with ``values`` (or its examples) inlined; the
-    editor's first line names the query (and the library ``version`` when given)."""
-    return browser_deep_link(browser_url, browser_editor_text(query, values, version), connect_url)
-
-
-BLOCK_CHAIN_QUERY = "block-chain"
-
-
-def block_chain_deep_link(prefix: str, settings: Settings | None = None, library: QueryLibrary | None = None) -> str:
-    """The Browser deep link that shows ``prefix``'s provider chain, for CLI reports to print
-    (Browser and login form from ``settings``, default: the configured ones)."""
-    settings = settings or load_settings()
-    lib = library or load_library()
-    return query_deep_link(settings.browser_url, lib.get(BLOCK_CHAIN_QUERY), {"prefix": prefix}, settings.neo4j_uri, lib.version)
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -451,58 +346,3 @@ def plain_value(value: Any) -> Any:
         return value.isoformat()
     return value
 
-
-def cell_text(value: Any) -> str:
-    """One plain value as table/CSV text: a node by its caption (name, prefix, ...), a relationship
-    by its type, a path as captions joined by arrows, lists comma-separated."""
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        if "_path" in value:
-            return " -> ".join(cell_text(v) for v in value["_path"][::2])
-        if "_labels" in value:
-            return _caption(value)
-        if "_type" in value:
-            return f":{value['_type']}"
-        return json.dumps(value, sort_keys=True, default=str)
-    if isinstance(value, list):
-        return ", ".join(cell_text(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-_CAPTION_KEYS = ("name", "prefix", "asn", "handle", "alert_id", "id", "key", "fact_key")
-
-
-def _caption(node: dict[str, Any]) -> str:
-    for key in _CAPTION_KEYS:
-        if node.get(key) not in (None, ""):
-            return str(node[key])
-    return ":" + ":".join(node["_labels"])
-
-
-def rows_as_json(columns: list[str], rows: list[list[Any]]) -> str:
-    return json.dumps([dict(zip(columns, row)) for row in rows], indent=2, default=str)
-
-
-def rows_as_csv(columns: list[str], rows: list[list[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([cell_text(v) for v in row])
-    return out.getvalue()
-
-
-def _plain(value: Any) -> str:
-    return value.isoformat() if isinstance(value, date) else str(value)
-
-
-_HEX_COLOUR = re.compile(r"#([0-9A-Fa-f]{2})([0-9A-Fa-f]{2})([0-9A-Fa-f]{2})\b")
-
-
-def grass_for_deep_link(grass: str) -> str:
-    """GraSS text with every ``#RRGGBB`` colour written as ``rgb(r, g, b)``: the same style, but
-    without the ``#`` a Browser deep link cannot carry."""
-    return _HEX_COLOUR.sub(lambda m: "rgb({}, {}, {})".format(*(int(g, 16) for g in m.groups())), grass)

@@ -48,7 +48,6 @@ def _count_complete_lines(path: Path) -> tuple[int, int]:
 class EventLog:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._dirty: dict[str, IO[bytes]] = {}
         self._readers: dict[str, tuple[Path, IO[bytes], int]] = {}  # topic -> (segment, handle, offset of next line)
 
     def topic_dir(self, topic: str) -> Path:

@@ -170,7 +170,7 @@ class KafkaSource:
 
     def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
         polled = self.consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
-        out = []
+        out: list[RawRecord] = []
         for tp, records in polled.items():
             out.extend(RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value) for r in records)
         return out

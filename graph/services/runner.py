@@ -746,17 +746,18 @@ def up(settings: Settings, progress: Progress = stderr_progress) -> list[Service
                 started[spec] = (write_record(layout, spec, proc.pid), proc)
                 progress(f"started {spec.name} {spec.version} (pid {proc.pid}); logs in {layout.logs(spec)}")
         for spec in SERVICES:
+            child: subprocess.Popen[bytes] | None  # ours to watch only when started here
             if spec in running:
-                record, proc = running[spec], None
+                record, child = running[spec], None
             else:
-                record, proc = started[spec]
+                record, child = started[spec]
             ports = ", ".join(f"{HOST}:{p.number}" for p in service_ports(spec, settings))
             if spec in running:
                 progress(f"{spec.name} has a running process (pid {record.pid}); checking it answers on {ports}")
             else:
                 progress(f"waiting for {spec.name} on {ports} ...")
             deadline = time.monotonic() + settings.services_timeout
-            wait_ready(spec, settings, layout, record, password, deadline, proc)
+            wait_ready(spec, settings, layout, record, password, deadline, child)
             if spec in running:
                 progress(f"{spec.name} already running (pid {record.pid})")
             else:

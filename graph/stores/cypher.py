@@ -172,20 +172,17 @@ EXISTING_BLOCKS = "UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) RETURN p AS
 # Block creation is serialised per /8 of address space (docs/graph-model.md, Block containment):
 # containment only links blocks that overlap, and overlapping blocks share a /8, so batches that
 # create blocks in different /8s run side by side. $octets sorted: every consumer locks in one order.
-# Each lock node lists the prefix lengths of the blocks overlapping its /8; a graph written when
-# one node (name 'blocks') locked everything starts each /8 from that node's (global) list,
-# $legacy_lengths (read once per store by its own statement: a MATCH on Meta inside this MERGE's statement is
-# planned as a locking seek, and would make every batch wait for every other). It also returns
-# which of $prefixes exist once the locks are held: another consumer may have created some meanwhile.
+# Each lock node lists the prefix lengths of the blocks overlapping its /8 (none when it is new). It
+# also returns which of $prefixes exist once the locks are held: another consumer may have created
+# some meanwhile.
 LOCK_BLOCK_OCTETS = """
 UNWIND $octets AS octet
 MERGE (m:Meta {name: 'blocks/' + toString(octet)})
-ON CREATE SET m.prefix_lengths = $legacy_lengths
+ON CREATE SET m.prefix_lengths = []
 SET m.prefix_lengths = m.prefix_lengths
 WITH collect({octet: octet, lengths: m.prefix_lengths}) AS locked
 RETURN locked, [p IN $prefixes WHERE EXISTS { MATCH (:Block {prefix: p}) }] AS existing
 """
-LEGACY_BLOCK_LENGTHS = "OPTIONAL MATCH (m:Meta {name: 'blocks'}) RETURN coalesce(m.prefix_lengths, []) AS lengths"
 SET_BLOCK_OCTET_LENGTHS = "UNWIND $rows AS r MATCH (m:Meta {name: 'blocks/' + toString(r.octet)}) SET m.prefix_lengths = r.lengths"
 # the hint: with many blocks of few lengths the planner may seek Block(prefix_length) instead and
 # scan every longer block for each range (2 s instead of 0.05 s per batch, bench/neo4j_writes.py)
@@ -284,11 +281,6 @@ UPDATE_ROLE_LABELS = ("UNWIND $rows AS r\nMATCH (p:Party {key: r.key})\n"
                       + "\n".join(f"FOREACH (_ IN CASE WHEN '{label}' IN r.add THEN [1] ELSE [] END | SET p:{label})"
                                    for label in ROLE_LABELS)
                       + "\nWITH p, r\n" + _recheck_role_labels("r.check"))
-# every party with LEASES, for a graph written before role labels existed (recorded on a Meta node)
-ROLE_LABELS_DONE = "MATCH (m:Meta {name: 'role_labels'}) RETURN count(m) > 0 AS done"
-BACKFILL_ROLE_LABELS = ("MATCH (p:Party) WHERE EXISTS { (p)-[:LEASES]-() } CALL (p) {\n"
-                        + _recheck_role_labels(repr(list(ROLE_LABELS))) + "\n} IN TRANSACTIONS OF 1000 ROWS")
-MARK_ROLE_LABELS_DONE = "MERGE (:Meta {name: 'role_labels'})"
 
 # --- holder history ---------------------------------------------------------------------------------
 
@@ -400,7 +392,7 @@ WIPE = (
     "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS",
 )
 
-# --- alerts (graph/alerts/repo.py) ------------------------------------------------------------------------
+# --- alerts (load_alerts / save_alerts; the node: graph/stores/alerts.py) ---------------------------------
 
 ALERT_SCHEMA = "CREATE CONSTRAINT alert_id_unique IF NOT EXISTS FOR (n:Alert) REQUIRE n.alert_id IS UNIQUE"
 ALL_ALERTS = "MATCH (a:Alert) RETURN a.json AS json"

@@ -15,9 +15,10 @@ running state, so one batch gives exactly what the same events one at a time wou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 
+from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.stores.protocol import FactChange
 from chainrisk.graph.stores.records import CHANGE_TYPES
 from chainrisk.ingest.events import Event
@@ -34,11 +35,6 @@ class Decision(str, Enum):
     APPLY = "apply"
     STALE = "stale"
     DUPLICATE = "duplicate"
-
-
-def as_utc(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC timestamp (a naive one is taken to be UTC already)."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def version_of(event: Event) -> Version:

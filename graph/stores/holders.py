@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chainrisk.graph.stores.facts import Version, as_utc, order_key, version_of
-from chainrisk.graph.stores.records import delegation_holder
-from chainrisk.ingest.events import Event, Role, party_key
-
-HELD_STATUSES = frozenset({"allocated", "assigned"})
+from chainrisk.common.timestamps import as_utc
+from chainrisk.graph.stores.facts import Version, order_key, version_of
+from chainrisk.ingest.events import HELD_STATUSES, Event, Role, delegation_holder, party_key
 
 
 def _iso(moment: datetime) -> str:
@@ -35,20 +33,19 @@ def observation_of(event: Event) -> dict[str, Any] | None:
     p = event.provenance
     base = {"fact_key": event.fact_key, "event_id": event.event_id, "reference": p.reference, "evidence_source": p.source}
     if event.type == "registration":
-        org = event.org  # type: ignore[union-attr]
-        held = event.op == "assert" and event.role == Role.HOLDER and org is not None  # type: ignore[union-attr]
-        party = (party_key(org.name, org.id), org.name) if held else (None, None)
+        org = event.org if event.op == "assert" and event.role == Role.HOLDER else None
+        party = (party_key(org.name, org.id), org.name) if org is not None else (None, None)
         return {**base, "source": "registration", "timeline": event.fact_key, "id": event.event_id, "at": _iso(p.observed_at),
                 "party": party[0], "name": party[1]}
     if event.type == "delegation":
-        held = event.op == "assert" and event.status in HELD_STATUSES and event.holder_id  # type: ignore[union-attr]
-        ref = delegation_holder(event.registry, event.holder_id) if held else None  # type: ignore[union-attr,arg-type]
+        holder_id = event.holder_id if event.op == "assert" and event.status in HELD_STATUSES else None
+        ref = delegation_holder(event.registry, holder_id) if holder_id else None
         return {**base, "source": "delegation", "timeline": event.fact_key, "id": event.event_id, "at": _iso(p.observed_at),
                 "party": ref and ref.key, "name": ref and ref.name}
     if event.type == "holder_transfer":
-        src, dst = event.from_party, event.to_party  # type: ignore[union-attr]
+        src, dst = event.from_party, event.to_party
         return {**base, "source": "transfer", "timeline": "transfer", "id": event.fact_key,
-                "at": _iso(event.transfer_date),  # type: ignore[union-attr]
+                "at": _iso(event.transfer_date),
                 "party": party_key(dst.name, dst.id), "name": dst.name,
                 "from_party": party_key(src.name, src.id), "from_name": src.name,
                 "retracted": event.op == "retract", "v_at": _iso(p.observed_at), "v_id": event.event_id}

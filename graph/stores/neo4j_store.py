@@ -17,6 +17,7 @@ transaction function. Every Cypher statement is in ``graph/stores/cypher.py``.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +26,12 @@ from typing import Any
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 
-from chainrisk.analysis.blocks import without_cyclic_gc
+from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.graph.config import Settings
 from chainrisk.graph.stores import cypher, preparation, snapshots
+from chainrisk.graph.stores.alerts import affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
 from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
@@ -75,7 +78,7 @@ def wire(props: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class QuietRows(list):  # type: ignore[type-arg]
+class QuietRows(list[Any]):
     """A list parameter whose repr is its length. The driver (neo4j 6.4, ``Bolt5x5.run``) formats
     every RUN's parameters for a debug log line even when debug logging is off: for a batch's rows
     that is a megabyte of text per statement, ~7 us per event of the consumer's time."""
@@ -104,7 +107,7 @@ class NeoStore:
     def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
         self.settings = settings
         self.database = settings.neo4j_database
-        self._legacy_block_lengths: list[int] | None = None  # see cypher.LOCK_BLOCK_OCTETS
+        self._alert_schema_ready = False  # the Alert constraint is made with the first alerts saved
         self.driver = driver or GraphDatabase.driver(
             settings.neo4j_uri, auth=(settings.neo4j_user, settings.resolve_neo4j_password()),
             connection_timeout=10, max_transaction_retry_time=60,
@@ -124,10 +127,6 @@ class NeoStore:
             for statement in cypher.SCHEMA:
                 session.run(statement).consume()
             session.run(cypher.AWAIT_INDEXES, seconds=300).consume()
-            if not session.run(cypher.ROLE_LABELS_DONE).single()["done"]:
-                # a graph written before parties had role labels: derive them once
-                session.run(cypher.BACKFILL_ROLE_LABELS).consume()
-                session.run(cypher.MARK_ROLE_LABELS_DONE).consume()
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
         with self._session() as session:
@@ -155,8 +154,8 @@ class NeoStore:
     def _fact_row(event: Event, key: str) -> dict[str, Any]:
         """The parameter row that creates or replaces ``event``'s fact element."""
         if event.type == LEASE_TYPE:
-            return {"provider": cached_party_key(event.provider.name, event.provider.id),  # type: ignore[union-attr]
-                    "recipient": cached_party_key(event.recipient.name, event.recipient.id),  # type: ignore[union-attr]
+            return {"provider": cached_party_key(event.provider.name, event.provider.id),
+                    "recipient": cached_party_key(event.recipient.name, event.recipient.id),
                     "props": wire(fact_props(event, key))}
         return {"props": wire(fact_props(event, key)), "links": link_targets(event)}
 
@@ -179,7 +178,7 @@ class NeoStore:
                 # concurrent consumers entirely. A crash between the two transactions leaves blocks
                 # that re-applying the batch names anyway (reference nodes are a function of the
                 # events seen), so the graph still ends as if each batch were one transaction.
-                session.execute_write(self._add_blocks, prepared.references.blocks, prepared)
+                session.execute_write(self.add_blocks, prepared.references.blocks, prepared)
             result: BatchResult = session.execute_write(self._apply_tx, prepared, offsets, group, start_offsets, keep_changes)
         result.seconds = time.monotonic() - started
         return result
@@ -294,9 +293,10 @@ class NeoStore:
                 out[r["key"]] = event_from_props(event_type, r["props"])
         return out
 
-    def _add_blocks(self, tx: ManagedTransaction, prefixes: set[str], prepared: preparation.PreparedBatch) -> None:
+    def add_blocks(self, tx: ManagedTransaction, prefixes: set[str], prepared: preparation.PreparedBatch) -> None:
         """Create the blocks that do not exist yet, with their WITHIN links (and re-parent existing
-        blocks a new one now covers more specifically), holding the locks of the /8s they overlap."""
+        blocks a new one now covers more specifically), holding the locks of the /8s they overlap.
+        The transaction function of a batch's first, short transaction (:meth:`apply_batch`)."""
         if not prefixes:
             return
         new = prefixes - {r["prefix"] for r in _run(tx, cypher.EXISTING_BLOCKS, prefixes=sorted(prefixes))}
@@ -304,10 +304,7 @@ class NeoStore:
             return
         props = prepared.block_props
         octets = sorted({o for p in new for o in preparation.octets(props[p]["first"], props[p]["last"])})
-        if self._legacy_block_lengths is None:  # written only by older versions: it cannot change while we run
-            self._legacy_block_lengths = _run(tx, cypher.LEGACY_BLOCK_LENGTHS).single()["lengths"]
-        locked = _run(tx, cypher.LOCK_BLOCK_OCTETS, octets=octets, legacy_lengths=self._legacy_block_lengths,
-                        prefixes=sorted(new)).single()
+        locked = _run(tx, cypher.LOCK_BLOCK_OCTETS, octets=octets, prefixes=sorted(new)).single()
         lengths_of = {row["octet"]: set(row["lengths"]) for row in locked["locked"]}
         new -= set(locked["existing"])  # another consumer may have created some while this one waited for the locks
         if not new:
@@ -420,6 +417,27 @@ class NeoStore:
                 rels.append({"type": r["type"], "start": [r["a_label"], canonical_value(r["a_id"])],
                              "end": [r["b_label"], canonical_value(r["b_id"])], "props": canonical_props(r["props"])})
         return sort_dump(nodes, rels)
+
+    # --- alerts (graph/stores/alerts.py) ------------------------------------------------------------------
+
+    def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        with self._session() as session:
+            if alert_ids is None:
+                rows = session.run(cypher.ALL_ALERTS)
+            else:
+                rows = session.run(cypher.ALERTS_BY_ID, ids=sorted(set(alert_ids)))
+            alerts = [json.loads(r["json"]) for r in rows]
+        return sorted(alerts, key=alert_order)
+
+    def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        rows = [{"id": a["id"], "block": a["block"], "props": alert_props(a),
+                 "affected": [{"block": block, "depth": depth} for block, depth in affected_links(a)]}
+                for a in alerts]
+        with self._session() as session:
+            if not self._alert_schema_ready:
+                session.run(cypher.ALERT_SCHEMA).consume()
+                self._alert_schema_ready = True
+            session.execute_write(lambda tx: _run(tx, cypher.SAVE_ALERTS, rows=rows).consume())
 
     # --- analysis write-back -------------------------------------------------------------------------------
 

@@ -18,19 +18,23 @@ process at a time may write (a lock file); any number may read the last snapshot
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pickle
 import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
-from chainrisk.analysis.blocks import without_cyclic_gc
+from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
-from chainrisk.analysis.prefix_index import int_to_address
+from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
 from chainrisk.graph.stores import preparation, snapshots
+from chainrisk.graph.stores.alerts import AFFECTS, ALERT_LABEL, CONCERNS, affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, as_utc, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
 from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
@@ -63,7 +67,6 @@ from chainrisk.graph.stores.records import (
     hop_role_labels,
     link_targets,
     party_labels,
-    prefix_range,
     sort_dump,
 )
 from chainrisk.graph.stores.writeback_plan import DIGEST, block_keys, plan_write_back
@@ -110,8 +113,7 @@ class NxStore:
 
     def _build_indexes(self) -> None:
         """In-memory lookups, rebuilt on load: LEASES by fact_key and by block, blocks by length, and
-        per party how many current LEASES give it each role label (which also sets the labels of a
-        graph saved before parties had role labels)."""
+        per party how many current LEASES give it each role label."""
         self.lease_edges: dict[str, tuple[Node, Node]] = {}
         self.block_leases: dict[str, set[str]] = {}
         self.block_firsts: dict[int, list[int]] = {}
@@ -123,8 +125,6 @@ class NxStore:
         for node, data in self.g.nodes(data=True):
             if node[0] == "Block":
                 self.block_firsts.setdefault(data["prefix_length"], []).append(data["first"])
-            elif node[0] == "Party":
-                data["labels"] = party_labels(self.role_counts.get(node, {}))
         for firsts in self.block_firsts.values():
             firsts.sort()
 
@@ -365,7 +365,7 @@ class NxStore:
         """Create the new blocks and link them (and existing blocks they now cover) by WITHIN."""
         if not new:
             return
-        lengths = set(self.block_firsts) | {prefix_range(p)[2] for p in new}
+        lengths = set(self.block_firsts) | {prefix_length(p) for p in new}
         existing_supernets = {s for p in new for s in preparation.supernets(p, lengths) if ("Block", s) in self.g}
         children: set[tuple[str, int | None]] = set()
         for prefix in new:
@@ -374,7 +374,7 @@ class NxStore:
                 if child_length <= length:
                     continue
                 for child_first in firsts[bisect_left(firsts, first):bisect_right(firsts, last)]:
-                    child = f"{int_to_address(child_first)}/{child_length}"
+                    child = ints_to_prefix(child_first, child_length)
                     children.add((child, self._parent_length(("Block", child))))
         links = preparation.parents_of_new_blocks(new, existing_supernets, lengths)
         links.update(preparation.reparented_children(new, sorted(children, key=str)))
@@ -424,8 +424,8 @@ class NxStore:
     def _create_fact(self, key: str, event: Event) -> None:
         props = fact_props(event, key)
         if event.type == LEASE_TYPE:
-            u = ("Party", cached_party_key(event.provider.name, event.provider.id))  # type: ignore[union-attr]
-            v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))  # type: ignore[union-attr]
+            u = ("Party", cached_party_key(event.provider.name, event.provider.id))
+            v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))
             self.g.add_edge(u, v, key=(LEASES, key), type=LEASES, **props)
             self._index_lease(key, event.block, u, v)
             self._count_roles(u, v, props, 1)
@@ -505,9 +505,8 @@ class NxStore:
         prefixes = []
         for length, firsts in self.block_firsts.items():
             for block_first in firsts[bisect_left(firsts, first):bisect_right(firsts, last)]:
-                prefix = f"{int_to_address(block_first)}/{length}"
-                if prefix_range(prefix)[1] <= last:
-                    prefixes.append(prefix)
+                if block_first + prefix_size(length) - 1 <= last:
+                    prefixes.append(ints_to_prefix(block_first, length))
         return self.hops_for_blocks(prefixes)
 
     def holder_history(self, prefix: str) -> list[Holding]:
@@ -535,6 +534,33 @@ class NxStore:
             rels.append({"type": data["type"], "start": [u[0], canonical_value(u[1])], "end": [v[0], canonical_value(v[1])],
                          "props": canonical_props({k: val for k, val in data.items() if k != "type"})})
         return sort_dump(nodes, rels)
+
+    # --- alerts (graph/stores/alerts.py) --------------------------------------------------------------
+
+    def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        if alert_ids is None:
+            nodes = [n for n in self.g.nodes if n[0] == ALERT_LABEL]
+        else:
+            nodes = [(ALERT_LABEL, i) for i in set(alert_ids) if (ALERT_LABEL, i) in self.g]
+        return sorted((json.loads(self.g.nodes[n]["json"]) for n in nodes), key=alert_order)
+
+    def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        self._lock_for_writing()
+        g = self.g
+        for alert in alerts:
+            node = (ALERT_LABEL, alert["id"])
+            if node in g:
+                g.remove_edges_from(list(g.out_edges(node, keys=True)))
+                g.nodes[node].clear()
+            g.add_node(node, labels=(ALERT_LABEL,), **alert_props(alert))
+            if ("Block", alert["block"]) in g:
+                g.add_edge(node, ("Block", alert["block"]), key=CONCERNS, type=CONCERNS)
+            for block, depth in affected_links(alert):
+                if ("Block", block) in g:
+                    g.add_edge(node, ("Block", block), key=AFFECTS, type=AFFECTS, depth=depth)
+        # saved with the graph and the consumer offsets (periodically and on close), so alerts and
+        # the batches that raised them are persisted together
+        self._dirty = True
 
     # --- analysis write-back ------------------------------------------------------------------------
 
@@ -565,7 +591,7 @@ class NxStore:
     def _spof_edges(self, block: Node) -> list[tuple[Node, Node, Any]]:
         return [(u, v, k) for u, v, k, d in self.g.in_edges(block, keys=True, data=True) if d["type"] == "SPOF_FOR"]
 
-    def _set_analysis(self, block: Node, keys: list[str], values: list[Any], digest: str | None) -> None:
+    def _set_analysis(self, block: Node, keys: Sequence[str], values: Sequence[Any], digest: str | None) -> None:
         """The block's analysis properties: each of ``keys`` set to its value or removed (None)."""
         data = self.g.nodes[block]
         for name, value in [*zip(keys, values), (DIGEST, digest)]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chainrisk.analysis.prefix_index import MASKS, int_to_address, prefix_ints
+from chainrisk.common.prefixes import MASKS, ints_to_prefix, prefix_ints, prefix_length
 from chainrisk.graph.stores.facts import BatchPlan, Decision
 from chainrisk.graph.stores.records import (
     BLOCK_TYPES,
@@ -25,7 +25,7 @@ from chainrisk.graph.stores.records import (
     merge_party_names,
     parties_named,
 )
-from chainrisk.ingest.events import Event
+from chainrisk.ingest.events import Event, LeaseHop
 
 
 @dataclass
@@ -149,14 +149,16 @@ def replaced_lease_keys(writes: FactWrites) -> set[str]:
 
 
 def _labels_by_party(hops: list[Event]) -> dict[str, set[str]]:
-    """Party key -> the role labels ``hops`` give their providers and recipients."""
+    """Party key -> the role labels the lease hops among ``hops`` give their providers and recipients."""
     out: dict[str, set[str]] = {}
     for hop in hops:
-        provider_label, recipient_label = hop_role_labels(hop.provider_role, hop.recipient_role)  # type: ignore[union-attr]
+        if not isinstance(hop, LeaseHop):
+            continue
+        provider_label, recipient_label = hop_role_labels(hop.provider_role, hop.recipient_role)
         if provider_label:
-            out.setdefault(cached_party_key(hop.provider.name, hop.provider.id), set()).add(provider_label)  # type: ignore[union-attr]
+            out.setdefault(cached_party_key(hop.provider.name, hop.provider.id), set()).add(provider_label)
         if recipient_label:
-            out.setdefault(cached_party_key(hop.recipient.name, hop.recipient.id), set()).add(recipient_label)  # type: ignore[union-attr]
+            out.setdefault(cached_party_key(hop.recipient.name, hop.recipient.id), set()).add(recipient_label)
     return out
 
 
@@ -197,7 +199,7 @@ def retract_props(event: Event) -> dict[str, Any]:
 def supernets(prefix: str, lengths: set[int] | list[int]) -> list[str]:
     """The prefixes of the given ``lengths`` (shorter than ``prefix``'s) that cover ``prefix``."""
     first, length = prefix_ints(prefix)
-    return [f"{int_to_address(first & MASKS[n])}/{n}" for n in sorted(lengths) if n < length]
+    return [ints_to_prefix(first & MASKS[n], n) for n in sorted(lengths) if n < length]
 
 
 def octets(first: int, last: int) -> range:
@@ -217,10 +219,6 @@ def octet_lengths_after(lengths_of: dict[int, set[int]], new_blocks: list[dict[s
     return grown
 
 
-def _length(prefix: str) -> int:
-    return int(prefix.rsplit("/", 1)[1])
-
-
 def parents_of_new_blocks(new_blocks: set[str], existing_supernets: set[str], lengths: set[int]) -> dict[str, str]:
     """New block -> its most specific covering block among the blocks that existed before
     (``existing_supernets``: those of the new blocks' supernets that exist) and the other new blocks.
@@ -230,7 +228,7 @@ def parents_of_new_blocks(new_blocks: set[str], existing_supernets: set[str], le
     for prefix in new_blocks:
         covering = [s for s in supernets(prefix, lengths) if s in present]
         if covering:
-            links[prefix] = max(covering, key=_length)
+            links[prefix] = max(covering, key=prefix_length)
     return links
 
 
@@ -238,13 +236,13 @@ def reparented_children(new_blocks: set[str], children: list[tuple[str, int | No
     """Existing block -> new parent, for existing blocks inside a new block whose current parent
     (given by its prefix length, None for no parent) is less specific than the new block.
     ``children``: (prefix, current parent's prefix length) of existing blocks inside new blocks."""
-    new_lengths = {_length(p) for p in new_blocks}
+    new_lengths = {prefix_length(p) for p in new_blocks}
     links = {}
     for prefix, parent_length in children:
         covering = [s for s in supernets(prefix, new_lengths) if s in new_blocks]
         if not covering:
             continue
-        best = max(covering, key=_length)
-        if parent_length is None or parent_length < _length(best):
+        best = max(covering, key=prefix_length)
+        if parent_length is None or parent_length < prefix_length(best):
             links[prefix] = best
     return links

@@ -1,12 +1,13 @@
 """The interface both graph stores implement (Neo4j: ``neo4j_store``, embedded networkx: ``nx_store``).
 
-The consumer, the analysis and the alerts module only ever talk to a :class:`GraphStore`, which is
+The consumer, the analysis and the alerts engine only ever talk to a :class:`GraphStore`, which is
 what lets the two backends give identical results.
 """
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -122,7 +123,7 @@ class OffsetConflict(Exception):
         super().__init__(f"offsets moved under this consumer: {detail}")
 
 
-def offset_conflicts(stored: dict[TopicPartition, int | None], start_offsets: dict[TopicPartition, int] | None
+def offset_conflicts(stored: Mapping[TopicPartition, int | None], start_offsets: dict[TopicPartition, int] | None
                      ) -> dict[TopicPartition, tuple[int | None, int]]:
     """Partitions whose stored next offset is past the batch's first offset: (stored, batch start)."""
     out: dict[TopicPartition, tuple[int | None, int]] = {}
@@ -192,6 +193,15 @@ class GraphStore(Protocol):
         relationships (each row: ``party`` key, ``block`` prefix + properties). Blocks whose results
         did not change since the last write-back are left alone, ``analysed_at`` included
         (``graph/stores/writeback_plan.py``)."""
+
+    def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The stored alerts (each as ``Alert.as_dict()`` gave it to :meth:`save_alerts`), all of
+        them or those of these ids (unknown ids are left out), by change date, then id
+        (``analysis.alerts.alert_order``)."""
+
+    def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """Store each alert (``Alert.as_dict()`` form) as its Alert node (``graph/stores/alerts.py``),
+        replacing the node of the same id with its CONCERNS and AFFECTS links, in one write."""
 
     def close(self) -> None:
         """Persist (embedded) and release resources."""

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
 from functools import lru_cache
-from typing import Any, get_args
+from typing import Any, Final, get_args
 
-from chainrisk.analysis.prefix_index import prefix_ints, prefix_size
-from chainrisk.ingest.events import EVENT_ADAPTER, Event, Role, party_key
+from chainrisk.common.prefixes import prefix_range
+from chainrisk.ingest.events import EVENT_ADAPTER, Event, PartyRef, Role, delegation_holder, party_key
 
 _MODELS: dict[str, Any] = {m.model_fields["type"].default: m for m in get_args(get_args(Event)[0])}
 
@@ -28,7 +28,7 @@ FACT_LABEL: dict[str, str] = {
     "route_origin": "BgpRoute",
     "blocklist_entry": "Listing",
 }
-LEASE_TYPE = "lease_hop"
+LEASE_TYPE: Final = "lease_hop"
 LEASES = "LEASES"
 TYPE_OF_LABEL: dict[str, str] = {label: kind for kind, label in FACT_LABEL.items()}
 
@@ -62,12 +62,6 @@ MACHINERY_LABELS = frozenset({"ConsumerOffset", "Meta", "PendingChanges", "Snaps
 def identity_prop(label: str) -> str:
     """The property that identifies a node of ``label``."""
     return IDENTITY_PROP.get(label, "fact_key")
-
-
-def prefix_range(prefix: str) -> tuple[int, int, int]:
-    """``(first, last, prefix_length)`` of a valid IPv4 CIDR, addresses as integers."""
-    first, length = prefix_ints(prefix)
-    return first, first + prefix_size(length) - 1, length
 
 
 def block_props(prefix: str) -> dict[str, Any]:
@@ -240,12 +234,12 @@ LINKS: dict[str, tuple[Link, ...]] = {
 def link_targets(event: Event) -> dict[str, list[Any]]:
     """Relationship type -> identities of the reference nodes the fact node links to."""
     kind = event.type
-    if kind == "registration":
-        org = event.org  # type: ignore[union-attr]
+    if event.type == "registration":
+        org = event.org
         return {"REGISTERED_AS": [event.block], "REGISTRANT": [cached_party_key(org.name, org.id)] if org else [], **{
             rel: maintainers_named(event).get(rel, []) for rel in ("MNT_BY", "MNT_LOWER", "MNT_ROUTES")}}
-    if kind == "holder_transfer":
-        src, dst = event.from_party, event.to_party  # type: ignore[union-attr]
+    if event.type == "holder_transfer":
+        src, dst = event.from_party, event.to_party
         return {"OF": [event.block], "FROM": [cached_party_key(src.name, src.id)], "TO": [cached_party_key(dst.name, dst.id)]}
     if kind in ("delegation", "blocklist_entry"):
         return {LINKS[kind][0].rel: [event.block]}
@@ -255,21 +249,6 @@ def link_targets(event: Event) -> dict[str, list[Any]]:
 
 
 # --- parties ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PartyRef:
-    """A party named by an event: its key and the spelling used there."""
-
-    key: str
-    name: str
-    party_id: str | None
-
-
-def delegation_holder(registry: str, holder_id: str) -> PartyRef:
-    """The party a delegated-stats record names by opaque id: key ``<registry>:<id>`` casefolded
-    (the same key ``analysis.holder_changes`` uses), named ``<REGISTRY> holder <id>``."""
-    return PartyRef(f"{registry}:{holder_id}".casefold(), f"{registry.upper()} holder {holder_id}", holder_id)
 
 
 # Party role labels: a LEASES hop gives its provider the label of its provider_role and its recipient
@@ -304,8 +283,8 @@ def parties_named(event: Event) -> list[PartyRef]:
         party = fields.get(name)
         if party is not None:
             found.append(PartyRef(cached_party_key(party.name, party.id), party.name, party.id))
-    if event.type == "delegation" and event.holder_id:  # type: ignore[union-attr]
-        found.append(delegation_holder(event.registry, event.holder_id))  # type: ignore[union-attr]
+    if event.type == "delegation" and event.holder_id:
+        found.append(delegation_holder(event.registry, event.holder_id))
     return found
 
 
@@ -313,18 +292,18 @@ def maintainers_named(event: Event) -> dict[str, list[str]]:
     """Relationship type -> maintainer names, for a registration (empty for other types)."""
     if event.type != "registration":
         return {}
-    rels = {"MNT_BY": event.mnt_by, "MNT_LOWER": event.mnt_lower, "MNT_ROUTES": event.mnt_routes}  # type: ignore[union-attr]
+    rels = {"MNT_BY": event.mnt_by, "MNT_LOWER": event.mnt_lower, "MNT_ROUTES": event.mnt_routes}
     return {rel: sorted(set(names)) for rel, names in rels.items() if names}
 
 
 def asns_named(event: Event) -> list[int]:
     """The AS numbers a routing fact links to."""
     if event.type == "vrp":
-        return [event.asn]  # type: ignore[union-attr]
+        return [event.asn]
     if event.type == "route_origin":
-        return sorted(set(event.origins))  # type: ignore[union-attr]
+        return sorted(set(event.origins))
     if event.type == "route_object":
-        return [event.origin_asn]  # type: ignore[union-attr]
+        return [event.origin_asn]
     return []
 
 

@@ -18,8 +18,6 @@ from typing import Any
 DIGEST = "analysis_digest"
 # properties a re-analysis does not compare: the run's time stamp changes on every run
 UNCOMPARED = frozenset({"analysed_at"})
-# properties earlier versions wrote and this one does not: removed wherever results are written
-RETIRED = ("spofs",)
 SPOF_ENDS = ("party", "block")
 
 
@@ -36,7 +34,7 @@ class BlockWrite:
 
 @dataclass
 class WriteBackPlan:
-    keys: list[str]  # the block rows' property names, then RETIRED ones: cleared wherever results are written or dropped
+    keys: list[str]  # the block rows' property names: set, or cleared where a row has none, wherever results are written or dropped
     spof_keys: list[str]  # the SPOF rows' property names
     writes: list[BlockWrite] = field(default_factory=list)
     clears: list[str] = field(default_factory=list)  # blocks that held results and have none now
@@ -50,9 +48,8 @@ def row_names(rows: Iterable[dict[str, Any]], skip: tuple[str, ...] = ("prefix",
 
 
 def block_keys(block_rows: list[dict[str, Any]]) -> list[str]:
-    """The property names a write-back of ``block_rows`` sets or clears: the rows' names, then ``RETIRED``."""
-    names = row_names(block_rows)
-    return names + [name for name in RETIRED if name not in names]
+    """The property names a write-back of ``block_rows`` sets or clears: the rows' names."""
+    return row_names(block_rows)
 
 
 def _getter(names: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -87,16 +84,14 @@ def plan_write_back(block_rows: list[dict[str, Any]], spof_rows: list[dict[str, 
     names = row_names(block_rows)
     compared = [k for k in names if k not in UNCOMPARED]
     keys = compared + [k for k in names if k in UNCOMPARED]  # compared first: their values are a prefix of a block's
-    retired = [k for k in RETIRED if k not in names]
     spof_keys = row_names(spof_rows, SPOF_ENDS)
     header = repr((compared, spof_keys))
     spof_values = _getter(["party", *spof_keys])
     spofs_of: dict[str, list[tuple[Any, ...]]] = {}
     for row in spof_rows:
         spofs_of.setdefault(row["block"], []).append(spof_values(row))
-    plan = WriteBackPlan(keys + retired, spof_keys)
+    plan = WriteBackPlan(keys, spof_keys)
     block_values = _getter(keys)
-    retired_values = (None,) * len(retired)
     n_compared = len(compared)
     named = {row["prefix"] for row in block_rows}
     for row in [*block_rows, *({"prefix": p} for p in spofs_of if p not in named)]:
@@ -107,7 +102,7 @@ def plan_write_back(block_rows: list[dict[str, Any]], spof_rows: list[dict[str, 
         if prefix in stored and stored[prefix] == digest:
             plan.unchanged += 1
         else:
-            plan.writes.append(BlockWrite(prefix, values + retired_values, spofs, digest, prefix in stored))
+            plan.writes.append(BlockWrite(prefix, values, spofs, digest, prefix in stored))
     named.update(spofs_of)
     plan.clears = sorted(set(stored).difference(named))
     return plan

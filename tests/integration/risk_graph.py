@@ -127,7 +127,6 @@ def load_risk_graph(settings: Settings) -> Any:
     from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.writeback import analysis_rows
     from chainrisk.graph.alerts.engine import AlertEngine
-    from chainrisk.graph.alerts.repo import alert_repository
     from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(settings)
@@ -136,7 +135,7 @@ def load_risk_graph(settings: Settings) -> Any:
         store.wipe()
         result = store.apply_batch(all_events(), {}, GROUP)
         assert result.applied == len(all_events()), f"fixture events not all applied: {result}"
-        AlertEngine(store, alert_repository(store)).process(result.changes)
+        AlertEngine(store).process(result.changes)
         analysis = analyse_portfolio(store.load_portfolio(), AS_OF)
         block_rows, spof_rows = analysis_rows(analysis, INGESTED)
         store.write_analysis(block_rows, spof_rows)

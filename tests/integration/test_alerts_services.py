@@ -19,7 +19,6 @@ from graph_events import alert_batches
 from chainrisk.analysis.blocks import analyse_portfolio
 from chainrisk.analysis.exposure import exposure
 from chainrisk.graph.alerts.engine import AlertEngine, alert_hook
-from chainrisk.graph.alerts.repo import alert_repository
 from chainrisk.graph.backend import open_sink, open_store
 from chainrisk.graph.config import Settings, load_settings
 from chainrisk.graph.consumer import consume
@@ -90,7 +89,7 @@ def _run_scenario(settings: Settings, tmp_path: Path) -> None:
 def _results(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     store = open_store(settings)
     try:
-        alerts = alert_repository(store).load_alerts(None)
+        alerts = store.load_alerts(None)
         analysis = analyse_portfolio(store.load_portfolio(), date(2026, 11, 1))
     finally:
         store.close()
@@ -133,7 +132,7 @@ def test_alerts_topic_carries_the_stored_alerts(services: Settings, tmp_path: Pa
         consumer.close()
     store = open_store(services)
     try:
-        stored = {a["id"]: a for a in alert_repository(store).load_alerts(None)}
+        stored = {a["id"]: a for a in store.load_alerts(None)}
     finally:
         store.close()
     assert published == stored
@@ -143,17 +142,17 @@ def test_alerts_topic_carries_the_stored_alerts(services: Settings, tmp_path: Pa
 
 
 def _count(neo: NeoStore, label: str) -> int:
-    with neo._session() as session:  # noqa: SLF001 - a test probe
+    with neo.driver.session(database=neo.database) as session:  # a test probe
         return int(session.run(f"MATCH (n:{label}) RETURN count(n) AS n").single()["n"])
 
 
 def _embedded_alerts(tmp_path: Path, batches: list[list[Any]]) -> list[dict[str, Any]]:
     """The alerts of an embedded store whose hook ran after every batch."""
     store = NxStore(tmp_path / "embedded")
-    engine = AlertEngine(store, alert_repository(store))
+    engine = AlertEngine(store)
     for batch in batches:
         engine.process(store.apply_batch(batch, {}, "embedded").changes)
-    return alert_repository(store).load_alerts(None)
+    return store.load_alerts(None)
 
 
 def test_alerts_of_batches_applied_before_a_crash_are_raised_at_the_next_start(services: Settings, neo: NeoStore,
@@ -170,7 +169,7 @@ def test_alerts_of_batches_applied_before_a_crash_are_raised_at_the_next_start(s
 
     stats = consume(services, until_idle=True)
     assert stats.pending_handed_over == 2 and stats.records == 0
-    alerts = alert_repository(neo).load_alerts(None)
+    alerts = neo.load_alerts(None)
     assert [(a["type"], a["block"], a["status"]) for a in alerts] == [("transfer", "240.9.0.0/16", "open")]
     assert alerts == _embedded_alerts(tmp_path, batches)
     assert neo.pending_changes(services.consumer_group) == [] and _count(neo, "PendingChanges") == 0
@@ -190,10 +189,10 @@ def test_changes_handed_over_twice_leave_identical_alerts(services: Settings, ne
     try:
         for record in pending:
             on_changes(record.changes)
-        first = alert_repository(neo).load_alerts(None)
+        first = neo.load_alerts(None)
         for record in pending:
             on_changes(record.changes)
-        second = alert_repository(neo).load_alerts(None)
+        second = neo.load_alerts(None)
     finally:
         close()
     assert sorted((a["type"], a["status"]) for a in first) == [("lease_upstream", "open"), ("transfer", "resolved")]
@@ -202,7 +201,7 @@ def test_changes_handed_over_twice_leave_identical_alerts(services: Settings, ne
     # the consumer hands the records over a third time at start, then drops them
     stats = consume(services, until_idle=True)
     assert stats.pending_handed_over == len(batches)
-    assert alert_repository(neo).load_alerts(None) == first
+    assert neo.load_alerts(None) == first
     assert _count(neo, "PendingChanges") == 0
 
     # the embedded store, the same way: apply everything, then hand the records over
@@ -212,4 +211,4 @@ def test_changes_handed_over_twice_leave_identical_alerts(services: Settings, ne
         local.apply_batch(batch, {}, services.consumer_group, keep_changes=True)
     local.close()
     consume(embedded_settings.model_copy(update={"consumer_group": services.consumer_group}), until_idle=True)
-    assert alert_repository(NxStore(embedded_settings.state_dir)).load_alerts(None) == first
+    assert NxStore(embedded_settings.state_dir).load_alerts(None) == first

@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 from risk_graph import BLOCK_A, load_risk_graph
 
-from chainrisk.graph.browser.library import browser_deep_link, grass_for_deep_link, load_library, query_deep_link
+from chainrisk.graph.browser.deeplinks import browser_deep_link, query_deep_link
+from chainrisk.graph.browser.grass import browser_style, grass_for_deep_link
+from chainrisk.graph.browser.library import load_library
 from chainrisk.graph.config import Settings
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
@@ -117,7 +118,7 @@ def _save(frame: Any, name: str) -> Path:
 def test_browser_runs_library_queries_from_deep_links(page: Any, browser_settings: Settings) -> None:
     library = load_library()
     base, bolt = browser_settings.browser_url, browser_settings.neo4j_uri
-    grass = resources.files("chainrisk.graph.browser").joinpath("browser-style.grass").read_text(encoding="utf-8")
+    grass = browser_style()
 
     # 1. log in from the style link, then apply the style
     _log_in(page, browser_settings, browser_deep_link(base, ":style " + grass_for_deep_link(grass), bolt))

@@ -50,6 +50,11 @@ def neo(settings: Settings) -> Iterator[NeoStore]:
     store.close()
 
 
+def session_of(neo: NeoStore) -> Any:
+    """A session on the store's database, to look at (or set up) the graph directly."""
+    return neo.driver.session(database=neo.database)
+
+
 def publish(settings: Settings, events: list[Any]) -> None:
     sink = KafkaSink(settings, quiet=True)
     for event in events:
@@ -96,7 +101,7 @@ def test_every_statement_one_event_per_transaction_in_any_order(neo: NeoStore, t
 
 
 def _within(neo: NeoStore) -> set[tuple[str, str]]:
-    with neo._session() as session:  # noqa: SLF001 - a test probe
+    with session_of(neo) as session:  # a test probe
         return {(r["c"], r["p"]) for r in session.run("MATCH (c:Block)-[:WITHIN]->(p:Block) RETURN c.prefix AS c, p.prefix AS p")}
 
 
@@ -111,11 +116,11 @@ def test_block_creation_waits_only_for_batches_creating_blocks_in_the_same_slash
     creating a block in 241/8 goes ahead meanwhile, one creating a /24 inside the /16 waits, then
     sees the /16 and links to it."""
     held_events = [lease("240.1.0.0/16", "Holder A", "Lessee A")]
-    with neo._session() as session:  # noqa: SLF001 - holding a batch's transaction open is the point
+    with session_of(neo) as session:  # holding a batch's transaction open is the point
         held = session.begin_transaction()
         try:
             prepared = neo.prepare_batch(held_events)
-            neo._add_blocks(held, prepared.references.blocks, prepared)  # noqa: SLF001 - the blocks' own transaction
+            neo.add_blocks(held, prepared.references.blocks, prepared)  # the blocks' own transaction
             elsewhere = _apply_in_thread(neo, [lease("241.2.3.0/24", "Holder B", "Lessee B")])
             elsewhere.join(timeout=60)
             assert not elsewhere.is_alive(), "a batch in another /8 waited for the open transaction"
@@ -136,30 +141,15 @@ def test_block_creation_waits_only_for_batches_creating_blocks_in_the_same_slash
     assert neo.canonical_dump() == expected.canonical_dump()
 
 
-def test_blocks_of_a_graph_locked_by_the_single_blocks_node_are_still_found(neo: NeoStore) -> None:
-    """A graph written when one ``Meta {name: 'blocks'}`` node listed the prefix lengths of all
-    blocks: a new /8 lock node starts from that list, so a new /24 finds the old /16 above it."""
-    neo.apply_batch([lease("240.1.0.0/16", "Holder A", "Lessee A")], {}, "old")
-    with neo._session() as session:  # noqa: SLF001 - rewrite the lock nodes as the older version left them
-        session.run("MATCH (m:Meta) WHERE m.name STARTS WITH 'blocks/' DELETE m").consume()
-        session.run("CREATE (:Meta {name: 'blocks', prefix_lengths: [16]})").consume()
-    upgraded = NeoStore(neo.settings)  # the new version starting on that graph
-    try:
-        upgraded.apply_batch([lease("240.1.2.0/24", "Holder C", "Lessee C")], {}, "new")
-    finally:
-        upgraded.close()
-    assert _within(neo) == {("240.1.2.0/24", "240.1.0.0/16")}
-
-
 def _party_labels(neo: NeoStore) -> dict[str, list[str]]:
-    with neo._session() as session:  # noqa: SLF001 - a test probe
+    with session_of(neo) as session:  # a test probe
         return {r["key"]: sorted(r["labels"]) for r in session.run("MATCH (p:Party) RETURN p.key AS key, labels(p) AS labels")}
 
 
 def _labels_from_leases(neo: NeoStore) -> dict[str, list[str]]:
     """Party key -> its labels by the rule, read off Neo4j's current LEASES."""
     roles: dict[str, set[str]] = {key: {"Party"} for key in _party_labels(neo)}
-    with neo._session() as session:  # noqa: SLF001
+    with session_of(neo) as session:
         rows = list(session.run("MATCH (a:Party)-[l:LEASES]->(b:Party) "
                                 "RETURN a.key AS a, l.provider_role AS out, b.key AS b, l.recipient_role AS in"))
     for r in rows:
@@ -190,19 +180,6 @@ def test_party_role_labels_follow_the_current_leases(neo: NeoStore, tmp_path: Pa
     assert lost > 0, "the events should take roles away too"
     dump = neo.canonical_dump()
     assert dump == local.canonical_dump(), diff(dump, local.canonical_dump())
-
-
-def test_role_labels_of_a_graph_written_before_them_are_set_at_start(neo: NeoStore, tmp_path: Path) -> None:
-    events = role_change_events(43)
-    neo.apply_batch(events, {}, "roles")
-    expected = neo.canonical_dump()
-    with neo._session() as session:  # noqa: SLF001 - make it a graph from before role labels
-        session.run("MATCH (p:Party) REMOVE p:Holder:Upstream:Broker:Lessee").consume()
-        session.run("MATCH (m:Meta {name: 'role_labels'}) DELETE m").consume()
-    assert {tuple(labels) for labels in _party_labels(neo).values()} == {("Party",)}
-    neo.ensure_schema()
-    assert neo.canonical_dump() == expected
-    assert _party_labels(neo) == _labels_from_leases(neo)
 
 
 def test_replay_from_offset_zero_gives_the_identical_graph(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
@@ -267,7 +244,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied(set
 
 
 def _lease_count(neo: NeoStore) -> int:
-    with neo._session() as session:  # noqa: SLF001 - a test probe
+    with session_of(neo) as session:  # a test probe
         return int(session.run("MATCH ()-[l:LEASES]->() RETURN count(l) AS n").single()["n"])
 
 

@@ -68,9 +68,10 @@ def test_kafka_sink_partitions_as_the_default_partitioner_in_file_order(services
 
     from kafka import KafkaProducer
 
+    from chainrisk import synthetic
     from chainrisk.graph.config import Settings
     from chainrisk.graph.eventlog.kafka_io import KafkaSink, ensure_topics, key_partition
-    from chainrisk.ingest import leases, synthetic
+    from chainrisk.ingest import leases
     from chainrisk.ingest.common import ParseContext, SourceFile
 
     register = tmp_path / "register.csv"

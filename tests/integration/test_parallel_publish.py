@@ -22,7 +22,8 @@ pytestmark = pytest.mark.services
 @pytest.fixture(scope="module")
 def lease_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Event]]:
     """A generated register (about 4,800 lease hops) and the events the leases worker parses from it."""
-    from chainrisk.ingest import leases, synthetic
+    from chainrisk import synthetic
+    from chainrisk.ingest import leases
     from chainrisk.ingest.common import ParseContext, SourceFile
 
     register = tmp_path_factory.mktemp("parallel") / "register.csv"
@@ -179,7 +180,7 @@ def test_ctrl_c_stops_the_ingest_and_its_publishers(services_settings: Settings,
     import subprocess
     import sys
 
-    from chainrisk.ingest import synthetic
+    from chainrisk import synthetic
 
     register = tmp_path / "big.csv"
     synthetic.write_register(synthetic.generate(60_000, seed=3), register)

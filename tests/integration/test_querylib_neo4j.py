@@ -15,15 +15,9 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from risk_graph import AS_OF, BLOCK_A, BLOCK_B, BLOCK_C, load_risk_graph
 
-from chainrisk.graph.browser.library import (
-    bind_parameters,
-    cell_text,
-    cypher_literal,
-    inline_parameters,
-    load_library,
-    plain_value,
-    run_query,
-)
+from chainrisk.common.formats import cell_text
+from chainrisk.graph.browser.deeplinks import cypher_literal, inline_parameters
+from chainrisk.graph.browser.library import bind_parameters, load_library, plain_value, run_query
 from chainrisk.graph.config import Settings
 
 pytestmark = pytest.mark.services
@@ -55,7 +49,7 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     ],
     "lessee-blocks": [
         ({"lessee": " acme hosting "}, [
-            [BLOCK_A, 2, 2, 2, 2, "2026-06-30", "Northwind Holdings -> LeaseCo, LeaseCo -> Acme Hosting"],
+            [BLOCK_A, 2, 2, 2, 2, "2026-06-30", "Northwind Holdings -> LeaseCo | LeaseCo -> Acme Hosting"],
             [BLOCK_C, 1, 1, 1, 1, "2026-12-31", "Resale Ltd -> Acme Hosting"],
         ]),
         ({"lessee": "LeaseCo"}, []),  # an upstream, lessee of nothing
@@ -200,12 +194,11 @@ def test_deep_link_cypher_gives_the_same_rows(risk_graph, neo4j_driver, risk_set
 
 def test_open_alerts_with_their_blast_radius(risk_graph, neo4j_driver, risk_settings, library) -> None:  # noqa: ANN001
     """The alerts the consumer's alert engine raised for the fixture (ids as the alert store has them)."""
-    from chainrisk.graph.alerts.repo import alert_repository
     from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(risk_settings)
     try:
-        ids = {alert["block"]: alert["id"] for alert in alert_repository(store).load_alerts()}
+        ids = {alert["block"]: alert["id"] for alert in store.load_alerts()}
     finally:
         store.close()
     assert sorted(ids) == ["198.18.0.0/16", BLOCK_C]
@@ -268,7 +261,7 @@ def test_cli_run_csv_and_table(risk_graph, risk_settings, run_cli) -> None:  # n
     assert csv_proc.returncode == 0, csv_proc.stderr
     assert csv_proc.stdout == (
         "block,position,party,roles,supplies,cut\n"
-        f'{BLOCK_B},0,Northwind Holdings,holder,"BrokerX, LeaseCo",Northwind Holdings -> {BLOCK_B}\n'
+        f'{BLOCK_B},0,Northwind Holdings,holder,BrokerX; LeaseCo,Northwind Holdings -> {BLOCK_B}\n'
     )
     table = run_cli("queries", "run", "source-clarity", env=env)
     assert table.returncode == 0, table.stderr

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from chainrisk.graph.alerts.repo import alert_repository
 from chainrisk.graph.backend import open_sink, open_store
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.consumer import consume
@@ -41,7 +40,7 @@ def _ingest(settings, module, path: Path, observed_at: datetime | None = None) -
 def _alerts(settings) -> dict[tuple[str, str], dict]:
     store = open_store(settings)
     try:
-        return {(a["type"], a["block"]): a for a in alert_repository(store).load_alerts(None)}
+        return {(a["type"], a["block"]): a for a in store.load_alerts(None)}
     finally:
         store.close()
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from chainrisk.analysis.prefix_index import CoveringIndex, prefix_ints
+from chainrisk.analysis.prefix_index import CoveringIndex
 from chainrisk.analysis.signals import validate_route
+from chainrisk.common.prefixes import prefix_ints
 from chainrisk.ingest.common import Skip
 from chainrisk.ingest.pfx2as import pfx2as_origin
 from chainrisk.ingest.vrps import json_vrp_fields

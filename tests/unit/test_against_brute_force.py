@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
+from chainrisk import synthetic
 from chainrisk.analysis.blocks import analyse_portfolio
 from chainrisk.analysis.bruteforce import brute_force_block, lessee_reachable
 from chainrisk.analysis.exposure import exposure, remove_party
-from chainrisk.ingest import synthetic
 
 AS_OF = date(2026, 11, 27)
 

@@ -12,7 +12,6 @@ from typing import Any
 from graph_events import alert_batches, mixed_events
 
 from chainrisk.graph.alerts.engine import AlertEngine
-from chainrisk.graph.alerts.repo import alert_repository
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.consumer import consume
 from chainrisk.graph.eventlog.embedded import EventLog
@@ -23,7 +22,7 @@ GROUP = "g"
 
 
 def alerts_of(store: NxStore) -> list[dict[str, Any]]:
-    return alert_repository(store).load_alerts(None)
+    return store.load_alerts(None)
 
 
 def test_changes_round_trip_through_their_json(tmp_path: Path) -> None:
@@ -36,7 +35,7 @@ def test_changes_round_trip_through_their_json(tmp_path: Path) -> None:
 
 def test_the_same_changes_handed_over_twice_leave_the_same_alerts(tmp_path: Path) -> None:
     once, twice = NxStore(tmp_path / "once"), NxStore(tmp_path / "twice")
-    engines = {id(s): AlertEngine(s, alert_repository(s)) for s in (once, twice)}
+    engines = {id(s): AlertEngine(s) for s in (once, twice)}
     for batch in alert_batches():
         engines[id(once)].process(once.apply_batch(batch, {}, "g").changes)
         changes = twice.apply_batch(batch, {}, "g").changes
@@ -95,7 +94,7 @@ def test_a_batch_applied_just_before_a_crash_raises_its_alerts_at_the_next_start
     assert stats.pending_handed_over == 2
 
     expected = NxStore(tmp_path / "expected")
-    engine = AlertEngine(expected, alert_repository(expected))
+    engine = AlertEngine(expected)
     for batch in alert_batches()[:2]:
         engine.process(expected.apply_batch(batch, {}, GROUP).changes)
     after = NxStore(state)
@@ -108,7 +107,7 @@ def test_a_batch_applied_just_before_a_crash_raises_its_alerts_at_the_next_start
 def test_alerts_ack_persists(tmp_path: Path, run_cli) -> None:  # noqa: ANN001 - the conftest fixture
     state = tmp_path / "state"
     store = NxStore(state)
-    engine = AlertEngine(store, alert_repository(store))
+    engine = AlertEngine(store)
     for batch in alert_batches()[:2]:
         engine.process(store.apply_batch(batch, {}, GROUP).changes)
     store.close()

@@ -1,4 +1,4 @@
-"""Per-block chain figures on small hand-made chains, one definition at a time (issue #5)."""
+"""Per-block chain figures on small hand-made chains, one definition at a time (docs/analysis.md)."""
 from __future__ import annotations
 
 from datetime import date

@@ -96,12 +96,3 @@ def test_write_back_rows(analysis):
     assert sorted((r["party"], r["block"], r["position"]) for r in spof_rows if r["block"] == "192.0.2.0/24") == [
         ("big holder", "192.0.2.0/24", 0), ("platform", "192.0.2.0/24", 1)]
     assert len(spof_rows) == sum(len(r.spof_keys) for r in analysis.blocks)
-
-
-def test_csv_cells():
-    from chainrisk.analysis.report_formats import csv_cell, to_csv
-
-    assert csv_cell(None) == "" and csv_cell(True) == "true" and csv_cell(3) == "3"
-    assert csv_cell(["a", "b"]) == "a; b"
-    assert csv_cell([["H", "U", "L"], ["H", "L"]]) == "H -> U -> L | H -> L"
-    assert to_csv([{"block": "192.0.2.0/24", "spofs": ["A, Inc.", "B"]}], ("block", "spofs")) == 'block,spofs\n192.0.2.0/24,"A, Inc.; B"\n'

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from graph_events import lease, mixed_events, registration
 
+from chainrisk.common.prefixes import prefix_range
 from chainrisk.graph.stores.facts import Decision, Version, decide, plan_batch, version_of
 from chainrisk.graph.stores.preparation import (
     octet_lengths_after,
@@ -16,7 +17,7 @@ from chainrisk.graph.stores.preparation import (
     reparented_children,
     supernets,
 )
-from chainrisk.graph.stores.records import block_props, prefix_range
+from chainrisk.graph.stores.records import block_props
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

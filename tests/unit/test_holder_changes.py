@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from chainrisk.analysis.holder_changes import blast_radius, detect_lease_changes, detect_registry_change, hop_depths
+from chainrisk.analysis.chains import party_depths
+from chainrisk.analysis.holder_changes import blast_radius, detect_lease_changes, detect_registry_change
 from chainrisk.analysis.model import Hop
 from chainrisk.ingest.events import Delegation, HolderTransfer, LeaseHop, Party, Provenance, Registration
 
@@ -103,6 +104,6 @@ def test_alert_identity_dedups_and_detects_reverts():
     assert cb.revert_of_id == ca.alert_id
 
 
-def test_hop_depths_takes_the_shortest_path():
+def test_party_depths_take_the_shortest_path():
     hops = CHAIN[:3] + [hop("10.1.2.0/24", "Holder", "holder", "Broker", "broker")]
-    assert hop_depths(hops) == {"holder": 0, "up": 1, "broker": 1, "lessee a": 2}
+    assert party_depths(hops) == {"holder": 0, "up": 1, "broker": 1, "lessee a": 2}

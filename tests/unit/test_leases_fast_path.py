@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from chainrisk import synthetic
 from chainrisk.graph.config import Settings
 from chainrisk.graph.eventlog.kafka_io import key_partition, producer_config
-from chainrisk.ingest import leases, synthetic
+from chainrisk.ingest import leases
 from chainrisk.ingest.common import ParseContext, Reject, SourceFile
 from chainrisk.ingest.events import LeaseHop, Party, Provenance
 

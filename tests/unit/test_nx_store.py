@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from graph_events import day, delegation, lease, listing, mixed_events, registration, transfer, vrp
 
+from chainrisk.common.prefixes import prefix_range
 from chainrisk.graph.stores.nx_store import NxStore, StoreBusy
 from chainrisk.graph.stores.protocol import OffsetConflict
-from chainrisk.graph.stores.records import event_from_props, fact_props, prefix_range
+from chainrisk.graph.stores.records import event_from_props, fact_props
 
 BLOCK = "198.51.100.0/24"
 

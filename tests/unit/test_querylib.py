@@ -10,23 +10,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chainrisk.graph.browser.deeplinks import (
+    browser_deep_link,
+    browser_editor_text,
+    browser_param_commands,
+    cypher_literal,
+    inline_parameters,
+    query_deep_link,
+)
+from chainrisk.graph.browser.grass import browser_style, grass_for_deep_link
 from chainrisk.graph.browser.library import (
     CATEGORIES,
     ParameterError,
     QueryLibraryError,
     bind_parameters,
-    block_chain_deep_link,
-    browser_deep_link,
-    browser_editor_text,
-    browser_param_commands,
-    cell_text,
-    cypher_literal,
-    grass_for_deep_link,
-    inline_parameters,
     load_library,
     parse_library,
     parse_param_options,
-    rows_as_csv,
 )
 from chainrisk.graph.config import Settings
 
@@ -171,15 +171,19 @@ def test_inline_and_param_commands() -> None:
     assert browser_param_commands(query, values) == ":param prefix => '198.51.100.0/24'\n:param on_date => date('2025-06-30')"
 
 
-def test_block_chain_deep_link_for_reports() -> None:
+def test_query_deep_link_opens_the_configured_browser_with_its_login() -> None:
     settings = Settings(neo4j_uri="bolt://127.0.0.1:7687", neo4j_http_port=7474)
-    url = block_chain_deep_link("198.51.100.0/24", settings)
+    library = load_library()
+    url = query_deep_link(settings.browser_url, library.get("block-chain"), {"prefix": "198.51.100.0/24"}, settings.neo4j_uri,
+                          library.version)
     assert url.startswith("http://127.0.0.1:7474/browser/?dbms=bolt%3A%2F%2F127.0.0.1%3A7687&cmd=edit&arg=")
+    assert browser_editor_content(url).startswith(f"// chainrisk query block-chain (library v{library.version})\n")
     assert "MATCH chain = (provider:Party)-[hop:LEASES {block: '198.51.100.0/24'}]->(recipient:Party)" in browser_editor_content(url)
 
 
 def test_grass_for_deep_link_has_no_hash_and_same_colours() -> None:
-    grass = GRASS.read_text()
+    grass = browser_style()
+    assert grass == GRASS.read_text()  # the packaged style is the file in the repository
     converted = grass_for_deep_link(grass)
     assert "#" not in converted
     assert "color: rgb(192, 57, 43);" in converted  # node.Holder #C0392B
@@ -195,15 +199,6 @@ def test_grass_styles_every_label_of_the_graph_model() -> None:
     # role rules come after Party so they override its colour; Holder last so it wins over other roles
     order = [m for m in re.findall(r"^node\.(\w+) \{", GRASS.read_text(), re.M) if m in roles | {"Party"}]
     assert order == ["Party", "Lessee", "Broker", "Upstream", "Holder"]
-
-
-def test_cell_text_and_csv() -> None:
-    node = {"_labels": ["Party"], "name": "Acme"}
-    rel = {"_type": "LEASES", "block": "x"}
-    path = {"_path": [node, rel, {"_labels": ["Party"], "key": "k"}]}
-    assert cell_text(path) == "Acme -> k"
-    assert cell_text([1, None, True]) == "1, , true"
-    assert rows_as_csv(["a", "b"], [[path, ["x", "y"]]]) == 'a,b\nAcme -> k,"x, y"\n'
 
 
 def test_cli_list_show_and_embedded_run(run_cli) -> None:  # noqa: ANN001

@@ -7,8 +7,9 @@ from datetime import date
 
 from chainrisk.analysis.blocks import analyse_portfolio
 from chainrisk.analysis.model import Hop, Listing, Portfolio, RegistryRecord, RouteObjectRecord, VrpRecord
-from chainrisk.analysis.prefix_index import CoveringIndex, OverlapIndex, int_to_address, prefix_ints
+from chainrisk.analysis.prefix_index import CoveringIndex, OverlapIndex
 from chainrisk.analysis.signals import comparable_name, origin_validation, validate_route, vrp_index
+from chainrisk.common.prefixes import int_to_address, prefix_ints
 
 AS_OF = date(2026, 1, 1)
 

@@ -7,10 +7,11 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+from chainrisk import synthetic
 from chainrisk.analysis.blocks import RISK_POINTS, analyse_portfolio
 from chainrisk.graph.stores.portfolio import HOP_FIELDS, REGISTRATION_FIELDS, hop_from_row, registration_from_row, values_of
 from chainrisk.graph.stores.records import fact_props
-from chainrisk.ingest import leases, rpsl, synthetic
+from chainrisk.ingest import leases, rpsl
 from chainrisk.ingest.common import ParseContext, Reject, SourceFile
 from chainrisk.ingest.events import utc_now
 
@@ -71,3 +72,18 @@ def test_same_seed_same_register_and_different_seed_different_register():
     c = list(synthetic.register_lines(synthetic.generate(300, seed=2)))
     assert a == b and a != c
     assert all(line.split(",")[0].startswith("240.") for line in a[1:])  # reserved space only
+
+
+def test_write_dataset_writes_the_same_bytes_for_the_same_seed(tmp_path):
+    import importlib
+
+    first = synthetic.write_dataset(300, 5, tmp_path / "a", broken_rate=0.02)
+    synthetic.write_dataset(300, 5, tmp_path / "b", broken_rate=0.02)
+    other = tmp_path / "c"
+    synthetic.write_dataset(300, 6, other, broken_rate=0.02)
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(["MANIFEST.json", *first["files"].values()])
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert (tmp_path / "a" / "leases.csv").read_bytes() != (other / "leases.csv").read_bytes()
+    assert importlib.import_module(first["generator"]) is synthetic  # the manifest names the module that wrote it

@@ -111,17 +111,28 @@ def test_one_line_json_and_bare_array(tmp_path: Path, ingest_file) -> None:
     assert [e.provenance.line for e in _events(ingest_file(vrps.parse, bare))] == [2]
 
 
-def test_truncated_export_keeps_what_came_before(tmp_path: Path, ingest_file) -> None:
+def _until_failure(path: Path) -> tuple[list, str]:
+    """What the parser yields before it fails the file, and the failure."""
+    items: list = []
+    with SourceFile(path) as src, pytest.raises(SourceError) as failure:
+        for item in vrps.parse(src, ParseContext(str(path), datetime(2026, 1, 2, tzinfo=timezone.utc))):
+            items.append(item)
+    return items, str(failure.value)
+
+
+def test_truncated_export_keeps_what_came_before_and_fails_the_file(tmp_path: Path) -> None:
     text = RPKI_CLIENT_HEAD + '\t\t{ "asn": 1, "prefix": "192.0.2.0/24", "maxLength": 24, "ta": "x" },\n\t\t{ "asn": 2, "pre'
-    items = ingest_file(vrps.parse, _write(tmp_path, text))
+    path = _write(tmp_path, text)
+    items, failure = _until_failure(path)
     assert [e.asn for e in _events(items)] == [1]
-    assert _rejects(items)[-1] == (8, "broken JSON: the file ends inside an array (truncated?)")
+    assert failure == f"{path}:8: broken JSON: the file ends inside an array (truncated?); the VRPs before line 8 were published"
 
 
-def test_broken_structure_after_roas_is_a_reject(tmp_path: Path, ingest_file) -> None:
-    items = ingest_file(vrps.parse, _write(tmp_path, '{"roas": [{"asn": 1, "prefix": "192.0.2.0/24", "maxLength": 24, "ta": "x"}]\n"aspas": []}'))
+def test_broken_structure_after_roas_fails_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, '{"roas": [{"asn": 1, "prefix": "192.0.2.0/24", "maxLength": 24, "ta": "x"}]\n"aspas": []}')
+    items, failure = _until_failure(path)
     assert [e.asn for e in _events(items)] == [1]
-    assert _rejects(items) == [(2, "broken JSON: expected ',' or '}' after the value of 'roas', found '\"'")]
+    assert failure.startswith(f"{path}:2: broken JSON: expected ',' or '}}' after the value of 'roas', found '\"'")
 
 
 def test_metadata_after_roas_dates_by_file(tmp_path: Path, ingest_file) -> None:
@@ -219,8 +230,11 @@ JSON_LINES = st.one_of(ELEMENTS.map(json.dumps), st.text(max_size=60))
 def test_no_roas_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, lines: list[str]) -> None:
     path = _write(tmp_path_factory.getbasetemp(), RPKI_CLIENT_HEAD + ",\n".join(lines) + RPKI_CLIENT_TAIL, name="fuzz.json")
     with SourceFile(path) as src:
-        for item in vrps.parse(src, ParseContext(reference=str(path), ingested_at=BUILT)):
-            assert isinstance(item, (Vrp, Reject)) or item is vrps.SKIP_IPV6
+        try:
+            for item in vrps.parse(src, ParseContext(reference=str(path), ingested_at=BUILT)):
+                assert isinstance(item, (Vrp, Reject)) or item is vrps.SKIP_IPV6
+        except SourceError as exc:  # a line that breaks the document's structure fails the file, nothing else does
+            assert ": broken JSON: " in str(exc)
 
 
 CSV_FIELDS = st.one_of(st.text(max_size=15), st.sampled_from(["AS64500", "192.0.2.0/24", "2001:db8::/32", "24", "33", "ripe", '"', ""]))

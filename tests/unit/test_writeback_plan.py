@@ -27,10 +27,9 @@ def stored_after(plan: Any) -> dict[str, str | None]:
 def test_a_first_write_writes_every_block_and_a_rerun_none() -> None:
     first = plan_write_back(*rows("2026-01-01T00:00:00"), {})
     assert [(w.prefix, w.replaces) for w in first.writes] == [(A, False), (B, False)]
-    assert first.keys[-1] == "spofs"  # retired: cleared wherever results are written
     a = first.writes[0]
     assert dict(zip(first.keys, a.values)) == {"depth_min": 1, "secured_until": date(2027, 1, 31), "renewal_gaps": None,
-                                               "analysed_at": "2026-01-01T00:00:00", "spofs": None}
+                                               "analysed_at": "2026-01-01T00:00:00"}
     assert [list(s) for s in a.spofs] == [["h", "L", 0]] and first.spof_keys == ["lessee", "position"]
     rerun = plan_write_back(*rows("2026-02-01T00:00:00"), stored_after(first))  # only the time stamp differs
     assert (rerun.writes, rerun.clears, rerun.unchanged) == ([], [], 2)

@@ -28,11 +28,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from chainrisk.analysis.model import Hop, Listing, Portfolio, VrpRecord
-from chainrisk.analysis.prefix_index import int_to_address, prefix_ints
 from chainrisk.analysis.signals import validate_route, vrp_index
+from chainrisk.common.prefixes import MASKS, int_to_address, ints_to_prefix, prefix_range
 from chainrisk.ingest.events import party_key
 
 SYNTHETIC_SPACE_FIRST = 240 << 24  # 240.0.0.0/4
@@ -190,10 +190,10 @@ def generate(n_blocks: int, seed: int = 1, broken_rate: float = 0.0, gap_rate: f
             alloc_first = SYNTHETIC_SPACE_FIRST | (alloc << (32 - alloc_len))
             if alloc_first >> 28 != SYNTHETIC_SPACE_FIRST >> 28:
                 raise ValueError(f"{n_blocks} blocks do not fit in 240.0.0.0/4 with {len(holders)} holders")
-            allocations[f"{alloc_first >> 24}.{(alloc_first >> 16) & 255}.{(alloc_first >> 8) & 255}.0/{alloc_len}"] = holder
+            allocations[ints_to_prefix(alloc_first, alloc_len)] = holder
         cursor[h] = (alloc, slot + slots)
         first = SYNTHETIC_SPACE_FIRST | (alloc << (32 - alloc_len)) | (slot << 8)
-        prefix = f"{first >> 24}.{(first >> 16) & 255}.{(first >> 8) & 255}.0/{length}"
+        prefix = ints_to_prefix(first, length)
         lessee = lessees[lessee_of_block[i]]
         shape = shape_of_block[i]
         start = day0 + _between(rng, 0, 2100)  # 2021-01 .. 2026-10
@@ -384,8 +384,7 @@ def plan_signals(portfolio: SyntheticPortfolio, seed: int) -> SignalPlan:
         elif r < 0.84 and block.length > 8:
             # the lessee is authorised only for the covering prefix one bit shorter, not more specifics
             outer = block.length - 1
-            first = block.first & ((0xFFFFFFFF << (32 - outer)) & 0xFFFFFFFF)
-            supernet = f"{first >> 24}.{(first >> 16) & 255}.{(first >> 8) & 255}.{first & 255}/{outer}"
+            supernet = ints_to_prefix(block.first & MASKS[outer], outer)
             if (supernet, asn) not in too_specific_done:
                 too_specific_done.add((supernet, asn))
                 vrps.append((supernet, outer, asn))
@@ -458,8 +457,7 @@ def registry_text(portfolio: SyntheticPortfolio, seed: int) -> str:
         out.append(_rpsl([("organisation", holder.party_id), ("org-name", holder.name), ("org-type", "LIR"),
                           ("mnt-by", maintainer(holder)), ("source", "SYNTHETIC")]))
     for n, (prefix, holder) in enumerate(portfolio.allocations.items()):
-        first, length = prefix_ints(prefix)
-        last = first + (1 << (32 - length)) - 1
+        first, last, _ = prefix_range(prefix)
         org = holder
         if rng.random() < 0.03 and len(portfolio.holders) > 1:
             org = _pick(rng, [h for h in portfolio.holders if h is not holder])
@@ -484,8 +482,8 @@ def transfers_document(portfolio: SyntheticPortfolio) -> dict[str, object]:
     """An NRO transfer-log document with one IPv4 transfer: the largest holder's first allocation
     moves to "Newco Holdings 1" on 2026-10-15, after its leases started (a holder change to alert on)."""
     prefix, holder = next(iter(portfolio.allocations.items()))
-    first, length = prefix_ints(prefix)
-    span = [{"start_address": int_to_address(first), "end_address": int_to_address(first + (1 << (32 - length)) - 1)}]
+    first, last, _ = prefix_range(prefix)
+    span = [{"start_address": int_to_address(first), "end_address": int_to_address(last)}]
     return {
         "transfers": [{
             "ip4nets": {"original_set": span, "transfer_set": span},
@@ -501,7 +499,7 @@ def transfers_document(portfolio: SyntheticPortfolio) -> dict[str, object]:
     }
 
 
-def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0.0, signals: bool = True) -> dict[str, object]:
+def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0.0, signals: bool = True) -> dict[str, Any]:
     """Generate and write a register (``leases.csv``) and, with ``signals``, the matching routing,
     reputation, registry and transfer files (``vrps.json``, ``pfx2as.tsv``, ``drop.txt``,
     ``registry.db``, ``transfers.json``), plus ``MANIFEST.json`` saying it is synthetic and what it
@@ -510,9 +508,9 @@ def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0
     portfolio = generate(n_blocks, seed, broken_rate=broken_rate)
     rows = write_register(portfolio, out / "leases.csv")
     files: dict[str, str] = {"register": "leases.csv"}
-    manifest: dict[str, object] = {
+    manifest: dict[str, Any] = {
         "synthetic": True,
-        "generator": "chainrisk.ingest.synthetic",
+        "generator": "chainrisk.synthetic",
         "seed": seed,
         "blocks": n_blocks,
         "register_rows": rows,

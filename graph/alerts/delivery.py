@@ -1,0 +1,79 @@
+"""Handing alerts on: to the alerts topic (Kafka ``<prefix>.alerts`` or the embedded log's
+``alerts``) and to a webhook. Each delivery is a callable taking the alerts the engine opened,
+updated or resolved; :func:`fan_out` calls several in turn. At least once: an alert handed over
+again is published again, unchanged."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from chainrisk.analysis.holder_changes import Alert
+from chainrisk.graph.config import Settings
+
+log = logging.getLogger("chainrisk.alerts")
+
+
+class WebhookDelivery:
+    """POSTs each alert as JSON to a URL, with bounded retries and backoff. The URL is a secret
+    (it often carries a token): it is never logged."""
+
+    def __init__(self, url: str, attempts: int = 4, timeout_s: float = 5.0, backoff_s: float = 0.5) -> None:
+        self._url = url
+        self.attempts = attempts
+        self.timeout_s = timeout_s
+        self.backoff_s = backoff_s
+        self.failures = 0
+
+    def __call__(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            self._post(alert.as_dict())
+
+    def _post(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        for attempt in range(1, self.attempts + 1):
+            request = urllib.request.Request(self._url, data=data, method="POST", headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - operator-configured URL
+                    if 200 <= response.status < 300:
+                        return
+                    reason = f"HTTP {response.status}"
+            except urllib.error.HTTPError as exc:
+                reason = f"HTTP {exc.code}"
+            except (urllib.error.URLError, OSError) as exc:
+                reason = type(exc).__name__
+            log.warning("webhook delivery of alert %s failed (%s), attempt %d/%d", body["id"], reason, attempt, self.attempts)
+            if attempt < self.attempts:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        self.failures += 1
+        log.error("webhook delivery of alert %s gave up after %d attempts", body["id"], self.attempts)
+
+
+class TopicDelivery:
+    """Publishes alerts (JSON, keyed by block) to the alerts topic of the configured backend."""
+
+    def __init__(self, settings: Settings) -> None:
+        from chainrisk.graph.backend import open_topic_writer
+
+        self._writer = open_topic_writer(settings, "alerts")
+
+    def __call__(self, alerts: list[Alert]) -> None:
+        self._writer.write([(a.block.encode(), json.dumps(a.as_dict(), sort_keys=True).encode()) for a in alerts])
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def fan_out(*deliveries: Callable[[list[Alert]], None] | None) -> Callable[[list[Alert]], None]:
+    """One delivery callable that calls each configured one in turn."""
+    active = [d for d in deliveries if d is not None]
+
+    def deliver(alerts: list[Alert]) -> None:
+        for d in active:
+            d(alerts)
+
+    return deliver
