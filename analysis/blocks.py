@@ -15,7 +15,6 @@ from typing import Any
 
 from chainrisk.analysis.chains import HOLDER, ChainFacts, analyse_chain
 from chainrisk.analysis.model import Hop, Portfolio, RegistryRecord
-from chainrisk.analysis.prefix_index import CoveringIndex
 from chainrisk.analysis.registry_chain import RegistryLink, registry_hops, registry_links
 from chainrisk.analysis.signals import (
     INVALID,
@@ -188,27 +187,18 @@ def leased_block_hops(portfolio: Portfolio, indexes: SignalIndexes) -> tuple[dic
 
 def lease_parents(located: Sequence[tuple[tuple[int, int], str]]) -> dict[str, str]:
     """``{block: the most specific other leased block covering it}`` for the nested ones among
-    ``located`` (``((first, length), block)`` pairs)."""
-    index: CoveringIndex[str] = CoveringIndex()
-    for (first, length), block in located:
-        index.add(first, length, block)
+    ``located`` (``((first, length), block)`` pairs sorted by first address, then length). One sweep
+    with a stack of the blocks still open: CIDR blocks nest or do not meet, so the open block on top
+    that has not ended yet covers the next one."""
     parents: dict[str, str] = {}
+    open_blocks: list[tuple[int, str]] = []  # (last address, block), outermost first
     for (first, length), block in located:
-        covering = index.covering(first, length)  # least specific first, the block itself last
-        if len(covering) > 1:
-            parents[block] = covering[-2]
+        while open_blocks and open_blocks[-1][0] < first:
+            open_blocks.pop()
+        if open_blocks:
+            parents[block] = open_blocks[-1][1]
+        open_blocks.append((first + prefix_size(length) - 1, block))
     return parents
-
-
-def leased_address_counts(located: Sequence[tuple[tuple[int, int], str]], parents: dict[str, str]) -> dict[str, int]:
-    """Per leased block, the addresses it is the most specific lease for: its size less the sizes of
-    the leased blocks directly inside it (those are disjoint: CIDR blocks nest or do not meet)."""
-    counts = {block: prefix_size(length) for (_, length), block in located}
-    for (_, length), block in located:
-        parent = parents.get(block)
-        if parent is not None:
-            counts[parent] -= prefix_size(length)
-    return counts
 
 
 def sublease_hops(hops: Sequence[Hop], parent_hops: Sequence[Hop]) -> list[Hop] | None:
@@ -250,7 +240,6 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
         hops_by_block, basis = leased_block_hops(portfolio, indexes)
         located = sorted((prefix_ints(block), block) for block in hops_by_block)
         parents = lease_parents(located) if len(located) > 1 else {}
-        leased = leased_address_counts(located, parents)
         # covering leases first, so a sub-lease of a sub-lease carries the whole chain above it
         for _, block in sorted(((length, first), block) for (first, length), block in located if block in parents):
             parent = parents[block]
@@ -262,8 +251,15 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
         for (first, length), block in located:
             hops = hops_by_block[block]
             result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of)
-            result.leased_addresses, result.sublease_of = leased[block], parents.get(block)
+            result.leased_addresses = result.addresses
             results.append(result)
+        if parents:
+            # a block's addresses inside a more specific lease are that lease's: the blocks directly
+            # inside one are disjoint (CIDR blocks nest or do not meet), so subtracting their sizes counts each address once
+            by_block = {r.block: r for r in results}
+            for block, parent in parents.items():
+                by_block[block].sublease_of = parent
+                by_block[parent].leased_addresses -= by_block[block].addresses
     return PortfolioAnalysis(results, hops_by_block, as_of, basis)
 
 

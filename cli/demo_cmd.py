@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -35,7 +36,7 @@ def _step(message: str) -> float:
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), help="State folder (default .chainrisk).")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default="2026-11-01", show_default=True,
               help="The analysis date (fixed, so the demo prints the same figures every day).")
-def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as_of) -> None:  # noqa: ANN001
+def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as_of: datetime) -> None:
     """Run the whole pipeline on a seeded synthetic portfolio and print the exposure report."""
     from chainrisk.analysis.exposure import exposure
     from chainrisk.cli.report_cmd import analyse_and_write_back, open_configured_store, print_exposure_table

@@ -24,6 +24,7 @@ from chainrisk.common.formats import to_csv, to_json
 if TYPE_CHECKING:  # rich is imported where a table is printed; the store where it is opened
     from rich.console import JustifyMethod
 
+    from chainrisk.graph.config import Settings
     from chainrisk.graph.stores.protocol import GraphStore
 
 FORMATS = ("table", "json", "csv", "html")
@@ -48,7 +49,7 @@ def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def open_configured_store(backend: str | None, state_dir: Path | None) -> tuple[Any, Any]:
+def open_configured_store(backend: str | None, state_dir: Path | None) -> tuple[Settings, GraphStore]:
     """``(settings, store)`` for the configured backend; a clear error instead of a traceback when
     the store cannot be opened (server down, state folder locked or unreadable)."""
     from chainrisk.graph.backend import open_store

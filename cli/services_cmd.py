@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -20,7 +21,7 @@ def _settings(ctx: click.Context) -> Settings:
         raise click.ClickException(f"invalid configuration: {exc}") from exc
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     """Print the error (no traceback) and exit 1."""
     click.echo(f"error: {exc}", err=True)
     sys.exit(1)

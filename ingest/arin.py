@@ -30,7 +30,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
-from chainrisk.ingest.common import LATIN1, ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
+from chainrisk.ingest.common import LATIN1, ParseContext, Parser, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import Party, Provenance, Registration
 from chainrisk.ingest.formats import load_json_document, looks_like_json
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_range, range_to_cidrs
@@ -355,8 +355,9 @@ def rdap_abuse(network: dict[str, Any]) -> str | None:
     registrant)."""
     top = _entities(network)
     for entity in top + [inner for e in top for inner in _entities(e)]:
-        if "abuse" in _roles(entity) and isinstance(entity.get("handle"), str):
-            return entity["handle"]
+        handle = entity.get("handle")
+        if "abuse" in _roles(entity) and isinstance(handle, str):
+            return handle
     return None
 
 
@@ -558,7 +559,7 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Registration | Reject 
     yield from parse_with_orgs(src, ctx, scan_org_names([src.path]))
 
 
-def make_parser(paths: list[Path], **_options: Any):  # noqa: ANN201 - returns a Parser
+def make_parser(paths: list[Path], **_options: Any) -> Parser:
     """The parser for a run over ``paths``: organisation names from all of them."""
     org_names = scan_org_names(paths)
 

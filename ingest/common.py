@@ -313,7 +313,9 @@ _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d
 
 def date_in_file_name(path: Path) -> datetime | None:
     """Midnight UTC of the first ``YYYYMMDD`` date in the file name
-    (``routeviews-rv2-20240406.pfx2as.gz`` -> 2024-04-06), or None when the name has none."""
+    (``routeviews-rv2-20240406.pfx2as.gz`` -> 2024-04-06), or None when the name has none.
+    Raises :class:`SourceError` when it is not a calendar date (``leases-20260230.csv``): the
+    file's mtime would otherwise date its data without a word."""
     match = _DATE_IN_NAME.search(path.name)
     if match is None:
         return None
@@ -321,7 +323,8 @@ def date_in_file_name(path: Path) -> datetime | None:
     try:
         return datetime(year, month, day, tzinfo=timezone.utc)
     except ValueError:  # 20230231
-        return None
+        raise SourceError(f"{path}: impossible date in the file name: {match.group(0)} is not a calendar date "
+                          "(rename the file or give the date with --observed-at)") from None
 
 
 def file_observed_at(path: Path) -> datetime:
@@ -385,6 +388,8 @@ def run_ingest(
             read_to_end = False
             before = (summary.events, summary.rejects, summary.skipped)
             try:
+                if ctx.observed_at is None:
+                    date_in_file_name(path)  # an impossible date there fails the file before anything of it is published
                 with SourceFile(path) as src:
                     task = bar.start(path.name, src.size)
                     for n, item in enumerate(parse(src, ctx)):

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chainrisk.ingest.common import LATIN1, ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
+from chainrisk.ingest.common import LATIN1, ParseContext, Parser, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import Party, Provenance, Registration, RouteObject
 from chainrisk.ingest.formats import load_json_document, looks_like_json
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_asn, parse_ipv4_prefix, parse_ipv4_range, range_to_cidrs
@@ -281,6 +281,7 @@ def route_events(obj: RpslObject, where: Where, ctx: ParseContext) -> Iterator[R
     """The route object event of one ``route`` object."""
     registry = _registry(obj)
     reasons: list[str] = []
+    prefix = None
     try:
         prefix = parse_ipv4_prefix(obj.key)
     except ValueError as exc:
@@ -307,7 +308,7 @@ def route_events(obj: RpslObject, where: Where, ctx: ParseContext) -> Iterator[R
     if reasons:
         yield Reject(where.reference, obj.line, "; ".join(reasons), obj.raw_text())
         return
-    assert origin is not None and registry  # a missing one is a reason above
+    assert prefix is not None and origin is not None and registry  # a missing one is a reason above
     provenance = Provenance(
         source=SOURCE,
         reference=where.reference,
@@ -431,7 +432,7 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Registration | RouteOb
     yield from parse_with_orgs(src, ctx, scan_org_names([src.path]))
 
 
-def make_parser(paths: list[Path], **_options: Any):  # noqa: ANN201 - returns a Parser
+def make_parser(paths: list[Path], **_options: Any) -> Parser:
     """The parser for a run over ``paths``: organisation names from all of them."""
     org_names = scan_org_names(paths)
 

@@ -90,12 +90,14 @@ def parse_max_length(value: Any, prefix_length: int) -> int:
         text = value.strip()
         if not text.isascii() or not text.isdigit() or len(text) > 3:  # int() refuses 4,300 digits; 32 is the most
             raise VrpError(f"bad maxLength: {_short(value)} is not a whole number")
-        value = int(text)
-    if value < prefix_length:
-        raise VrpError(f"bad maxLength: {value} is shorter than the prefix length /{prefix_length}")
-    if value > 32:
-        raise VrpError(f"bad maxLength: {value} is longer than 32")
-    return value
+        number = int(text)
+    else:
+        number = value
+    if number < prefix_length:
+        raise VrpError(f"bad maxLength: {number} is shorter than the prefix length /{prefix_length}")
+    if number > 32:
+        raise VrpError(f"bad maxLength: {number} is longer than 32")
+    return number
 
 
 def _short(value: Any, limit: int = 60) -> str:

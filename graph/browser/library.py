@@ -14,10 +14,13 @@ from datetime import date
 from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:  # the query library loads without the driver; only run_query needs it
+    from neo4j import Driver, ManagedTransaction
 
 LIBRARY_RESOURCE = "queries.yaml"
 CATEGORIES = ("chains", "exposure", "renewals", "routing", "reputation", "holders", "alerts")
@@ -303,11 +306,11 @@ def _plain(value: Any) -> str:
 # --- running ------------------------------------------------------------------------------------
 
 
-def run_query(driver: Any, database: str, query: LibraryQuery, values: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+def run_query(driver: Driver, database: str, query: LibraryQuery, values: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """(column names, rows as plain values) of ``query`` run with parameters ``values`` in a
     read transaction (so even a doctored library file cannot write)."""
 
-    def work(tx: Any) -> tuple[list[str], list[list[Any]]]:
+    def work(tx: ManagedTransaction) -> tuple[list[str], list[list[Any]]]:
         result = tx.run(query.cypher, values)
         keys = list(result.keys())
         return keys, [[plain_value(v) for v in record.values()] for record in result]

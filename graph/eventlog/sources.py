@@ -195,7 +195,13 @@ class KafkaSource:
         if not assigned:
             return None
         ends = self.consumer.end_offsets(assigned)
-        return sum(max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned)
+        lag = 0
+        for tp in assigned:
+            position = self.consumer.position(tp)
+            if position is None:  # kafka-python has no position for it yet: the lag is unknown
+                return None
+            lag += max(0, ends[tp] - position)
+        return lag
 
     def caught_up(self) -> bool:
         """Assigned partitions all read to their end (before the first assignment: not yet, unless

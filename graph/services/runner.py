@@ -627,7 +627,8 @@ def neo4j_ready(settings: Settings, password: str) -> bool:
         return False
     try:
         with urllib.request.urlopen(f"http://{HOST}:{settings.neo4j_http_port}/", timeout=5) as resp:
-            return resp.status == 200
+            status: int = resp.status
+            return status == 200
     except (urllib.error.URLError, OSError):
         return False
 

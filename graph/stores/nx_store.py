@@ -94,7 +94,7 @@ class NxStore:
     # --- persistence ---------------------------------------------------------------------------
 
     def _load(self) -> None:
-        self.g: nx.MultiDiGraph = nx.MultiDiGraph()
+        self.g: nx.MultiDiGraph[Node] = nx.MultiDiGraph()
         self.offsets: dict[str, dict[TopicPartition, int]] = {}
         self.pending: dict[str, dict[str, list[FactChange]]] = {}  # group -> batch id -> changes, oldest first
         # group -> snapshot id -> the group's counts of the snapshot's events (graph/stores/snapshots.py)

@@ -54,7 +54,8 @@ def block_keys(block_rows: list[dict[str, Any]]) -> list[str]:
 
 def _getter(names: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """``row -> tuple of the row's values of names`` (None where a row lacks one)."""
-    fast = operator.itemgetter(*names) if len(names) > 1 else None
+    # itemgetter of several names returns the tuple of their values
+    fast: Callable[[dict[str, Any]], tuple[Any, ...]] | None = operator.itemgetter(*names) if len(names) > 1 else None
 
     def values(row: dict[str, Any]) -> tuple[Any, ...]:
         if fast is not None:

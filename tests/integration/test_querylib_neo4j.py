@@ -1,5 +1,5 @@
 """Every library query against the real Neo4j, loaded with the hand-made risk graph
-(tests/integration/risk_graph.py) through the project's own store and analysis write-back.
+(tests/risk_graph.py) through the project's own store and analysis write-back.
 
 Each query's rows are compared in full with what the fixture implies; the Browser deep-link form
 of each query (values inlined as literals) must give exactly the same rows as the parameterised run.
@@ -208,9 +208,9 @@ def test_open_alerts_with_their_blast_radius(risk_graph, neo4j_driver, risk_sett
     assert comparable(columns, rows) == [
         ["2026-04-01T00:00:00+00:00", "delegation_holder", "198.18.0.0/16", "RIPENCC holder nw-0001", "RIPENCC holder ew-0002",
          [BLOCK_A, BLOCK_B], ["Acme Hosting", "Beta Cloud"], nw,
-         f"{nw} -> 198.18.0.0/16, {nw} -> {BLOCK_A}, {nw} -> {BLOCK_B}"],
+         f"{nw} -> 198.18.0.0/16 | {nw} -> {BLOCK_A} | {nw} -> {BLOCK_B}"],
         ["2026-03-01T00:00:00+00:00", "transfer", BLOCK_C, "Old Holder Inc", "Southgate Networks",
-         [BLOCK_C], ["Acme Hosting"], sg, f"{sg} -> {BLOCK_C}, {sg} -> {BLOCK_C}"],
+         [BLOCK_C], ["Acme Hosting"], sg, f"{sg} -> {BLOCK_C} | {sg} -> {BLOCK_C}"],
     ]
 
 

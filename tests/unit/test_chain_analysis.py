@@ -1,4 +1,8 @@
-"""Per-block chain figures on small hand-made chains, one definition at a time (docs/analysis.md)."""
+"""Per-block chain figures on small hand-made chains, one definition at a time (docs/analysis.md).
+
+Each chain test runs twice: once through ``analyse_chain`` (what the analysis calls: lines take a
+shortcut) and once through ``analyse_dag`` (the general path), each compared with the figures
+written out in the test."""
 from __future__ import annotations
 
 from datetime import date
@@ -6,7 +10,7 @@ from datetime import date
 import pytest
 
 from chainrisk.analysis.blocks import analyse_portfolio
-from chainrisk.analysis.chains import analyse_chain, analyse_dag, holder_lessee_paths
+from chainrisk.analysis.chains import _line_chain, analyse_chain, analyse_dag, holder_lessee_paths
 from chainrisk.analysis.model import Hop, Portfolio
 
 BLOCK = "198.51.100.0/24"
@@ -21,15 +25,27 @@ def hop(provider: str, recipient: str, end: str, *, prole: str | None = None, rr
                rrole or role[recipient[0]], date(2024, 1, 1), date.fromisoformat(end), asn, None, doc)
 
 
-def both(hops: list[Hop]):
-    """The figures from analyse_chain, checked equal to the general DAG path (lines take a shortcut)."""
-    fast, general = analyse_chain(BLOCK, hops), analyse_dag(BLOCK, hops)
-    assert fast == general
-    return fast
+@pytest.fixture(params=[analyse_chain, analyse_dag], ids=["analyse_chain", "analyse_dag"])
+def analyse(request: pytest.FixtureRequest):  # noqa: ANN201 - one of the two analysis functions
+    """The figures of ``hops`` (block :data:`BLOCK`) from one of the two functions."""
+    return lambda hops: request.param(BLOCK, hops)
 
 
-def test_line_holder_upstream_lessee():
-    facts = both([hop("Holder Co", "Up Ltd", "2027-06-30"), hop("Up Ltd", "Lessee GmbH", "2026-12-31", asn=64500)])
+LINE = [hop("Holder Co", "Up Ltd", "2027-06-30"), hop("Up Ltd", "Lessee GmbH", "2026-12-31", asn=64500)]
+LONG_LINE = [hop("H", "U1", "2026-06-01"), hop("U1", "U2", "2027-01-01"), hop("U2", "L", "2026-12-01")]
+PARALLEL = [hop("H", "U1", "2026-03-01"), hop("U1", "L", "2028-01-01"), hop("H", "U2", "2027-09-01"), hop("U2", "L", "2027-05-01")]
+
+
+def test_only_a_single_line_takes_the_shortcut():
+    assert _line_chain(BLOCK, LINE) is not None
+    assert _line_chain(BLOCK, list(reversed(LONG_LINE))) is not None  # row order does not matter
+    assert _line_chain(BLOCK, PARALLEL) is None
+    assert _line_chain(BLOCK, [hop("H", "L", "2026-02-01"), hop("H", "U", "2029-01-01"), hop("U", "L", "2027-01-01")]) is None
+    assert _line_chain(BLOCK, [hop("U", "L", "2027-01-01")]) is None  # no holder
+
+
+def test_line_holder_upstream_lessee(analyse):
+    facts = analyse(LINE)
     assert facts.holders == ("holder co",)
     assert (facts.depth_min, facts.depth_max, facts.path_count) == (2, 2, 1)
     assert [facts.name(k) for k in facts.spofs] == ["Holder Co", "Up Ltd"]
@@ -39,11 +55,20 @@ def test_line_holder_upstream_lessee():
     assert facts.errors == ()
 
 
-def test_parallel_upstreams_leave_only_the_holder_as_spof_and_secured_until_is_max_of_path_minima():
-    facts = both([
-        hop("H", "U1", "2026-03-01"), hop("U1", "L", "2028-01-01"),  # path minimum 2026-03-01
-        hop("H", "U2", "2027-09-01"), hop("U2", "L", "2027-05-01"),  # path minimum 2027-05-01
-    ])
+def test_long_line_every_party_but_the_lessee_is_a_spof_and_a_hop_outlasting_its_supply_is_a_gap(analyse):
+    facts = analyse(list(reversed(LONG_LINE)))
+    assert facts.holders == ("h",)
+    assert (facts.depth_min, facts.depth_max, facts.path_count) == (3, 3, 1)
+    assert [facts.name(k) for k in facts.spofs] == ["H", "U1", "U2"]
+    assert facts.secured_until == date(2026, 6, 1)  # the earliest end on the line
+    # U1 -> U2 ends 2027-01-01, after H -> U1 (2026-06-01); U2 -> L ends before U1 -> U2
+    assert facts.renewal_gaps == ("U1->U2",)
+    assert facts.lessee_asn is None and facts.errors == ()
+
+
+def test_parallel_upstreams_leave_only_the_holder_as_spof_and_secured_until_is_max_of_path_minima(analyse):
+    # path minima: 2026-03-01 via U1, 2027-05-01 via U2
+    facts = analyse(PARALLEL)
     assert [facts.name(k) for k in facts.spofs] == ["H"]
     assert (facts.depth_min, facts.depth_max, facts.path_count) == (2, 2, 2)
     assert facts.secured_until == date(2027, 5, 1)
@@ -51,8 +76,8 @@ def test_parallel_upstreams_leave_only_the_holder_as_spof_and_secured_until_is_m
     assert facts.renewal_gaps == ("U1->L",)
 
 
-def test_broker_where_two_upstreams_join_is_a_spof():
-    facts = both([
+def test_broker_where_two_upstreams_join_is_a_spof(analyse):
+    facts = analyse([
         hop("H", "U1", "2028-01-01"), hop("H", "U2", "2028-01-01"),
         hop("U1", "Broker X", "2027-01-01"), hop("U2", "Broker X", "2026-06-01"),
         hop("Broker X", "L", "2026-12-01"),
@@ -64,27 +89,27 @@ def test_broker_where_two_upstreams_join_is_a_spof():
     assert facts.renewal_gaps == ()
 
 
-def test_direct_and_indirect_paths_give_different_min_and_max_depth():
-    facts = both([hop("H", "L", "2026-02-01"), hop("H", "U", "2029-01-01"), hop("U", "L", "2027-01-01")])
+def test_direct_and_indirect_paths_give_different_min_and_max_depth(analyse):
+    facts = analyse([hop("H", "L", "2026-02-01"), hop("H", "U", "2029-01-01"), hop("U", "L", "2027-01-01")])
     assert (facts.depth_min, facts.depth_max) == (1, 2)
     assert [facts.name(k) for k in facts.spofs] == ["H"]
     assert facts.secured_until == date(2027, 1, 1)
 
 
-def test_holder_is_not_a_spof_when_another_holder_also_supplies_the_chain():
-    facts = both([hop("H1", "U", "2027-01-01"), hop("H2", "U", "2027-01-01"), hop("U", "L", "2026-06-01")])
+def test_holder_is_not_a_spof_when_another_holder_also_supplies_the_chain(analyse):
+    facts = analyse([hop("H1", "U", "2027-01-01"), hop("H2", "U", "2027-01-01"), hop("U", "L", "2026-06-01")])
     assert facts.holders == ("h1", "h2")
     assert [facts.name(k) for k in facts.spofs] == ["U"]
 
 
-def test_renewal_gap_only_when_later_than_every_supply_and_never_from_a_holder():
-    facts = both([
+def test_renewal_gap_only_when_later_than_every_supply_and_never_from_a_holder(analyse):
+    facts = analyse([
         hop("H", "U", "2026-01-01"), hop("H", "L", "2030-01-01"),  # holder hops never count
         hop("U", "B", "2026-06-01"),  # later than U's only supply: gap
         hop("B", "L", "2026-06-01"),  # equal to B's supply: no gap
     ])
     assert facts.renewal_gaps == ("U->B",)
-    facts = both([hop("H1", "U", "2026-01-01"), hop("H2", "U", "2027-01-01"), hop("U", "L", "2026-06-01")])
+    facts = analyse([hop("H1", "U", "2026-01-01"), hop("H2", "U", "2027-01-01"), hop("U", "L", "2026-06-01")])
     assert facts.renewal_gaps == ()
 
 
@@ -100,8 +125,8 @@ def test_renewal_gap_only_when_later_than_every_supply_and_never_from_a_holder()
         ([hop("H", "U", "2027-01-01"), hop("B", "L", "2027-01-01")], "no path from a holder to the lessee L"),
     ],
 )
-def test_data_errors_are_named(hops, error):
-    facts = both(hops)
+def test_data_errors_are_named(analyse, hops, error):
+    facts = analyse(hops)
     assert error in facts.errors
     assert (facts.depth_min, facts.spofs, facts.secured_until) == (None, (), None)
 

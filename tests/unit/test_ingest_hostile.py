@@ -376,3 +376,21 @@ def test_huge_as_numbers_and_counts_are_rejects_of_their_kind(tmp_path: Path) ->
     assert len(events(origins)) == 1 and rejects(origins)[0][1].startswith("not an AS number: ")
     stats = parse_all(delegated.parse, write(tmp_path, "delegated-x", f"2|ripencc|20260101|1|19700101|20260101|+00\nripencc|NL|ipv4|192.0.2.0|{HUGE}|20100101|allocated|X1\n".encode()))
     assert rejects(stats) == [(2, "bad address count: '99999999999999999999' is not a positive whole number")]
+
+
+def test_an_impossible_date_in_the_file_name_fails_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "leases-20260230.csv", HEADER + GOOD)
+    items, failure = parse_until_failure(leases.parse, path)
+    assert items == [] and failure == (f"{path}: impossible date in the file name: 20260230 is not a calendar date "
+                                       "(rename the file or give the date with --observed-at)")
+    assert len(events(parse_all(leases.parse, path, observed_at=OBSERVED))) == 1
+
+
+def test_an_impossible_file_name_date_fails_before_anything_is_published(tmp_path: Path) -> None:
+    # the RPSL object with a date of its own comes first; the one after it would be dated by the name
+    path = write(tmp_path, "ripe-20260230.db", b"inetnum: 192.0.2.0 - 192.0.2.255\nstatus: ALLOCATED PA\norg: ORG-A\n"
+                 b"last-modified: 2024-01-01T00:00:00Z\nsource: RIPE\n\ninetnum: 198.51.100.0 - 198.51.100.255\nstatus: ALLOCATED PA\n"
+                 b"org: ORG-A\nsource: RIPE\n")
+    result = invoke(tmp_path, "rpsl", str(path), "--dry-run")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "impossible date in the file name: 20260230" in result.stderr

@@ -73,10 +73,31 @@ def test_any_layout_and_chunking_reads_the_same_elements(elements: list[dict[str
         assert lines[line - 1].lstrip().startswith("{")
 
 
+def _outcome(text: str, size: int) -> Any:
+    """What reading ``text`` in chunks of ``size`` gives: the members, or the ValueError's text."""
+    try:
+        return _read(text, size)
+    except ValueError as exc:  # JsonLayoutError, or value() on a broken non-array value: both documented
+        return f"{type(exc).__name__}: {exc}"
+
+
 @settings(max_examples=150, deadline=None)
 @given(text=st.text(alphabet='{}[]",:\n 0123456789aeflnrstu\\', max_size=120), size=st.integers(1, 20))
-def test_any_text_ends_in_values_bad_elements_or_a_value_error(text: str, size: int) -> None:
+def test_any_text_ends_in_values_bad_elements_or_a_value_error_whatever_the_chunking(text: str, size: int) -> None:
+    outcome = _outcome(text, size)
+    assert outcome == _outcome(text, len(text) + 1)  # the same as reading the text in one piece
+    last_line = text.count("\n") + 1
+    if isinstance(outcome, str):
+        if outcome.startswith("JsonLayoutError"):
+            assert 1 <= int(outcome.split("line ", 1)[1].split(":", 1)[0]) <= last_line
+        return
+    for value in outcome.values():
+        for element in value if isinstance(value, list) else []:
+            line = element.line if isinstance(element, BadElement) else element[0]
+            assert 1 <= line <= last_line, (element, text)
     try:
-        _read(text, size)
-    except ValueError:  # JsonLayoutError, or value() on a broken non-array value: both documented
-        pass
+        whole = json.loads(text)
+    except ValueError:
+        return
+    if isinstance(whole, dict):  # valid JSON: what the standard library reads, element by element
+        assert {k: [e for _, e in v] if isinstance(v, list) else v for k, v in outcome.items()} == whole

@@ -54,12 +54,25 @@ def test_bad_asn(text: str | int) -> None:
 
 
 @given(st.text())
-def test_parsers_raise_only_value_error(text: str) -> None:
-    for parser in (parse_ipv4_prefix, parse_ipv4_range, parse_asn):
+def test_parsers_give_a_checked_value_or_a_value_error_with_a_reason(text: str) -> None:
+    def is_prefix(network: IPv4Network) -> bool:
+        return network == IPv4Network(text.strip())  # strict: no host bits
+
+    def is_range(ends: tuple[IPv4Address, IPv4Address]) -> bool:
+        return ends[0] <= ends[1]
+
+    def is_asn(asn: int) -> bool:
+        return 0 <= asn <= 2**32 - 1 and str(asn) in text
+
+    for parser, check in ((parse_ipv4_prefix, is_prefix), (parse_ipv4_range, is_range), (parse_asn, is_asn)):
         try:
-            parser(text)
-        except ValueError:
-            pass
+            value = parser(text)
+        except ValueError as exc:
+            # the reject reason, "<kind>: <detail>" (the summary counts rejects by kind)
+            kind, colon, detail = str(exc).partition(": ")
+            assert kind and colon and detail.strip(), f"{parser.__name__}({text!r}): reason {exc}"
+        else:
+            assert check(value), f"{parser.__name__}({text!r}) = {value!r}"
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))

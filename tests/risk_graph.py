@@ -2,8 +2,8 @@
 
 SYNTHETIC DATA, hand-made (benchmark space 198.18.0.0/15 and documentation space 203.0.113.0/24):
 a lease register of three leased blocks plus the registry, routing and reputation facts around
-them. It is loaded the way production data is: events -> ``NeoStore.apply_batch`` -> analysis
-(``analyse_portfolio``) -> ``write_analysis``.
+them. It is loaded the way production data is: events -> ``apply_batch`` -> alerts -> analysis
+(``analyse_portfolio``) -> ``write_analysis``, into either store.
 
     block            chain (contract dates)                                              signals
     198.18.1.0/24    Northwind Holdings -(2024-01-01..2026-06-30)-> LeaseCo              ROV Valid, IRR, BGP
@@ -17,6 +17,9 @@ them. It is loaded the way production data is: events -> ``NeoStore.apply_batch`
 Registry: 198.18.0.0/16 ALLOCATED PA to Northwind Holdings (ORG-NW1-RIPE, mnt-lower LEASECO-MNT,
 abuse-c), delegated-stats holder id nw-0001, changing to ew-0002 on 2026-04-01; 203.0.113.0/24
 transferred from Old Holder Inc to Southgate Networks on 2026-03-01 and registered to Southgate.
+An IRR route object for 198.18.2.0/24 is withdrawn (a tombstone). Loading raises two holder-change
+alerts (the /16's delegated holder, the /24's transfer); the write-back adds SPOF_FOR. The whole
+resulting graph is written out in tests/risk_graph_expected.py.
 """
 from __future__ import annotations
 
@@ -112,6 +115,9 @@ def routing_and_reputation_events() -> list[Any]:
         RouteOrigin(block=BLOCK_B, origins=(64502,), provenance=_prov("pfx2as", date(2026, 5, 30), 2)).with_id(),
         BlocklistEntry(block="198.18.2.0/23", list_name="spamhaus-drop", entry_id="SBL000001",
                        provenance=_prov("spamhaus", date(2026, 5, 30), 1)).with_id(),
+        # withdrawn from the IRR: the store keeps only its tombstone, so block B still has no IRR route
+        RouteObject(block=BLOCK_B, origin_asn=64502, registry="RIPE", mnt_by=("LEASECO-MNT",), op="retract",
+                    provenance=_prov("irr", date(2026, 5, 30), 2)).with_id(),
     ]
 
 
@@ -119,26 +125,35 @@ def all_events() -> list[Any]:
     return [*lease_events(), *registry_events(), *routing_and_reputation_events()]
 
 
-def load_risk_graph(settings: Settings) -> Any:
-    """Empty the Neo4j database of ``settings``, load :func:`all_events` through the project's Neo4j
-    store, raise the holder-change alerts the consumer would raise, analyse the portfolio as of
-    :data:`AS_OF` and write the results back. Returns the
-    :class:`~chainrisk.analysis.blocks.PortfolioAnalysis`."""
+def build_risk_graph(store: Any) -> Any:
+    """Load :func:`all_events` into ``store`` (either backend, assumed empty), raise the holder-change
+    alerts the consumer would raise, analyse the portfolio as of :data:`AS_OF` and write the results
+    back. Returns the :class:`~chainrisk.analysis.blocks.PortfolioAnalysis`."""
     from chainrisk.analysis.blocks import analyse_portfolio
     from chainrisk.analysis.writeback import analysis_rows
     from chainrisk.graph.alerts.engine import AlertEngine
+
+    store.ensure_schema()
+    events = all_events()
+    result = store.apply_batch(events, {}, GROUP)
+    retracts = sum(e.op == "retract" for e in events)
+    assert (result.applied, result.retracted) == (len(events) - retracts, retracts), f"fixture events not all applied: {result}"
+    AlertEngine(store).process(result.changes)
+    analysis = analyse_portfolio(store.load_portfolio(), AS_OF)
+    block_rows, spof_rows = analysis_rows(analysis, INGESTED)
+    store.write_analysis(block_rows, spof_rows)
+    return analysis
+
+
+def load_risk_graph(settings: Settings) -> Any:
+    """Empty the Neo4j database of ``settings`` and :func:`build_risk_graph` in it through the
+    project's Neo4j store. Returns the :class:`~chainrisk.analysis.blocks.PortfolioAnalysis`."""
     from chainrisk.graph.stores.neo4j_store import NeoStore
 
     store = NeoStore(settings)
     try:
         store.ensure_schema()
         store.wipe()
-        result = store.apply_batch(all_events(), {}, GROUP)
-        assert result.applied == len(all_events()), f"fixture events not all applied: {result}"
-        AlertEngine(store).process(result.changes)
-        analysis = analyse_portfolio(store.load_portfolio(), AS_OF)
-        block_rows, spof_rows = analysis_rows(analysis, INGESTED)
-        store.write_analysis(block_rows, spof_rows)
-        return analysis
+        return build_risk_graph(store)
     finally:
         store.close()
