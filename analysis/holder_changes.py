@@ -8,7 +8,8 @@ Change kinds (``HolderChange.kind``):
 
 * ``transfer`` - an RIR transfer-log record moved the block from one organisation to another;
 * ``delegation_holder`` - delegated stats list a different opaque holder id for the same range;
-* ``delegation_reclaimed`` - a range went from allocated/assigned to reserved/available;
+* ``delegation_reclaimed`` - a range went from allocated/assigned to reserved/available, or a newer
+  complete delegated file no longer lists it (the snapshot retracted it);
 * ``registration_org`` - a registry object's registrant (``org:`` / OrgID) changed;
 * ``registration_control`` - its ``mnt-by`` or ``mnt-lower`` changed (control of the space moved);
 * ``registration_removed`` - the registry object was retracted (deleted);
@@ -180,6 +181,9 @@ def detect_registry_change(event: Any, previous: Any | None, op: str = "assert")
     if isinstance(event, Delegation) and isinstance(previous, Delegation):
         old = _registry_party(previous.registry, previous.holder_id, previous.status)
         new = _registry_party(event.registry, event.holder_id, event.status)
+        if op == "retract" and previous.status in HELD_STATUSES:  # the range is gone from a newer complete file
+            return [HolderChange("delegation_reclaimed", event.block, old, None, when,
+                                 _evidence(event, f"{previous.status} range no longer listed"))]
         if previous.status in HELD_STATUSES and event.status in RECLAIMED_STATUSES:
             return [HolderChange("delegation_reclaimed", event.block, old, new, when,
                                  _evidence(event, f"status {previous.status} -> {event.status}"))]

@@ -134,6 +134,7 @@ def format_summary(name: str, summary: Any, rejects_path: Path | None) -> list[s
         lines.append(f"skipped {summary.skipped} out-of-scope records: {skipped}")
     if summary.files_failed:
         lines.append(f"failed {len(summary.files_failed)} file(s): see the errors above")
+    lines += [report.describe() for report in summary.snapshots]
     return lines
 
 
@@ -156,6 +157,7 @@ def run_worker(name: str, module: ModuleType, options: dict[str, Any]) -> None:
     limit = options.pop("limit")
     observed_at = parse_observed_at(options.pop("observed_at"))
     rejects_file: Path | None = options.pop("rejects")
+    snapshot = getattr(module, "SNAPSHOT", False) and not options.pop("no_snapshot", False)
     try:
         settings = load_settings(backend=options.pop("backend"), state_dir=options.pop("state_dir"))
     except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable
@@ -168,7 +170,8 @@ def run_worker(name: str, module: ModuleType, options: dict[str, Any]) -> None:
     reporter = RejectReporter(rejects_file or default_rejects_path(settings.state_dir, name))
     sink = StdoutSink() if dry_run else _open_sink(settings)
     try:
-        summary = run_ingest(parser, paths, sink, limit=limit, observed_at=observed_at, on_reject=reporter, progress=not quiet)
+        summary = run_ingest(parser, paths, sink, limit=limit, observed_at=observed_at, on_reject=reporter, progress=not quiet,
+                             snapshot=snapshot)
     except BrokenPipeError:  # `--dry-run | head`: the reader has all it wanted
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -219,6 +222,10 @@ def common_params() -> list[click.Parameter]:
 def build_command(name: str, module: ModuleType) -> click.Command:
     """The click command for one worker module."""
     extra = list(getattr(module, "EXTRA_OPTIONS", []))
+    if getattr(module, "SNAPSHOT", False):
+        extra.append(click.Option(
+            ["--no-snapshot"], is_flag=True,
+            help="Ingest the files as plain assertions (a filtered or partial extract): nothing they lack is retracted."))
 
     def callback(**options: Any) -> None:
         run_worker(name, module, options)

@@ -331,6 +331,8 @@ def run_consumer(
                 source.seek(with_retries(lambda: store.stored_offsets(options.group), "graph store", options))
                 continue
             source.commit(batch.next_offsets)
+            for note in result.notes:
+                log.info("%s", note)
             stats.add(result, batch.records, len(batch.dead))
             metrics.batch(batch.records, result.seconds)
             if on_changes is not None and result.changes:

@@ -37,6 +37,8 @@ from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix
 
 SOURCE = "spamhaus-drop"
 DESCRIPTION = "Spamhaus DROP/EDROP blocklists (text 'prefix ; SBLnnn' or JSON lines with a metadata line)"
+# a file is a full snapshot (ingest/snapshots.py): what a newer complete file lacks is retracted, unless --no-snapshot
+SNAPSHOT = True
 
 DROP = "spamhaus-drop"
 EDROP = "spamhaus-edrop"

@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chainrisk.common.timestamps import as_utc
-from chainrisk.ingest.events import Event, utc_now
+from chainrisk.ingest.events import Event, SnapshotEnd, utc_now
+from chainrisk.ingest.snapshots import SNAPSHOT_TYPES, scope_label, scope_of, snapshot_id
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -253,6 +254,32 @@ Parser = Callable[[SourceFile, ParseContext], Iterator["Event | Reject | Skip"]]
 
 
 @dataclass
+class SnapshotReport:
+    """One scope's snapshot in one file: its id, date, how many events it published, and whether its
+    snapshot_end was published (``incomplete``: why not, e.g. the file was not read to its end)."""
+
+    reference: str
+    fact_type: str
+    scope: str
+    snapshot: str
+    source: str
+    observed_at: datetime
+    events: int = 0
+    incomplete: str | None = None
+
+    @property
+    def label(self) -> str:
+        return scope_label(self.fact_type, self.scope)
+
+    def describe(self) -> str:
+        when = self.observed_at.strftime("%Y-%m-%dT%H:%MZ")
+        if self.incomplete:
+            return f"snapshot {self.label} of {when} in {self.reference}: snapshot incomplete ({self.incomplete}): nothing retracted"
+        return (f"snapshot {self.label} of {when} in {self.reference}: {self.events:,} events, complete; the consumer "
+                f"retracts what the scope's previous snapshot held and this one lacks")
+
+
+@dataclass
 class IngestSummary:
     events_by_type: Counter[str] = field(default_factory=Counter)
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
@@ -261,6 +288,7 @@ class IngestSummary:
     files_without_events: list[str] = field(default_factory=list)  # read to the end, but nothing ingested (--strict fails on these)
     files_read: int = 0
     seconds: float = 0.0
+    snapshots: list[SnapshotReport] = field(default_factory=list)
 
     @property
     def events(self) -> int:
@@ -327,6 +355,7 @@ def run_ingest(
     observed_at: datetime | None = None,
     on_reject: Callable[[Reject], None] | None = None,
     progress: bool = False,
+    snapshot: bool | Callable[[Path], bool] = False,
 ) -> IngestSummary:
     """Parse every file, publish good events to ``sink``, report rejects; flush at the end.
 
@@ -334,10 +363,18 @@ def run_ingest(
     ``files_failed`` and the other files are still ingested; so is a file in which nothing was
     recognised (every record rejected, none skipped as out of scope). A file read to the end that
     gave no event is also listed in ``files_without_events``.
+
+    ``snapshot`` (or, called with a path, True): the file is a full snapshot (ingest/snapshots.py).
+    Its fact events carry a snapshot id per scope, and once the file was read to its end with no
+    reject and no ``limit`` cut, one ``snapshot_end`` per scope follows, after its events were
+    flushed; otherwise none is published and the consumer retracts nothing. ``summary.snapshots``
+    says which.
     """
     import time
+    import uuid
 
     summary = IngestSummary()
+    run = uuid.uuid4().hex
     started = time.monotonic()
     ingested_at = utc_now()
     bar = _Progress(enabled=progress)
@@ -346,6 +383,9 @@ def run_ingest(
             if limit is not None and summary.events >= limit:
                 break
             ctx = ParseContext(reference=str(path), ingested_at=ingested_at, observed_at=observed_at and as_utc(observed_at))
+            scopes: dict[tuple[str, str], SnapshotReport] | None = {} if (snapshot(path) if callable(snapshot) else snapshot) else None
+            rejected = 0
+            read_to_end = False
             before = (summary.events, summary.rejects, summary.skipped)
             try:
                 if ctx.observed_at is None:
@@ -354,29 +394,82 @@ def run_ingest(
                     task = bar.start(path.name, src.size)
                     for n, item in enumerate(parse(src, ctx)):
                         if isinstance(item, Reject):
+                            rejected += 1
                             summary.rejects_by_reason[reason_class(item.reason)] += 1
                             if on_reject:
                                 on_reject(item)
                         elif isinstance(item, Skip):
                             summary.skipped_by_reason[item.reason] += 1
                         else:
+                            if scopes is not None and item.type in SNAPSHOT_TYPES:
+                                item = _tag(item, scopes, run, ingested_at)
                             sink.publish(item)
                             summary.events_by_type[item.type] += 1
                             if limit is not None and summary.events >= limit:
                                 break
                         if n % 2048 == 0:
                             bar.update(task, src.position())
+                    else:
+                        read_to_end = True
                     bar.update(task, src.size)
                 _check_recognised(path, summary, before)
                 summary.files_read += 1
             except SourceError as exc:
                 summary.files_failed.append(str(exc))
                 print(f"error: {exc}", file=sys.stderr)
+                _close_snapshots(scopes, summary, "the file could not be read to its end")
+                continue
+            except KeyboardInterrupt:
+                _close_snapshots(scopes, summary, "the ingest was interrupted")
+                for report in summary.snapshots:
+                    print(report.describe(), file=sys.stderr)
+                raise
+            if scopes:
+                if not read_to_end:
+                    _close_snapshots(scopes, summary, f"--limit {limit} stopped the file before its end")
+                elif rejected:
+                    _close_snapshots(scopes, summary, f"{rejected} row(s) rejected")
+                else:
+                    sink.flush()  # every event of the snapshots before their ends (the consumer does not rely on it)
+                    for report in scopes.values():
+                        sink.publish(SnapshotEnd(
+                            snapshot=report.snapshot, fact_type=report.fact_type, scope=report.scope, events=report.events,
+                            provenance=_snapshot_provenance(report, ingested_at)).with_id())
+                    _close_snapshots(scopes, summary, None)
         sink.flush()
     finally:
         bar.stop()
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _tag(item: Event, scopes: dict[tuple[str, str], SnapshotReport], run: str, ingested_at: datetime) -> Event:
+    """``item`` with the id of its scope's snapshot in its provenance (the scope's tally counts it)."""
+    prov = item.provenance
+    scope = scope_of(item) or ""
+    report = scopes.get((item.type, scope))
+    if report is None:
+        report = scopes[(item.type, scope)] = SnapshotReport(
+            prov.reference, item.type, scope, snapshot_id(run, prov.reference, item.type, scope), prov.source, prov.observed_at)
+    report.events += 1
+    if prov.observed_at > report.observed_at:
+        report.observed_at = prov.observed_at
+    return item.model_copy(update={"provenance": prov.model_copy(update={"snapshot": report.snapshot})})
+
+
+def _snapshot_provenance(report: SnapshotReport, ingested_at: datetime) -> Any:
+    from chainrisk.ingest.events import Provenance
+
+    return Provenance(source=report.source, reference=report.reference, observed_at=report.observed_at, ingested_at=ingested_at,
+                      snapshot=report.snapshot)
+
+
+def _close_snapshots(scopes: dict[tuple[str, str], SnapshotReport] | None, summary: IngestSummary, incomplete: str | None) -> None:
+    for report in (scopes or {}).values():
+        report.incomplete = incomplete
+        summary.snapshots.append(report)
+    if scopes:
+        scopes.clear()
 
 
 def _check_recognised(path: Path, summary: IngestSummary, before: tuple[int, int, int]) -> None:

@@ -34,6 +34,8 @@ from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_address, ran
 
 SOURCE = "rir-delegated-extended"
 DESCRIPTION = "RIR delegated-extended statistics: holder (opaque id) and status per IPv4 range"
+# a file is a full snapshot (ingest/snapshots.py): what a newer complete file lacks is retracted, unless --no-snapshot
+SNAPSHOT = True
 
 RECORD_TYPES = frozenset({"ipv4", "ipv6", "asn"})
 MIN_FIELDS = 7  # registry|cc|type|start|value|date|status (opaque-id is optional: plain stats lack it)

@@ -92,6 +92,8 @@ class Provenance(_Frozen):
     offset: int | None = None  # byte or record offset, for other files
     observed_at: datetime  # the data's own date (file header, record date), UTC
     ingested_at: datetime  # when the worker read it, UTC
+    # the full snapshot (ingest/snapshots.py) this fact is part of; on a retract, the snapshot that retracted it
+    snapshot: str | None = None
 
 
 def is_canonical_ipv4_prefix(value: str) -> bool:
@@ -297,13 +299,34 @@ class BlocklistEntry(_Event):
         return (self.list_name, self.block)
 
 
+SNAPSHOT_BLOCK = "0.0.0.0/0"  # the key of a snapshot_end event: a snapshot is about no single block
+
+
+class SnapshotEnd(_Event):
+    """The end of one complete snapshot of one scope (ingest/snapshots.py): every fact event whose
+    ``provenance.snapshot`` is ``snapshot`` has been published, ``events`` of them. Published only
+    after the file was read to its end without a reject; the consumer acts on it (retracting what
+    the scope's previous snapshot held and this one lacks) only once it has applied all ``events``."""
+
+    type: Literal["snapshot_end"] = "snapshot_end"
+    block: str = SNAPSHOT_BLOCK
+    snapshot: str
+    fact_type: str  # vrp, route_origin, blocklist_entry, delegation, registration, route_object
+    scope: str  # the value of the scope field (ingest/snapshots.py: SCOPE_FIELD) shared by the snapshot's facts
+    events: int = Field(ge=0)
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.snapshot,)
+
+
 Event = Annotated[
-    LeaseHop | Registration | RouteObject | HolderTransfer | Delegation | Vrp | RouteOrigin | BlocklistEntry,
+    LeaseHop | Registration | RouteObject | HolderTransfer | Delegation | Vrp | RouteOrigin | BlocklistEntry | SnapshotEnd,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
-EVENT_TYPES = ("lease_hop", "registration", "route_object", "holder_transfer", "delegation", "vrp", "route_origin", "blocklist_entry")
+EVENT_TYPES = ("lease_hop", "registration", "route_object", "holder_transfer", "delegation", "vrp", "route_origin", "blocklist_entry",
+               "snapshot_end")
 
 TOPIC_OF_TYPE: dict[str, str] = {
     "lease_hop": "relationships",
@@ -314,6 +337,7 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "route_origin": "routing",
     "route_object": "routing",
     "blocklist_entry": "reputation",
+    "snapshot_end": "routing",  # any topic would do: the consumer counts a snapshot's events, whatever their order
 }
 INGEST_TOPICS = ("relationships", "routing", "reputation")
 

@@ -29,6 +29,8 @@ from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, 
 SOURCE = "caida-pfx2as"
 IPTOASN_SOURCE = "iptoasn"
 DESCRIPTION = "CAIDA Routeviews prefix-to-AS (and iptoasn ip2asn TSV): origin ASes seen in BGP"
+# a file is a full snapshot (ingest/snapshots.py): what a newer complete file lacks is retracted, unless --no-snapshot
+SNAPSHOT = True
 
 SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
 SKIP_NOT_ROUTED = Skip("not routed (AS 0 in iptoasn)")

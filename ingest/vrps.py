@@ -50,6 +50,8 @@ from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, 
 
 SOURCE = "rpki-vrps"
 DESCRIPTION = "RPKI VRP exports: rpki-client JSON, Routinator JSON/jsonext/CSV, RIPE validator CSV"
+# a file is a full snapshot (ingest/snapshots.py): what a newer complete file lacks is retracted, unless --no-snapshot
+SNAPSHOT = True
 
 SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
 

@@ -43,6 +43,7 @@ def _literal_map(event_type: str, source: str) -> str:
 # --- schema -------------------------------------------------------------------------------------
 
 _UNIQUE_NODES = {"Party": "key", "Block": "prefix", "AS": "asn", "Maintainer": "name", "Meta": "name", "PendingChanges": "batch_id",
+                 "Snapshot": "snapshot_id",
                  **{label: "fact_key" for label in FACT_LABEL.values()}, "Retracted": "fact_key"}
 _NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("BgpRoute", "first"),
                  ("RouteObject", "first"), ("Listing", "first"), ("Registration", "first"), ("Delegation", "first"),
@@ -54,6 +55,7 @@ SCHEMA: list[str] = [
       for label, prop in _UNIQUE_NODES.items()),
     "CREATE CONSTRAINT leases_fact_key_unique IF NOT EXISTS FOR ()-[r:LEASES]-() REQUIRE r.fact_key IS UNIQUE",
     "CREATE CONSTRAINT consumer_offset_unique IF NOT EXISTS FOR (n:ConsumerOffset) REQUIRE (n.group, n.topic, n.partition) IS UNIQUE",
+    "CREATE CONSTRAINT snapshot_progress_unique IF NOT EXISTS FOR (n:SnapshotProgress) REQUIRE (n.group, n.snapshot_id) IS UNIQUE",
     *(f"CREATE INDEX {label.lower()}_{prop} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})" for label, prop in _NODE_INDEXES),
     *(f"CREATE INDEX {rel.lower()}_{prop} IF NOT EXISTS FOR ()-[r:{rel}]-() ON (r.{prop})" for rel, prop in _REL_INDEXES),
 ]
@@ -87,6 +89,45 @@ MATCH (n:PendingChanges {group: $group})
 RETURN n.batch_id AS batch_id, n.changes_json AS changes_json ORDER BY n.written_at, n.batch_id
 """
 DROP_PENDING_CHANGES = "MATCH (n:PendingChanges {batch_id: $batch_id}) WHERE n.group = $group DELETE n"
+
+# --- snapshots (graph/stores/snapshots.py) ------------------------------------------------------------
+
+# a snapshot_end's Snapshot node, once (a replayed end changes nothing)
+MERGE_SNAPSHOTS = """
+UNWIND $rows AS r
+MERGE (s:Snapshot {snapshot_id: r.snapshot_id})
+ON CREATE SET s = r, s.observed_at = datetime(r.observed_at), s.ingested_at = datetime(r.ingested_at)
+"""
+# The group's counts of each snapshot's events, moved on and returned. The first SET takes the
+# node's write lock, so the additions read what a concurrent consumer of the group committed.
+ADD_SNAPSHOT_PROGRESS = """
+UNWIND $rows AS r
+MERGE (p:SnapshotProgress {group: $group, snapshot_id: r.snapshot_id})
+ON CREATE SET p.seen = 0, p.added = 0, p.updated = 0, p.stale = 0, p.duplicate = 0, p.done = false
+SET p.batches = coalesce(p.batches, 0) + 1
+WITH p, r
+SET p.seen = p.seen + r.seen, p.added = p.added + r.added, p.updated = p.updated + r.updated,
+    p.stale = p.stale + r.stale, p.duplicate = p.duplicate + r.duplicate
+RETURN p.snapshot_id AS snapshot_id, properties(p) AS progress
+"""
+READ_SNAPSHOTS = "UNWIND $ids AS i MATCH (s:Snapshot {snapshot_id: i}) RETURN properties(s) AS props"
+# completions of one scope one at a time: the scope's newest complete snapshot is read under this lock
+LOCK_SNAPSHOT_SCOPE = "MERGE (m:Meta {name: $name}) SET m.completions = coalesce(m.completions, 0) + 1"
+SCOPE_SNAPSHOTS = ("MATCH (s:Snapshot) WHERE s.fact_type = $fact_type AND s.scope = $scope AND s.status = 'complete' "
+                   "RETURN properties(s) AS props")
+MARK_PROGRESS_DONE = "MATCH (p:SnapshotProgress {group: $group, snapshot_id: $snapshot_id}) SET p.done = true"
+COMPLETE_SNAPSHOT = """
+MATCH (s:Snapshot {snapshot_id: $snapshot_id})
+SET s += $props, s.supersedes_observed_at = datetime($supersedes_observed_at)
+"""
+ADD_SNAPSHOT_RETRACTED = "MATCH (s:Snapshot {snapshot_id: $snapshot_id}) SET s.retracted = coalesce(s.retracted, 0) + $retracted"
+
+
+def sweep_candidates(label: str, scope_field: str) -> str:
+    """Live fact nodes of ``label`` in one scope that a snapshot asserted before ``$before``."""
+    return (f"MATCH (n:{label}) WHERE n.`{scope_field}` = $scope AND n.snapshot IS NOT NULL AND n.observed_at < datetime($before) "
+            "RETURN n.fact_key AS key, properties(n) AS props ORDER BY key")
+
 
 # --- fact versions --------------------------------------------------------------------------------
 

@@ -29,10 +29,11 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.config import Settings
-from chainrisk.graph.stores import cypher, preparation
+from chainrisk.graph.stores import cypher, preparation, snapshots
 from chainrisk.graph.stores.alerts import affected_links, alert_props
-from chainrisk.graph.stores.facts import Version, plan_batch
+from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
 from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
 from chainrisk.graph.stores.protocol import (
@@ -63,6 +64,7 @@ from chainrisk.graph.stores.records import (
 )
 from chainrisk.graph.stores.writeback_plan import block_keys, plan_write_back
 from chainrisk.ingest.events import Event
+from chainrisk.ingest.snapshots import SCOPE_FIELD
 
 WRITE_CHUNK = 10_000
 WRITE_SESSIONS = 2  # analysis write-back: chunks written from two sessions at once
@@ -144,7 +146,11 @@ class NeoStore:
         """Everything about ``events`` that needs no stored state (fact keys, reference nodes, Block
         properties, the fact elements' wire rows), computed outside the transaction: the consumer
         does it on its decode thread while the previous batch is being written."""
-        return preparation.prepare_batch(events, self._fact_row)
+        facts, ends = snapshots.split_ends(events)
+        prepared = preparation.prepare_batch(facts, self._fact_row)
+        if ends:
+            prepared.ends, prepared.given = ends, events
+        return prepared
 
     @staticmethod
     def _fact_row(event: Event, key: str) -> dict[str, Any]:
@@ -165,7 +171,7 @@ class NeoStore:
         prepared: preparation.PreparedBatch | None = None,
     ) -> BatchResult:
         started = time.monotonic()
-        if prepared is None or prepared.events is not events:
+        if prepared is None or (prepared.given or prepared.events) is not events:
             prepared = self.prepare_batch(events)
         with self._session() as session:
             if prepared.references.blocks:
@@ -188,6 +194,64 @@ class NeoStore:
             if conflicts:
                 raise OffsetConflict(conflicts)  # rolls the offsets just written back with the transaction
 
+        result, plan = self._apply_facts(tx, prepared)
+        tally = snapshots.tallies(prepared.events, plan)
+        if prepared.ends or tally:
+            result.add(self._apply_snapshots(tx, tally, prepared.ends, group))
+        if keep_changes and result.changes:
+            result.pending_id = new_batch_id()
+            _run(tx, cypher.WRITE_PENDING_CHANGES, group=group, batch_id=result.pending_id,
+                   changes_json=changes_to_json(result.changes)).consume()
+        return result
+
+    def _apply_snapshots(self, tx: ManagedTransaction, tally: dict[str, dict[str, int]], ends: list[Event], group: str) -> BatchResult:
+        """Count the batch's snapshot events for ``group``, record the snapshot ends, and complete
+        (and sweep for) the snapshots now complete (graph/stores/snapshots.py)."""
+        if ends:
+            _run(tx, cypher.MERGE_SNAPSHOTS, rows=[wire(snapshots.record_of(e)) for e in ends]).consume()
+        ids = sorted(set(tally) | {e.snapshot for e in ends})  # type: ignore[union-attr]
+        rows = [{"snapshot_id": sid, **tally.get(sid, dict.fromkeys(snapshots.COUNTS, 0))} for sid in ids]
+        progress = {r["snapshot_id"]: dict(r["progress"]) for r in _run(tx, cypher.ADD_SNAPSHOT_PROGRESS, rows=rows, group=group)}
+        records = [self._snapshot_record(r["props"]) for r in _run(tx, cypher.READ_SNAPSHOTS, ids=ids)]
+        result = BatchResult()
+        for record in sorted(records, key=snapshots.order):
+            mine = progress[record["snapshot_id"]]
+            if not snapshots.ready(record, mine):
+                continue
+            _run(tx, cypher.LOCK_SNAPSHOT_SCOPE, name=f"snapshots/{record['fact_type']}/{record['scope']}").consume()
+            record = self._snapshot_record(_run(tx, cypher.READ_SNAPSHOTS, ids=[record["snapshot_id"]]).single()["props"])
+            _run(tx, cypher.MARK_PROGRESS_DONE, group=group, snapshot_id=record["snapshot_id"]).consume()
+            scope_complete = [self._snapshot_record(r["props"])
+                              for r in _run(tx, cypher.SCOPE_SNAPSHOTS, fact_type=record["fact_type"], scope=record["scope"])]
+            completion = snapshots.complete(record, mine, scope_complete)
+            if completion.props:
+                props = wire({k: v for k, v in completion.props.items() if k != "supersedes_observed_at"})
+                at = completion.props.get("supersedes_observed_at")
+                _run(tx, cypher.COMPLETE_SNAPSHOT, snapshot_id=record["snapshot_id"], props=props,
+                     supersedes_observed_at=at.isoformat() if at else None).consume()
+            result.notes += completion.notes
+            result.add(self._sweep(tx, completion.sweeper))
+        return result
+
+    @staticmethod
+    def _snapshot_record(props: Any) -> dict[str, Any]:
+        return {k: native(v) for k, v in dict(props).items()}
+
+    def _sweep(self, tx: ManagedTransaction, sweeper: dict[str, Any]) -> BatchResult:
+        """Retract the live facts of the sweeper's scope that older snapshots asserted."""
+        fact_type = sweeper["fact_type"]
+        query = cypher.sweep_candidates(FACT_LABEL[fact_type], SCOPE_FIELD[fact_type])
+        rows = _run(tx, query, scope=sweeper["scope"], before=as_utc(sweeper["observed_at"]).isoformat())
+        retracts = [snapshots.retraction(event_from_props(fact_type, r["props"]), sweeper) for r in rows]
+        if not retracts:
+            return BatchResult()
+        result, _ = self._apply_facts(tx, preparation.prepare_batch(retracts, self._fact_row))
+        _run(tx, cypher.ADD_SNAPSHOT_RETRACTED, snapshot_id=sweeper["snapshot_id"], retracted=result.retracted).consume()
+        result.notes.append(snapshots.sweep_note(sweeper, result.retracted))
+        return result
+
+    def _apply_facts(self, tx: ManagedTransaction, prepared: preparation.PreparedBatch) -> tuple[BatchResult, BatchPlan]:
+        """Decide and write the fact events of ``prepared`` (no offsets, no outbox)."""
         events = prepared.events
         plan = plan_batch(events, self._stored_versions(tx, prepared), prepared.keys)
         writes = preparation.fact_writes(plan)
@@ -202,11 +266,7 @@ class NeoStore:
         self._update_holders(tx, preparation.holder_events(fresh))
         result = BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
                              changes=plan.changes(previous))
-        if keep_changes and result.changes:
-            result.pending_id = new_batch_id()
-            _run(tx, cypher.WRITE_PENDING_CHANGES, group=group, batch_id=result.pending_id,
-                   changes_json=changes_to_json(result.changes)).consume()
-        return result
+        return result, plan
 
     def pending_changes(self, group: str) -> list[PendingChanges]:
         with self._session() as session:

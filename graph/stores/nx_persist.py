@@ -70,6 +70,8 @@ class StoredState:
     offsets: dict[str, dict[TopicPartition, int]] = field(default_factory=dict)
     pending: dict[str, dict[str, str]] = field(default_factory=dict)  # group -> batch id -> changes JSON, oldest first
     journal: list[JournalEntry] = field(default_factory=list)
+    # group -> snapshot id -> the group's counts of that snapshot's events (graph/stores/snapshots.py)
+    snapshot_progress: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     snapshot_id: int = 0  # bumped by every write_snapshot: a reader knows whether its copy is stale
 
 
@@ -198,6 +200,9 @@ def read_state(folder: Path, conn: sqlite3.Connection | None = None) -> StoredSt
                 state.offsets.setdefault(grp, {})[(topic, part)] = offset
             for grp, batch_id, text in conn.execute("SELECT grp, batch_id, changes_json FROM pending ORDER BY seq"):
                 state.pending.setdefault(grp, {})[batch_id] = text
+            progress = conn.execute("SELECT value FROM meta WHERE key = 'snapshot_progress'").fetchone()
+            if progress is not None:
+                state.snapshot_progress = json.loads(progress[0])
             state.journal = read_journal(conn, 0)
         finally:
             conn.execute("COMMIT")
@@ -236,9 +241,9 @@ def append_journal(conn: sqlite3.Connection, group: str, events: list[bytes], of
 
 
 def write_snapshot(conn: sqlite3.Connection, g: nx.MultiDiGraph[Any], offsets: dict[str, dict[TopicPartition, int]],
-                   pending: dict[str, dict[str, str]]) -> int:
-    """Replace the snapshot with this graph, offsets and pending changes and empty the journal, in
-    one transaction; returns the new snapshot id."""
+                   pending: dict[str, dict[str, str]], snapshot_progress: dict[str, dict[str, dict[str, Any]]]) -> int:
+    """Replace the snapshot with this graph, offsets, pending changes and snapshot progress and
+    empty the journal, in one transaction; returns the new snapshot id."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         for table in ("nodes", "offsets", "pending", "journal"):
@@ -249,6 +254,7 @@ def write_snapshot(conn: sqlite3.Connection, g: nx.MultiDiGraph[Any], offsets: d
                          ((grp, t, p, n) for grp, moved in offsets.items() for (t, p), n in moved.items()))
         conn.executemany("INSERT INTO pending VALUES (?, ?, ?, ?)",
                          ((grp, batch_id, i, text) for grp, records in pending.items() for i, (batch_id, text) in enumerate(records.items())))
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot_progress', ?)", (json.dumps(snapshot_progress, sort_keys=True),))
         snapshot_id = int(conn.execute("SELECT value FROM meta WHERE key = 'snapshot_id'").fetchone()[0]) + 1
         conn.execute("UPDATE meta SET value = ? WHERE key = 'snapshot_id'", (str(snapshot_id),))
         conn.execute("COMMIT")

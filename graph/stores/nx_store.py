@@ -35,10 +35,11 @@ from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
+from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.statefiles import ensure_private_dir, open_private
-from chainrisk.graph.stores import nx_persist, preparation
+from chainrisk.graph.stores import nx_persist, preparation, snapshots
 from chainrisk.graph.stores.alerts import AFFECTS, ALERT_LABEL, CONCERNS, affected_links, alert_props
-from chainrisk.graph.stores.facts import Version, plan_batch
+from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
 from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
 from chainrisk.graph.stores.protocol import (
@@ -107,6 +108,7 @@ class NxStore:
             for group, records in state.pending.items()}
         with without_cyclic_gc():
             self._build_indexes()
+        self.snapshot_progress: dict[str, dict[str, dict[str, Any]]] = state.snapshot_progress
         self._snapshot_id = state.snapshot_id
         self._journal_seq = 0
         self._replay(state.journal)
@@ -120,7 +122,7 @@ class NxStore:
             except Exception as exc:  # noqa: BLE001 - a damaged journal row is a damaged state file
                 raise nx_persist.GraphStateError(f"{self.path}: journal entry {entry.seq} is not readable ({exc}); "
                                                  f"{nx_persist.rebuild_advice(self.dir)}") from None
-            result = self._apply(events)
+            result = self._apply(events, entry.group)
             self.offsets.setdefault(entry.group, {}).update(entry.offsets)
             if entry.pending_id is not None and result.changes:
                 self.pending.setdefault(entry.group, {})[entry.pending_id] = result.changes
@@ -180,7 +182,7 @@ class NxStore:
         # pending changes as JSON text, like Neo4j's records
         pending = {group: {batch_id: changes_to_json(changes) for batch_id, changes in records.items()}
                    for group, records in self.pending.items() if records}
-        self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.offsets, pending)
+        self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.offsets, pending, self.snapshot_progress)
         self._journal_seq = 0
         self._dirty = self._journaled = False
         self._save_seconds = time.monotonic() - started
@@ -265,7 +267,7 @@ class NxStore:
         if conflicts:
             raise OffsetConflict(conflicts)
         try:
-            result = self._apply(events)
+            result = self._apply(events, group)
             self.offsets.setdefault(group, {}).update(offsets)
             if keep_changes and result.changes:
                 result.pending_id = new_batch_id()
@@ -283,7 +285,56 @@ class NxStore:
         result.seconds = time.monotonic() - started
         return result
 
-    def _apply(self, events: list[Event]) -> BatchResult:
+    def _apply(self, events: list[Event], group: str) -> BatchResult:
+        facts, ends = snapshots.split_ends(events)
+        result, plan = self._apply_facts(facts)
+        tally = snapshots.tallies(facts, plan)
+        if ends or tally:
+            result.add(self._apply_snapshots(tally, ends, group))
+        return result
+
+    def _apply_snapshots(self, tally: dict[str, dict[str, int]], ends: list[Event], group: str) -> BatchResult:
+        """Count the batch's snapshot events for ``group``, record the snapshot ends, and complete
+        (and sweep for) the snapshots now complete (graph/stores/snapshots.py)."""
+        for end in ends:
+            node = ("Snapshot", end.snapshot)  # type: ignore[union-attr]
+            if node not in self.g:
+                self._add_node(node, snapshots.record_of(end))
+        progress = self.snapshot_progress.setdefault(group, {})
+        for sid, counts in tally.items():
+            mine = progress.setdefault(sid, dict.fromkeys(snapshots.COUNTS, 0))
+            for name, value in counts.items():
+                mine[name] += value
+        result = BatchResult()
+        found = [self.g.nodes[("Snapshot", sid)] for sid in set(tally) | {e.snapshot for e in ends} if ("Snapshot", sid) in self.g]  # type: ignore[union-attr]
+        for record in sorted(found, key=snapshots.order):
+            mine = progress.setdefault(record["snapshot_id"], dict.fromkeys(snapshots.COUNTS, 0))
+            if not snapshots.ready(record, mine):
+                continue
+            mine["done"] = True
+            scope_complete = [data for node, data in self.g.nodes(data=True) if node[0] == "Snapshot" and data["status"] == snapshots.COMPLETE
+                              and data["fact_type"] == record["fact_type"] and data["scope"] == record["scope"]]
+            completion = snapshots.complete(record, mine, scope_complete)
+            record.update(completion.props)
+            result.notes += completion.notes
+            result.add(self._sweep(completion.sweeper))
+        return result
+
+    def _sweep(self, sweeper: dict[str, Any]) -> BatchResult:
+        """Retract the live facts of the sweeper's scope that older snapshots asserted."""
+        fact_type, scope, before = sweeper["fact_type"], sweeper["scope"], as_utc(sweeper["observed_at"])
+        label = FACT_LABEL[fact_type]
+        keys = sorted(node[1] for node, data in self.g.nodes(data=True) if node[0] == label and snapshots.in_sweep(data, fact_type, scope, before))
+        if not keys:
+            return BatchResult()
+        retracts = [snapshots.retraction(self._stored_event(fact_type, key), sweeper) for key in keys]
+        result, _ = self._apply_facts(retracts)
+        node = self.g.nodes[("Snapshot", sweeper["snapshot_id"])]
+        node["retracted"] = node.get("retracted", 0) + result.retracted
+        result.notes.append(snapshots.sweep_note(sweeper, result.retracted))
+        return result
+
+    def _apply_facts(self, events: list[Event]) -> tuple[BatchResult, BatchPlan]:
         keys = [e.fact_key for e in events]
         stored: dict[str, Version] = {}
         for event, key in zip(events, keys):
@@ -299,7 +350,7 @@ class NxStore:
         for prefix, holder_events in preparation.holder_events(fresh).items():
             self._update_holders(prefix, holder_events)
         return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                           changes=plan.changes(previous))
+                           changes=plan.changes(previous)), plan
 
     def _fact_node(self, event_type: str, key: str) -> Node:
         return (FACT_LABEL[event_type], key)

@@ -88,6 +88,8 @@ class PreparedBatch:
     block_props: dict[str, dict[str, Any]]
     rows: list[dict[str, Any]] | None = None
     _row_of: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+    ends: list[Event] = field(default_factory=list)  # the batch's snapshot_end events (not in ``events``)
+    given: list[Event] | None = None  # the batch as given, when snapshot_end events were taken out of it
 
     def row(self, event: Event) -> dict[str, Any]:
         """The write row of ``event`` (one of ``events``)."""

@@ -75,6 +75,16 @@ class BatchResult:
     changes: list[FactChange] = field(default_factory=list)
     seconds: float = 0.0
     pending_id: str | None = None
+    notes: list[str] = field(default_factory=list)  # snapshots completed and the retractions they applied, for the log
+
+    def add(self, other: BatchResult) -> None:
+        """Count ``other`` (more work of the same transaction) in."""
+        self.applied += other.applied
+        self.stale += other.stale
+        self.duplicate += other.duplicate
+        self.retracted += other.retracted
+        self.changes += other.changes
+        self.notes += other.notes
 
     @property
     def events(self) -> int:

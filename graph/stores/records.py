@@ -40,7 +40,7 @@ HOLDER_TYPES = frozenset({"registration", "delegation", "holder_transfer"})
 
 # party-valued event fields -> the stem of their flattened properties (``<stem>_name``, ``<stem>_id``)
 PARTY_FIELDS: dict[str, str] = {"provider": "provider", "recipient": "recipient", "org": "org", "from_party": "from", "to_party": "to"}
-PROVENANCE_FIELDS = ("source", "reference", "line", "offset", "observed_at", "ingested_at")
+PROVENANCE_FIELDS = ("source", "reference", "line", "offset", "observed_at", "ingested_at", "snapshot")
 _ENVELOPE = frozenset({"schema_version", "type", "op", "block", "provenance"})
 
 # the label's identity property (fact labels and Retracted use fact_key)
@@ -53,8 +53,10 @@ IDENTITY_PROP: dict[str, str] = {
     "Meta": "name",
     "Alert": "alert_id",
     "PendingChanges": "batch_id",
+    "Snapshot": "snapshot_id",
+    "SnapshotProgress": "snapshot_id",
 }
-MACHINERY_LABELS = frozenset({"ConsumerOffset", "Meta", "PendingChanges"})
+MACHINERY_LABELS = frozenset({"ConsumerOffset", "Meta", "PendingChanges", "SnapshotProgress"})
 
 
 def identity_prop(label: str) -> str:
