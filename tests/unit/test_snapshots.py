@@ -189,3 +189,23 @@ def test_a_withdrawn_route_and_a_delisted_block_flip_the_block(tmp_path: Path) -
 def test_append_only_workers_have_no_snapshot_option(worker: str) -> None:
     result = CliRunner().invoke(cli, ["ingest", worker, "--help"])
     assert result.exit_code == 0 and "--no-snapshot" not in result.output
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["journal-replayed", "snapshot-saved"])
+def test_a_snapshot_half_applied_before_a_restart_completes_after_it(tmp_path: Path, saved: bool) -> None:
+    """The per-group counts of a snapshot's events survive a restart of the embedded store, whether
+    they come back from the journal or from a saved graph file."""
+    first, second = _two_exports(tmp_path)
+    expected = NxStore(tmp_path / "expected", save_interval_s=3600)
+    expected.apply_batch(first, {}, "g")
+    expected.apply_batch(second, {}, "g")
+    store = NxStore(tmp_path / "s", save_interval_s=3600)
+    store.apply_batch(first, {}, "g")
+    store.apply_batch(second[:1], {}, "g")
+    if saved:
+        store.save()
+    store.close()
+    reopened = NxStore(tmp_path / "s", save_interval_s=3600)
+    reopened.apply_batch(second[1:], {}, "g")
+    assert (BLOCK, 24, 64500, "ripe") not in vrps(reopened)
+    assert reopened.canonical_dump() == expected.canonical_dump()
