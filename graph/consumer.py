@@ -18,12 +18,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chainrisk.graph.config import Settings
 from chainrisk.graph.eventlog.sources import DeadLetters, RawRecord, RecordSource
 from chainrisk.graph.stores.protocol import BatchResult, FactChange, GraphStore, OffsetConflict, PendingChanges, TopicPartition
 from chainrisk.ingest.events import Event, EventDecodeError, decode_event
+
+if TYPE_CHECKING:
+    from chainrisk.graph.metrics import ConsumerMetrics
 
 log = logging.getLogger("chainrisk.consumer")
 T = TypeVar("T")
@@ -85,6 +88,7 @@ class ConsumerOptions:
     max_attempts: int = 6  # per batch, for Neo4j / Kafka unavailable
     backoff_s: float = 1.0
     backoff_max_s: float = 30.0
+    monitor: ConsumerMetrics | None = None  # Prometheus metrics and readiness (graph/metrics.py), updated once per batch
 
 
 @dataclass
@@ -137,11 +141,19 @@ def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, s
     ``options.max_attempts`` failures raises :class:`ConsumerUnavailable`."""
     delay = options.backoff_s
     retryable = retryable_errors()
+    monitor = options.monitor
     for attempt in range(1, options.max_attempts + 1):
         try:
-            return action()
+            result = action()
+            if attempt > 1 and monitor is not None:
+                monitor.recovered()
+            return result
         except retryable as exc:
+            if monitor is not None:
+                monitor.retrying(what, exc, attempt, options.max_attempts)
             if attempt == options.max_attempts:
+                if monitor is not None:
+                    monitor.stopped(f"{what} unavailable after {attempt} attempts: stopping")
                 raise ConsumerUnavailable(
                     f"{what} unavailable after {attempt} attempts ({type(exc).__name__}: {exc}); "
                     f"no offsets moved past the last applied batch - run `chainrisk consume` again when it is back"
@@ -232,9 +244,12 @@ def run_consumer(
     crash between the commit and the hook (the alerts engine is idempotent: exactly-once effect)."""
     stats = ConsumerStats()
     metrics = _Metrics(options.metrics_interval_s)
+    monitor = options.monitor
     started = time.monotonic()
     if on_changes is not None:
         stats.pending_handed_over = hand_over_pending(store, options.group, on_changes, options)
+    if monitor is not None:
+        monitor.running()
     ahead: Future[DecodedBatch] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrisk-decode") as decoder:
         while not should_stop():
@@ -242,6 +257,8 @@ def run_consumer(
                 records = with_retries(lambda: _fill_batch(source, options), "Kafka", options)
                 if not records:
                     metrics.maybe_log(source, stats)
+                    if monitor is not None:
+                        monitor.maybe_lag(source)
                     if options.until_idle and with_retries(source.caught_up, "Kafka", options):
                         break
                     continue
@@ -263,6 +280,8 @@ def run_consumer(
                     "graph store", options)
             except OffsetConflict as conflict:
                 stats.conflicts += 1
+                if monitor is not None:
+                    monitor.conflicts.inc()
                 log.warning("%s; re-reading from the stored offsets", conflict)
                 ahead = None
                 source.seek(with_retries(lambda: store.stored_offsets(options.group), "graph store", options))
@@ -270,12 +289,21 @@ def run_consumer(
             source.commit(batch.next_offsets)
             stats.add(result, batch.records, len(batch.dead))
             metrics.batch(batch.records, result.seconds)
+            if monitor is not None:
+                dead_by_topic: dict[str, int] = {}
+                for record, _reason in batch.dead:
+                    dead_by_topic[record.topic] = dead_by_topic.get(record.topic, 0) + 1
+                monitor.batch(result, batch.records, dead_by_topic)
+                monitor.maybe_lag(source)
             if on_changes is not None and result.changes:
                 with_retries(partial(on_changes, result.changes), "alert store", options)
             if result.pending_id is not None:
                 with_retries(partial(store.drop_pending_changes, options.group, result.pending_id), "graph store", options)
             metrics.maybe_log(source, stats)
     stats.seconds = time.monotonic() - started
+    if monitor is not None:
+        monitor.maybe_lag(source, force=True)
+        monitor.stopped("stopped: the consumer loop has ended")
     return stats
 
 
@@ -303,7 +331,7 @@ def consume(
         if on_changes is None and settings.alerts:
             from chainrisk.graph.alerts.engine import alert_hook
 
-            on_changes, close_alerts = alert_hook(settings, store)
+            on_changes, close_alerts = alert_hook(settings, store, on_alert=options.monitor.alert if options.monitor else None)
         try:
             stats = run_consumer(store, source, dead, options, on_changes=on_changes, should_stop=should_stop)
         finally:
