@@ -7,15 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from graph_events import mixed_events
-from prometheus_client.parser import text_string_to_metric_families
+from metrics_http import get, scrape, wait_for
 
 from chainrisk.graph.backend import open_sink
 from chainrisk.graph.config import load_settings
@@ -34,43 +31,13 @@ def publish(state: Path, events: list) -> None:
     sink.close()
 
 
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of /metrics by (name, labels)."""
-    status, text = get(port, "/metrics")
-    assert status == 200
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def wait_for(condition: Callable[[], bool], what: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"consumer exited with {proc.returncode} waiting for {what}: {proc.communicate()[1]}")
-        try:
-            if condition():
-                return
-        except (OSError, AssertionError):
-            pass  # the server is not up yet
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def consumer(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Callable[..., tuple[subprocess.Popen[str], int]]]:
     procs: list[subprocess.Popen[str]] = []
 
-    def start(state: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
+    def start(state: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINRISK_")} | {"CHAINRISK_ALERTS": "false"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINRISK_")} | {"CHAINRISK_ALERTS": "false"} | (env or {})
         proc = subprocess.Popen([sys.executable, "-m", "chainrisk.cli.main", "consume", "--state-dir", str(state),
                                  "--metrics-port", str(port), "--batch-size", "16", *args],
                                 cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -156,3 +123,13 @@ def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path, run_cli) -> None:
 def test_metrics_port_with_several_processes_is_refused(tmp_path: Path, run_cli) -> None:
     done = run_cli("consume", "--processes", "2", "--backend", "services", "--state-dir", str(tmp_path / "s"), "--metrics-port", "9400")
     assert done.returncode == 1 and "serves one process" in done.stderr
+
+
+def test_readyz_is_503_while_the_graph_store_is_unreachable(tmp_path: Path, consumer, free_port: Callable[[], int]) -> None:
+    """Nothing listens on the Neo4j port: the consumer retries, /healthz stays 200 and /readyz says why it is not ready."""
+    proc, port = consumer(tmp_path / "s", "--backend", "services", "--retries", "20", "--retry-backoff", "0.2",
+                          env={"CHAINRISK_NEO4J_URI": f"bolt://127.0.0.1:{free_port()}", "CHAINRISK_NEO4J_PASSWORD": "unused"})
+    wait_for(lambda: get(port, "/readyz")[0] == 503 and "graph store unavailable" in get(port, "/readyz")[1], "503 graph store", proc)
+    assert get(port, "/healthz")[0] == 200
+    assert scrape(port)[("chainrisk_retries_total", (("what", "graph store"),))] >= 1
+    assert scrape(port)[("chainrisk_consumer_ready", ())] == 0
