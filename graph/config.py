@@ -5,7 +5,8 @@ directory, or the file named by ``CHAINRISK_CONFIG``) > defaults. With nothing c
 embedded backend is used, so a newcomer needs no servers.
 
 Secrets (the Neo4j password, Kafka SASL password, webhook URL) are ``SecretStr``: they never appear
-in ``repr`` or logs.
+in ``repr`` or logs. ``chainrisk config show`` (:func:`effective_settings`) prints every setting
+with its source and every secret as ``***``.
 """
 from __future__ import annotations
 

@@ -133,3 +133,15 @@ def test_readyz_is_503_while_the_graph_store_is_unreachable(tmp_path: Path, cons
     assert get(port, "/healthz")[0] == 200
     assert scrape(port)[("chainrisk_retries_total", (("what", "graph store"),))] >= 1
     assert scrape(port)[("chainrisk_consumer_ready", ())] == 0
+
+
+def test_docs_name_exactly_the_exported_metrics() -> None:
+    """docs/consumer.md's metrics table and README's list name every metric the consumer exports, and no other."""
+    import re
+
+    exported = {family.name + ("_total" if family.type == "counter" else "") for family in ConsumerMetrics().registry.collect()}
+    table = set(re.findall(r"^\| `(chainrisk_\w+)`", (REPO_ROOT / "docs" / "consumer.md").read_text(), re.M))
+    readme = (REPO_ROOT / "README.md").read_text()
+    operating = readme[readme.index("## Operating it"):readme.index("## Neo4j Browser")]
+    assert table == exported
+    assert set(re.findall(r"`(chainrisk_\w+)", operating)) == exported
