@@ -2,7 +2,9 @@
 
 Exit status: 0 when it stopped normally (``--until-idle`` caught up, or SIGINT/SIGTERM after the
 current batch); 2 when Neo4j or Kafka stayed unavailable through every retry (nothing past the last
-applied batch was committed); 1 for a configuration error or another process holding the embedded graph.
+applied batch was committed); 3 when ``--until-idle`` gave up waiting (the graph stayed behind the topics'
+ends with nothing arriving for ``--wait-timeout`` seconds, e.g. no partitions assigned); 1 for a
+configuration error, an unusable state folder or another process holding the embedded graph.
 With ``--processes N`` (services backend) it runs N consumer processes in one group, which share the
 partitions, and exits with the worst of their statuses.
 """
@@ -18,6 +20,7 @@ from typing import Any
 import click
 
 EXIT_UNAVAILABLE = 2
+EXIT_STALLED = 3
 
 
 @click.command()
@@ -30,6 +33,9 @@ EXIT_UNAVAILABLE = 2
 @click.option("--retries", type=click.IntRange(min=1), default=6, show_default=True,
               help="Attempts per batch while Neo4j or Kafka is unavailable (backoff doubles each time).")
 @click.option("--retry-backoff", type=click.FloatRange(min=0), default=1.0, show_default=True, help="First backoff, seconds.")
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              help="--until-idle: seconds the graph may stay behind the topics with nothing arriving (no partitions "
+                   "assigned yet, or the rest held by other members) before exiting with status 3.")
 @click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Consumer processes in the group (services backend): 2 keeps both cores of a 2-core machine busy.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535),
@@ -37,12 +43,14 @@ EXIT_UNAVAILABLE = 2
 @click.option("--metrics-host", help="Address the metrics server listens on (default 127.0.0.1; 0.0.0.0 to widen it).")
 @click.pass_context
 def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_size: int | None, group: str | None,
-            state_dir: Path | None, metrics_interval: float, retries: int, retry_backoff: float, processes: int,
-            metrics_port: int | None, metrics_host: str | None) -> None:
+            state_dir: Path | None, metrics_interval: float, retries: int, retry_backoff: float, wait_timeout: float,
+            processes: int, metrics_port: int | None, metrics_host: str | None) -> None:
     """Apply ingested events to the graph, batch by batch, exactly once in effect."""
-    from chainrisk.graph.config import load_settings
-    from chainrisk.graph.consumer import ConsumerOptions, ConsumerUnavailable
+    from chainrisk.graph.config import ConfigError, load_settings
+    from chainrisk.graph.consumer import ConsumerOptions, ConsumerStalled, ConsumerUnavailable
     from chainrisk.graph.consumer import consume as run
+    from chainrisk.graph.statefiles import StateDirError
+    from chainrisk.graph.stores.nx_persist import GraphStateError
     from chainrisk.graph.stores.nx_store import StoreBusy
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -51,7 +59,7 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
     try:
         settings = load_settings(backend=backend, batch_size=batch_size, consumer_group=group, state_dir=state_dir,
                                  metrics_port=metrics_port, metrics_host=metrics_host)
-    except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable
+    except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable (never quoting a value)
         raise click.ClickException(f"configuration error: {exc}") from None
     if processes > 1:
         if settings.backend != "services":
@@ -69,7 +77,8 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     options = ConsumerOptions(group=settings.consumer_group, batch_size=settings.batch_size, until_idle=until_idle,
-                              metrics_interval_s=metrics_interval, max_attempts=retries, backoff_s=retry_backoff)
+                              metrics_interval_s=metrics_interval, max_attempts=retries, backoff_s=retry_backoff,
+                              wait_timeout_s=wait_timeout)
     server = None
     if settings.metrics_port is not None:
         from chainrisk.graph.metrics import ConsumerMetrics, serve
@@ -86,14 +95,11 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
     except ConsumerUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
-    except StoreBusy as exc:
+    except ConsumerStalled as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_STALLED)
+    except (StoreBusy, GraphStateError, StateDirError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
-    except Exception as exc:
-        from chainrisk.graph.config import ConfigError
-
-        if isinstance(exc, ConfigError):
-            raise click.ClickException(str(exc)) from None
-        raise
     finally:
         if server is not None:
             server.close()

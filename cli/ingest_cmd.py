@@ -23,6 +23,8 @@ from typing import IO, Any
 
 import click
 
+from chainrisk.graph.statefiles import StateDirError, ensure_private_dir, open_private, state_dir_error
+
 # command name -> worker module
 WORKERS: dict[str, str] = {
     "leases": "chainrisk.ingest.leases",
@@ -70,8 +72,11 @@ class RejectReporter:
             click.echo(f"{reject.where()}: {reject.reason}", err=True)
         self.count += 1
         if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            ensure_private_dir(self.path.parent)
+            try:
+                self._file = open_private(self.path, "a", encoding="utf-8")
+            except OSError as exc:
+                raise state_dir_error(self.path, exc) from None
         self._file.write(reject.to_json() + "\n")
 
     def close(self) -> None:
@@ -82,6 +87,18 @@ class RejectReporter:
                 click.echo(f"... {more} more rejects in {self.path}", err=True)
             else:
                 click.echo(f"rejects written to {self.path}", err=True)
+
+
+def close_quietly_on_error(sink: Any, reporter: RejectReporter) -> None:
+    """Close the sink (its last flush) and the rejects file; a state folder that cannot be written
+    is a one-line error, not a traceback."""
+    try:
+        try:
+            sink.close()
+        finally:
+            reporter.close()
+    except StateDirError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def parse_observed_at(value: str | None) -> datetime | None:
@@ -156,13 +173,14 @@ def run_worker(name: str, module: ModuleType, options: dict[str, Any]) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
+    except StateDirError as exc:
+        raise click.ClickException(str(exc)) from None
     except Exception as exc:
         if os.environ.get("CHAINRISK_DEBUG"):
             raise
         raise click.ClickException(f"ingest stopped: {type(exc).__name__}: {exc} (set CHAINRISK_DEBUG=1 for the traceback)") from None
     finally:
-        sink.close()
-        reporter.close()
+        close_quietly_on_error(sink, reporter)
     if not quiet:
         for line in format_summary(name, summary, reporter.path if reporter.count else None):
             click.echo(line, err=dry_run)

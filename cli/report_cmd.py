@@ -51,17 +51,46 @@ def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def open_configured_store(backend: str | None, state_dir: Path | None) -> tuple[Settings, GraphStore]:
     """``(settings, store)`` for the configured backend; a clear error instead of a traceback when
-    the store cannot be opened (server down, state folder locked or unreadable)."""
+    the store cannot be opened (server down, state folder locked or unreadable). On the embedded
+    backend, events waiting in the log are applied first (see :func:`apply_pending`)."""
     from chainrisk.graph.backend import open_store
     from chainrisk.graph.config import ConfigError, load_settings
 
     try:
         settings = load_settings(backend=backend, state_dir=state_dir)
-        return settings, open_store(settings)
+        store = open_store(settings)
+        if settings.backend == "embedded" and apply_pending(settings, store):
+            store.close()
+            store = open_store(settings)
+        return settings, store
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    except click.ClickException:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure to open is reported, not traced
         raise click.ClickException(f"cannot open the graph store: {exc}") from None
+
+
+def apply_pending(settings: Any, store: Any) -> bool:
+    """Apply the events the embedded log holds beyond the graph (an ingest not yet consumed), as
+    ``chainrisk consume --until-idle`` would, and say so on stderr; True when the graph changed.
+    When another process is consuming, only say how many are pending."""
+    from chainrisk.graph.consumer import consume, pending_log_events
+    from chainrisk.graph.stores.nx_store import StoreBusy
+
+    pending = pending_log_events(settings, store)
+    if not pending:
+        return False
+    store.close()
+    try:
+        stats = consume(settings, until_idle=True)
+    except StoreBusy:
+        click.echo(f"note: {pending:,} event(s) in the event log are not in the graph yet and another process is applying "
+                   f"them (chainrisk consume); these figures leave them out", err=True)
+        return True
+    click.echo(f"applied {stats.records:,} pending event(s) from the event log to the graph first "
+               f"(what `chainrisk consume --until-idle` does)", err=True)
+    return True
 
 
 def load_portfolio(backend: str | None, state_dir: Path | None) -> Portfolio:
@@ -176,11 +205,17 @@ def analyse_and_write_back(store: GraphStore, as_of: date) -> AnalysisRun:
 def analyze(backend: str | None, state_dir: Path | None, as_of: datetime | None) -> None:
     """Analyse every leased block, write the results back to the graph (Block properties and
     SPOF_FOR relationships) and print a summary."""
+    from chainrisk.graph.statefiles import StateDirError
+    from chainrisk.graph.stores.nx_persist import GraphStateError
+    from chainrisk.graph.stores.nx_store import StoreBusy
+
     started = time.monotonic()
     settings, store = open_configured_store(backend, state_dir)
     opened = time.monotonic()
     try:
         run = analyse_and_write_back(store, _as_of(as_of))
+    except (StateDirError, GraphStateError, StoreBusy) as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         store.close()
     _print_summary(run.analysis, opened - started + run.load_s, run.analyse_s, run.write_s, settings.backend)

@@ -33,8 +33,10 @@ def open_sink(settings: Settings) -> EventSink:
 
         return open_kafka_sink(settings)
     from chainrisk.graph.eventlog.embedded import EventLog, EventLogSink
+    from chainrisk.graph.statefiles import ensure_private_dir
 
-    return EventLogSink(EventLog(log_dir(settings)))
+    # before anything is parsed: a state folder that cannot be written stops the ingest at once
+    return EventLogSink(EventLog(ensure_private_dir(log_dir(settings))))
 
 
 def open_store(settings: Settings) -> GraphStore:

@@ -15,8 +15,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 PASSWORD_FILE_NAME = "neo4j-password"
@@ -27,7 +28,8 @@ def _toml_path() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CHAINRISK_", extra="ignore")
+    # hide_input_in_errors: a validation error must not quote a value, which may be a secret
+    model_config = SettingsConfigDict(env_prefix="CHAINRISK_", extra="ignore", hide_input_in_errors=True)
 
     backend: Literal["embedded", "services"] = "embedded"
     state_dir: Path = Path(".chainrisk")
@@ -70,7 +72,28 @@ class Settings(BaseSettings):
 
     # Alerts
     alerts: bool = True  # the consumer detects upstream holder changes
-    webhook_url: SecretStr | None = None
+    webhook_url: SecretStr | None = None  # http(s)://host/...; checked at start, never printed
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_is_http(cls, value: SecretStr | None) -> SecretStr | None:
+        """A webhook URL that urllib cannot POST to is a configuration error now, not a traceback at
+        the first alert. The message never quotes the URL: it usually carries a token."""
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if not text:
+            return None
+        try:
+            parts = urlsplit(text)
+            host = parts.hostname
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError("the webhook URL is not a valid http:// or https:// URL (value not shown: it is a secret)") from None
+        if parts.scheme not in ("http", "https") or not host:
+            raise ValueError("the webhook URL must start with http:// or https:// and name a host "
+                             "(value not shown: it is a secret)")
+        return SecretStr(text)
 
     @classmethod
     def settings_customise_sources(
@@ -137,7 +160,9 @@ class Settings(BaseSettings):
                 f"no Neo4j password: set CHAINRISK_NEO4J_PASSWORD or run `chainrisk services up` "
                 f"(which stores one in {path})"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from chainrisk.graph.statefiles import ensure_private_dir
+
+        ensure_private_dir(path.parent)
         password = secrets.token_urlsafe(24)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -149,9 +174,23 @@ class ConfigError(Exception):
     """Configuration is missing or inconsistent; the message says what to set."""
 
 
+def validation_message(exc: ValidationError) -> str:
+    """The errors of a settings validation, one per setting, without the values given: a value may
+    be a secret (pydantic's own message quotes every input)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = "_".join(str(part) for part in error["loc"]) or "settings"
+        problems.append(f"CHAINRISK_{name.upper()}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Settings with flag values applied on top (``None`` flags are ignored)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings with flag values applied on top (``None`` flags are ignored). Invalid settings are a
+    :class:`ConfigError` naming each setting and what is wrong, never quoting a value."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(validation_message(exc)) from None
 
 
 MASK = "***"  # what `config show` prints for a secret that is set: never its length or a prefix

@@ -32,6 +32,11 @@ log = logging.getLogger("chainrisk.consumer")
 T = TypeVar("T")
 
 
+class ConsumerStalled(Exception):
+    """``--until-idle``: the graph stayed behind the topics' ends, with nothing arriving for this
+    consumer, for longer than ``wait_timeout_s``; the message says what it was waiting for."""
+
+
 class ConsumerUnavailable(Exception):
     """Neo4j or Kafka stayed unavailable through every retry; nothing past the last applied batch was committed."""
 
@@ -89,6 +94,10 @@ class ConsumerOptions:
     backoff_s: float = 1.0
     backoff_max_s: float = 30.0
     monitor: ConsumerMetrics | None = None  # Prometheus metrics and readiness (graph/metrics.py), updated once per batch
+    # until_idle: how long the graph may stay behind the topics' ends with nothing arriving for this
+    # consumer (no partitions yet, or the rest held by other members) before it gives up
+    wait_timeout_s: float = 120.0
+    wait_log_interval_s: float = 10.0
 
 
 @dataclass
@@ -136,6 +145,10 @@ def retryable_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+# OSErrors about local files (the state folder): permanent, so not retried
+LOCAL_FILE_ERRORS = (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
 def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, sleep: Callable[[float], None] = time.sleep) -> T:
     """``action()``, retried with exponential backoff while ``what`` is unavailable; after
     ``options.max_attempts`` failures raises :class:`ConsumerUnavailable`."""
@@ -149,6 +162,8 @@ def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, s
                 monitor.recovered()
             return result
         except retryable as exc:
+            if isinstance(exc, LOCAL_FILE_ERRORS):
+                raise  # a file of this machine, not a server that is away: waiting does not help
             if monitor is not None:
                 monitor.retrying(what, exc, attempt, options.max_attempts)
             if attempt == options.max_attempts:
@@ -209,6 +224,49 @@ def _fill_batch(source: RecordSource, options: ConsumerOptions, wait: bool = Tru
     return records
 
 
+class _Waiting:
+    """Idle polls while the graph is behind: a log line now and then saying what the consumer waits
+    for, and with ``until_idle`` :class:`ConsumerStalled` once nothing moved for ``wait_timeout_s``
+    (the graph's own offsets count as movement: other members of the group may be applying)."""
+
+    def __init__(self, options: ConsumerOptions) -> None:
+        self.options = options
+        self.since: float | None = None
+        self.behind: int | None = None
+        self.logged = 0.0
+        self.checked = 0.0
+
+    def progress(self) -> None:
+        self.since = self.behind = None
+
+    def due(self) -> bool:
+        """Whether to look at how far behind the graph is now: on every idle poll with
+        ``until_idle``; otherwise at most once per ``wait_log_interval_s`` (it reads the log's or
+        Kafka's end offsets)."""
+        now = time.monotonic()
+        if self.options.until_idle or now - self.checked >= self.options.wait_log_interval_s:
+            self.checked = now
+            return True
+        return False
+
+    def idle(self, source: RecordSource, behind: int) -> None:
+        now = time.monotonic()
+        if behind == 0:
+            self.progress()
+            return
+        if self.since is None or behind != self.behind:
+            self.since, self.behind = now, behind
+        waited = now - self.since
+        if self.options.until_idle and waited >= self.options.wait_timeout_s:
+            raise ConsumerStalled(f"the graph is {behind:,} record(s) behind the topics' ends and nothing arrived for "
+                                  f"{waited:.0f} s: {source.waiting_for()}; run `chainrisk consume` again (or raise "
+                                  f"--wait-timeout)")
+        if waited >= self.options.wait_log_interval_s and now - self.logged >= self.options.wait_log_interval_s:
+            self.logged = now
+            log.info("waiting %.0f s: %s; the graph is %d record(s) behind%s", waited, source.waiting_for(), behind,
+                     f" (giving up after {self.options.wait_timeout_s:.0f} s)" if self.options.until_idle else "")
+
+
 def hand_over_pending(store: GraphStore, group: str, on_changes: Callable[[list[FactChange]], None],
                       options: ConsumerOptions) -> int:
     """Hand each pending-changes record of ``group`` (a batch applied whose hook never finished: a
@@ -251,6 +309,7 @@ def run_consumer(
     if monitor is not None:
         monitor.running()
     ahead: Future[DecodedBatch] | None = None
+    waiting = _Waiting(options)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrisk-decode") as decoder:
         while not should_stop():
             if ahead is None:
@@ -259,9 +318,13 @@ def run_consumer(
                     metrics.maybe_log(source, stats)
                     if monitor is not None:
                         monitor.maybe_lag(source)
-                    if options.until_idle and with_retries(source.caught_up, "Kafka", options):
-                        break
+                    if waiting.due():  # until_idle: every idle poll; else only when a waiting line may be due
+                        behind = with_retries(source.behind, "Kafka", options)
+                        if options.until_idle and behind == 0:
+                            break
+                        waiting.idle(source, behind)
                     continue
+                waiting.progress()
                 batch = decode_and_prepare(records, store)
             else:
                 batch, ahead = ahead.result(), None
@@ -308,6 +371,24 @@ def run_consumer(
 
 
 # --- wiring ---------------------------------------------------------------------------------------------
+
+
+def pending_log_events(settings: Settings, store: GraphStore) -> int:
+    """On the embedded backend: how many records of the ingest topics the embedded log holds past
+    the offsets stored with the graph for ``settings.consumer_group`` (0 on the services backend)."""
+    if settings.backend == "services":
+        return 0
+    from chainrisk.graph.backend import log_dir
+    from chainrisk.graph.eventlog.embedded import EventLog
+    from chainrisk.ingest.events import INGEST_TOPICS
+
+    stored = store.stored_offsets(settings.consumer_group)
+    event_log = EventLog(log_dir(settings))
+    try:
+        return sum(max(0, event_log.end_offset(topic) - stored.get((topic, 0), 0)) for topic in INGEST_TOPICS)
+    finally:
+        event_log.close()
+
 
 
 def consume(

@@ -22,7 +22,7 @@ from chainrisk.graph.stores.protocol import BatchResult
 
 # batch apply latency: a batch of 2000 takes ~0.05 s on networkx and ~0.5 s on Neo4j (docs/consumer.md)
 BATCH_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-LAG_INTERVAL_S = 1.0  # at most one lag probe per second: on Kafka it is a request to the brokers
+LAG_INTERVAL_S = 5.0  # at most one lag probe per 5 s: on Kafka it reads the end offsets from the brokers
 
 
 class ConsumerMetrics:

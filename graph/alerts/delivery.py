@@ -12,6 +12,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import SecretStr
+
 from chainrisk.analysis.holder_changes import Alert
 from chainrisk.graph.config import Settings
 
@@ -20,10 +22,13 @@ log = logging.getLogger("chainrisk.alerts")
 
 class WebhookDelivery:
     """POSTs each alert as JSON to a URL, with bounded retries and backoff. The URL is a secret
-    (it often carries a token): it is never logged."""
+    (it often carries a token): it is kept as a ``SecretStr`` and never logged, not even inside an
+    exception's message. A delivery that fails through every attempt is logged and counted, never
+    raised: the alert is already stored in the graph and published to the alerts topic, so the
+    consumer goes on (``chainrisk alerts list`` shows it)."""
 
-    def __init__(self, url: str, attempts: int = 4, timeout_s: float = 5.0, backoff_s: float = 0.5) -> None:
-        self._url = url
+    def __init__(self, url: str | SecretStr, attempts: int = 4, timeout_s: float = 5.0, backoff_s: float = 0.5) -> None:
+        self._url = url if isinstance(url, SecretStr) else SecretStr(url)
         self.attempts = attempts
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
@@ -36,21 +41,23 @@ class WebhookDelivery:
     def _post(self, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
         for attempt in range(1, self.attempts + 1):
-            request = urllib.request.Request(self._url, data=data, method="POST", headers={"Content-Type": "application/json"})
             try:
+                request = urllib.request.Request(self._url.get_secret_value(), data=data, method="POST",
+                                                 headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - operator-configured URL
                     if 200 <= response.status < 300:
                         return
                     reason = f"HTTP {response.status}"
             except urllib.error.HTTPError as exc:
                 reason = f"HTTP {exc.code}"
-            except (urllib.error.URLError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - only the type: messages of URL errors may quote the URL
                 reason = type(exc).__name__
             log.warning("webhook delivery of alert %s failed (%s), attempt %d/%d", body["id"], reason, attempt, self.attempts)
             if attempt < self.attempts:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
         self.failures += 1
-        log.error("webhook delivery of alert %s gave up after %d attempts", body["id"], self.attempts)
+        log.error("webhook delivery of alert %s gave up after %d attempts; the alert is kept in the graph and on the "
+                  "alerts topic (chainrisk alerts list)", body["id"], self.attempts)
 
 
 class TopicDelivery:

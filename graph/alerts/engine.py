@@ -98,7 +98,7 @@ def alert_hook(settings: Settings, store: AlertStore, on_alert: Callable[[str, s
     from chainrisk.graph.alerts.delivery import TopicDelivery, WebhookDelivery, fan_out
 
     topic = TopicDelivery(settings)
-    webhook = WebhookDelivery(settings.webhook_url.get_secret_value()) if settings.webhook_url else None
+    webhook = WebhookDelivery(settings.webhook_url) if settings.webhook_url else None
     engine = AlertEngine(store, fan_out(topic, webhook))
 
     def on_changes(changes: list[FactChange]) -> None:

@@ -5,7 +5,8 @@ offset of their first record (``00000000000000000000.jsonl``, a new segment ever
 ``SEGMENT_RECORDS`` records). One partition per topic; a record's offset is its index in the topic.
 Appends take a per-topic lock file, so two ingest processes can write the same topic; a half-written
 last line (a writer killed mid-write) is not a record: readers skip it and the next writer cuts it off.
-``flush()`` fsyncs what was appended.
+``flush()`` fsyncs what was appended. Folders are created 0700 and segments 0600
+(``graph/statefiles.py``); a state folder that cannot be written is a ``StateDirError``.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from chainrisk.graph.statefiles import ensure_private_dir, open_private, state_dir_error
 from chainrisk.ingest.events import TOPIC_OF_TYPE, Event
 
 SEGMENT_RECORDS = 100_000
@@ -69,9 +71,14 @@ class EventLog:
 
     def append(self, topic: str, values: list[bytes]) -> int:
         """Append records (one JSON document each, no raw newlines); returns the first one's offset."""
-        folder = self.topic_dir(topic)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+") as lock:
+        folder = ensure_private_dir(self.topic_dir(topic))
+        try:
+            return self._append_locked(topic, folder, values)
+        except OSError as exc:
+            raise state_dir_error(folder, exc) from None
+
+    def _append_locked(self, topic: str, folder: Path, values: list[bytes]) -> int:
+        with open_private(folder / ".lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             bases = self._segments(topic)
             base = bases[-1] if bases else 0
@@ -88,7 +95,7 @@ class EventLog:
                     path = self._segment_path(topic, base)
                 room = SEGMENT_RECORDS - count
                 chunk, pending = pending[:room], pending[room:]
-                with open(path, "ab") as fh:
+                with open_private(path, "ab") as fh:
                     fh.write(b"".join(v.replace(b"\n", b" ") + b"\n" for v in chunk))
                     fh.flush()
                     os.fsync(fh.fileno())

@@ -11,9 +11,11 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from chainrisk.graph.config import Settings
+from chainrisk.graph.statefiles import StateDirError, ensure_private_dir, open_private
 from chainrisk.graph.stores.protocol import GraphStore, TopicPartition
 from chainrisk.ingest.events import INGEST_TOPICS, utc_now
 
@@ -40,6 +42,10 @@ class RecordSource(Protocol):
     def lag(self) -> int | None: ...
 
     def caught_up(self) -> bool: ...
+
+    def behind(self) -> int: ...
+
+    def waiting_for(self) -> str: ...
 
     def close(self) -> None: ...
 
@@ -103,6 +109,12 @@ class LogSource:
     def caught_up(self) -> bool:
         return self.lag() == 0
 
+    def behind(self) -> int:
+        return self.lag()
+
+    def waiting_for(self) -> str:
+        return "the embedded log"
+
     def close(self) -> None:
         self.log.close()
 
@@ -144,15 +156,18 @@ class KafkaSource:
         self.store = store
         self.group = group
         self.topics = [settings.topic(t) for t in INGEST_TOPICS]
+        self.session_timeout_s = SESSION_TIMEOUT_MS / 1000
+        self._slot_lock, instance_id = static_instance_id(Path(settings.state_dir), group)
         self.consumer = KafkaConsumer(
             **settings.kafka_client_config(),
             group_id=group,
+            group_instance_id=instance_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
             bootstrap_timeout_ms=10_000,
             max_poll_interval_ms=600_000,
-            session_timeout_ms=30_000,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=3_000,
         )
         self.consumer.subscribe(self.topics, listener=SeekToStoredOffsets())
@@ -203,16 +218,77 @@ class KafkaSource:
             lag += max(0, ends[tp] - position)
         return lag
 
+    def _partitions(self) -> list[Any]:
+        from kafka import TopicPartition as KafkaTP
+
+        return [KafkaTP(t, p) for t in self.topics for p in sorted(self.consumer.partitions_for_topic(t) or ())]
+
+    def behind(self) -> int:
+        """Records of the ingest topics past the offsets stored with the graph (the graph is the
+        truth: what any member of the group applied counts, what this consumer merely read does not).
+        Topics whose partitions Kafka has not described yet count as one record behind."""
+        partitions = self._partitions()
+        if len(partitions) < len(self.topics) or {tp.topic for tp in partitions} != set(self.topics):
+            return max(1, sum(1 for _ in partitions))
+        ends = self.consumer.end_offsets(partitions)
+        begins = self.consumer.beginning_offsets(partitions)
+        stored = self.store.stored_offsets(self.group)
+        return sum(max(0, ends[tp] - stored.get((tp.topic, tp.partition), begins[tp])) for tp in partitions)
+
     def caught_up(self) -> bool:
-        """Assigned partitions all read to their end (before the first assignment: not yet, unless
-        the group gave this consumer nothing for 30 s)."""
+        """The offsets stored with the graph have reached the end offsets of every partition of the
+        ingest topics - never merely "nothing assigned to this consumer"."""
+        return self.behind() == 0
+
+    def waiting_for(self) -> str:
         assigned = self.consumer.assignment()
         if not assigned:
-            return time.monotonic() - self.started > 30
-        return self.lag() == 0
+            return (f"no partitions of group {self.group} assigned to this consumer yet (a member that stopped without "
+                    f"leaving the group holds them until its session expires, up to {self.session_timeout_s:.0f} s)")
+        return (f"this consumer read its partitions ({_names(assigned)}) to their end; "
+                f"the others belong to other members of group {self.group}")
 
     def close(self) -> None:
-        self.consumer.close(autocommit=False)
+        try:
+            self.consumer.close(autocommit=False)
+        finally:
+            if self._slot_lock is not None:
+                self._slot_lock.close()
+
+
+SESSION_TIMEOUT_MS = 30_000
+MAX_SLOTS = 64
+
+
+def static_instance_id(state_dir: Path, group: str) -> tuple[Any, str | None]:
+    """A static group membership id for this consumer (Kafka's ``group.instance.id``, KIP-345) and
+    the lock that reserves it: ``<host>-<group>-<slot>``, the lowest slot whose lock file
+    ``<state_dir>/consumers/<group>.<slot>.lock`` no other live process holds.
+
+    A consumer restarted after a crash takes the slot its predecessor held (the kernel released
+    the dead process's lock), so the broker hands it the dead member's partitions at once instead
+    of waiting out the session timeout; concurrent consumers on one host get distinct slots, so
+    none fences another. Without a writable state folder: ``(None, None)``, dynamic membership."""
+    import fcntl
+    import hashlib
+    import socket
+
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in group)
+    try:
+        folder = ensure_private_dir(state_dir / "consumers")
+    except StateDirError as exc:
+        log.info("static group membership off (%s); a restarted consumer waits for the old member's session to expire", exc)
+        return None, None
+    for slot in range(MAX_SLOTS):
+        handle = open_private(folder / f"{safe}.{slot}.lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        where = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]  # two state folders, two slot sets
+        return handle, f"{socket.gethostname()}-{where}-{group}-{slot}"[-249:]
+    return None, None
 
 
 def _names(partitions: Any) -> str:

@@ -37,6 +37,7 @@ from importlib import resources
 from pathlib import Path
 
 from chainrisk.graph.config import Settings
+from chainrisk.graph.statefiles import ensure_private_dir
 
 KAFKA_VERSION = "3.9.2"
 NEO4J_VERSION = "5.26.30"
@@ -222,7 +223,7 @@ def write_record(layout: Layout, spec: ServiceSpec, pid: int) -> ProcessRecord:
     """Record ``pid`` as the running ``spec``."""
     record = ProcessRecord(pid, _start_ticks(pid), spec.version, time.time())
     path = layout.record(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record.__dict__) + "\n")
     tmp.replace(path)
@@ -714,6 +715,7 @@ def up(settings: Settings, progress: Progress = stderr_progress) -> list[Service
     settings = absolute_settings(settings)
     layout = Layout.of(settings)
     check_loopback(settings)
+    ensure_private_dir(settings.state_dir)  # password, databases, logs: the owner's only
     to_start: list[ServiceSpec] = []
     running: dict[ServiceSpec, ProcessRecord] = {}
     for spec in SERVICES:

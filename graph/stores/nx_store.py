@@ -7,20 +7,22 @@ edges carry ``type`` plus their properties; an edge's key is its type, except LE
 (``("LEASES", fact_key)``) and HELD_BY (``("HELD_BY", source, fact_key, valid_from)``), of which
 several may join the same two nodes.
 
-Persistence: the graph (alerts included), the consumer offsets and the pending changes (the
-consumer's outbox) are pickled together to a temporary file that is then atomically renamed over
-``<state_dir>/graph/graph.pickle``, so they never disagree. To keep a million-event ingest fast the
-snapshot is written at most every ``save_interval_s`` seconds (and at most a fifth of the time: a
-big graph takes seconds to pickle) and on ``close()``; after a crash the consumer resumes from the
-offsets of the last snapshot and re-applies the rest (the fact versions make that exact). One
-process at a time may write (a lock file); any number may read the last snapshot.
+Persistence (``graph/stores/nx_persist.py``): ``<state_dir>/graph/graph.db``, a SQLite file holding
+a snapshot of the graph (alerts included), the consumer offsets and the pending changes (the
+consumer's outbox), plus a journal of the batches applied since. Each ``apply_batch`` commits its
+batch's events and offsets to the journal before it returns, so a crash loses nothing applied; the
+snapshot is rewritten (and the journal emptied) at most every ``save_interval_s`` seconds (and at
+most a fifth of the time: a big graph takes seconds to write), on ``write_analysis`` and on
+``close()``. Loading replays the journal on the snapshot. Changes made outside ``apply_batch``
+(alerts, dropped pending changes) are kept by the next snapshot; until then the pending changes
+that raised the alerts are still stored, so the consumer hands them to the alerts again after a
+crash. One process at a time may write (a lock file); any number may read.
 """
 from __future__ import annotations
 
 import fcntl
 import json
-import os
-import pickle
+import sqlite3
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
@@ -33,7 +35,8 @@ from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
-from chainrisk.graph.stores import preparation
+from chainrisk.graph.statefiles import ensure_private_dir, open_private
+from chainrisk.graph.stores import nx_persist, preparation
 from chainrisk.graph.stores.alerts import AFFECTS, ALERT_LABEL, CONCERNS, affected_links, alert_props
 from chainrisk.graph.stores.facts import Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
@@ -70,9 +73,8 @@ from chainrisk.graph.stores.records import (
     sort_dump,
 )
 from chainrisk.graph.stores.writeback_plan import DIGEST, block_keys, plan_write_back
-from chainrisk.ingest.events import Event
+from chainrisk.ingest.events import Event, decode_event
 
-FORMAT = 1
 Node = tuple[str, Any]
 
 
@@ -83,10 +85,12 @@ class StoreBusy(Exception):
 class NxStore:
     def __init__(self, state_dir: Path, *, save_interval_s: float = 10.0) -> None:
         self.dir = Path(state_dir) / "graph"
-        self.path = self.dir / "graph.pickle"
+        self.path = self.dir / nx_persist.DB_NAME
         self.save_interval_s = save_interval_s
         self._lock_file: Any = None
-        self._dirty = False
+        self._db: sqlite3.Connection | None = None  # the writer's connection, opened with the write lock
+        self._dirty = False  # changed since the snapshot, beyond what the journal holds
+        self._journaled = False  # batches in the journal since the snapshot
         self._last_save = time.monotonic()
         self._save_seconds = 0.0
         self._load()
@@ -94,19 +98,45 @@ class NxStore:
     # --- persistence ---------------------------------------------------------------------------
 
     def _load(self) -> None:
-        self.g: nx.MultiDiGraph[Node] = nx.MultiDiGraph()
-        self.offsets: dict[str, dict[TopicPartition, int]] = {}
-        self.pending: dict[str, dict[str, list[FactChange]]] = {}  # group -> batch id -> changes, oldest first
-        if self.path.exists():
-            with open(self.path, "rb") as fh:
-                data = pickle.load(fh)
-            if data.get("format") != FORMAT:
-                raise RuntimeError(f"{self.path}: unknown embedded graph format {data.get('format')!r} (this version reads {FORMAT})")
-            self.g, self.offsets = data["graph"], data["offsets"]
-            self.pending = {group: {batch_id: changes_from_json(text) for batch_id, text in records.items()}
-                            for group, records in data.get("pending", {}).items()}
-        self._build_indexes()
+        """Memory from the file: the snapshot, then the journal's batches re-applied in order."""
+        state = nx_persist.read_state(self.dir, self._db)
+        self.g: nx.MultiDiGraph[Node] = state.graph
+        self.offsets: dict[str, dict[TopicPartition, int]] = state.offsets
+        self.pending: dict[str, dict[str, list[FactChange]]] = {  # group -> batch id -> changes, oldest first
+            group: {batch_id: changes_from_json(text) for batch_id, text in records.items()}
+            for group, records in state.pending.items()}
+        with without_cyclic_gc():
+            self._build_indexes()
+        self._snapshot_id = state.snapshot_id
+        self._journal_seq = 0
+        self._replay(state.journal)
+        self._journaled = bool(state.journal)
         self._dirty = False
+
+    def _replay(self, entries: list[nx_persist.JournalEntry]) -> None:
+        for entry in entries:
+            try:
+                events = [decode_event(raw) for raw in entry.events]
+            except Exception as exc:  # noqa: BLE001 - a damaged journal row is a damaged state file
+                raise nx_persist.GraphStateError(f"{self.path}: journal entry {entry.seq} is not readable ({exc}); "
+                                                 f"{nx_persist.rebuild_advice(self.dir)}") from None
+            result = self._apply(events)
+            self.offsets.setdefault(entry.group, {}).update(entry.offsets)
+            if entry.pending_id is not None and result.changes:
+                self.pending.setdefault(entry.group, {})[entry.pending_id] = result.changes
+            self._journal_seq = entry.seq
+
+    def _catch_up(self) -> None:
+        """Memory brought up to the file, for the writer that just took the lock: the journal rows
+        written since this store loaded, or everything again when a snapshot was written since."""
+        assert self._db is not None
+        snapshot_id, seq = nx_persist.journal_position(self._db)
+        if snapshot_id != self._snapshot_id or seq < self._journal_seq:
+            self._load()
+        elif seq > self._journal_seq:
+            entries = nx_persist.read_journal(self._db, self._journal_seq)
+            self._replay(entries)
+            self._journaled = True
 
     def _build_indexes(self) -> None:
         """In-memory lookups, rebuilt on load: LEASES by fact_key and by block, blocks by length, and
@@ -142,52 +172,60 @@ class NxStore:
             self.g.nodes[party]["labels"] = party_labels(counts)
 
     def save(self) -> None:
-        """Write graph and offsets atomically (temporary file, fsync, rename, fsync the folder)."""
+        """Write the snapshot (graph, offsets, pending changes) and empty the journal, atomically
+        (one SQLite transaction)."""
         started = time.monotonic()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            # pending changes as JSON text, like Neo4j's records: a snapshot must not depend on how events pickle
-            pending = {group: {batch_id: changes_to_json(changes) for batch_id, changes in records.items()}
-                       for group, records in self.pending.items() if records}
-            pickle.dump({"format": FORMAT, "graph": self.g, "offsets": self.offsets, "pending": pending}, fh,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        self._dirty = False
+        self._lock_for_writing()
+        assert self._db is not None
+        # pending changes as JSON text, like Neo4j's records
+        pending = {group: {batch_id: changes_to_json(changes) for batch_id, changes in records.items()}
+                   for group, records in self.pending.items() if records}
+        self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.offsets, pending)
+        self._journal_seq = 0
+        self._dirty = self._journaled = False
         self._save_seconds = time.monotonic() - started
         self._last_save = time.monotonic()
 
     def _lock_for_writing(self) -> None:
         if self._lock_file is not None:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        handle = open(self.dir / "write.lock", "a+")  # noqa: SIM115 - held until close()
+        ensure_private_dir(self.dir)
+        handle = open_private(self.dir / "write.lock", "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
             raise StoreBusy(f"another chainrisk process is writing the embedded graph in {self.dir}; stop it first") from None
+        try:
+            self._db = nx_persist.open_db(self.dir)
+            self._catch_up()  # the file may have moved on since this store was opened
+        except BaseException:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            handle.close()
+            raise
         self._lock_file = handle
-        self._load()  # the snapshot may have moved on since this store was opened
 
     def close(self) -> None:
-        if self._dirty:
-            self.save()
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        try:
+            if self._lock_file is not None and (self._dirty or self._journaled):
+                self.save()  # a writer folds its journal into the snapshot: the next load replays nothing
+        finally:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
 
     # --- schema / offsets ------------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Nothing to create: the in-memory indexes are rebuilt on load."""
+        """Take the write lock and create the graph file (0600) if missing: the consumer's start, so
+        a state folder it cannot write, or another writer, stops it before it reads anything. The
+        in-memory indexes need nothing: they are rebuilt on load."""
+        self._lock_for_writing()
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
         return dict(self.offsets.get(group, {}))
@@ -232,10 +270,13 @@ class NxStore:
             if keep_changes and result.changes:
                 result.pending_id = new_batch_id()
                 self.pending.setdefault(group, {})[result.pending_id] = result.changes
+            assert self._db is not None
+            self._journal_seq = nx_persist.append_journal(self._db, group, [e.to_json() for e in events], offsets,
+                                                          result.pending_id)
         except BaseException:
-            self._load()  # drop the half-applied batch: memory goes back to the last snapshot
+            self._load()  # drop the half-applied batch: memory goes back to what the file holds
             raise
-        self._dirty = True
+        self._journaled = True
         # at most every save_interval_s, and never more than a fifth of the time spent saving
         if time.monotonic() - self._last_save >= max(self.save_interval_s, 5 * self._save_seconds):
             self.save()

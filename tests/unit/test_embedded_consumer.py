@@ -3,6 +3,7 @@ letters for poison lines, and replays."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,7 @@ def test_replay_from_offset_zero_rebuilds_the_identical_graph(tmp_path: Path) ->
     settings = load_settings(state_dir=state, alerts=False)
     first = consume(settings, options=ConsumerOptions(group="g", batch_size=9, until_idle=True))
     dump = NxStore(state).canonical_dump()
-    (state / "graph" / "graph.pickle").unlink()
+    shutil.rmtree(state / "graph")
     replay = consume(settings, options=ConsumerOptions(group="g", batch_size=50, until_idle=True))
     assert replay.records == first.records
     assert NxStore(state).canonical_dump() == dump

@@ -165,15 +165,17 @@ def test_lookups_for_the_alert_blast_radius(tmp_path: Path) -> None:
     assert len(s.leased_blocks_within(first, last)) == 3
 
 
-def test_snapshot_holds_graph_and_offsets_together(tmp_path: Path) -> None:
+def test_a_batch_is_durable_once_applied_with_its_offsets(tmp_path: Path) -> None:
     s = store(tmp_path)
     s.apply_batch([lease(BLOCK, "H", "L", 1)], {("relationships", 0): 1}, "g")
     s.save()
     s.apply_batch([lease("198.51.101.0/24", "H", "L", 1)], {("relationships", 0): 2}, "g")
-    # a crash now loses the unsaved batch *and* its offset: the consumer re-reads it
+    # a crash now (no snapshot since the second batch): the journal still holds it and its offset
     crashed = store(tmp_path, "s")
-    assert crashed.stored_offsets("g") == {("relationships", 0): 1}
-    assert set(crashed.lease_edges) == {lease(BLOCK, "H", "L", 1).fact_key}
+    assert crashed.stored_offsets("g") == {("relationships", 0): 2}
+    assert set(crashed.lease_edges) == {lease(BLOCK, "H", "L", 1).fact_key, lease("198.51.101.0/24", "H", "L", 1).fact_key}
+    assert crashed.canonical_dump() == s.canonical_dump()
+    assert crashed.load_portfolio() == s.load_portfolio()
 
 
 def test_offset_conflict_when_the_batch_was_partly_applied(tmp_path: Path) -> None:
