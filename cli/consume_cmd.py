@@ -38,10 +38,13 @@ EXIT_STALLED = 3
                    "assigned yet, or the rest held by other members) before exiting with status 3.")
 @click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Consumer processes in the group (services backend): 2 keeps both cores of a 2-core machine busy.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535),
+              help="Serve /metrics (Prometheus), /healthz and /readyz on this port (env CHAINRISK_METRICS_PORT; default: no server).")
+@click.option("--metrics-host", help="Address the metrics server listens on (default 127.0.0.1; 0.0.0.0 to widen it).")
 @click.pass_context
 def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_size: int | None, group: str | None,
             state_dir: Path | None, metrics_interval: float, retries: int, retry_backoff: float, wait_timeout: float,
-            processes: int) -> None:
+            processes: int, metrics_port: int | None, metrics_host: str | None) -> None:
     """Apply ingested events to the graph, batch by batch, exactly once in effect."""
     from chainrisk.graph.config import ConfigError, load_settings
     from chainrisk.graph.consumer import ConsumerOptions, ConsumerStalled, ConsumerUnavailable
@@ -54,12 +57,16 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
     for noisy in ("kafka", "neo4j"):  # the consumer logs unavailability itself, once per attempt
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
-        settings = load_settings(backend=backend, batch_size=batch_size, consumer_group=group, state_dir=state_dir)
+        settings = load_settings(backend=backend, batch_size=batch_size, consumer_group=group, state_dir=state_dir,
+                                 metrics_port=metrics_port, metrics_host=metrics_host)
     except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable (never quoting a value)
         raise click.ClickException(f"configuration error: {exc}") from None
     if processes > 1:
         if settings.backend != "services":
             raise click.ClickException("--processes needs the services backend: the embedded graph has one writer")
+        if settings.metrics_port is not None:
+            raise click.ClickException("--metrics-port (or CHAINRISK_METRICS_PORT) serves one process: with --processes "
+                                       "run each consumer as its own `chainrisk consume` with its own port")
         sys.exit(run_processes(ctx, processes))
     stop = {"requested": False}
 
@@ -72,6 +79,17 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
     options = ConsumerOptions(group=settings.consumer_group, batch_size=settings.batch_size, until_idle=until_idle,
                               metrics_interval_s=metrics_interval, max_attempts=retries, backoff_s=retry_backoff,
                               wait_timeout_s=wait_timeout)
+    server = None
+    if settings.metrics_port is not None:
+        from chainrisk.graph.metrics import ConsumerMetrics, serve
+
+        options.monitor = ConsumerMetrics()
+        try:
+            server = serve(options.monitor, settings.metrics_host, settings.metrics_port)
+        except OSError as exc:
+            raise click.ClickException(f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc.strerror or exc}") from None
+        logging.getLogger("chainrisk.consumer").info("serving /metrics, /healthz and /readyz on http://%s:%d/",
+                                                     settings.metrics_host, server.port)
     try:
         stats = run(settings, options=options, should_stop=lambda: stop["requested"])
     except ConsumerUnavailable as exc:
@@ -82,6 +100,9 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
         sys.exit(EXIT_STALLED)
     except (StoreBusy, GraphStateError, StateDirError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        if server is not None:
+            server.close()
     click.echo(f"consumed {stats.summary()}")
 
 

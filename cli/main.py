@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "alerts": "chainrisk.cli.alerts_cmd:alerts",
     "queries": "chainrisk.cli.queries_cmd:queries",
     "generate": "chainrisk.cli.generate_cmd:generate",
+    "config": "chainrisk.cli.config_cmd:config",
 }
 
 

@@ -5,18 +5,20 @@ directory, or the file named by ``CHAINRISK_CONFIG``) > defaults. With nothing c
 embedded backend is used, so a newcomer needs no servers.
 
 Secrets (the Neo4j password, Kafka SASL password, webhook URL) are ``SecretStr``: they never appear
-in ``repr`` or logs.
+in ``repr`` or logs. ``chainrisk config show`` (:func:`effective_settings`) prints every setting
+with its source and every secret as ``***``.
 """
 from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 PASSWORD_FILE_NAME = "neo4j-password"
 
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
 
     # Consumer
     batch_size: int = Field(default=2000, ge=1)
+    # `chainrisk consume` serves /metrics, /healthz and /readyz on this port (graph/metrics.py); None = no server
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"  # loopback unless widened: the endpoints have no authentication
 
     # Alerts
     alerts: bool = True  # the consumer detects upstream holder changes
@@ -186,3 +191,54 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(validation_message(exc)) from None
+
+
+MASK = "***"  # what `config show` prints for a secret that is set: never its length or a prefix
+ENV_PREFIX = "CHAINRISK_"
+
+
+@dataclass(frozen=True)
+class EffectiveSetting:
+    """One setting as ``load_settings`` resolved it: its value (a secret masked) and where it came
+    from: ``flag`` (``detail`` = the flag), ``env`` (the variable), ``toml`` (the file) or ``default``."""
+
+    name: str
+    value: Any
+    source: Literal["flag", "env", "toml", "default"]
+    detail: str = ""
+    secret: bool = False
+
+
+def _is_secret(name: str, value: Any) -> bool:
+    annotation = str(Settings.model_fields[name].annotation)
+    return isinstance(value, SecretStr) or "SecretStr" in annotation
+
+
+def effective_settings(flags: dict[str, str] | None = None, **overrides: Any) -> list[EffectiveSetting]:
+    """Every field of :class:`Settings` as ``load_settings(**overrides)`` resolves it, with its
+    source, in declaration order. ``flags`` names the command-line flag of each override (for the
+    ``detail``). The environment and TOML are read by pydantic-settings' own sources, so the answer
+    follows the same rules (case, prefix, file) as the settings themselves."""
+    settings = load_settings(**overrides)
+    given = {k for k, v in overrides.items() if v is not None}
+    from_env = EnvSettingsSource(Settings)()
+    toml_path = _toml_path()
+    from_toml = TomlConfigSettingsSource(Settings, toml_file=toml_path)() if toml_path.is_file() else {}
+    out: list[EffectiveSetting] = []
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        secret = _is_secret(name, value)
+        shown: Any = (MASK if value is not None else None) if secret else value
+        if isinstance(shown, Path):
+            shown = str(shown)
+        if name in given:
+            source: Literal["flag", "env", "toml", "default"] = "flag"
+            detail = (flags or {}).get(name, "--" + name.replace("_", "-"))
+        elif name in from_env:
+            source, detail = "env", ENV_PREFIX + name.upper()
+        elif name in from_toml:
+            source, detail = "toml", str(toml_path.resolve())
+        else:
+            source, detail = "default", ""
+        out.append(EffectiveSetting(name, shown, source, detail, secret))
+    return out

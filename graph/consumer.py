@@ -18,12 +18,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chainrisk.graph.config import Settings
 from chainrisk.graph.eventlog.sources import DeadLetters, RawRecord, RecordSource
 from chainrisk.graph.stores.protocol import BatchResult, FactChange, GraphStore, OffsetConflict, PendingChanges, TopicPartition
 from chainrisk.ingest.events import Event, EventDecodeError, decode_event
+
+if TYPE_CHECKING:
+    from chainrisk.graph.metrics import ConsumerMetrics
 
 log = logging.getLogger("chainrisk.consumer")
 T = TypeVar("T")
@@ -90,6 +93,7 @@ class ConsumerOptions:
     max_attempts: int = 6  # per batch, for Neo4j / Kafka unavailable
     backoff_s: float = 1.0
     backoff_max_s: float = 30.0
+    monitor: ConsumerMetrics | None = None  # Prometheus metrics and readiness (graph/metrics.py), updated once per batch
     # until_idle: how long the graph may stay behind the topics' ends with nothing arriving for this
     # consumer (no partitions yet, or the rest held by other members) before it gives up
     wait_timeout_s: float = 120.0
@@ -150,13 +154,21 @@ def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, s
     ``options.max_attempts`` failures raises :class:`ConsumerUnavailable`."""
     delay = options.backoff_s
     retryable = retryable_errors()
+    monitor = options.monitor
     for attempt in range(1, options.max_attempts + 1):
         try:
-            return action()
+            result = action()
+            if attempt > 1 and monitor is not None:
+                monitor.recovered()
+            return result
         except retryable as exc:
             if isinstance(exc, LOCAL_FILE_ERRORS):
                 raise  # a file of this machine, not a server that is away: waiting does not help
+            if monitor is not None:
+                monitor.retrying(what, exc, attempt, options.max_attempts)
             if attempt == options.max_attempts:
+                if monitor is not None:
+                    monitor.stopped(f"{what} unavailable after {attempt} attempts: stopping")
                 raise ConsumerUnavailable(
                     f"{what} unavailable after {attempt} attempts ({type(exc).__name__}: {exc}); "
                     f"no offsets moved past the last applied batch - run `chainrisk consume` again when it is back"
@@ -290,9 +302,12 @@ def run_consumer(
     crash between the commit and the hook (the alerts engine is idempotent: exactly-once effect)."""
     stats = ConsumerStats()
     metrics = _Metrics(options.metrics_interval_s)
+    monitor = options.monitor
     started = time.monotonic()
     if on_changes is not None:
         stats.pending_handed_over = hand_over_pending(store, options.group, on_changes, options)
+    if monitor is not None:
+        monitor.running()
     ahead: Future[DecodedBatch] | None = None
     waiting = _Waiting(options)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrisk-decode") as decoder:
@@ -301,6 +316,8 @@ def run_consumer(
                 records = with_retries(lambda: _fill_batch(source, options), "Kafka", options)
                 if not records:
                     metrics.maybe_log(source, stats)
+                    if monitor is not None:
+                        monitor.maybe_lag(source)
                     if waiting.due():  # until_idle: every idle poll; else only when a waiting line may be due
                         behind = with_retries(source.behind, "Kafka", options)
                         if options.until_idle and behind == 0:
@@ -326,6 +343,8 @@ def run_consumer(
                     "graph store", options)
             except OffsetConflict as conflict:
                 stats.conflicts += 1
+                if monitor is not None:
+                    monitor.conflicts.inc()
                 log.warning("%s; re-reading from the stored offsets", conflict)
                 ahead = None
                 source.seek(with_retries(lambda: store.stored_offsets(options.group), "graph store", options))
@@ -335,12 +354,21 @@ def run_consumer(
                 log.info("%s", note)
             stats.add(result, batch.records, len(batch.dead))
             metrics.batch(batch.records, result.seconds)
+            if monitor is not None:
+                dead_by_topic: dict[str, int] = {}
+                for record, _reason in batch.dead:
+                    dead_by_topic[record.topic] = dead_by_topic.get(record.topic, 0) + 1
+                monitor.batch(result, batch.records, dead_by_topic)
+                monitor.maybe_lag(source)
             if on_changes is not None and result.changes:
                 with_retries(partial(on_changes, result.changes), "alert store", options)
             if result.pending_id is not None:
                 with_retries(partial(store.drop_pending_changes, options.group, result.pending_id), "graph store", options)
             metrics.maybe_log(source, stats)
     stats.seconds = time.monotonic() - started
+    if monitor is not None:
+        monitor.maybe_lag(source, force=True)
+        monitor.stopped("stopped: the consumer loop has ended")
     return stats
 
 
@@ -386,7 +414,7 @@ def consume(
         if on_changes is None and settings.alerts:
             from chainrisk.graph.alerts.engine import alert_hook
 
-            on_changes, close_alerts = alert_hook(settings, store)
+            on_changes, close_alerts = alert_hook(settings, store, on_alert=options.monitor.alert if options.monitor else None)
         try:
             stats = run_consumer(store, source, dead, options, on_changes=on_changes, should_stop=should_stop)
         finally:

@@ -91,8 +91,10 @@ def acknowledge(store: AlertStore, alert_id: str, note: str | None = None) -> di
     return alert
 
 
-def alert_hook(settings: Settings, store: AlertStore) -> tuple[Callable[[list[FactChange]], None], Callable[[], None]]:
-    """The consumer's ``on_changes`` hook for alerts on ``store``, and a function to close it."""
+def alert_hook(settings: Settings, store: AlertStore, on_alert: Callable[[str, str], None] | None = None,
+               ) -> tuple[Callable[[list[FactChange]], None], Callable[[], None]]:
+    """The consumer's ``on_changes`` hook for alerts on ``store``, and a function to close it.
+    ``on_alert(kind, status)`` is called for each alert raised or updated (the metrics)."""
     from chainrisk.graph.alerts.delivery import TopicDelivery, WebhookDelivery, fan_out
 
     topic = TopicDelivery(settings)
@@ -101,6 +103,8 @@ def alert_hook(settings: Settings, store: AlertStore) -> tuple[Callable[[list[Fa
 
     def on_changes(changes: list[FactChange]) -> None:
         for alert in engine.process(changes):
+            if on_alert is not None:
+                on_alert(alert.kind, alert.status)
             log.info("alert %s %s: %s %s -> %s, %d leased block(s) affected", alert.alert_id, alert.status, alert.kind,
                      alert.block, alert.new_party.name if alert.new_party else "-", len(alert.affected))
 

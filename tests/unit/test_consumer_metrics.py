@@ -1,0 +1,147 @@
+"""`chainrisk consume --metrics-port`: a long-running consumer on the embedded default serves
+/metrics (parsed with prometheus_client's own parser), /healthz and /readyz, and its counters move
+by exactly what the store applied."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from graph_events import mixed_events
+from metrics_http import get, scrape, wait_for
+
+from chainrisk.graph.backend import open_sink
+from chainrisk.graph.config import load_settings
+from chainrisk.graph.eventlog.embedded import EventLog
+from chainrisk.graph.metrics import ConsumerMetrics, serve
+from chainrisk.graph.stores.nx_store import NxStore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+POISON = [b"not json at all", b'{"schema_version": 2, "type": "lease_hop"}']
+
+
+def publish(state: Path, events: list) -> None:
+    sink = open_sink(load_settings(state_dir=state))
+    for event in events:
+        sink.publish(event)
+    sink.close()
+
+
+@pytest.fixture
+def consumer(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Callable[..., tuple[subprocess.Popen[str], int]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(state: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINRISK_")} | {"CHAINRISK_ALERTS": "false"} | (env or {})
+        proc = subprocess.Popen([sys.executable, "-m", "chainrisk.cli.main", "consume", "--state-dir", str(state),
+                                 "--metrics-port", str(port), "--batch-size", "16", *args],
+                                cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        return proc, port
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_metrics_and_health_of_a_long_running_embedded_consumer(tmp_path: Path, consumer) -> None:
+    state = tmp_path / "state"
+    events = mixed_events(3)
+    publish(state, events[:25])
+    EventLog(state / "log").append("relationships", POISON)
+    publish(state, events[25:])
+    expected = NxStore(tmp_path / "direct").apply_batch(events, {}, "g")
+    assert expected.applied and expected.stale and expected.duplicate  # the mix exercises every outcome
+    records = len(events) + len(POISON)
+
+    proc, port = consumer(state)
+    wait_for(lambda: scrape(port)[("chainrisk_records_read_total", ())] == records, "every record read", proc)
+    samples = scrape(port)
+    got = {name: samples[(f"chainrisk_events_{name}_total", ())] for name in ("applied", "retracted", "stale", "duplicate")}
+    assert got == {"applied": expected.applied, "retracted": expected.retracted, "stale": expected.stale, "duplicate": expected.duplicate}
+    assert samples[("chainrisk_events_dead_lettered_total", (("topic", "relationships"),))] == len(POISON)
+    assert samples[("chainrisk_batch_apply_seconds_count", ())] == samples[("chainrisk_batches_total", ())] > 0
+    wait_for(lambda: scrape(port)[("chainrisk_consumer_lag_records", ())] == 0, "lag 0", proc)
+    assert get(port, "/healthz") == (200, "ok\n")
+    assert get(port, "/readyz") == (200, "ready\n")
+    assert scrape(port)[("chainrisk_consumer_ready", ())] == 1
+    assert get(port, "/nothing")[0] == 404
+
+    # the same events again: every one a duplicate or stale, nothing applied; the counters move by exactly that
+    publish(state, events)
+    wait_for(lambda: scrape(port)[("chainrisk_records_read_total", ())] == records + len(events), "the replay read", proc)
+    after = scrape(port)
+    assert after[("chainrisk_events_applied_total", ())] == expected.applied
+    assert after[("chainrisk_events_retracted_total", ())] == expected.retracted
+    moved = sum(after[(f"chainrisk_events_{n}_total", ())] - samples[(f"chainrisk_events_{n}_total", ())] for n in ("stale", "duplicate"))
+    assert moved == len(events)
+    for (name, labels), _ in after.items():  # bounded labels only: never a prefix or a party
+        assert {key for key, _ in labels} <= {"topic", "kind", "status", "what", "le"}, (name, labels)
+
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"consumed {records + len(events)} records" in out
+
+
+def test_readyz_is_503_with_the_reason_until_the_consumer_runs_and_while_it_retries() -> None:
+    metrics = ConsumerMetrics()
+    server = serve(metrics, "127.0.0.1", 0)
+    try:
+        status, body = get(server.port, "/readyz")
+        assert status == 503 and body.startswith("starting")
+        assert get(server.port, "/healthz")[0] == 200
+        metrics.running()
+        assert get(server.port, "/readyz") == (200, "ready\n")
+        metrics.retrying("graph store", ConnectionRefusedError("refused"), 2, 6)
+        assert get(server.port, "/readyz") == (503, "graph store unavailable (ConnectionRefusedError), attempt 2/6: retrying\n")
+        assert scrape(server.port)[("chainrisk_retries_total", (("what", "graph store"),))] == 1
+        metrics.recovered()
+        assert get(server.port, "/readyz")[0] == 200
+    finally:
+        server.close()
+
+
+def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path, run_cli) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = run_cli("consume", "--until-idle", "--state-dir", str(tmp_path / "s"), "--metrics-port", str(port))
+    assert done.returncode == 1 and f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_metrics_port_with_several_processes_is_refused(tmp_path: Path, run_cli) -> None:
+    done = run_cli("consume", "--processes", "2", "--backend", "services", "--state-dir", str(tmp_path / "s"), "--metrics-port", "9400")
+    assert done.returncode == 1 and "serves one process" in done.stderr
+
+
+def test_readyz_is_503_while_the_graph_store_is_unreachable(tmp_path: Path, consumer, free_port: Callable[[], int]) -> None:
+    """Nothing listens on the Neo4j port: the consumer retries, /healthz stays 200 and /readyz says why it is not ready."""
+    proc, port = consumer(tmp_path / "s", "--backend", "services", "--retries", "20", "--retry-backoff", "0.2",
+                          env={"CHAINRISK_NEO4J_URI": f"bolt://127.0.0.1:{free_port()}", "CHAINRISK_NEO4J_PASSWORD": "unused"})
+    wait_for(lambda: get(port, "/readyz")[0] == 503 and "graph store unavailable" in get(port, "/readyz")[1], "503 graph store", proc)
+    assert get(port, "/healthz")[0] == 200
+    assert scrape(port)[("chainrisk_retries_total", (("what", "graph store"),))] >= 1
+    assert scrape(port)[("chainrisk_consumer_ready", ())] == 0
+
+
+def test_docs_name_exactly_the_exported_metrics() -> None:
+    """docs/consumer.md's metrics table and README's list name every metric the consumer exports, and no other."""
+    import re
+
+    exported = {family.name + ("_total" if family.type == "counter" else "") for family in ConsumerMetrics().registry.collect()}
+    table = set(re.findall(r"^\| `(chainrisk_\w+)`", (REPO_ROOT / "docs" / "consumer.md").read_text(), re.M))
+    readme = (REPO_ROOT / "README.md").read_text()
+    operating = readme[readme.index("## Operating it"):readme.index("## Neo4j Browser")]
+    assert table == exported
+    assert set(re.findall(r"`(chainrisk_\w+)", operating)) == exported
