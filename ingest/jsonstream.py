@@ -209,6 +209,19 @@ class JsonObjectStream:
             else:
                 raise JsonLayoutError(self.line, f"expected ',' or '}}' after the value of {key!r}, found {following or 'the end of the file'!r}")
 
+    def read_past(self, key: str) -> None:
+        """Read past the value of ``key`` at the cursor (after :meth:`peek`): an array element by
+        element (in constant memory), anything else whole. Raises :class:`JsonLayoutError` when it
+        is not valid JSON."""
+        if self.peek() == "[":
+            for _ in self.elements():
+                pass
+            return
+        try:
+            self.value()
+        except ValueError as exc:
+            raise JsonLayoutError(self.line, f"broken value of {key!r}: {exc}") from None
+
     def elements(self) -> Iterator[tuple[int, Any] | BadElement]:
         """(line, element) for each element of the array at the cursor, or :class:`BadElement`.
         After a bad element, reading resumes with the next line."""

@@ -154,14 +154,8 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[HolderTransfer | Rejec
                     for item in record_events(record, index, ctx, src, line):
                         published += isinstance(item, HolderTransfer)
                         yield item
-            elif stream.peek() == "[":
-                for _ in stream.elements():
-                    pass
             else:
-                try:
-                    stream.value()
-                except ValueError as exc:
-                    raise JsonLayoutError(stream.line, f"broken value of {key!r}: {exc}") from None
+                stream.read_past(key)
     except JsonLayoutError as exc:
         if not found:
             raise SourceError(f"{unknown}; line {exc.line}: {exc.reason}") from None

@@ -265,14 +265,8 @@ def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject |
                     content_date = None
                 observed_at = observed_at_for(ctx, content_date, src.path)
                 yield from _json_elements(stream, ctx, json_source_name(metadata), observed_at)
-            elif stream.peek() == "[":  # aspas, bgpsec_keys, nonfunc_cas...: not VRPs
-                for _ in stream.elements():
-                    pass
-            else:
-                try:
-                    stream.value()
-                except ValueError as exc:
-                    raise JsonLayoutError(stream.line, f"broken value of {key!r}: {exc}") from None
+            else:  # aspas, bgpsec_keys, nonfunc_cas...: not VRPs
+                stream.read_past(key)
     except JsonLayoutError as exc:
         if not found_roas:
             raise SourceError(f"{ctx.reference}:{exc.line}: not a VRP export: {exc.reason}") from None
