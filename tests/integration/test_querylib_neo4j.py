@@ -142,6 +142,10 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     "alerts": [
         ({"status": "resolved"}, []),  # the open ones: test_open_alerts_with_their_blast_radius
     ],
+    "snapshot-changes": [
+        # the risk graph holds no full snapshot: test_snapshots_services runs this query on two exports
+        ({"fact_type": "vrp", "scope": "ripe", "on_date": "2025-07-20"}, []),
+    ],
 }
 
 CASES = [(name, params, rows) for name, cases in EXPECTED.items() for params, rows in cases]

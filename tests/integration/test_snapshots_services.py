@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from snapshot_files import BLOCK, OTHER_ROA, ROA, filler_roas, ingest, vrp_export, write_register
 
 from chainrisk.cli.main import cli
+from chainrisk.graph.browser.library import bind_parameters, load_library, run_query
 from chainrisk.graph.config import Settings
 from chainrisk.graph.consumer import ConsumerOptions, consume
 from chainrisk.graph.eventlog.kafka_io import KafkaSink
@@ -103,6 +104,15 @@ def test_a_withdrawn_roa_through_kafka_and_neo4j(settings: Settings, neo: NeoSto
     dump = neo.canonical_dump()
     expected = expected_dump(tmp_path, register + first, second)
     assert dump == expected, diff(dump, expected)
+    # what the Browser library's "snapshot-changes" shows for the trust anchor that day
+    query = load_library().get("snapshot-changes")
+    params = bind_parameters(query, {"fact_type": "vrp", "scope": "ripe", "on_date": "2025-07-20"})
+    columns, rows = run_query(neo.driver, neo.database, query, params)
+    shown = [dict(zip(columns, row)) for row in rows]
+    assert [(r["status"], r["events"], r["retracted"]) for r in shown] == [("complete", 42, 0), ("complete", 31, 11)]
+    assert [r["reference"].rsplit("/", 1)[-1] for r in shown] == ["a.json", "b.json"]
+    assert shown[1]["supersedes"] == shown[0]["observed_at"]
+    assert f"vrp|{BLOCK}|24|64500|ripe" in shown[1]["retracted_facts"] and len(shown[1]["retracted_facts"]) == 11
 
 
 def test_a_truncated_export_retracts_nothing_and_order_does_not_matter(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
