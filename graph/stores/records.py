@@ -25,6 +25,7 @@ FACT_LABEL: dict[str, str] = {
     "holder_transfer": "Transfer",
     "delegation": "Delegation",
     "vrp": "Vrp",
+    "nonfunctional_ca": "NonfunctionalCa",
     "route_origin": "BgpRoute",
     "blocklist_entry": "Listing",
 }
