@@ -81,7 +81,7 @@ def _held(portfolio: Portfolio, holders: dict[str, str]) -> Iterator[tuple[str, 
                 yield d.block, holders[key]
 
 
-def _minus(prefix: str, leased: Iterable[str]) -> list[str]:
+def subtract(prefix: str, leased: Iterable[str]) -> list[str]:
     """``prefix`` less the ``leased`` blocks (each inside it), as the fewest CIDR blocks in address
     order. Sorted by first address then length, a block nested in one before it starts before the
     cursor and leaves no gap."""
@@ -131,7 +131,7 @@ def idle_space(portfolio: Portfolio, analysis: PortfolioAnalysis) -> list[IdleSp
         inside = [b for b in leased.overlapping(first, length) if prefix_ints(b)[1] >= length]
         if any(b == prefix for b in inside):
             continue
-        for idle in _minus(prefix, inside):
+        for idle in subtract(prefix, inside):
             i_first, i_length = prefix_ints(idle)
             seen = [r for r in routes.overlapping(i_first, i_length) if prefix_ints(r.split(" ", 1)[0])[1] >= length]
             out.append(IdleSpace(idle, holder, prefix, prefix_size(i_length), tuple(sorted(set(seen))),

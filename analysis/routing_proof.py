@@ -24,9 +24,12 @@ from chainrisk.common.prefixes import prefix_ints
 ROA_LAPSE_HORIZON = timedelta(hours=24)
 # registry names (registration ``registry``, delegated-stats registry) -> the RIR; each of the five
 # RIRs runs an IRR of its own whose route objects it authorises against its registry (RIPE, APNIC,
-# AFRINIC, ARIN and LACNIC IRR); RADB, RIPE-NONAUTH and the others accept objects for any space
-RIR_OF_REGISTRY = {"afrinic": "afrinic", "apnic": "apnic", "arin": "arin", "lacnic": "lacnic", "ripe": "ripe", "ripencc": "ripe"}
-IRR_OF_RIR = {"afrinic": "afrinic", "apnic": "apnic", "arin": "arin", "lacnic": "lacnic", "ripe": "ripe"}
+# AFRINIC, ARIN and LACNIC IRR); RADB, RIPE-NONAUTH and the others accept objects for any space.
+# ``synthetic`` is the generator's registry (synthetic/): it stands for such an RIR, its
+# ``SYNTHETIC-NONAUTH`` store for a non-authoritative one
+RIR_OF_REGISTRY = {"afrinic": "afrinic", "apnic": "apnic", "arin": "arin", "lacnic": "lacnic", "ripe": "ripe", "ripencc": "ripe",
+                   "synthetic": "synthetic"}
+IRR_OF_RIR = {"afrinic": "afrinic", "apnic": "apnic", "arin": "arin", "lacnic": "lacnic", "ripe": "ripe", "synthetic": "synthetic"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ DEMO_FILES = (
     ("registry", "rpsl"),
     ("transfers", "transfers"),
     ("vrps", "vrps"),
+    ("vrps_jsonext", "vrps"),
     ("pfx2as", "pfx2as"),
     ("drop", "blocklist"),
 )
