@@ -421,7 +421,7 @@ def routing_proof_findings(result: BlockResult) -> list[tuple[str, str, tuple[ob
                       ("; ".join(result.nonfunctional_cas),)))
     if result.roa_lapsing:
         found.append(("roa-lapsing", "every VRP making AS{} Valid expires by {}, soon after its export was built: {}",
-                      (result.lessee_asn, result.roa_expires, "; ".join(result.valid_vrps))))
+                      (result.lessee_asn, result.roa_expires.isoformat() if result.roa_expires else None, "; ".join(result.valid_vrps))))
     if result.loose_maxlength_vrps:
         found.append(("roa-loose-maxlength", "AS{} is Valid only through {}, whose maxLength is longer than /{} "
                       "(RFC 9319: a forged-origin sub-prefix hijack validates too)",

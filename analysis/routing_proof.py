@@ -94,7 +94,7 @@ def routing_proof(covering_vrps: Sequence[VrpRecord], length: int, asn: int | No
     valid = tuple(v for v in covering_vrps if v.asn == asn and asn != 0 and length <= v.max_length)
     expires, lapse = lapsing(valid, horizon)
     loose = valid if valid and all(v.max_length > length for v in valid) else ()
-    registries = tuple(sorted({r.registry for r in route_objects if r.origin_asn == asn}))
+    registries = tuple(sorted({r.registry.lower() for r in route_objects if r.origin_asn == asn}))
     rir = rirs[-1] if rirs else None
     own_irr = IRR_OF_RIR.get(rir) if rir else None
     weak = None if not registries or own_irr is None else own_irr not in registries

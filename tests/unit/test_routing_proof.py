@@ -80,7 +80,7 @@ def test_roa_lapsing_when_every_valid_vrp_expires_within_the_horizon_of_the_buil
     result, _ = analyse(lapsing)
     assert result.rov_state == "Valid" and result.roa_lapsing is True and result.roa_expires == soon
     assert codes(result) == ["roa-lapsing"]
-    assert flag(result, "roa-lapsing") == ("roa-lapsing: every VRP making AS64500 Valid expires by 2026-11-01 08:00:00+00:00, soon after "
+    assert flag(result, "roa-lapsing") == ("roa-lapsing: every VRP making AS64500 Valid expires by 2026-11-01T08:00:00+00:00, soon after "
                                            "its export was built: 198.51.0.0/16-24 AS64500 (ripe); 198.51.100.0/24-24 AS64500 (ripe)")
     # a horizon shorter than 20 hours: not lapsing; one VRP that holds for a week: not lapsing
     assert analyse(lapsing, timedelta(hours=12))[0].roa_lapsing is False
