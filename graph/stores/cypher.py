@@ -225,8 +225,10 @@ def _link_clause(link: Link) -> str:
 
 def create_facts(event_type: str) -> str:
     """Create fact nodes of one type with their links; rows: ``{props, links: {REL: [identity]}}``."""
-    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]} {_literal_map(event_type, 'r.props')})", "WITH n, r"]
-    lines += [_link_clause(link) for link in LINKS[event_type]]
+    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]} {_literal_map(event_type, 'r.props')})"]
+    if LINKS[event_type]:  # a query cannot end with WITH: a type without links stops at the CREATE
+        lines.append("WITH n, r")
+        lines += [_link_clause(link) for link in LINKS[event_type]]
     return "\n".join(lines)
 
 
