@@ -3,9 +3,9 @@ URL, a failing webhook never stops the consumer, and validation errors never pri
 from __future__ import annotations
 
 import logging
-import time
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
