@@ -160,27 +160,30 @@ def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, s
     delay = options.backoff_s
     retryable = retryable_errors()
     monitor = options.monitor
+    failed = what
     for attempt in range(1, options.max_attempts + 1):
         try:
             result = action()
             if attempt > 1 and monitor is not None:
-                monitor.recovered(what)
+                monitor.recovered(failed)
             return result
         except retryable as exc:
             if isinstance(exc, LOCAL_FILE_ERRORS):
                 raise  # a file of this machine, not a server that is away: waiting does not help
+            # a Kafka poll calls the graph store too (seeking to the stored offsets on assignment): name the server that failed
+            failed = "graph store" if type(exc).__module__.startswith("neo4j") else what
             if monitor is not None:
-                monitor.retrying(what, exc, attempt, options.max_attempts)
+                monitor.retrying(failed, exc, attempt, options.max_attempts)
             if attempt == options.max_attempts:
                 if monitor is not None:
-                    monitor.stopped(f"{what} unavailable after {attempt} attempts: stopping")
+                    monitor.stopped(f"{failed} unavailable after {attempt} attempts: stopping")
                 raise ConsumerUnavailable(
-                    f"{what} unavailable after {attempt} attempts ({type(exc).__name__}: {exc}); "
+                    f"{failed} unavailable after {attempt} attempts ({type(exc).__name__}: {exc}); "
                     f"no offsets moved past the last applied batch - run `chainrisk consume` again when it is back"
                 ) from exc
             log.warning("%s unavailable (%s: %s); attempt %d/%d, retrying in %.0f s; offsets stay at the last applied batch",
-                        what, type(exc).__name__, exc, attempt, options.max_attempts, delay,
-                        extra={"what": what, "attempt": attempt, "attempts": options.max_attempts})
+                        failed, type(exc).__name__, exc, attempt, options.max_attempts, delay,
+                        extra={"what": failed, "attempt": attempt, "attempts": options.max_attempts})
             sleep(delay)
             delay = min(delay * 2, options.backoff_max_s)
     raise AssertionError("unreachable")

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 from graph_events import mixed_events
-from metrics_http import get, scrape, wait_for
+from metrics_http import Samples, by_type, get, outcomes_one_by_one, scrape, wait_for
 
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.backend import open_sink
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.eventlog.embedded import EventLog
 from chainrisk.graph.metrics import OUTCOMES, ConsumerMetrics, serve
-from chainrisk.graph.stores.nx_store import NxStore
-from chainrisk.ingest.events import INGEST_TOPICS, TOPIC_OF_TYPE
+from chainrisk.ingest.events import INGEST_TOPICS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POISON = [b"not json at all", b'{"schema_version": 2, "type": "lease_hop"}']
@@ -103,33 +102,6 @@ def test_metrics_and_health_of_a_long_running_embedded_consumer(tmp_path: Path, 
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"consumed {records + len(events)} records" in out
-
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def outcomes_one_by_one(folder: Path, events: list) -> dict[tuple[str, str, str], int]:
-    """(topic, type, outcome) -> events, applying one event per batch and reading its outcome off the
-    batch's four totals: independent of how a store counts a batch by type."""
-    store = NxStore(folder)
-    out: dict[tuple[str, str, str], int] = {}
-    for event in events:
-        result = store.apply_batch([event], {}, "g")
-        (outcome,) = [name for name in OUTCOMES if getattr(result, name)]
-        key = (TOPIC_OF_TYPE[event.type], event.type, outcome)
-        out[key] = out.get(key, 0) + 1
-    store.close()
-    return out
-
-
-def by_type(samples: Samples) -> dict[tuple[str, str, str], int]:
-    out = {}
-    for (name, labels), value in samples.items():
-        outcome = name.removeprefix("chainrisk_events_").removesuffix("_total")
-        if outcome in OUTCOMES and value:
-            got = dict(labels)
-            out[(got["topic"], got["type"], outcome)] = int(value)
-    return out
 
 
 def total(samples: Samples, outcome: str) -> float:
