@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from graph_events import mixed_events
+from kafka_events import publish
 from metrics_http import by_type, get, outcomes_one_by_one, scrape, wait_for
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.eventlog.kafka_io import KafkaSink
 from chainrisk.graph.stores.neo4j_store import NeoStore
 from chainrisk.ingest.events import INGEST_TOPICS
 
@@ -26,22 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def settings(isolated_services: Callable[..., Settings]) -> Settings:
     return isolated_services("metrics", alerts=False)
-
-
-@pytest.fixture
-def neo(settings: Settings) -> Iterator[NeoStore]:
-    store = NeoStore(settings)
-    store.ensure_schema()
-    store.wipe()
-    yield store
-    store.close()
-
-
-def publish(settings: Settings, events: list) -> None:
-    sink = KafkaSink(settings, quiet=True)
-    for event in events:
-        sink.publish(event)
-    sink.close()
 
 
 def test_metrics_of_a_long_running_services_consumer(settings: Settings, neo: NeoStore, tmp_path: Path, free_port) -> None:
