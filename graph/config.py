@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"  # loopback unless widened: the endpoints have no authentication
     log_format: LogFormat = "text"  # text lines, or one JSON object per line (common/logs.py)
 
+    # Analysis: a VRP expiring within this many hours of its export's build time is lapsing (roa-lapsing)
+    roa_lapse_hours: float = Field(default=24.0, gt=0)
+
     # Alerts
     alerts: bool = True  # the consumer detects upstream holder changes
     webhook_url: SecretStr | None = None  # http(s)://host/...; checked at start, never printed
