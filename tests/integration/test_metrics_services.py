@@ -133,3 +133,45 @@ def test_readyz_follows_neo4j_stopped_and_back(settings: Settings, own_neo4j: Se
             proc.kill()
             proc.communicate()
         log.close()
+
+
+def test_readyz_is_503_while_no_partition_is_assigned(services_settings: Settings, isolated_services: Callable[..., Settings],
+                                                      tmp_path: Path, free_port: Callable[[], int]) -> None:
+    """Two consumers in one group over topics of one partition each: the assignor gives all three to
+    one member, the other answers 503 "no partitions assigned"; once the first stops, the second is
+    given them (after the stopped member's session expires) and answers 200. No event is published:
+    Neo4j is only read (the stored offsets)."""
+    from chainrisk.graph.eventlog.kafka_io import KafkaSink
+
+    settings = isolated_services("metrics-parts", alerts=False, topic_partitions=1)
+    KafkaSink(settings, quiet=True).close()  # the topics, one partition each
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINRISK_")} | {
+        "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false", "CHAINRISK_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CHAINRISK_NEO4J_URI": settings.neo4j_uri, "CHAINRISK_NEO4J_PASSWORD_FILE": str(services_settings.password_file())}
+    procs: dict[int, subprocess.Popen[str]] = {}
+    try:
+        for n in range(2):
+            port = free_port()
+            procs[port] = subprocess.Popen(
+                [sys.executable, "-m", "chainrisk.cli.main", "consume", "--backend", "services", "--group", settings.consumer_group,
+                 "--state-dir", str(tmp_path / f"state{n}"), "--metrics-port", str(port)],
+                cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assigned = lambda port: scrape(port).get(("chainrisk_consumer_assigned_partitions", ()))  # noqa: E731
+        first = next(iter(procs.values()))
+        wait_for(lambda: sorted(assigned(p) or 0 for p in procs) == [0, 3], "three partitions given to one member", first, timeout=120)
+        holder, idle = sorted(procs, key=lambda p: -(assigned(p) or 0))
+        wait_for(lambda: get(idle, "/readyz")[0] == 503, "503 on the member without partitions", procs[idle])
+        status, reason = get(idle, "/readyz")
+        assert reason.startswith("no partitions assigned"), reason
+        assert scrape(idle)[("chainrisk_consumer_ready", ())] == 0
+        assert get(holder, "/readyz") == (200, "ready\n")
+
+        procs[holder].send_signal(signal.SIGTERM)
+        assert procs[holder].wait(timeout=60) == 0
+        wait_for(lambda: get(idle, "/readyz") == (200, "ready\n"), "200 once the partitions are reassigned", procs[idle], timeout=120)
+        assert assigned(idle) == 3
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
