@@ -3,8 +3,8 @@ lifecycle for them. Pure: rows and events in, alerts out; the engine that reads 
 alerts and delivers is ``graph/alerts/engine.py`` (``AlertEngine.process_results``).
 
 Input: a block's results as the write-back stores them (``analysis.writeback.analysis_rows``: the
-:data:`RISK_FIELDS` of its block row) plus ``spofs``, its single points of failure as
-``[party key, party name]`` pairs in position order (0 = holder side) - :func:`result_rows` builds
+:data:`RISK_FIELDS` of its block row; other properties are ignored) plus ``spofs``, the party keys
+of its single points of failure in position order (0 = holder side) - :func:`result_rows` builds
 these from a fresh analysis, ``GraphStore.stored_results`` reads the same shape back.
 
 Alert types (``RiskRule.kind``), each with one open alert entry per (type, block, subject):
@@ -41,7 +41,7 @@ import hashlib
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Protocol
 
 from chainrisk.analysis.holder_changes import Evidence
@@ -55,13 +55,16 @@ MAX_EVIDENCE = 100  # evidence entries kept per alert (a whole snapshot may touc
 MAX_BLOCK_EVIDENCE = 10  # event ids kept per affected block
 # the block-row properties the rules read (with ``spofs``); what ``GraphStore.stored_results`` returns
 RISK_FIELDS = ("lessee", "rov_state", "rov_reason", "bgp_seen", "secured_until", "renewal_gaps", "listed", "data_errors",
-               "analysed_at")
+               "analysed_at", "analysed_as_of")
 
 Row = Mapping[str, Any]
 
 
 class EvidenceEvent(Protocol):
-    """What the rules need of an event (every ``ingest.events`` event has it)."""
+    """What the rules need of an event (every ``ingest.events`` event has it). A ``provenance``
+    attribute (``ingest.events.Provenance``) is read when present: the evidence's source, file, line
+    and data date, and the cause (snapshot or file); without one (a fact touch naming type, block,
+    op and id only) the cause is the event type and the date the reference date."""
 
     @property
     def type(self) -> str: ...
@@ -75,19 +78,18 @@ class EvidenceEvent(Protocol):
     @property
     def event_id(self) -> str: ...
 
-    @property
-    def provenance(self) -> Provenance: ...
-
 
 # --- the rules -----------------------------------------------------------------------------------
 
 def _day(row: Row, as_of: date) -> date:
-    """The day a stored row's date-dependent figures were judged against: its ``analysed_at`` date,
-    but never later than ``as_of`` (an analysis run with an earlier reference date)."""
-    stamp = row.get("analysed_at")
-    if not stamp:
-        return as_of
-    day = datetime.fromisoformat(stamp).date() if isinstance(stamp, str) else stamp.date()
+    """The day a stored row's date-dependent figures were judged against: its ``analysed_as_of``
+    (else the date of its ``analysed_at``, else ``as_of``), never later than ``as_of``."""
+    day = _date(row.get("analysed_as_of"))
+    if day is None:
+        stamp = row.get("analysed_at")
+        if not stamp:
+            return as_of
+        day = datetime.fromisoformat(stamp).date() if isinstance(stamp, str) else stamp.date()
     return min(day, as_of)
 
 
@@ -101,11 +103,11 @@ def _rov_figure(row: Row, _s: str, _day: date, _h: int) -> str:
 
 
 def _spofs(row: Row, _day: date, _h: int) -> dict[str, str]:
-    return {key: name for key, name in row.get("spofs") or ()}
+    return {key: key for key in row.get("spofs") or ()}
 
 
 def _spof_figure(row: Row, subject: str, _day: date, _h: int) -> str:
-    keys = [key for key, _ in row.get("spofs") or ()]
+    keys = list(row.get("spofs") or ())
     return f"SPOF at position {keys.index(subject)} of {len(keys)}" if subject in keys else "not a SPOF"
 
 
@@ -161,6 +163,12 @@ def _always(_row: Row) -> bool:
     return True
 
 
+def _figures_known(before: Row) -> bool:
+    """A row with data errors has no chain figures: its SPOFs, gaps and dates appearing again once
+    the error is fixed are not a change."""
+    return not before.get("data_errors")
+
+
 @dataclass(frozen=True)
 class RiskRule:
     """One alert type: the subjects for which its condition holds in a row (subject -> display
@@ -175,11 +183,11 @@ class RiskRule:
 
 RULES: tuple[RiskRule, ...] = (
     RiskRule("rov_left_valid", _rov, _rov_figure, lambda before: before.get("rov_state") == VALID),
-    RiskRule("new_spof", _spofs, _spof_figure),
-    RiskRule("secured_until_near", _near, _near_figure),
+    RiskRule("new_spof", _spofs, _spof_figure, _figures_known),
+    RiskRule("secured_until_near", _near, _near_figure, _figures_known),
     RiskRule("listed", _listed, _listed_figure),
     RiskRule("origin_not_in_bgp", _not_in_bgp, _bgp_figure, lambda before: before.get("bgp_seen") is True),
-    RiskRule("renewal_gap", _members("renewal_gaps"), _member_figure("renewal_gaps", "no renewal gap")),
+    RiskRule("renewal_gap", _members("renewal_gaps"), _member_figure("renewal_gaps", "no renewal gap"), _figures_known),
     RiskRule("data_error", _members("data_errors"), _member_figure("data_errors", "no data error")),
 )
 RISK_KINDS = frozenset(rule.kind for rule in RULES)
@@ -212,16 +220,16 @@ class RiskChanges:
     cleared: list[RiskChange] = field(default_factory=list)
 
 
-def result_rows(block_rows: Iterable[Row], spof_rows: Iterable[Row], party_names: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def result_rows(block_rows: Iterable[Row], spof_rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
     """``{prefix: row}`` for :func:`risk_changes` from ``analysis_rows`` output: each block row's
-    :data:`RISK_FIELDS` and its ``spofs`` as ``[key, name]`` pairs in position order (the shape
-    ``GraphStore.stored_results`` reads back)."""
+    :data:`RISK_FIELDS` and its ``spofs`` (party keys in position order), the shape
+    ``GraphStore.stored_results`` reads back."""
     rows: dict[str, dict[str, Any]] = {}
     for row in block_rows:
         rows[row["prefix"]] = {name: row.get(name) for name in RISK_FIELDS} | {"spofs": []}
     for spof in sorted(spof_rows, key=lambda s: (s["block"], s["position"])):
         if spof["block"] in rows:
-            rows[spof["block"]]["spofs"].append([spof["party"], party_names.get(spof["party"], spof["party"])])
+            rows[spof["block"]]["spofs"].append(spof["party"])
     return rows
 
 
@@ -245,29 +253,36 @@ def analysis_run_event(source: str, reference: str, at: datetime, detail: str) -
                     Provenance(source=source, reference=reference, observed_at=at, ingested_at=at), detail)
 
 
-def evidence_of(event: EvidenceEvent) -> Evidence:
-    """An event as alert evidence (where it came from, its id, its data date, what it did)."""
-    p = event.provenance
+def evidence_of(event: EvidenceEvent, as_of: date) -> Evidence:
+    """An event as alert evidence (where it came from, its id, its data date - ``as_of`` when it has
+    no provenance - and what it did)."""
     detail = getattr(event, "detail", None) or f"{event.type} {event.block} {'retracted' if event.op == 'retract' else 'asserted'}"
+    p: Provenance | None = getattr(event, "provenance", None)
+    if p is None:
+        return Evidence(event.type, event.block, None, None, event.event_id, datetime.combine(as_of, time(), timezone.utc), detail)
     return Evidence(p.source, p.reference, p.line, p.offset, event.event_id, p.observed_at, detail)
 
 
 def cause_of(event: EvidenceEvent) -> str:
     """What one cause of many blocks' changes is: the full snapshot the event belongs to (or, on a
-    retract, that retracted it), else the file it came from."""
-    p = event.provenance
+    retract, that retracted it), else the file it came from (without provenance: its type)."""
+    p: Provenance | None = getattr(event, "provenance", None)
+    if p is None:
+        return f"{event.type} events"
     return f"snapshot {p.snapshot}" if p.snapshot else f"{p.source} {p.reference}"
 
 
 def risk_changes(before: Mapping[str, Row], after: Mapping[str, Row], events: Sequence[EvidenceEvent], as_of: date,
-                 horizon_days: int = DEFAULT_HORIZON_DAYS) -> RiskChanges:
+                 horizon_days: int = DEFAULT_HORIZON_DAYS, party_names: Mapping[str, str] | None = None) -> RiskChanges:
     """The conditions that started and stopped holding between ``before`` (the blocks' stored rows,
     prefix -> row, absent = no results) and ``after`` (their new rows; absent = no longer leased),
     judged on ``as_of`` (``before`` rows on their own ``analysed_at`` date, never later than
     ``as_of``) with the secured-until horizon ``horizon_days``. ``events``: the evidence (the
     batch's events); a block's evidence and causes are the events whose prefix overlaps it (all of
     them when none does; at least one event is needed when anything changed - a run with no
-    event passes a :func:`analysis_run_event`). Ordered by block, rule, subject."""
+    event passes a :func:`analysis_run_event`). ``party_names``: key -> name, to name a new SPOF
+    (else its key). Ordered by block, rule, subject."""
+    names = party_names or {}
     index = OverlapIndex((e.block, e) for e in events)
     everything = list(events)
     out = RiskChanges()
@@ -282,18 +297,21 @@ def risk_changes(before: Mapping[str, Row], after: Mapping[str, Row], events: Se
             now = rule.subjects(new, as_of, horizon_days) if new is not None else {}
             if now.keys() - was.keys() and rule.raisable(old):
                 found.extend((rule, s, now[s], True) for s in sorted(now.keys() - was.keys()))
+            # a condition may have come to hold by the date alone (raised then from these very figures)
+            was = was | rule.subjects(old, as_of, horizon_days) if old_day != as_of else was
             found.extend((rule, s, was[s], False) for s in sorted(was.keys() - now.keys()))
         if not found:
             continue
         related = index.overlapping(*prefix_ints(prefix)) or everything
         if not related:
             raise ValueError(f"{prefix}: results changed but no evidence was given (pass the events, or an analysis_run_event)")
-        related.sort(key=lambda e: (e.provenance.observed_at, e.event_id))
-        evidence = tuple(evidence_of(e) for e in related)
+        evidence = tuple(sorted((evidence_of(e, as_of) for e in related), key=lambda e: (e.observed_at, e.event_id)))
         causes = tuple(sorted({cause_of(e) for e in related}))
         lessee = (new or old).get("lessee")
         for rule, subject, name, raised in found:
             after_figure = rule.figure(new, subject, as_of, horizon_days) if new is not None else "no longer a leased block"
+            if rule.kind == "new_spof":
+                name = names.get(subject, subject)
             change = RiskChange(rule.kind, prefix, subject, name, lessee, rule.figure(old, subject, old_day, horizon_days),
                                 after_figure, evidence, causes)
             (out.raised if raised else out.cleared).append(change)

@@ -51,6 +51,7 @@ def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[li
             "data_errors": list(r.data_errors) or None,
             "risk_score": r.risk_score,
             "analysed_at": stamp,
+            "analysed_as_of": analysis.as_of,
         })
         for position, key in enumerate(r.spof_keys):
             spof_rows.append({"party": key, "block": r.block, "position": position, "lessee": r.lessee})

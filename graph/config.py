@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"  # loopback unless widened: the endpoints have no authentication
 
     # Alerts
-    alerts: bool = True  # the consumer detects upstream holder changes
+    alerts: bool = True  # the consumer detects upstream holder changes; `chainrisk analyze` raises risk-change alerts
+    alert_horizon_days: int = Field(default=30, ge=0)  # secured-until this close to the reference date raises an alert
     webhook_url: SecretStr | None = None  # http(s)://host/...; checked at start, never printed
 
     @field_validator("webhook_url")

@@ -47,6 +47,7 @@ def alert_props(alert: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in props.items() if v is not None and v != []}
 
 
-def affected_links(alert: dict[str, Any]) -> list[tuple[str, int]]:
-    """``(block, depth)`` of each AFFECTS link of the alert."""
-    return [(a["block"], a["depth"]) for a in alert["affected"]]
+def affected_links(alert: dict[str, Any]) -> list[tuple[str, int | None]]:
+    """``(block, depth)`` of each AFFECTS link of the alert (depth None: a risk alert's block,
+    whose link has no depth)."""
+    return [(a["block"], a.get("depth")) for a in alert["affected"]]
