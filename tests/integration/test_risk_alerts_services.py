@@ -101,6 +101,27 @@ def test_each_risk_alert_is_raised_resolved_and_not_raised_twice_on_kafka_and_ne
     strip = lambda rows: {p: {k: v for k, v in r.items() if k != "analysed_at"} for p, r in rows.items()}  # noqa: E731
     assert strip(results) == strip(embedded.stored_results(None))
 
+    # the Browser library: every risk alert resolved, one per type; what changed on the last day
+    from neo4j import GraphDatabase
+
+    from chainrisk.graph.browser.library import bind_parameters, load_library, run_query
+
+    library = load_library()
+    driver = GraphDatabase.driver(services.neo4j_uri, auth=(services.neo4j_user, services.resolve_neo4j_password()))
+    try:
+        query = library.get("alerts-by-type")
+        _, rows = run_query(driver, services.neo4j_database, query, bind_parameters(query, {"status": "resolved"}))
+        by_type = {r[0]: r[1:3] for r in rows}
+        assert {t: by_type[t] for t in RISK_KINDS} == {t: [1, 6 if t == "listed" else 2 if t == "rov_left_valid" else 1]
+                                                      for t in RISK_KINDS}
+        query = library.get("changes-since")
+        _, rows = run_query(driver, services.neo4j_database, query, bind_parameters(query, {"since": "2026-01-01"}))
+        rov = next(r for r in rows if r[1] == "rov_left_valid")
+        assert rov[5] == [f"{B1}: Valid -> Valid", "240.20.4.0/24: Valid -> Valid"]  # cleared: the figure they went back to
+        assert rov[8] == ["chainrisk analyze full analysis as of 2026-03-01"]
+    finally:
+        driver.close()
+
     published = [a for a in _published(services) if is_risk_alert(a)]
     assert {a["id"]: a for a in published} == {a["id"]: a for a in stored}  # the latest version of each is what is stored
     assert len(published) == sum(len(s.expected) for s in steps())  # each touched alert published once per step
