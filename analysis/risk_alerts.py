@@ -54,7 +54,7 @@ DEFAULT_HORIZON_DAYS = 30
 MAX_EVIDENCE = 100  # evidence entries kept per alert (a whole snapshot may touch thousands of blocks)
 MAX_BLOCK_EVIDENCE = 10  # event ids kept per affected block
 # the block-row properties the rules read (with ``spofs``); what ``GraphStore.stored_results`` returns
-RISK_FIELDS = ("lessee", "rov_state", "rov_reason", "bgp_seen", "secured_until", "renewal_gaps", "listed", "data_errors",
+RISK_FIELDS = ("analysis_basis", "lessee", "rov_state", "rov_reason", "bgp_seen", "secured_until", "renewal_gaps", "listed", "data_errors",
                "analysed_at", "analysed_as_of")
 
 Row = Mapping[str, Any]
@@ -272,10 +272,17 @@ def cause_of(event: EvidenceEvent) -> str:
     return f"snapshot {p.snapshot}" if p.snapshot else f"{p.source} {p.reference}"
 
 
+def _leased(row: Row | None) -> Row | None:
+    """The row if it is a leased block's (it has an ``analysis_basis``; a holding with only idle
+    space has results of another kind), else None."""
+    return row if row is not None and row.get("analysis_basis") is not None else None
+
+
 def risk_changes(before: Mapping[str, Row], after: Mapping[str, Row], events: Sequence[EvidenceEvent], as_of: date,
                  horizon_days: int = DEFAULT_HORIZON_DAYS, party_names: Mapping[str, str] | None = None) -> RiskChanges:
     """The conditions that started and stopped holding between ``before`` (the blocks' stored rows,
-    prefix -> row, absent = no results) and ``after`` (their new rows; absent = no longer leased),
+    prefix -> row, absent = no results) and ``after`` (their new rows; absent = no longer leased;
+    a row without ``analysis_basis`` is no leased block's and counts as absent),
     judged on ``as_of`` (``before`` rows on their own ``analysed_at`` date, never later than
     ``as_of``) with the secured-until horizon ``horizon_days``. ``events``: the evidence (the
     batch's events); a block's evidence and causes are the events whose prefix overlaps it (all of
@@ -287,7 +294,7 @@ def risk_changes(before: Mapping[str, Row], after: Mapping[str, Row], events: Se
     everything = list(events)
     out = RiskChanges()
     for prefix in sorted(set(before) | set(after), key=prefix_ints):
-        old, new = before.get(prefix), after.get(prefix)
+        old, new = _leased(before.get(prefix)), _leased(after.get(prefix))
         if old is None:
             continue  # a first analysis is no change
         old_day = _day(old, as_of)

@@ -81,12 +81,12 @@ def test_each_risk_alert_is_raised_resolved_and_not_raised_twice_on_kafka_and_ne
         store = open_store(services)
         engine, close = alert_engine(services, store)
         try:
-            touched = analyse_and_write_back(store, step.as_of, engine).alerts
+            touched = analyse_and_write_back(store, step.as_of, alerts=engine).alerts
         finally:
             close()
             store.close()
         assert summary(touched) == sorted(step.expected), step.name
-        analyse_and_write_back(embedded, step.as_of, local)
+        analyse_and_write_back(embedded, step.as_of, alerts=local)
 
     neo = NeoStore(services)
     try:

@@ -27,7 +27,7 @@ A, B, C = "240.30.1.0/24", "240.30.2.0/24", "240.31.0.0/24"
 
 
 def row(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"lessee": "Lessee L", "rov_state": "Valid", "rov_reason": None, "bgp_seen": True,
+    base: dict[str, Any] = {"analysis_basis": "contract", "lessee": "Lessee L", "rov_state": "Valid", "rov_reason": None, "bgp_seen": True,
                             "secured_until": date(2027, 12, 31), "renewal_gaps": None, "listed": False, "data_errors": None,
                             "analysed_at": "2026-03-01T00:00:00+00:00", "analysed_as_of": AS_OF, "spofs": ["holder h"]}
     return base | changes
@@ -122,6 +122,12 @@ def test_the_horizon_and_the_reference_date() -> None:
     # and renewed on a later day, the condition raised by the date alone clears
     renewed = risk_changes({A: ending}, {A: row(secured_until=date(2027, 4, 15))}, [run], later)
     assert [c.kind for c in renewed.cleared] == ["secured_until_near"] and renewed.raised == []
+
+
+def test_rows_of_blocks_that_are_not_leased_are_no_leased_blocks() -> None:
+    idle = {"listed": True, "analysed_at": "2026-03-01T00:00:00+00:00", "spofs": []}  # a holding's idle-space row
+    assert risk_changes({A: row()}, {A: idle}, EVENTS, AS_OF).raised == []
+    assert risk_changes({A: idle}, {A: row(listed=True)}, EVENTS, AS_OF).raised == []  # a first analysis as a lease
 
 
 def test_a_block_no_longer_leased_clears_its_conditions() -> None:

@@ -29,7 +29,7 @@ def test_each_step_raises_and_resolves_exactly_its_alerts(tmp_path: Path) -> Non
     for step in steps():
         if step.events:
             store.apply_batch(step.events, {}, "g")
-        assert summary(analyse_and_write_back(store, step.as_of, engine).alerts) == sorted(step.expected), step.name
+        assert summary(analyse_and_write_back(store, step.as_of, alerts=engine).alerts) == sorted(step.expected), step.name
     stored = store.load_alerts(None)
     assert sorted(a["type"] for a in stored) == sorted(RISK_KINDS)  # one alert per type: none raised twice
     assert {a["status"] for a in stored} == {"resolved"}
@@ -102,7 +102,7 @@ def test_the_engine_delivers_what_it_saves(tmp_path: Path) -> None:
         for step in steps()[:3]:
             if step.events:
                 store.apply_batch(step.events, {}, "g")
-            analyse_and_write_back(store, step.as_of, engine)
+            analyse_and_write_back(store, step.as_of, alerts=engine)
     finally:
         close()
     published = [json.loads(r.value) for r in EventLog(log_dir(settings)).iter_all("alerts")]
