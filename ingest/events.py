@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -138,6 +138,10 @@ class _Event(_Frozen):
     block: str
     provenance: Provenance
 
+    # optional fields added after the contract was first published: left out of the content hash
+    # while empty, so the events that existed before them keep their ids
+    _HASHED_ONLY_WHEN_SET: ClassVar[frozenset[str]] = frozenset()
+
     @field_validator("block")
     @classmethod
     def _block_is_ipv4_prefix(cls, value: str) -> str:
@@ -155,7 +159,8 @@ class _Event(_Frozen):
     def content_id(self) -> str:
         """The deterministic ``event_id`` of this event: the first 32 hex digits of the sha256 of
         ``"<source>|<observed_at ISO>|<JSON of every field but the id and the provenance>"``."""
-        body = self.model_dump_json(exclude=_NOT_IN_ID)
+        unset = {name for name in self._HASHED_ONLY_WHEN_SET if not getattr(self, name)}
+        body = self.model_dump_json(exclude=_NOT_IN_ID | unset if unset else _NOT_IN_ID)
         prov = self.provenance
         return hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{body}".encode()).hexdigest()[:32]
 
@@ -181,6 +186,10 @@ class LeaseHop(_Event):
     lessee_asn: int | None = None
     renewal_owner: str | None = None
     document_ref: str | None = None
+    # the lessee's transit providers as the register names them (on the hop to the lessee)
+    transit_asns: tuple[int, ...] = ()
+
+    _HASHED_ONLY_WHEN_SET: ClassVar[frozenset[str]] = frozenset({"transit_asns"})
 
     def identity(self) -> tuple[Any, ...]:
         return (self.block, self.provider.key, self.recipient.key)
@@ -300,6 +309,50 @@ class BlocklistEntry(_Event):
 
 
 SNAPSHOT_BLOCK = "0.0.0.0/0"  # the key of a snapshot_end event: a snapshot is about no single block
+ASN_FACT_BLOCK: Final = "0.0.0.0/0"  # the key of a fact about an AS, not a block (ASPA, ASN blocklist entry)
+
+
+class AsnListing(_Event):
+    """An AS on an ASN blocklist (Spamhaus ASN-DROP): do not route traffic to or from it."""
+
+    type: Literal["asn_listing"] = "asn_listing"
+    block: str = ASN_FACT_BLOCK
+    list_name: str  # e.g. spamhaus-asndrop
+    asn: int = Field(ge=0)
+    as_name: str | None = None
+    domain: str | None = None
+    country: str | None = None
+    rir: str | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.list_name, self.asn)
+
+
+class Aspa(_Event):
+    """A validated ASPA payload (draft-ietf-sidrops-aspa-profile): the customer AS attests that
+    ``providers`` are all of its upstream (transit) providers."""
+
+    type: Literal["aspa"] = "aspa"
+    block: str = ASN_FACT_BLOCK
+    customer_asn: int = Field(ge=0)
+    providers: tuple[int, ...]
+    expires: datetime | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.customer_asn,)
+
+
+class AsPath(_Event):
+    """One BGP route for the prefix as a route collector's peer sent it (``bgpdump -m`` TABLE_DUMP2):
+    ``path`` from the peer (first) to the origin (last), prepends kept."""
+
+    type: Literal["as_path"] = "as_path"
+    peer_ip: str
+    peer_asn: int = Field(ge=0)
+    path: tuple[int, ...] = Field(min_length=1)
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.block, self.peer_ip, self.peer_asn)
 
 
 class SnapshotEnd(_Event):
@@ -311,7 +364,7 @@ class SnapshotEnd(_Event):
     type: Literal["snapshot_end"] = "snapshot_end"
     block: str = SNAPSHOT_BLOCK
     snapshot: str
-    fact_type: str  # vrp, route_origin, blocklist_entry, delegation, registration, route_object
+    fact_type: str  # vrp, route_origin, blocklist_entry, delegation, registration, route_object, asn_listing, aspa, as_path
     scope: str  # the value of the scope field (ingest/snapshots.py: SCOPE_FIELD) shared by the snapshot's facts
     events: int = Field(ge=0)
 
@@ -320,13 +373,14 @@ class SnapshotEnd(_Event):
 
 
 Event = Annotated[
-    LeaseHop | Registration | RouteObject | HolderTransfer | Delegation | Vrp | RouteOrigin | BlocklistEntry | SnapshotEnd,
+    LeaseHop | Registration | RouteObject | HolderTransfer | Delegation | Vrp | RouteOrigin | BlocklistEntry | SnapshotEnd
+    | AsnListing | Aspa | AsPath,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 EVENT_TYPES = ("lease_hop", "registration", "route_object", "holder_transfer", "delegation", "vrp", "route_origin", "blocklist_entry",
-               "snapshot_end")
+               "snapshot_end", "asn_listing", "aspa", "as_path")
 
 TOPIC_OF_TYPE: dict[str, str] = {
     "lease_hop": "relationships",
@@ -337,6 +391,9 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "route_origin": "routing",
     "route_object": "routing",
     "blocklist_entry": "reputation",
+    "asn_listing": "reputation",
+    "aspa": "routing",
+    "as_path": "routing",
     "snapshot_end": "routing",  # any topic would do: the consumer counts a snapshot's events, whatever their order
 }
 INGEST_TOPICS = ("relationships", "routing", "reputation")

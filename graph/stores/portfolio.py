@@ -6,21 +6,36 @@ same functions, so their portfolios are equal. Values may be Neo4j temporal type
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from chainrisk.analysis.model import DelegationRecord, Hop, Listing, RegistryRecord, RouteObjectRecord, VrpRecord
+from chainrisk.analysis.model import (
+    AsnListingRecord,
+    AspaRecord,
+    AsPathRecord,
+    DelegationRecord,
+    Hop,
+    Listing,
+    RegistryRecord,
+    RouteObjectRecord,
+    VrpRecord,
+)
+from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.stores.records import cached_party_key, native
 
 HOP_FIELDS = ("block", "provider_name", "provider_id", "provider_role", "recipient_name", "recipient_id", "recipient_role",
-              "start_date", "end_date", "lessee_asn", "renewal_owner", "document_ref")
+              "start_date", "end_date", "lessee_asn", "renewal_owner", "document_ref",
+              "transit_asns")
 REGISTRATION_FIELDS = ("prefix", "registry", "handle", "status", "role", "org_name", "org_id", "parent_handle", "abuse_c",
                        "mnt_by", "mnt_lower", "mnt_routes", "netname")
 DELEGATION_FIELDS = ("prefix", "registry", "status", "holder_id")
 VRP_FIELDS = ("prefix", "max_length", "asn", "ta")
-ORIGIN_FIELDS = ("prefix", "origins")
+ORIGIN_FIELDS = ("prefix", "origins", "observed_at")
 ROUTE_OBJECT_FIELDS = ("prefix", "origin_asn", "registry")
 LISTING_FIELDS = ("prefix", "list_name", "entry_id")
+ASN_LISTING_FIELDS = ("asn", "list_name", "as_name")
+ASPA_FIELDS = ("customer_asn", "providers")
+AS_PATH_FIELDS = ("prefix", "peer_asn", "path", "peer_ip")
 
 
 def values_of(props: dict[str, Any], fields: Sequence[str]) -> list[Any]:
@@ -35,9 +50,9 @@ def as_date(value: Any) -> date:
 
 def hop_from_row(row: Sequence[Any]) -> Hop:
     """A Hop from values in HOP_FIELDS order."""
-    block, p_name, p_id, p_role, r_name, r_id, r_role, start, end, asn, renewal, doc = row
+    block, p_name, p_id, p_role, r_name, r_id, r_role, start, end, asn, renewal, doc, transit = row
     return Hop(block, cached_party_key(p_name, p_id), p_name, p_role, cached_party_key(r_name, r_id), r_name, r_role,
-               as_date(start), as_date(end), asn, renewal, doc)
+               as_date(start), as_date(end), asn, renewal, doc, tuple(transit) if transit else ())
 
 
 def registration_from_row(row: Sequence[Any]) -> RegistryRecord:
@@ -64,6 +79,26 @@ def listing_from_row(row: Sequence[Any]) -> Listing:
     return Listing(*row)
 
 
+def asn_listing_from_row(row: Sequence[Any]) -> AsnListingRecord:
+    return AsnListingRecord(*row)
+
+
+def aspa_from_row(row: Sequence[Any]) -> AspaRecord:
+    customer, providers = row
+    return AspaRecord(customer, tuple(providers or ()))
+
+
+def as_path_from_row(row: Sequence[Any]) -> AsPathRecord:
+    prefix, peer_asn, path, peer_ip = row
+    return AsPathRecord(prefix, peer_asn, tuple(path), peer_ip)
+
+
+def origin_from_row(row: Sequence[Any]) -> tuple[str, tuple[int, ...], datetime]:
+    """(prefix, origins, observed_at as an aware UTC datetime) from values in ORIGIN_FIELDS order."""
+    prefix, origins, observed_at = row
+    return prefix, tuple(origins), as_utc(native(observed_at))
+
+
 # fact node label -> (Portfolio attribute, fields, row -> record); BgpRoute becomes Portfolio.origins
 PORTFOLIO_PARTS = {
     "Registration": ("registrations", REGISTRATION_FIELDS, registration_from_row),
@@ -71,4 +106,7 @@ PORTFOLIO_PARTS = {
     "Vrp": ("vrps", VRP_FIELDS, vrp_from_row),
     "RouteObject": ("route_objects", ROUTE_OBJECT_FIELDS, route_object_from_row),
     "Listing": ("listings", LISTING_FIELDS, listing_from_row),
+    "AsnListing": ("asn_listings", ASN_LISTING_FIELDS, asn_listing_from_row),
+    "Aspa": ("aspas", ASPA_FIELDS, aspa_from_row),
+    "AsPath": ("as_paths", AS_PATH_FIELDS, as_path_from_row),
 }
