@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chainrisk.analysis.chains import HOLDER, ChainFacts, analyse_chain
 from chainrisk.analysis.model import Hop, Portfolio, RegistryRecord
 from chainrisk.analysis.registry_chain import RegistryLink, registry_hops, registry_links
+from chainrisk.analysis.routing_paths import PathIndexes, build_path_indexes, path_signals
 from chainrisk.analysis.signals import (
     INVALID,
     NOT_FOUND,
@@ -42,14 +43,21 @@ BLOCK_FIELDS: tuple[str, ...] = (
     "block", "lessee", "holders", "depth_min", "depth_max", "spofs", "secured_until", "renewal_gaps",
     "addresses", "leased_addresses", "sublease_of", "basis", "lessee_asn", "path_count", "registry_chain", "registry_holder", "source_clear",
     "source_issues", "rov_state", "rov_reason", "bgp_seen", "bgp_origins", "irr_route", "routing_ready",
-    "listings", "abuse_contact", "data_errors", "warnings", "risk_score", "risk_flags",
+    "listings", "abuse_contact", "data_errors", "warnings",
+    # routing paths (analysis/routing_paths.py)
+    "bgp_observed_at", "lease_end", "announced_after_lease_end", "asn_listings", "as_paths", "upstream_asns",
+    "aspa_providers", "aspa_unauthorised",
+    "risk_score", "risk_flags",
 )
 
 # risk flag code -> risk points: a block's risk_score is the sum over its risk flags (see risk_findings)
 RISK_POINTS = {
     "data-error": 150,
     "blocklisted": 40,
+    "asn-blocklisted": 40,
     "rov-invalid": 40,
+    "announced-after-lease-end": 30,
+    "aspa-unauthorised-upstream": 25,
     "expired": 30,
     "source-unclear": 20,
     "rov-notfound": 15,
@@ -104,6 +112,15 @@ class BlockResult:
     # inside it), and the most specific leased block covering this one (None: not nested)
     leased_addresses: int = 0
     sublease_of: str | None = None
+    # routing paths (see analysis/routing_paths.py: path_signals)
+    bgp_observed_at: datetime | None = None
+    lease_end: date | None = None
+    announced_after_lease_end: bool | None = None
+    asn_listings: tuple[str, ...] = ()
+    as_paths: tuple[str, ...] = ()
+    upstream_asns: tuple[int, ...] = ()
+    aspa_providers: tuple[int, ...] | None = None
+    aspa_unauthorised: tuple[int, ...] = ()
 
     @property
     def risk_score(self) -> int:
@@ -122,6 +139,8 @@ class BlockResult:
             value = getattr(self, name)
             out[name] = list(value) if isinstance(value, tuple) else value
         out["secured_until"] = self.secured_until.isoformat() if self.secured_until else None
+        out["lease_end"] = self.lease_end.isoformat() if self.lease_end else None
+        out["bgp_observed_at"] = self.bgp_observed_at.isoformat() if self.bgp_observed_at else None
         return out
 
 
@@ -237,6 +256,7 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
     covering lease's chain is analysed as the chain through that party (:func:`sublease_hops`)."""
     with without_cyclic_gc():
         indexes = build_indexes(portfolio)
+        path_indexes = build_path_indexes(portfolio)
         hops_by_block, basis = leased_block_hops(portfolio, indexes)
         located = sorted((prefix_ints(block), block) for block in hops_by_block)
         parents = lease_parents(located) if len(located) > 1 else {}
@@ -250,7 +270,7 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
         results = []
         for (first, length), block in located:
             hops = hops_by_block[block]
-            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of)
+            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of, path_indexes)
             result.leased_addresses = result.addresses
             results.append(result)
         if parents:
@@ -264,7 +284,7 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
 
 
 def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int, length: int,
-                 indexes: SignalIndexes, as_of: date) -> BlockResult:
+                 indexes: SignalIndexes, as_of: date, path_indexes: PathIndexes | None = None) -> BlockResult:
     """Combine a block's chain facts with its routing, reputation and registry signals."""
     names = facts.names
     covering: list[RegistryRecord] = []
@@ -299,7 +319,9 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
 
     listings = indexes.listings.overlapping(first, length)
     until = facts.secured_until if basis == CONTRACT else None
-    return BlockResult(
+    paths = path_signals(path_indexes, first, length, asn, [h for h in hops if h.recipient == facts.lessee],
+                         basis == CONTRACT) if path_indexes is not None and asn is not None else None
+    result = BlockResult(
         block=facts.block,
         lessee=names[facts.lessee] if facts.lessee else None,
         holders=tuple([names[k] for k in facts.holders]),
@@ -331,6 +353,16 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
         holder_keys=facts.holders,
         spof_keys=facts.spofs,
     )
+    if paths is not None:
+        result.bgp_observed_at = paths.bgp_observed_at
+        result.lease_end = paths.lease_end
+        result.announced_after_lease_end = paths.announced_after_lease_end
+        result.asn_listings = paths.asn_listings
+        result.as_paths = paths.as_paths
+        result.upstream_asns = paths.upstream_asns
+        result.aspa_providers = paths.aspa_providers
+        result.aspa_unauthorised = paths.aspa_unauthorised
+    return result
 
 
 def risk_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...]]]:
@@ -345,6 +377,14 @@ def risk_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...
         found.extend([("data-error", "{}", (e,)) for e in errors])
     if result.listings:
         found.append(("blocklisted", "{}", ("; ".join(result.listings),)))
+    if result.asn_listings:
+        found.append(("asn-blocklisted", "{}", ("; ".join(result.asn_listings),)))
+    if result.announced_after_lease_end:
+        found.append(("announced-after-lease-end", "AS{} still originates the block in BGP data of {:%Y-%m-%d %H:%M}Z; the lease ended {}",
+                      (result.lessee_asn, result.bgp_observed_at, result.lease_end)))
+    if result.aspa_unauthorised:
+        found.append(("aspa-unauthorised-upstream", "AS{}'s ASPA attests providers {}; its route goes via {} (Not Provider+)",
+                      (result.lessee_asn, _asns(result.aspa_providers or ()), _asns(result.aspa_unauthorised))))
     rov_state = result.rov_state
     if rov_state == INVALID:
         found.append(("rov-invalid", "{} for AS{}", (result.rov_reason, result.lessee_asn)))
@@ -370,6 +410,10 @@ def risk_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...
     if result.abuse_contact is False:
         found.append(("no-abuse-contact", "no covering registry object names one", ()))
     return found
+
+
+def _asns(asns: Sequence[int]) -> str:
+    return ", ".join(f"AS{a}" for a in asns) or "none"
 
 
 def risk_score(result: BlockResult) -> int:

@@ -138,8 +138,8 @@ class _Event(_Frozen):
     block: str
     provenance: Provenance
 
-    # optional fields added after the contract was first published: left out of the content hash
-    # while empty, so the events that existed before them keep their ids
+    # optional fields added after the contract was first published: left out of the content hash and
+    # the wire text while empty, so the events that existed before them keep their ids and bytes
     _HASHED_ONLY_WHEN_SET: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("block")
@@ -170,7 +170,8 @@ class _Event(_Frozen):
         return self.model_copy(update={"event_id": self.content_id()})
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(exclude_none=True).encode()
+        unset = {name for name in self._HASHED_ONLY_WHEN_SET if not getattr(self, name)}
+        return self.model_dump_json(exclude_none=True, exclude=unset or None).encode()
 
 
 class LeaseHop(_Event):
