@@ -13,6 +13,11 @@ them. It is loaded the way production data is: events -> ``apply_batch`` -> aler
     203.0.113.0/24   Resale Ltd -(2025-01-01..2026-12-31)-> Acme Hosting AS64501         registry holder is
                                                                                          Southgate Networks,
                                                                                          no abuse-c, no ROA
+    198.51.100.0/24  Harbor Holdings -(2025-01-01..2026-03-31)-> Old Tenant AS64503       still announced on
+                     (register transit AS64511)                                          2026-05-30, AS64503 on
+                                                                                         ASN-DROP, ASPA names only
+                                                                                         AS64510 but the path runs
+                                                                                         via AS64511
 
 Registry: 198.18.0.0/16 ALLOCATED PA to Northwind Holdings (ORG-NW1-RIPE, mnt-lower LEASECO-MNT,
 abuse-c), delegated-stats holder id nw-0001, changing to ew-0002 on 2026-04-01; 203.0.113.0/24
@@ -28,6 +33,9 @@ from typing import Any
 
 from chainrisk.graph.config import Settings
 from chainrisk.ingest.events import (
+    AsnListing,
+    Aspa,
+    AsPath,
     BlocklistEntry,
     Delegation,
     HolderTransfer,
@@ -47,6 +55,7 @@ GROUP = "querylib-tests"
 BLOCK_A = "198.18.1.0/24"
 BLOCK_B = "198.18.2.0/24"
 BLOCK_C = "203.0.113.0/24"
+BLOCK_D = "198.51.100.0/24"
 
 NORTHWIND = Party(name="Northwind Holdings", id="ORG-NW1-RIPE")
 LEASECO = Party(name="LeaseCo")
@@ -54,6 +63,8 @@ BROKERX = Party(name="BrokerX")
 ACME = Party(name="Acme Hosting")
 BETA = Party(name="Beta Cloud")
 RESALE = Party(name="Resale Ltd")
+HARBOR = Party(name="Harbor Holdings")
+OLD_TENANT = Party(name="Old Tenant")
 
 # block, provider, provider role, recipient, recipient role, start, end, lessee ASN, document
 LEASE_REGISTER: list[tuple[str, Party, str, Party, str, date, date, int | None, str | None]] = [
@@ -76,12 +87,16 @@ def _prov(source: str, observed: date, line: int) -> Provenance:
 
 
 def lease_events() -> list[LeaseHop]:
-    """One LeaseHop per register row (observed 2026-05-31, the register's export day)."""
+    """One LeaseHop per register row (observed 2026-05-31, the register's export day), and block D's
+    ended lease, whose row names the lessee's transit provider."""
     return [
-        LeaseHop(block=block, provider=provider, provider_role=prole, recipient=recipient, recipient_role=rrole,
-                 start_date=start, end_date=end, lessee_asn=asn, document_ref=doc,
-                 provenance=_prov("lease-register", date(2026, 5, 31), line)).with_id()  # type: ignore[misc]
-        for line, (block, provider, prole, recipient, rrole, start, end, asn, doc) in enumerate(LEASE_REGISTER, start=2)
+        *(LeaseHop(block=block, provider=provider, provider_role=prole, recipient=recipient, recipient_role=rrole,
+                   start_date=start, end_date=end, lessee_asn=asn, document_ref=doc,
+                   provenance=_prov("lease-register", date(2026, 5, 31), line)).with_id()  # type: ignore[misc]
+          for line, (block, provider, prole, recipient, rrole, start, end, asn, doc) in enumerate(LEASE_REGISTER, start=2)),
+        LeaseHop(block=BLOCK_D, provider=HARBOR, provider_role="holder", recipient=OLD_TENANT, recipient_role="lessee",  # type: ignore[arg-type]
+                 start_date=date(2025, 1, 1), end_date=date(2026, 3, 31), lessee_asn=64503, transit_asns=(64511,),
+                 provenance=_prov("lease-register", date(2026, 5, 31), len(LEASE_REGISTER) + 2)).with_id(),
     ]
 
 
@@ -121,8 +136,25 @@ def routing_and_reputation_events() -> list[Any]:
     ]
 
 
+def routing_path_events() -> list[Any]:
+    """Block D's former lessee still announcing it, its ASN on ASN-DROP, its ASPA and AS path; and
+    Acme's ASPA and path for block A, whose upstream the ASPA does name."""
+    bgp = _prov("pfx2as", date(2026, 5, 30), 3)
+    return [
+        RouteOrigin(block=BLOCK_D, origins=(64503,), provenance=bgp).with_id(),
+        AsnListing(list_name="spamhaus-asndrop", asn=64503, as_name="OLD-TENANT-AS", country="NL", rir="ripencc",
+                   provenance=_prov("spamhaus-asndrop", date(2026, 5, 30), 1)).with_id(),
+        Aspa(customer_asn=64503, providers=(64510,), provenance=_prov("rpki-client", date(2026, 5, 30), 3)).with_id(),
+        Aspa(customer_asn=64501, providers=(64510,), provenance=_prov("rpki-client", date(2026, 5, 30), 4)).with_id(),
+        AsPath(block=BLOCK_D, peer_ip="192.0.2.254", peer_asn=64999, path=(64999, 64511, 64503, 64503),
+               provenance=_prov("bgpdump", date(2026, 5, 30), 1)).with_id(),
+        AsPath(block=BLOCK_A, peer_ip="192.0.2.254", peer_asn=64999, path=(64999, 64510, 64501),
+               provenance=_prov("bgpdump", date(2026, 5, 30), 2)).with_id(),
+    ]
+
+
 def all_events() -> list[Any]:
-    return [*lease_events(), *registry_events(), *routing_and_reputation_events()]
+    return [*lease_events(), *registry_events(), *routing_and_reputation_events(), *routing_path_events()]
 
 
 def build_risk_graph(store: Any) -> Any:
