@@ -21,6 +21,8 @@ DEMO_FILES = (
     ("vrps", "vrps"),
     ("pfx2as", "pfx2as"),
     ("drop", "blocklist"),
+    ("asndrop", "blocklist"),
+    ("bgpdump", "bgpdump"),
 )
 
 
