@@ -35,7 +35,7 @@ from chainrisk.graph.stores import cypher, preparation, snapshots
 from chainrisk.graph.stores.alerts import affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
-from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, origin_from_row
+from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row
 from chainrisk.graph.stores.protocol import (
     BatchResult,
     Holding,
@@ -387,9 +387,7 @@ class NeoStore:
             rows = session.run(cypher.all_rows("BgpRoute", ORIGIN_FIELDS))
             for r in rows:
                 for row in r[0]:
-                    prefix, origins, observed_at = origin_from_row(row)
-                    portfolio.origins[prefix] = origins
-                    portfolio.origins_observed_at[prefix] = observed_at
+                    add_route(portfolio, row)
         return portfolio.canonical()
 
     def hops_for_blocks(self, prefixes: list[str]) -> list[Hop]:

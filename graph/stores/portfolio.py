@@ -6,13 +6,14 @@ same functions, so their portfolios are equal. Values may be Neo4j temporal type
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from chainrisk.analysis.model import (
     AsnListingRecord,
     AspaRecord,
     AsPathRecord,
+    CaRecord,
     DelegationRecord,
     Hop,
     Listing,
@@ -29,8 +30,9 @@ HOP_FIELDS = ("block", "provider_name", "provider_id", "provider_role", "recipie
 REGISTRATION_FIELDS = ("prefix", "registry", "handle", "status", "role", "org_name", "org_id", "parent_handle", "abuse_c",
                        "mnt_by", "mnt_lower", "mnt_routes", "netname")
 DELEGATION_FIELDS = ("prefix", "registry", "status", "holder_id")
-VRP_FIELDS = ("prefix", "max_length", "asn", "ta")
-ORIGIN_FIELDS = ("prefix", "origins", "observed_at")
+VRP_FIELDS = ("prefix", "max_length", "asn", "ta", "expires", "observed_at", "uri")
+ORIGIN_FIELDS = ("prefix", "origins", "as_sets", "observed_at")
+CA_FIELDS = ("ta", "location", "ca_repository")
 ROUTE_OBJECT_FIELDS = ("prefix", "origin_asn", "registry")
 LISTING_FIELDS = ("prefix", "list_name", "entry_id")
 ASN_LISTING_FIELDS = ("asn", "list_name", "as_name")
@@ -68,7 +70,27 @@ def delegation_from_row(row: Sequence[Any]) -> DelegationRecord:
 
 
 def vrp_from_row(row: Sequence[Any]) -> VrpRecord:
-    return VrpRecord(*row)
+    prefix, max_length, asn, ta, expires, observed_at, uri = row
+    return VrpRecord(prefix, max_length, asn, ta, _moment(expires), _moment(observed_at), uri)
+
+
+def _moment(value: Any) -> Any:
+    """A stored timestamp (a Neo4j DateTime or a datetime) as an aware UTC datetime; None stays None."""
+    return None if value is None else as_utc(native(value))
+
+
+def ca_from_row(row: Sequence[Any]) -> CaRecord:
+    return CaRecord(*row)
+
+
+def add_route(portfolio: Any, row: Sequence[Any]) -> None:
+    """One BgpRoute's values (ORIGIN_FIELDS order) into ``portfolio.origins``, ``portfolio.as_sets``
+    (a route seen only with AS_SET origins has no ``origins``) and ``portfolio.origins_observed_at``."""
+    prefix, origins, as_sets, observed_at = row
+    portfolio.origins[prefix] = tuple(origins or ())
+    if as_sets:
+        portfolio.as_sets[prefix] = tuple(as_sets)
+    portfolio.origins_observed_at[prefix] = as_utc(native(observed_at))
 
 
 def route_object_from_row(row: Sequence[Any]) -> RouteObjectRecord:
@@ -93,17 +115,12 @@ def as_path_from_row(row: Sequence[Any]) -> AsPathRecord:
     return AsPathRecord(prefix, peer_asn, tuple(path), peer_ip)
 
 
-def origin_from_row(row: Sequence[Any]) -> tuple[str, tuple[int, ...], datetime]:
-    """(prefix, origins, observed_at as an aware UTC datetime) from values in ORIGIN_FIELDS order."""
-    prefix, origins, observed_at = row
-    return prefix, tuple(origins), as_utc(native(observed_at))
-
-
 # fact node label -> (Portfolio attribute, fields, row -> record); BgpRoute becomes Portfolio.origins
 PORTFOLIO_PARTS = {
     "Registration": ("registrations", REGISTRATION_FIELDS, registration_from_row),
     "Delegation": ("delegations", DELEGATION_FIELDS, delegation_from_row),
     "Vrp": ("vrps", VRP_FIELDS, vrp_from_row),
+    "NonfunctionalCa": ("nonfunctional_cas", CA_FIELDS, ca_from_row),
     "RouteObject": ("route_objects", ROUTE_OBJECT_FIELDS, route_object_from_row),
     "Listing": ("listings", LISTING_FIELDS, listing_from_row),
     "AsnListing": ("asn_listings", ASN_LISTING_FIELDS, asn_listing_from_row),
