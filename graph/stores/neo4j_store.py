@@ -265,7 +265,7 @@ class NeoStore:
         self._update_role_labels(tx, preparation.role_label_changes(writes, previous))
         self._update_holders(tx, preparation.holder_events(fresh))
         result = BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                             changes=plan.changes(previous))
+                             changes=plan.changes(previous), outcomes=dict(plan.outcomes))
         return result, plan
 
     def pending_changes(self, group: str) -> list[PendingChanges]:
