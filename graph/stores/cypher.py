@@ -103,11 +103,11 @@ ON CREATE SET s = r, s.observed_at = datetime(r.observed_at), s.ingested_at = da
 ADD_SNAPSHOT_PROGRESS = """
 UNWIND $rows AS r
 MERGE (p:SnapshotProgress {group: $group, snapshot_id: r.snapshot_id})
-ON CREATE SET p.seen = 0, p.added = 0, p.updated = 0, p.stale = 0, p.duplicate = 0, p.done = false
+ON CREATE SET p.seen = 0, p.added = 0, p.changed = 0, p.unchanged = 0, p.stale = 0, p.duplicate = 0, p.done = false
 SET p.batches = coalesce(p.batches, 0) + 1
 WITH p, r
-SET p.seen = p.seen + r.seen, p.added = p.added + r.added, p.updated = p.updated + r.updated,
-    p.stale = p.stale + r.stale, p.duplicate = p.duplicate + r.duplicate
+SET p.seen = p.seen + r.seen, p.added = p.added + r.added, p.changed = p.changed + r.changed,
+    p.unchanged = p.unchanged + r.unchanged, p.stale = p.stale + r.stale, p.duplicate = p.duplicate + r.duplicate
 RETURN p.snapshot_id AS snapshot_id, properties(p) AS progress
 """
 READ_SNAPSHOTS = "UNWIND $ids AS i MATCH (s:Snapshot {snapshot_id: i}) RETURN properties(s) AS props"
@@ -240,6 +240,13 @@ def update_facts(event_type: str) -> str:
         lines.append(f"CALL (n) {{ MATCH (n)-[old:{'|'.join(link.rel for link in mutable)}]-() DELETE old }}")
         lines += [_link_clause(link) for link in mutable]
     return "\n".join(lines)
+
+
+def touch_facts(event_type: str) -> str:
+    """Move only the version (event id, provenance) of live fact nodes whose content a new version
+    re-states; rows: ``{fact_key, version}`` (an absent provenance field is null: removed)."""
+    return (f"UNWIND $rows AS r MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.fact_key}}) "
+            f"SET n += r.version, {_temporals('n', 'r.version', _PROVENANCE_TIMES)}")
 
 
 def delete_facts(event_type: str) -> str:

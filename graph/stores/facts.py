@@ -73,6 +73,7 @@ class BatchPlan:
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: set[str] = field(default_factory=set)  # applied asserts that re-state the stored content (the store finds them)
 
     def keys_needing_stored_event(self) -> set[str]:
         """Fact keys whose stored live element is some change's ``previous``."""

@@ -68,7 +68,7 @@ def expected_dump(tmp_path: Path, *steps: list[Any]) -> dict[str, Any]:
 
 
 def without_snapshot_counts(dump: dict[str, Any]) -> dict[str, Any]:
-    counts = {"added", "updated", "stale", "duplicate", "supersedes", "supersedes_observed_at"}
+    counts = {"added", "changed", "unchanged", "stale", "duplicate", "supersedes", "supersedes_observed_at"}
     nodes = [{**n, "props": {k: v for k, v in n["props"].items() if k not in counts}} if "Snapshot" in n["labels"] else n
              for n in dump["nodes"]]
     return {"nodes": sorted(nodes, key=lambda n: json.dumps(n, sort_keys=True)), "relationships": dump["relationships"]}

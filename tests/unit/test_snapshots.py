@@ -70,7 +70,7 @@ def test_a_withdrawn_roa_flips_the_block_from_valid_to_notfound(tmp_path: Path) 
     tomb = store.g.nodes[("Retracted", f"vrp|{BLOCK}|24|64500|ripe")]
     second = snapshot_nodes(store)[1]
     assert tomb["snapshot"] == second["snapshot_id"] and tomb["observed_at"].isoformat() == "2025-07-20T10:01:45+00:00"
-    assert (second["status"], second["added"], second["updated"], second["retracted"]) == ("complete", 0, 1, 1)
+    assert (second["status"], second["added"], second["changed"], second["unchanged"], second["retracted"]) == ("complete", 0, 0, 1, 1)
     assert second["supersedes"] == snapshot_nodes(store)[0]["snapshot_id"]
 
 
