@@ -18,7 +18,9 @@
 NetType -> role is in :mod:`chainrisk.ingest.registry`: Direct Allocation / Direct Assignment /
 allocation / assignment -> holder, Reallocated / reallocation -> upstream, Reassigned / reassignment ->
 lessee. ``observed_at``: ``--observed-at``, else ``Updated`` / RDAP ``last changed``, else ``RegDate``
-/ ``registration``, else the file's date.
+/ ``registration``, else the file's date. A bulk whois file (:func:`is_bulk`) is a full snapshot of
+ARIN's registrations (ingest/snapshots.py): each of its networks is observed at the file's date
+(``--observed-at``, else the file's date).
 """
 from __future__ import annotations
 

@@ -15,7 +15,9 @@ whois replies (``%``/``#`` comment lines, several objects), the LACNIC bulk styl
 * ``route`` -> :class:`RouteObject` (prefix, origin AS, registry, ``mnt-by``).
 * ``inet6num``/``route6``/LACNIC IPv6 ``inetnum`` and every other class are skipped (counted per class).
 * ``observed_at``: ``--observed-at``, else the object's last-modified (or changed) date, else its
-  created date, else the file's date (see :func:`chainrisk.ingest.common.file_observed_at`).
+  created date, else the file's date (see :func:`chainrisk.ingest.common.file_observed_at`). In a
+  split dump (:func:`is_dump`: a full snapshot per registry and class, ingest/snapshots.py) every
+  object is observed at the dump's date: ``--observed-at``, else the file's date.
 * ``registry`` is ``source:`` lower-cased (``RIPE # Filtered`` -> ``ripe``), else the RIR a whois
   reply's comment header names. IANA objects (the top of a referral chain) are skipped.
 """
