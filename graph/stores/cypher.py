@@ -120,6 +120,8 @@ COMPLETE_SNAPSHOT = """
 MATCH (s:Snapshot {snapshot_id: $snapshot_id})
 SET s += $props, s.supersedes_observed_at = datetime($supersedes_observed_at)
 """
+# a pending snapshot whose every event was already applied (the same file again) is no snapshot
+DROP_SNAPSHOT = "MATCH (s:Snapshot {snapshot_id: $snapshot_id}) WHERE s.status = 'pending' DETACH DELETE s"
 ADD_SNAPSHOT_RETRACTED = "MATCH (s:Snapshot {snapshot_id: $snapshot_id}) SET s.retracted = coalesce(s.retracted, 0) + $retracted"
 
 

@@ -224,6 +224,10 @@ class NeoStore:
             scope_complete = [self._snapshot_record(r["props"])
                               for r in _run(tx, cypher.SCOPE_SNAPSHOTS, fact_type=record["fact_type"], scope=record["scope"])]
             completion = snapshots.complete(record, mine, scope_complete)
+            if completion.drop:
+                _run(tx, cypher.DROP_SNAPSHOT, snapshot_id=record["snapshot_id"]).consume()
+                result.notes += completion.notes
+                continue
             if completion.props:
                 props = wire({k: v for k, v in completion.props.items() if k != "supersedes_observed_at"})
                 at = completion.props.get("supersedes_observed_at")

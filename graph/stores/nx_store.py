@@ -315,8 +315,11 @@ class NxStore:
             scope_complete = [data for node, data in self.g.nodes(data=True) if node[0] == "Snapshot" and data["status"] == snapshots.COMPLETE
                               and data["fact_type"] == record["fact_type"] and data["scope"] == record["scope"]]
             completion = snapshots.complete(record, mine, scope_complete)
-            record.update(completion.props)
             result.notes += completion.notes
+            if completion.drop:
+                self.g.remove_node(("Snapshot", record["snapshot_id"]))
+                continue
+            record.update(completion.props)
             result.add(self._sweep(completion.sweeper))
         return result
 

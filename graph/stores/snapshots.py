@@ -102,10 +102,21 @@ class Completion:
     props: dict[str, Any]
     sweeper: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    drop: bool = False  # every event was a duplicate: the same file again, its Snapshot node goes and nothing is swept
 
 
 def complete(record: dict[str, Any], progress: dict[str, Any], scope_complete: list[dict[str, Any]]) -> Completion:
-    """Complete ``record`` given the group's ``progress`` and the scope's snapshots already complete."""
+    """Complete ``record`` given the group's ``progress`` and the scope's snapshots already complete.
+    A pending snapshot every one of whose events the store already held (``duplicate``) while a
+    complete snapshot of the scope has its source, date and size is that file ingested again, not a
+    new snapshot: it is dropped, so re-ingesting a file changes nothing."""
+    when = f"{as_utc(record['observed_at']):%Y-%m-%dT%H:%MZ}"
+    twin = any(r["snapshot_id"] != record["snapshot_id"] and r["source"] == record["source"] and r["events"] == record["events"]
+               and as_utc(r["observed_at"]) == as_utc(record["observed_at"]) for r in scope_complete)
+    if twin and record.get("status") != COMPLETE and int(progress.get("duplicate", 0)) >= record["events"]:
+        note = (f"snapshot {record['scope_label']} of {when} ({record['snapshot_id'][:12]}): all {record['events']} events "
+                f"were already applied (the same file again): nothing to do")
+        return Completion(record, {}, record, [note], drop=True)
     others = [r for r in scope_complete if r["snapshot_id"] != record["snapshot_id"]]
     before = max((r for r in others if order(r) < order(record)), key=order, default=None)
     props: dict[str, Any] = {}
@@ -116,7 +127,6 @@ def complete(record: dict[str, Any], progress: dict[str, Any], scope_complete: l
             props["supersedes_observed_at"] = as_utc(before["observed_at"])
     done = {**record, **props}
     sweeper = max([*others, done], key=order)
-    when = f"{as_utc(record['observed_at']):%Y-%m-%dT%H:%MZ}"
     note = f"snapshot {record['scope_label']} of {when} ({record['snapshot_id'][:12]}) complete: {record['events']} events"
     if props:
         note += f", {props['added']} added, {props['changed']} changed, {props['unchanged']} unchanged, {props['stale']} stale"

@@ -267,3 +267,19 @@ def test_a_consumer_killed_in_the_sweep_ends_as_an_uninterrupted_run(tmp_path: P
     store.close()
     run(state, "consume", "--until-idle", "--group", "replay")  # a replay from offset 0
     assert NxStore(state).canonical_dump() == expected
+
+
+def test_re_ingesting_an_identical_file_changes_nothing(tmp_path: Path) -> None:
+    export = vrp_export(tmp_path / "a.json", FIRST, [ROA, OTHER_ROA])
+    first, _ = ingest("vrps", [export])
+    again, _ = ingest("vrps", [export])  # another run: another snapshot id, the same facts
+    store = NxStore(tmp_path / "s", save_interval_s=3600)
+    store.apply_batch(first, {}, "g")
+    once = store.canonical_dump()
+    result = store.apply_batch(again, {}, "g")
+    assert result.duplicate == 2 and any("the same file again" in note for note in result.notes)
+    assert store.canonical_dump() == once  # no second Snapshot node, no fact touched
+    # a different file of the same date and size is a snapshot of its own
+    other, _ = ingest("vrps", [vrp_export(tmp_path / "b.json", FIRST, [ROA, {**OTHER_ROA, "asn": 64999}])])
+    store.apply_batch(other, {}, "g")
+    assert len(snapshot_nodes(store)) == 2
