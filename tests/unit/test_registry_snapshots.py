@@ -11,26 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from snapshot_files import BLOCK as KEPT
+from snapshot_files import OTHER as GONE
+from snapshot_files import bulk_net, inetnum, route
 
 from chainrisk.cli.main import cli
 from chainrisk.graph.stores.nx_store import NxStore
 from chainrisk.ingest import arin, rpsl
 
-KEPT = "198.51.100.0/24"
-GONE = "203.0.113.0/24"
 REPLY = "192.0.2.0/24"
-
-
-def inetnum(prefix: str, org: str, source: str, netname: str = "NET") -> str:
-    first, last = {KEPT: ("198.51.100.0", "198.51.100.255"), GONE: ("203.0.113.0", "203.0.113.255"),
-                   REPLY: ("192.0.2.0", "192.0.2.255")}[prefix]
-    return (f"inetnum:        {first} - {last}\nnetname:        {netname}\norg:            {org}\n"
-            f"status:         ALLOCATED PA\nmnt-by:         {org}-MNT\nlast-modified:  2020-01-01T00:00:00Z\n"
-            f"source:         {source}\n\n")
-
-
-def route(prefix: str, asn: int, source: str) -> str:
-    return f"route:          {prefix}\norigin:         AS{asn}\nmnt-by:         X-MNT\nsource:         {source}\n\n"
 
 
 def run(state: Path, *args: str, code: int = 0) -> str:
@@ -116,23 +105,6 @@ def test_a_truncated_rpsl_dump_retracts_nothing(tmp_path: Path) -> None:
     store = NxStore(state)
     assert (GONE, "ripe") in live(store, "Registration") and not [n for n in store.g if n[0] == "Retracted"]
     store.close()
-
-
-BULK_NET = """NetHandle:      {handle}
-OrgID:          {org}
-NetName:        {name}
-NetRange:       {first} - {last}
-NetType:        allocation
-RegDate:        2010-01-02
-Updated:        2015-03-04
-Source:         ARIN
-
-"""
-
-
-def bulk_net(handle: str, org: str, prefix: str) -> str:
-    first, last = {KEPT: ("198.51.100.0", "198.51.100.255"), GONE: ("203.0.113.0", "203.0.113.255")}[prefix]
-    return BULK_NET.format(handle=handle, org=org, name=handle, first=first, last=last)
 
 
 PORT43 = """NetRange:       192.0.2.0 - 192.0.2.255
