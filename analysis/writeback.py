@@ -10,19 +10,33 @@ make the write-back of a big portfolio cheaper.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from chainrisk.analysis.blocks import PortfolioAnalysis
+from chainrisk.analysis.idle_space import IdleSpace
 from chainrisk.common.memory import without_cyclic_gc
 
 
-def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = None,
+                  idle: Sequence[IdleSpace] = ()) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(block_rows, spof_rows)``: one block row per leased block (``prefix`` + properties) and
     one SPOF row per (party, block) with the party's ``position`` on the chain (0 = holder side)
-    and the block's lessee, so Browser can draw who carries which block."""
+    and the block's lessee, so Browser can draw who carries which block. ``idle``: the idle space
+    of the portfolio's holders (analysis/idle_space.py), one row per holding that has some: its
+    flagged ranges as ``idle_flags`` (``"<range>: <flag>"``) and their summed ``idle_risk_score``."""
     with without_cyclic_gc():  # a million rows of small objects, no cycles
-        return _rows(analysis, analysed_at)
+        block_rows, spof_rows = _rows(analysis, analysed_at)
+    stamp = analysed_at.isoformat() if analysed_at else None
+    held: dict[str, dict[str, Any]] = {}
+    for r in idle:
+        flags = r.risk_flags
+        if flags:
+            row = held.setdefault(r.held_block, {"prefix": r.held_block, "idle_flags": [], "idle_risk_score": 0, "analysed_at": stamp})
+            row["idle_flags"] += [f"{r.block}: {flag}" for flag in flags]
+            row["idle_risk_score"] += r.risk_score
+    return block_rows + list(held.values()), spof_rows
 
 
 def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -50,6 +64,7 @@ def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[li
             "source_clear": r.source_clear,
             "data_errors": list(r.data_errors) or None,
             "risk_score": r.risk_score,
+            "risk_flags": r.risk_flags or None,
             "analysed_at": stamp,
         })
         for position, key in enumerate(r.spof_keys):

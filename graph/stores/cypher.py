@@ -45,7 +45,7 @@ def _literal_map(event_type: str, source: str) -> str:
 _UNIQUE_NODES = {"Party": "key", "Block": "prefix", "AS": "asn", "Maintainer": "name", "Meta": "name", "PendingChanges": "batch_id",
                  "Snapshot": "snapshot_id",
                  **{label: "fact_key" for label in FACT_LABEL.values()}, "Retracted": "fact_key"}
-_NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("BgpRoute", "first"),
+_NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("NonfunctionalCa", "first"), ("BgpRoute", "first"),
                  ("RouteObject", "first"), ("Listing", "first"), ("Registration", "first"), ("Delegation", "first"),
                  ("Transfer", "first"), ("Party", "name")]
 _REL_INDEXES = [("LEASES", "block"), ("LEASES", "first"), ("HELD_BY", "valid_to"), ("HELD_BY", "valid_from")]

@@ -35,7 +35,7 @@ from chainrisk.graph.stores import cypher, preparation, snapshots
 from chainrisk.graph.stores.alerts import affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
-from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
+from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row
 from chainrisk.graph.stores.protocol import (
     BatchResult,
     Holding,
@@ -408,7 +408,9 @@ class NeoStore:
             for label, (attr, fields, make) in PORTFOLIO_PARTS.items():
                 setattr(portfolio, attr, [make(row) for r in session.run(cypher.all_rows(label, fields)) for row in r[0]])
             rows = session.run(cypher.all_rows("BgpRoute", ORIGIN_FIELDS))
-            portfolio.origins = {prefix: tuple(origins) for r in rows for prefix, origins in r[0]}
+            for r in rows:
+                for row in r[0]:
+                    add_route(portfolio, row)
         return portfolio.canonical()
 
     def hops_for_blocks(self, prefixes: list[str]) -> list[Hop]:

@@ -41,7 +41,7 @@ from chainrisk.graph.stores import nx_persist, preparation, snapshots
 from chainrisk.graph.stores.alerts import AFFECTS, ALERT_LABEL, CONCERNS, affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
-from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
+from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row, values_of
 from chainrisk.graph.stores.protocol import (
     BatchResult,
     FactChange,
@@ -548,8 +548,7 @@ class NxStore:
         for node, data in self.g.nodes(data=True):
             label = node[0]
             if label == "BgpRoute":
-                prefix, origins = values_of(data, ORIGIN_FIELDS)
-                portfolio.origins[prefix] = tuple(origins)
+                add_route(portfolio, values_of(data, ORIGIN_FIELDS))
             elif label in PORTFOLIO_PARTS:
                 attr, fields, make = PORTFOLIO_PARTS[label]
                 getattr(portfolio, attr).append(make(values_of(data, fields)))
