@@ -125,11 +125,6 @@ class FactWrites:
     # asserts re-stating a live element's content (:func:`split_unchanged`): only the version moves
     touch: dict[str, list[tuple[str, Event]]] = field(default_factory=dict)
 
-    @property
-    def unchanged(self) -> set[str]:
-        """Fact keys whose assert only re-states the stored content."""
-        return {key for keyed in self.touch.values() for key, _ in keyed}
-
 
 def fact_writes(plan: BatchPlan) -> FactWrites:
     """The element changes that take the store from ``plan.stored`` to ``plan.final``."""
