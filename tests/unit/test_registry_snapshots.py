@@ -141,3 +141,26 @@ def test_a_newer_arin_bulk_file_retracts_the_nets_it_lacks_not_whois_replies(tmp
     assert "snapshot registration registry=arin" in run(state, "ingest", "arin", str(forced), "--snapshot", "--dry-run")
     assert "snapshot" not in run(state, "ingest", "arin", str(new), "--no-snapshot", "-q")
     assert "exclude each other" in run(state, "ingest", "arin", str(new), "--snapshot", "--no-snapshot", code=2)
+
+
+def test_an_unchanged_registration_moves_only_its_version_and_changes_nothing_downstream(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from snapshot_files import ingest
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    dump = folder / "ripe.db.inetnum"
+    dump.write_text(inetnum(KEPT, "ORG-KEPT", "RIPE"))
+    store = NxStore(tmp_path / "s", save_interval_s=3600)
+    days = [datetime(2025, 1, day, tzinfo=timezone.utc) for day in (1, 2, 3)]
+    first = store.apply_batch(ingest("rpsl", [dump], observed_at=days[0])[0], {}, "g", keep_changes=True)
+    assert len(first.changes) == 1 and first.unchanged == 0
+    again = store.apply_batch(ingest("rpsl", [dump], observed_at=days[1])[0], {}, "g", keep_changes=True)
+    assert (again.applied, again.unchanged, again.changes) == (1, 1, [])
+    node = next(d for n, d in store.g.nodes(data=True) if n[0] == "Registration")
+    assert node["observed_at"] == days[1] and node["netname"] == "NET"
+    dump.write_text(inetnum(KEPT, "ORG-NEW", "RIPE"))  # a new holder: a real change
+    moved = store.apply_batch(ingest("rpsl", [dump], observed_at=days[2])[0], {}, "g", keep_changes=True)
+    assert (moved.applied, moved.unchanged, len(moved.changes)) == (1, 0, 1)
+    assert [h.party_key for h in store.holders_of(KEPT)] == ["org-new"]
