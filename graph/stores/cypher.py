@@ -227,8 +227,9 @@ def _link_clause(link: Link) -> str:
 
 def create_facts(event_type: str) -> str:
     """Create fact nodes of one type with their links; rows: ``{props, links: {REL: [identity]}}``."""
-    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]} {_literal_map(event_type, 'r.props')})", "WITH n, r"]
-    lines += [_link_clause(link) for link in LINKS[event_type]]
+    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]} {_literal_map(event_type, 'r.props')})"]
+    if LINKS[event_type]:  # a query may not end with WITH: a type that links to nothing has no link clauses
+        lines += ["WITH n, r", *(_link_clause(link) for link in LINKS[event_type])]
     return "\n".join(lines)
 
 
