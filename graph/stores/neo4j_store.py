@@ -272,7 +272,7 @@ class NeoStore:
         self._update_role_labels(tx, preparation.role_label_changes(writes, previous))
         self._update_holders(tx, preparation.holder_events(fresh))
         result = BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                             unchanged=len(plan.unchanged), changes=plan.changes(previous))
+                             unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes))
         return result, plan
 
     def _split_unchanged(self, tx: ManagedTransaction, writes: preparation.FactWrites, plan: BatchPlan,

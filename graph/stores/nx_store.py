@@ -360,7 +360,7 @@ class NxStore:
         for prefix, holder_events in preparation.holder_events(fresh).items():
             self._update_holders(prefix, holder_events)
         return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                           unchanged=len(plan.unchanged), changes=plan.changes(previous)), plan
+                           unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes)), plan
 
     def _fact_node(self, event_type: str, key: str) -> Node:
         return (FACT_LABEL[event_type], key)

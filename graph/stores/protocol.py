@@ -78,6 +78,8 @@ class BatchResult:
     seconds: float = 0.0
     pending_id: str | None = None
     notes: list[str] = field(default_factory=list)  # snapshots completed and the retractions they applied, for the log
+    # (event type, outcome) -> events, outcome one of applied/retracted/stale/duplicate: the counts above by type
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add(self, other: BatchResult) -> None:
         """Count ``other`` (more work of the same transaction) in."""
@@ -88,6 +90,8 @@ class BatchResult:
         self.unchanged += other.unchanged
         self.changes += other.changes
         self.notes += other.notes
+        for key, n in other.outcomes.items():
+            self.outcomes[key] = self.outcomes.get(key, 0) + n
 
     @property
     def events(self) -> int:
