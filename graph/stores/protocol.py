@@ -65,13 +65,15 @@ class PendingChanges:
 class BatchResult:
     """What one ``apply_batch`` did. ``applied`` counts asserts that took effect, ``retracted``
     retracts that took effect, ``stale`` events older than the stored version, ``duplicate`` events
-    already applied (same event_id). ``pending_id``: the pending-changes record stored with the
+    already applied (same event_id); ``unchanged``: of ``applied``, the asserts that re-stated the
+    stored content (only the fact's version moved). ``pending_id``: the pending-changes record stored with the
     batch (``keep_changes`` and some changes), else None."""
 
     applied: int = 0
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: int = 0
     changes: list[FactChange] = field(default_factory=list)
     seconds: float = 0.0
     pending_id: str | None = None
@@ -85,6 +87,7 @@ class BatchResult:
         self.stale += other.stale
         self.duplicate += other.duplicate
         self.retracted += other.retracted
+        self.unchanged += other.unchanged
         self.changes += other.changes
         self.notes += other.notes
         for key, n in other.outcomes.items():
