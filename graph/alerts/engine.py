@@ -148,10 +148,12 @@ def acknowledge(store: AlertStore, alert_id: str, note: str | None = None) -> di
 
 
 def alert_hook(settings: Settings, store: AlertStore, on_alert: Callable[[str, str], None] | None = None,
+               on_delivery_failed: Callable[[str], None] | None = None,
                ) -> tuple[Callable[[list[FactChange]], None], Callable[[], None]]:
     """The consumer's ``on_changes`` hook for alerts on ``store``, and a function to close it.
-    ``on_alert(kind, status)`` is called for each alert raised or updated (the metrics)."""
-    engine, close = alert_engine(settings, store)
+    ``on_alert(kind, status)`` is called for each alert raised or updated, ``on_delivery_failed(target)``
+    for each delivery that gave up (the metrics)."""
+    engine, close = alert_engine(settings, store, on_delivery_failed)
 
     def on_changes(changes: list[FactChange]) -> None:
         for alert in engine.process(changes):
@@ -163,10 +165,12 @@ def alert_hook(settings: Settings, store: AlertStore, on_alert: Callable[[str, s
     return on_changes, close
 
 
-def alert_engine(settings: Settings, store: AlertStore) -> tuple[AlertEngine, Callable[[], None]]:
-    """The engine delivering to the configured alerts topic and webhook, and a function to close it."""
+def alert_engine(settings: Settings, store: AlertStore, on_delivery_failed: Callable[[str], None] | None = None,
+                 ) -> tuple[AlertEngine, Callable[[], None]]:
+    """The engine delivering to the configured alerts topic and webhook, and a function to close it
+    (``on_delivery_failed(target)``: called for each delivery that gave up)."""
     from chainrisk.graph.alerts.delivery import TopicDelivery, WebhookDelivery, fan_out
 
     topic = TopicDelivery(settings)
-    webhook = WebhookDelivery(settings.webhook_url) if settings.webhook_url else None
+    webhook = WebhookDelivery(settings.webhook_url, on_failure=on_delivery_failed) if settings.webhook_url else None
     return AlertEngine(store, fan_out(topic, webhook), settings.alert_horizon_days), topic.close

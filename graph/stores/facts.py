@@ -14,6 +14,7 @@ running state, so one batch gives exactly what the same events one at a time wou
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -73,6 +74,9 @@ class BatchPlan:
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: set[str] = field(default_factory=set)  # applied asserts that re-state the stored content (the store finds them)
+    # (event type, outcome) -> events: the same four outcomes per event type, for the consumer's metrics
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def keys_needing_stored_event(self) -> set[str]:
         """Fact keys whose stored live element is some change's ``previous``."""
@@ -95,14 +99,18 @@ def plan_batch(events: list[Event], stored: dict[str, Version], keys: list[str] 
         plan.decisions.append(decision)
         if decision is Decision.STALE:
             plan.stale += 1
+            plan.outcomes[(event.type, "stale")] += 1
             continue
         if decision is Decision.DUPLICATE:
             plan.duplicate += 1
+            plan.outcomes[(event.type, "duplicate")] += 1
             continue
         if event.op == "retract":
             plan.retracted += 1
+            plan.outcomes[(event.type, "retracted")] += 1
         else:
             plan.applied += 1
+            plan.outcomes[(event.type, "applied")] += 1
         if event.type in CHANGE_TYPES:
             if key in plan.final:  # superseding an event applied earlier in this batch
                 before = plan.final[key]

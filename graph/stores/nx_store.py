@@ -317,8 +317,11 @@ class NxStore:
             scope_complete = [data for node, data in self.g.nodes(data=True) if node[0] == "Snapshot" and data["status"] == snapshots.COMPLETE
                               and data["fact_type"] == record["fact_type"] and data["scope"] == record["scope"]]
             completion = snapshots.complete(record, mine, scope_complete)
-            record.update(completion.props)
             result.notes += completion.notes
+            if completion.drop:
+                self.g.remove_node(("Snapshot", record["snapshot_id"]))
+                continue
+            record.update(completion.props)
             result.add(self._sweep(completion.sweeper))
         return result
 
@@ -345,14 +348,21 @@ class NxStore:
                 if version is not None:
                     stored[key] = version
         plan = plan_batch(events, stored, keys)
+        writes = preparation.fact_writes(plan)
+        props = {key: fact_props(event, key) for keyed in preparation.update_candidates(writes).values() for key, event in keyed}
+        live = {key: self._live_props(key.split("|", 1)[0], key) for key in props}
+        preparation.split_unchanged(writes, plan, {key for key, p in props.items() if preparation.same_content(live[key] or {}, p)})
         previous = {key: self._stored_event(key.split("|", 1)[0], key) for key in plan.keys_needing_stored_event()}
         fresh = preparation.new_events(events, plan.decisions)
-        self._write_references(preparation.references(fresh))
-        self._write_facts(preparation.fact_writes(plan))
+        self._write_references(preparation.references(preparation.without_unchanged(fresh, plan)))
+        self._write_facts(writes)
+        for keyed in writes.touch.values():
+            for key, _event in keyed:
+                self._touch(live[key] or {}, props[key])
         for prefix, holder_events in preparation.holder_events(fresh).items():
             self._update_holders(prefix, holder_events)
         return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                           changes=plan.changes(previous)), plan
+                           unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes)), plan
 
     def _fact_node(self, event_type: str, key: str) -> Node:
         return (FACT_LABEL[event_type], key)
@@ -504,6 +514,15 @@ class NxStore:
             if rel in mutable:
                 self.g.remove_edge(u, v, rel)
         self._link(node, event, only_mutable=True)
+
+    @staticmethod
+    def _touch(data: dict[str, Any], props: dict[str, Any]) -> None:
+        """A live element re-stated as it was: only its version properties move."""
+        for name, value in preparation.version_props(props).items():
+            if value is None:
+                data.pop(name, None)
+            else:
+                data[name] = value
 
     def _update_holders(self, prefix: str, events: list[Event]) -> None:
         node = ("Block", prefix)

@@ -65,17 +65,21 @@ class PendingChanges:
 class BatchResult:
     """What one ``apply_batch`` did. ``applied`` counts asserts that took effect, ``retracted``
     retracts that took effect, ``stale`` events older than the stored version, ``duplicate`` events
-    already applied (same event_id). ``pending_id``: the pending-changes record stored with the
+    already applied (same event_id); ``unchanged``: of ``applied``, the asserts that re-stated the
+    stored content (only the fact's version moved). ``pending_id``: the pending-changes record stored with the
     batch (``keep_changes`` and some changes), else None."""
 
     applied: int = 0
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: int = 0
     changes: list[FactChange] = field(default_factory=list)
     seconds: float = 0.0
     pending_id: str | None = None
     notes: list[str] = field(default_factory=list)  # snapshots completed and the retractions they applied, for the log
+    # (event type, outcome) -> events, outcome one of applied/retracted/stale/duplicate: the counts above by type
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add(self, other: BatchResult) -> None:
         """Count ``other`` (more work of the same transaction) in."""
@@ -83,8 +87,11 @@ class BatchResult:
         self.stale += other.stale
         self.duplicate += other.duplicate
         self.retracted += other.retracted
+        self.unchanged += other.unchanged
         self.changes += other.changes
         self.notes += other.notes
+        for key, n in other.outcomes.items():
+            self.outcomes[key] = self.outcomes.get(key, 0) + n
 
     @property
     def events(self) -> int:
