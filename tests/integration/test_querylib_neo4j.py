@@ -188,6 +188,7 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
         ({"before": "2026-12-31"}, [  # written back once, at INGESTED, judged as of AS_OF
             [BLOCK_A, "Acme Hosting", "2026-06-01T12:00:00+00:00", "2026-06-01", 55],
             [BLOCK_B, "Beta Cloud", "2026-06-01T12:00:00+00:00", "2026-06-01", 125],
+            [BLOCK_D, "Old Tenant", "2026-06-01T12:00:00+00:00", "2026-06-01", 145],
             [BLOCK_C, "Acme Hosting", "2026-06-01T12:00:00+00:00", "2026-06-01", 60],
         ]),
         ({"before": "2026-06-01"}, []),  # nothing computed before that day
