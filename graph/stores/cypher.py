@@ -15,6 +15,7 @@ from chainrisk.graph.stores.records import (
     RECIPIENT_ROLE_LABEL,
     ROLE_LABELS,
     TEMPORAL_PROPS,
+    VERSION_PROPS,
     Link,
     identity_prop,
 )
@@ -243,6 +244,21 @@ def update_facts(event_type: str) -> str:
         lines.append(f"CALL (n) {{ MATCH (n)-[old:{'|'.join(link.rel for link in mutable)}]-() DELETE old }}")
         lines += [_link_clause(link) for link in mutable]
     return "\n".join(lines)
+
+
+def unchanged_facts(event_type: str) -> str:
+    """The fact keys among ``$rows`` (``{fact_key, props}``, props as the element would be written)
+    whose live node holds exactly that content (every property but the version equal, absent ones
+    absent on both sides): compared in Neo4j, so no stored value travels back."""
+    kinds = dict(TEMPORAL_PROPS[event_type])
+    tests = []
+    for name in PROP_NAMES[event_type]:
+        if name in VERSION_PROPS or name == "fact_key":
+            continue
+        new = f"{kinds[name]}(r.props.`{name}`)" if name in kinds else f"r.props.`{name}`"
+        tests.append(f"coalesce(n.`{name}` = {new}, n.`{name}` IS NULL AND r.props.`{name}` IS NULL)")
+    return (f"UNWIND $rows AS r MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.fact_key}}) "
+            f"WHERE {' AND '.join(tests) or 'true'} RETURN r.fact_key AS key")
 
 
 def touch_facts(event_type: str) -> str:

@@ -277,15 +277,12 @@ class NeoStore:
 
     def _split_unchanged(self, tx: ManagedTransaction, writes: preparation.FactWrites, plan: BatchPlan,
                          prepared: preparation.PreparedBatch) -> None:
-        """Find the updates that re-state the stored content (compared as sent: temporals as ISO
-        text) and make them touches (:func:`preparation.split_unchanged`)."""
+        """Find the updates that re-state the stored content (Neo4j compares, the stored values stay
+        there) and make them touches (:func:`preparation.split_unchanged`)."""
         unchanged: set[str] = set()
         for event_type, keyed in sorted(preparation.update_candidates(writes).items()):
-            rows = {key: prepared.row(event)["props"] for key, event in keyed}
-            for r in _run(tx, cypher.read_props(FACT_LABEL[event_type]), keys=sorted(rows)):
-                stored = wire({k: native(v) for k, v in dict(r["props"]).items()})
-                if preparation.same_content(stored, rows[r["key"]]):
-                    unchanged.add(r["key"])
+            rows = [{"fact_key": key, "props": prepared.row(event)["props"]} for key, event in keyed]
+            unchanged.update(r["key"] for r in _run(tx, cypher.unchanged_facts(event_type), rows=rows))
         preparation.split_unchanged(writes, plan, unchanged)
 
     def pending_changes(self, group: str) -> list[PendingChanges]:
