@@ -15,6 +15,7 @@ from chainrisk.graph.stores.records import (
     RECIPIENT_ROLE_LABEL,
     ROLE_LABELS,
     TEMPORAL_PROPS,
+    VERSION_PROPS,
     Link,
     identity_prop,
 )
@@ -245,11 +246,22 @@ def update_facts(event_type: str) -> str:
     return "\n".join(lines)
 
 
-def touch_facts(event_type: str) -> str:
-    """Move only the version (event id, provenance) of live fact nodes whose content a new version
-    re-states; rows: ``{fact_key, version}`` (an absent provenance field is null: removed)."""
+def touch_unchanged_facts(event_type: str) -> str:
+    """For the ``$rows`` (``{fact_key, props}``: the element as it would be written) whose live node
+    holds exactly that content (every property but the version equal, absent ones absent on both
+    sides), move only the version (an absent provenance field removed) and return their fact keys.
+    Compared in Neo4j: no stored value travels back."""
+    kinds = dict(TEMPORAL_PROPS[event_type])
+
+    def new(name: str) -> str:
+        return f"{kinds[name]}(r.props.`{name}`)" if name in kinds else f"r.props.`{name}`"
+
+    names = PROP_NAMES[event_type]
+    tests = [f"coalesce(n.`{name}` = {new(name)}, n.`{name}` IS NULL AND r.props.`{name}` IS NULL)"
+             for name in names if name not in VERSION_PROPS and name != "fact_key"]
+    moves = [f"n.`{name}` = {new(name)}" for name in sorted(VERSION_PROPS)]
     return (f"UNWIND $rows AS r MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.fact_key}}) "
-            f"SET n += r.version, {_temporals('n', 'r.version', _PROVENANCE_TIMES)}")
+            f"WHERE {' AND '.join(tests) or 'true'} SET {', '.join(moves)} RETURN r.fact_key AS key")
 
 
 def delete_facts(event_type: str) -> str:

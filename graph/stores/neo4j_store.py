@@ -260,7 +260,7 @@ class NeoStore:
         events = prepared.events
         plan = plan_batch(events, self._stored_versions(tx, prepared), prepared.keys)
         writes = preparation.fact_writes(plan)
-        self._split_unchanged(tx, writes, plan, prepared)
+        self._touch_unchanged(tx, writes, plan, prepared)
         # the stored versions of replaced hops: changes' predecessors, and roles a party may lose
         previous = self._stored_events(tx, plan.keys_needing_stored_event() | preparation.replaced_lease_keys(writes))
         fresh = preparation.new_events(events, plan.decisions)
@@ -276,17 +276,17 @@ class NeoStore:
                              unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes))
         return result, plan
 
-    def _split_unchanged(self, tx: ManagedTransaction, writes: preparation.FactWrites, plan: BatchPlan,
+    def _touch_unchanged(self, tx: ManagedTransaction, writes: preparation.FactWrites, plan: BatchPlan,
                          prepared: preparation.PreparedBatch) -> None:
-        """Find the updates that re-state the stored content (compared as sent: temporals as ISO
-        text) and make them touches (:func:`preparation.split_unchanged`)."""
+        """Move only the version of the updates that re-state the stored content, in one statement
+        per type that compares in Neo4j (no stored value travels back), and take them out of the
+        updates (:func:`preparation.split_unchanged`; ``writes.touch`` is then already written).
+        A key that stays an update (applied more than once, with a change in between) is rewritten
+        whole afterwards, its touch overwritten."""
         unchanged: set[str] = set()
         for event_type, keyed in sorted(preparation.update_candidates(writes).items()):
-            rows = {key: prepared.row(event)["props"] for key, event in keyed}
-            for r in _run(tx, cypher.read_props(FACT_LABEL[event_type]), keys=sorted(rows)):
-                stored = wire({k: native(v) for k, v in dict(r["props"]).items()})
-                if preparation.same_content(stored, rows[r["key"]]):
-                    unchanged.add(r["key"])
+            rows = [{"fact_key": key, "props": prepared.row(event)["props"]} for key, event in keyed]
+            unchanged.update(r["key"] for r in _run(tx, cypher.touch_unchanged_facts(event_type), rows=rows))
         preparation.split_unchanged(writes, plan, unchanged)
 
     def pending_changes(self, group: str) -> list[PendingChanges]:
@@ -377,9 +377,6 @@ class NeoStore:
         for event_type, keyed in sorted(writes.update.items()):
             query = cypher.UPDATE_LEASES if event_type == LEASE_TYPE else cypher.update_facts(event_type)
             _run(tx, query, rows=[prepared.row(e) for _, e in keyed]).consume()
-        for event_type, keyed in sorted(writes.touch.items()):
-            rows = [{"fact_key": key, "version": preparation.version_props(prepared.row(e)["props"])} for key, e in keyed]
-            _run(tx, cypher.touch_facts(event_type), rows=rows).consume()
 
     def _update_role_labels(self, tx: ManagedTransaction, changes: dict[str, tuple[set[str], set[str]]]) -> None:
         if changes:
