@@ -28,6 +28,9 @@ FACT_LABEL: dict[str, str] = {
     "nonfunctional_ca": "NonfunctionalCa",
     "route_origin": "BgpRoute",
     "blocklist_entry": "Listing",
+    "asn_listing": "AsnListing",
+    "aspa": "Aspa",
+    "as_path": "AsPath",
 }
 LEASE_TYPE: Final = "lease_hop"
 LEASES = "LEASES"
@@ -42,6 +45,8 @@ HOLDER_TYPES = frozenset({"registration", "delegation", "holder_transfer"})
 # party-valued event fields -> the stem of their flattened properties (``<stem>_name``, ``<stem>_id``)
 PARTY_FIELDS: dict[str, str] = {"provider": "provider", "recipient": "recipient", "org": "org", "from_party": "from", "to_party": "to"}
 PROVENANCE_FIELDS = ("source", "reference", "line", "offset", "observed_at", "ingested_at", "snapshot")
+# a fact element's version: what a re-assertion of unchanged content moves (the rest is its content)
+VERSION_PROPS = frozenset({"event_id", *PROVENANCE_FIELDS})
 _ENVELOPE = frozenset({"schema_version", "type", "op", "block", "provenance"})
 
 # the label's identity property (fact labels and Retracted use fact_key)
@@ -230,6 +235,9 @@ LINKS: dict[str, tuple[Link, ...]] = {
     "route_object": (Link("ORIGIN", "AS", True, False),),
     "blocklist_entry": (Link("LISTS", "Block", True, False),),
     "nonfunctional_ca": (),  # the export names no resources of the CA: nothing to link it to
+    "asn_listing": (Link("LISTS_AS", "AS", True, False),),
+    "aspa": (Link("CUSTOMER", "AS", True, False), Link("PROVIDER", "AS", True, True)),
+    "as_path": (Link("PATH_ORIGIN", "AS", True, True),),
 }
 
 
@@ -247,6 +255,12 @@ def link_targets(event: Event) -> dict[str, list[Any]]:
         return {LINKS[kind][0].rel: [event.block]}
     if kind in ("vrp", "route_origin", "route_object"):
         return {LINKS[kind][0].rel: asns_named(event)}
+    if event.type == "asn_listing":
+        return {"LISTS_AS": [event.asn]}
+    if event.type == "aspa":
+        return {"CUSTOMER": [event.customer_asn], "PROVIDER": sorted(set(event.providers))}
+    if event.type == "as_path":
+        return {"PATH_ORIGIN": [event.path[-1]]}
     return {}
 
 
@@ -306,6 +320,12 @@ def asns_named(event: Event) -> list[int]:
         return sorted(set(event.origins))
     if event.type == "route_object":
         return [event.origin_asn]
+    if event.type == "asn_listing":
+        return [event.asn]
+    if event.type == "aspa":
+        return sorted({event.customer_asn, *event.providers})
+    if event.type == "as_path":
+        return [event.path[-1]]
     return []
 
 

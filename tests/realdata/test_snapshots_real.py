@@ -101,9 +101,15 @@ def test_afrinic_ranges_gone_or_reclaimed_in_2026_end_their_holding(tmp_path: Pa
     assert [x["lessees"] for x in reclaimed["affected"]] == [["Dakar Cloud"]]
 
 
-def _vrp_set(path: Path) -> set[tuple[str, int, int, str]]:
+def _vrp_expiries(path: Path) -> dict[tuple[str, int, int, str], object]:
+    """Independent reading of an export: IPv4 VRP -> its expiry (the last listed, as the worker keeps)."""
     data = json.loads(bz2.decompress(path.read_bytes()))
-    return {(r["prefix"], r["maxLength"], int(str(r["asn"]).removeprefix("AS")), r["ta"]) for r in data["roas"] if ":" not in r["prefix"]}
+    return {(r["prefix"], r["maxLength"], int(str(r["asn"]).removeprefix("AS")), r["ta"]): r.get("expires")
+            for r in data["roas"] if ":" not in r["prefix"]}
+
+
+def _vrp_set(path: Path) -> set[tuple[str, int, int, str]]:
+    return set(_vrp_expiries(path))
 
 
 class _StoreSink:
@@ -159,7 +165,10 @@ def test_rpki_client_exports_of_2025_07_20(reverse: bool, tmp_path: Path, real_s
                   if n[0] == "Snapshot" and d["reference"] == str(second) and d["fact_type"] == "vrp"]
         assert sum(d.get("retracted", 0) for d in latest) == len(old - new)
         assert sum(d["added"] for d in latest) == len(new - old)
-        assert sum(d["updated"] for d in latest) == len(new & old)
+        before, after = _vrp_expiries(first), _vrp_expiries(second)
+        new_expiry = {key for key in new & old if before[key] != after[key]}
+        assert 0 < sum(d["changed"] for d in latest) == len(new_expiry) <= verbs["REPLACE"]
+        assert sum(d["unchanged"] for d in latest) == len(new & old) - len(new_expiry)  # only their version moved
         assert len(old - new) <= verbs["DELETE"] and len(new - old) <= verbs["NEW"]
 
 
@@ -168,10 +177,11 @@ def test_rpki_client_export_tags_every_vrp_with_its_trust_anchors_snapshot(name:
     from snapshot_files import ingest
 
     events, summary = ingest("vrps", [real_sample(name)])
-    tas = {"afrinic", "apnic", "arin", "lacnic", "ripe"}
     vrp_snapshots = [r for r in summary.snapshots if r.fact_type == "vrp"]
-    assert {r.scope for r in vrp_snapshots} == tas
+    assert {r.scope for r in vrp_snapshots} == {"afrinic", "apnic", "arin", "lacnic", "ripe"}
     assert sum(r.events for r in vrp_snapshots) == sum(1 for e in events if e.type == "vrp")
+    # the export's ASPAs are one snapshot of its source
+    assert [(r.scope, r.events) for r in summary.snapshots if r.fact_type == "aspa"] == [("rpki-client", 100)]
     # the nonfunc_cas section: a CA snapshot per trust anchor, AFRINIC's empty (no CA of it is listed)
     cas = {r.scope: r.events for r in summary.snapshots if r.fact_type == "nonfunctional_ca"}
     assert cas == {"afrinic": 0, "apnic": 13, "arin": 10, "lacnic": 32, "ripe": 69}
