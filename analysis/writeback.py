@@ -16,6 +16,23 @@ from typing import Any
 from chainrisk.analysis.blocks import PortfolioAnalysis
 from chainrisk.common.memory import without_cyclic_gc
 
+# the properties of a block row besides ``prefix``, in the order analysis_rows writes them
+BLOCK_ROW_NAMES = ("lessee", "depth_min", "depth_max", "secured_until", "spof_count", "renewal_gaps", "path_count",
+                   "analysis_basis", "rov_state", "rov_reason", "bgp_seen", "irr_route", "routing_ready", "listed",
+                   "abuse_contact", "source_clear", "data_errors", "risk_score", "analysed_at")
+SPOFS = "spofs"  # a block's result row with its SPOF party keys (rows_by_block)
+
+
+def rows_by_block(block_rows: list[dict[str, Any]], spof_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Prefix -> the block's row with ``spofs``, its SPOF party keys in position order: the form
+    in which a block's results are compared before and after a re-analysis (the stores read the
+    stored ones back in the same form)."""
+    out = {row["prefix"]: {**row, SPOFS: []} for row in block_rows}
+    for row in sorted(spof_rows, key=lambda r: (r["block"], r["position"])):
+        if row["block"] in out:
+            out[row["block"]][SPOFS].append(row["party"])
+    return out
+
 
 def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(block_rows, spof_rows)``: one block row per leased block (``prefix`` + properties) and
