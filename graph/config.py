@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"  # loopback unless widened: the endpoints have no authentication
 
+    # the consumer keeps every leased block's analysis results current after each batch, and
+    # re-checks date-dependent figures when the UTC date changes (graph/continuous.py)
+    continuous_analysis: bool = True
+    analysis_recheck_s: float | None = Field(default=None, gt=0)  # also re-check them this often (seconds)
+
     # Alerts
     alerts: bool = True  # the consumer detects upstream holder changes
     webhook_url: SecretStr | None = None  # http(s)://host/...; checked at start, never printed
