@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def settings(isolated_services: Callable[..., Settings]) -> Settings:
-    return isolated_services("metrics", alerts=False)
+    return isolated_services("metrics", alerts=False, continuous_analysis=False)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_metrics_of_a_long_running_services_consumer(settings: Settings, neo: Ne
     publish(settings, events)
     expected = NxStore(tmp_path / "direct").apply_batch(events, {}, "g")
     port = free_port()
-    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false",
+    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false", "CHAINRISK_CONTINUOUS_ANALYSIS": "false",
            "CHAINRISK_TOPIC_PARTITIONS": str(settings.topic_partitions), "CHAINRISK_METRICS_PORT": str(port)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "chainrisk.cli.main", "consume", "--backend", "services", "--group", settings.consumer_group,
