@@ -15,8 +15,10 @@ from chainrisk.common.prefixes import ints_to_prefix, prefix_ints
 
 # A block's figures read these facts of the block itself or of the prefixes covering it: its own
 # lease hops (and, for a sub-lease, those of the leases covering it: ``blocks.sublease_hops``), the
-# VRPs (RFC 6811 looks at covering VRPs only), the BGP origins and the IRR route objects.
-WITHIN_TYPES = frozenset({"lease_hop", "vrp", "route_origin", "route_object"})
+# VRPs (RFC 6811 looks at covering VRPs only), the BGP origins and the IRR route objects; and the
+# non-functional CAs, whose event names 0.0.0.0/0 (a CA's resources are not listed, so any block
+# with a VRP under its publication point may change: every block).
+WITHIN_TYPES = frozenset({"lease_hop", "vrp", "route_origin", "route_object", "nonfunctional_ca"})
 # ...and these of every prefix overlapping it, covering or inside: registry objects (the registry
 # chain and holder cover it; source clarity finds footprints in objects inside it too; an assignment
 # makes a block a registry-basis lease) and blocklist entries (a listing inside a block counts).
@@ -42,7 +44,8 @@ class AffectedPrefixes:
 def affected_prefixes(changed: Iterable[tuple[str, str]]) -> AffectedPrefixes:
     """For the facts a batch changed, as ``(fact type, prefix)`` pairs (asserted, updated or
     retracted; the prefix is the event's ``block``), the prefixes around which leased blocks may now
-    have different analysis results: each lease hop, VRP, BGP origin and route object prefix as
+    have different analysis results: each lease hop, VRP, BGP origin, route object and
+    non-functional CA (``0.0.0.0/0``) prefix as
     ``within`` (the blocks equal to or inside it), each registration and blocklist prefix as
     ``overlapping`` (those and the blocks covering it). Delegations, transfers and snapshot ends
     affect no block's figures.

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chainrisk.analysis.chains import HOLDER, ChainFacts, analyse_chain
 from chainrisk.analysis.model import Hop, Portfolio, RegistryRecord
 from chainrisk.analysis.registry_chain import RegistryLink, registry_hops, registry_links
+from chainrisk.analysis.routing_proof import ROA_LAPSE_HORIZON, routing_proof
 from chainrisk.analysis.signals import (
     INVALID,
     NOT_FOUND,
     VALID,
     SignalIndexes,
     abuse_contact_present,
+    bgp_as_sets,
     bgp_origins,
     build_indexes,
     irr_route_exists,
@@ -43,6 +45,9 @@ BLOCK_FIELDS: tuple[str, ...] = (
     "addresses", "leased_addresses", "sublease_of", "basis", "lessee_asn", "path_count", "registry_chain", "registry_holder", "source_clear",
     "source_issues", "rov_state", "rov_reason", "bgp_seen", "bgp_origins", "irr_route", "routing_ready",
     "listings", "abuse_contact", "data_errors", "warnings", "risk_score", "risk_flags",
+    # routing proof beyond the RFC 6811 state (analysis/routing_proof.py)
+    "bgp_as_sets", "valid_vrps", "roa_expires", "roa_lapsing", "nonfunctional_cas", "loose_maxlength_vrps", "as0_vrps",
+    "irr_registries", "space_rir", "irr_nonauthoritative",
 )
 
 # risk flag code -> risk points: a block's risk_score is the sum over its risk flags (see risk_findings)
@@ -50,6 +55,10 @@ RISK_POINTS = {
     "data-error": 150,
     "blocklisted": 40,
     "rov-invalid": 40,
+    "as0-covered": 40,
+    "ca-nonfunctional": 25,
+    "roa-lapsing": 20,
+    "idle-space-announced": 20,
     "expired": 30,
     "source-unclear": 20,
     "rov-notfound": 15,
@@ -58,7 +67,10 @@ RISK_POINTS = {
     "renewal-gap": 10,
     "intermediary-spof": 10,
     "not-in-bgp": 10,
+    "roa-loose-maxlength": 10,
     "no-irr-route": 5,
+    "irr-nonauthoritative": 5,
+    "as-set-origin": 5,
     "no-abuse-contact": 5,
 }
 
@@ -104,6 +116,17 @@ class BlockResult:
     # inside it), and the most specific leased block covering this one (None: not nested)
     leased_addresses: int = 0
     sublease_of: str | None = None
+    # routing proof (analysis/routing_proof.py); VRPs as VrpRecord.label(), CAs as "<location> (<caRepository>)"
+    bgp_as_sets: tuple[str, ...] = ()
+    valid_vrps: tuple[str, ...] = ()
+    roa_expires: datetime | None = None
+    roa_lapsing: bool | None = None
+    nonfunctional_cas: tuple[str, ...] = ()
+    loose_maxlength_vrps: tuple[str, ...] = ()
+    as0_vrps: tuple[str, ...] = ()
+    irr_registries: tuple[str, ...] = ()
+    space_rir: str | None = None
+    irr_nonauthoritative: bool | None = None
 
     @property
     def risk_score(self) -> int:
@@ -122,6 +145,7 @@ class BlockResult:
             value = getattr(self, name)
             out[name] = list(value) if isinstance(value, tuple) else value
         out["secured_until"] = self.secured_until.isoformat() if self.secured_until else None
+        out["roa_expires"] = self.roa_expires.isoformat() if self.roa_expires else None
         return out
 
 
@@ -228,8 +252,9 @@ def sublease_hops(hops: Sequence[Hop], parent_hops: Sequence[Hop]) -> list[Hop] 
     return carried + list(hops)
 
 
-def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
-    """Analyse every leased block of ``portfolio``; ``as_of`` is the day expiry is judged against.
+def analyse_portfolio(portfolio: Portfolio, as_of: date, roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON) -> PortfolioAnalysis:
+    """Analyse every leased block of ``portfolio``; ``as_of`` is the day expiry is judged against,
+    ``roa_lapse_horizon`` how soon after its export's build time a VRP's expiry counts as lapsing.
     Results are ordered by first address, then prefix length.
 
     Nested leases (a /24 sub-leased inside a leased /22): each address counts once, for its most
@@ -250,7 +275,7 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
         results = []
         for (first, length), block in located:
             hops = hops_by_block[block]
-            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of)
+            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of, roa_lapse_horizon)
             result.leased_addresses = result.addresses
             results.append(result)
         if parents:
@@ -264,7 +289,7 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date) -> PortfolioAnalysis:
 
 
 def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int, length: int,
-                 indexes: SignalIndexes, as_of: date) -> BlockResult:
+                 indexes: SignalIndexes, as_of: date, roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON) -> BlockResult:
     """Combine a block's chain facts with its routing, reputation and registry signals."""
     names = facts.names
     covering: list[RegistryRecord] = []
@@ -299,6 +324,8 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
 
     listings = indexes.listings.overlapping(first, length)
     until = facts.secured_until if basis == CONTRACT else None
+    proof = routing_proof(indexes.vrps.covering(first, length), length, asn, indexes.nonfunctional_cas,
+                          indexes.route_objects.covering(first, length), indexes.rirs.covering(first, length), roa_lapse_horizon)
     return BlockResult(
         block=facts.block,
         lessee=names[facts.lessee] if facts.lessee else None,
@@ -330,6 +357,16 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
         lessee_key=facts.lessee,
         holder_keys=facts.holders,
         spof_keys=facts.spofs,
+        bgp_as_sets=bgp_as_sets(indexes.as_sets, first, length),
+        valid_vrps=tuple([v.label() for v in proof.valid_vrps]),
+        roa_expires=proof.roa_expires,
+        roa_lapsing=proof.roa_lapsing,
+        nonfunctional_cas=tuple([f"{ca.location} ({ca.ca_repository})" for ca in proof.nonfunctional_cas]),
+        loose_maxlength_vrps=tuple([v.label() for v in proof.loose_vrps]),
+        as0_vrps=tuple([v.label() for v in proof.as0_vrps]),
+        irr_registries=proof.irr_registries,
+        space_rir=proof.space_rir,
+        irr_nonauthoritative=proof.irr_nonauthoritative,
     )
 
 
@@ -369,14 +406,45 @@ def risk_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...
         found.append(("no-irr-route", "no route object for AS{}", (result.lessee_asn,)))
     if result.abuse_contact is False:
         found.append(("no-abuse-contact", "no covering registry object names one", ()))
+    found.extend(routing_proof_findings(result))
+    return found
+
+
+def routing_proof_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...]]]:
+    """The routing-proof flags of a block (part of :func:`risk_findings`; docs/analysis.md)."""
+    found: list[tuple[str, str, tuple[object, ...]]] = []
+    if result.as0_vrps:
+        found.append(("as0-covered", "{} covers the block: its holder asks that it not be routed (RFC 6483, RFC 7607)",
+                      ("; ".join(result.as0_vrps),)))
+    if result.nonfunctional_cas:
+        found.append(("ca-nonfunctional", "{} issued a VRP covering the block and is non-functional (no valid manifest or CRL)",
+                      ("; ".join(result.nonfunctional_cas),)))
+    if result.roa_lapsing:
+        found.append(("roa-lapsing", "every VRP making AS{} Valid expires by {}, soon after its export was built: {}",
+                      (result.lessee_asn, result.roa_expires.isoformat() if result.roa_expires else None, "; ".join(result.valid_vrps))))
+    if result.loose_maxlength_vrps:
+        found.append(("roa-loose-maxlength", "AS{} is Valid only through {}, whose maxLength is longer than /{} "
+                      "(RFC 9319: a forged-origin sub-prefix hijack validates too)",
+                      (result.lessee_asn, "; ".join(result.loose_maxlength_vrps), prefix_ints(result.block)[1])))
+    if result.irr_nonauthoritative:
+        found.append(("irr-nonauthoritative", "the route object for AS{} is only in {}, not in the {} IRR of the space's registry",
+                      (result.lessee_asn, ", ".join(r.upper() for r in result.irr_registries), (result.space_rir or "").upper())))
+    if result.bgp_as_sets:
+        found.append(("as-set-origin", "announced with an AS_SET origin, which is origin NONE (RFC 6811): {}",
+                      ("; ".join(result.bgp_as_sets),)))
     return found
 
 
 def risk_score(result: BlockResult) -> int:
     """The block's risk score: the sum of :data:`RISK_POINTS` over its risk flags."""
+    return findings_score(risk_findings(result))
+
+
+def findings_score(findings: Sequence[tuple[str, str, tuple[object, ...]]]) -> int:
+    """The sum of :data:`RISK_POINTS` over ``findings`` (a block's, or an idle range's)."""
     points = RISK_POINTS
     score = 0
-    for code, _, _ in risk_findings(result):
+    for code, _, _ in findings:
         score += points[code]
     return score
 

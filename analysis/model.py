@@ -10,7 +10,7 @@ input travel alongside for display.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +62,28 @@ class DelegationRecord:
 
 @dataclass(frozen=True, slots=True)
 class VrpRecord:
+    """A VRP; ``observed_at`` is its export's build time, ``uri`` its ROA's URI where the export names it."""
+
     prefix: str
     max_length: int
     asn: int
     ta: str
+    expires: datetime | None = None
+    observed_at: datetime | None = None
+    uri: str | None = None
+
+    def label(self) -> str:
+        """``"<prefix>-<maxLength> AS<asn> (<ta>)"``: how flags name a VRP."""
+        return f"{self.prefix}-{self.max_length} AS{self.asn} ({self.ta})"
+
+
+@dataclass(frozen=True, slots=True)
+class CaRecord:
+    """A CA a validator found non-functional, with its publication point (caRepository)."""
+
+    ta: str
+    location: str
+    ca_repository: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +109,8 @@ class Portfolio:
     delegations: list[DelegationRecord] = field(default_factory=list)
     vrps: list[VrpRecord] = field(default_factory=list)
     origins: dict[str, tuple[int, ...]] = field(default_factory=dict)  # prefix -> origin ASNs seen in BGP
+    as_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # prefix -> AS_SET routes seen in BGP ("64500,64501")
+    nonfunctional_cas: list[CaRecord] = field(default_factory=list)
     route_objects: list[RouteObjectRecord] = field(default_factory=list)
     listings: list[Listing] = field(default_factory=list)
 
@@ -102,6 +122,8 @@ class Portfolio:
             delegations=sorted(self.delegations, key=lambda d: (d.block, d.registry)),
             vrps=sorted(self.vrps, key=lambda v: (v.prefix, v.max_length, v.asn, v.ta)),
             origins=dict(sorted(self.origins.items())),
+            as_sets=dict(sorted(self.as_sets.items())),
+            nonfunctional_cas=sorted(self.nonfunctional_cas, key=lambda c: (c.ta, c.location)),
             route_objects=sorted(self.route_objects, key=lambda r: (r.prefix, r.origin_asn, r.registry)),
             listings=sorted(self.listings, key=lambda x: (x.prefix, x.list_name)),
         )

@@ -9,8 +9,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from chainrisk.analysis.model import Hop, Listing, Portfolio, RegistryRecord, RouteObjectRecord, VrpRecord
+from chainrisk.analysis.model import CaRecord, Hop, Listing, Portfolio, RegistryRecord, RouteObjectRecord, VrpRecord
 from chainrisk.analysis.prefix_index import CoveringIndex, OverlapIndex
+from chainrisk.analysis.routing_proof import ca_index, rir_index
 from chainrisk.common.prefixes import prefix_ints
 
 VALID = "Valid"
@@ -24,17 +25,20 @@ TOO_SPECIFIC = "too-specific"
 class SignalIndexes:
     """Lookup structures over a portfolio's routing, reputation and registry facts."""
 
-    vrps: CoveringIndex[tuple[int, int]]  # (max_length, asn)
+    vrps: CoveringIndex[VrpRecord]
     origins: CoveringIndex[tuple[int, ...]]
+    as_sets: CoveringIndex[tuple[str, tuple[str, ...]]]  # (prefix, its AS_SET routes)
+    nonfunctional_cas: dict[str, list[CaRecord]]  # by publication point
+    rirs: CoveringIndex[str]
     route_objects: CoveringIndex[RouteObjectRecord]
     listings: OverlapIndex[Listing]
     registrations: OverlapIndex[RegistryRecord]
     registration_count: int
 
 
-def vrp_index(vrps: Iterable[VrpRecord]) -> CoveringIndex[tuple[int, int]]:
-    """VRPs keyed by prefix, each stored as ``(max_length, asn)``."""
-    return CoveringIndex.from_items((v.prefix, (v.max_length, v.asn)) for v in vrps)
+def vrp_index(vrps: Iterable[VrpRecord]) -> CoveringIndex[VrpRecord]:
+    """VRPs keyed by prefix."""
+    return CoveringIndex.from_items((v.prefix, v) for v in vrps)
 
 
 def build_indexes(portfolio: Portfolio) -> SignalIndexes:
@@ -42,6 +46,9 @@ def build_indexes(portfolio: Portfolio) -> SignalIndexes:
     return SignalIndexes(
         vrps=vrp_index(portfolio.vrps),
         origins=CoveringIndex.from_items(portfolio.origins.items()),
+        as_sets=CoveringIndex.from_items((p, (p, sets)) for p, sets in portfolio.as_sets.items()),
+        nonfunctional_cas=ca_index(portfolio.nonfunctional_cas),
+        rirs=rir_index(portfolio.registrations, portfolio.delegations),
         route_objects=CoveringIndex.from_items((r.prefix, r) for r in portfolio.route_objects),
         listings=OverlapIndex((x.prefix, x) for x in portfolio.listings),
         registrations=OverlapIndex((r.block, r) for r in portfolio.registrations),
@@ -70,9 +77,9 @@ def origin_validation(covering: Sequence[tuple[int, int]], length: int, asn: int
     return INVALID, TOO_SPECIFIC if asn_named else ASN_MISMATCH
 
 
-def validate_route(index: CoveringIndex[tuple[int, int]], first: int, length: int, asn: int | None) -> tuple[str, str | None]:
+def validate_route(index: CoveringIndex[VrpRecord], first: int, length: int, asn: int | None) -> tuple[str, str | None]:
     """RFC 6811 state and reason of route ``first/length`` from ``asn`` against the VRP index."""
-    return origin_validation(index.covering(first, length), length, asn)
+    return origin_validation([(v.max_length, v.asn) for v in index.covering(first, length)], length, asn)
 
 
 def bgp_origins(index: CoveringIndex[tuple[int, ...]], first: int, length: int) -> tuple[int, ...]:
@@ -82,6 +89,12 @@ def bgp_origins(index: CoveringIndex[tuple[int, ...]], first: int, length: int) 
         for asn in origins:
             seen[asn] = None
     return tuple(seen)
+
+
+def bgp_as_sets(index: CoveringIndex[tuple[str, tuple[str, ...]]], first: int, length: int) -> tuple[str, ...]:
+    """Every AS_SET route seen in BGP for the block or a prefix covering it (most specific first),
+    each ``"<prefix> {64500,64501}"``: such a route has origin NONE (RFC 6811)."""
+    return tuple(f"{prefix} {{{text}}}" for prefix, texts in reversed(index.covering(first, length)) for text in texts)
 
 
 def irr_route_exists(index: CoveringIndex[RouteObjectRecord], first: int, length: int, asn: int) -> bool:

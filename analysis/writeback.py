@@ -10,16 +10,25 @@ make the write-back of a big portfolio cheaper.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from chainrisk.analysis.blocks import PortfolioAnalysis
+from chainrisk.analysis.idle_space import IdleSpace
 from chainrisk.common.memory import without_cyclic_gc
 
 # the properties of a block row besides ``prefix``, in the order analysis_rows writes them
 BLOCK_ROW_NAMES = ("lessee", "depth_min", "depth_max", "secured_until", "spof_count", "renewal_gaps", "path_count",
                    "analysis_basis", "rov_state", "rov_reason", "bgp_seen", "irr_route", "routing_ready", "listed",
-                   "abuse_contact", "source_clear", "data_errors", "risk_score", "analysed_at")
+                   "abuse_contact", "source_clear", "data_errors", "risk_score", "risk_flags", "analysed_at")
+IDLE_ROW_NAMES = ("idle_flags", "idle_risk_score")  # a holding's idle-space results
+# every row analysis_rows makes has exactly ``prefix`` and these (None where a row has no such
+# result), so any set of rows - the whole portfolio's, or the few blocks the continuous analysis
+# re-analyses - has the same property names, and the write-back digests them alike
+ROW_NAMES = BLOCK_ROW_NAMES + IDLE_ROW_NAMES
+SPOF_ROW_NAMES = ("position", "lessee")  # a SPOF row besides ``party`` and ``block``
+NO_BLOCK_RESULTS = dict.fromkeys(BLOCK_ROW_NAMES)
 SPOFS = "spofs"  # a block's result row with its SPOF party keys (rows_by_block)
 
 
@@ -34,12 +43,25 @@ def rows_by_block(block_rows: list[dict[str, Any]], spof_rows: list[dict[str, An
     return out
 
 
-def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = None,
+                  idle: Sequence[IdleSpace] = ()) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(block_rows, spof_rows)``: one block row per leased block (``prefix`` + properties) and
     one SPOF row per (party, block) with the party's ``position`` on the chain (0 = holder side)
-    and the block's lessee, so Browser can draw who carries which block."""
+    and the block's lessee, so Browser can draw who carries which block. ``idle``: the idle space
+    of the portfolio's holders (analysis/idle_space.py), one row per holding that has some: its
+    flagged ranges as ``idle_flags`` (``"<range>: <flag>"``) and their summed ``idle_risk_score``."""
     with without_cyclic_gc():  # a million rows of small objects, no cycles
-        return _rows(analysis, analysed_at)
+        block_rows, spof_rows = _rows(analysis, analysed_at)
+    stamp = analysed_at.isoformat() if analysed_at else None
+    held: dict[str, dict[str, Any]] = {}
+    for r in idle:
+        flags = r.risk_flags
+        if flags:
+            row = held.setdefault(r.held_block, {"prefix": r.held_block, **NO_BLOCK_RESULTS, "idle_flags": [], "idle_risk_score": 0,
+                                                 "analysed_at": stamp})
+            row["idle_flags"] += [f"{r.block}: {flag}" for flag in flags]
+            row["idle_risk_score"] += r.risk_score
+    return block_rows + list(held.values()), spof_rows
 
 
 def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -67,7 +89,10 @@ def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[li
             "source_clear": r.source_clear,
             "data_errors": list(r.data_errors) or None,
             "risk_score": r.risk_score,
+            "risk_flags": r.risk_flags or None,
             "analysed_at": stamp,
+            "idle_flags": None,
+            "idle_risk_score": None,
         })
         for position, key in enumerate(r.spof_keys):
             spof_rows.append({"party": key, "block": r.block, "position": position, "lessee": r.lessee})

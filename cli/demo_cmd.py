@@ -19,6 +19,7 @@ DEMO_FILES = (
     ("registry", "rpsl"),
     ("transfers", "transfers"),
     ("vrps", "vrps"),
+    ("vrps_jsonext", "vrps"),
     ("pfx2as", "pfx2as"),
     ("drop", "blocklist"),
 )
@@ -39,7 +40,7 @@ def _step(message: str) -> float:
 def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as_of: datetime) -> None:
     """Run the whole pipeline on a seeded synthetic portfolio and print the exposure report."""
     from chainrisk.analysis.exposure import exposure
-    from chainrisk.cli.report_cmd import analyse_and_write_back, open_configured_store, print_exposure_table
+    from chainrisk.cli.report_cmd import analyse_and_write_back, lapse_horizon, open_configured_store, print_exposure_table
     from chainrisk.graph.backend import open_sink
     from chainrisk.graph.config import load_settings
     from chainrisk.ingest.common import run_ingest
@@ -81,7 +82,7 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     _step("analysing every leased block and writing the results back to the graph")
     _, store = open_configured_store(settings.backend, settings.state_dir)
     try:
-        analysis = analyse_and_write_back(store, as_of.date()).analysis
+        analysis = analyse_and_write_back(store, as_of.date(), lapse_horizon(settings)).analysis
         open_alerts = [a for a in store.load_alerts(None) if a["status"] == "open"]
     finally:
         store.close()

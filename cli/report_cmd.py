@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ import click
 from chainrisk.analysis.blocks import BLOCK_FIELDS, BlockResult, PortfolioAnalysis, analyse_portfolio, rov_counts
 from chainrisk.analysis.chains import holder_lessee_paths
 from chainrisk.analysis.exposure import EXPOSURE_FIELDS, UnknownParty, exposure, remove_party, resolve_party, transfer_block
+from chainrisk.analysis.idle_space import IDLE_FIELDS, IdleSpace, idle_space
 from chainrisk.analysis.model import Portfolio
 from chainrisk.cli.output import print_table
 from chainrisk.common.formats import to_csv, to_json
@@ -95,11 +96,20 @@ def apply_pending(settings: Any, store: Any) -> bool:
 
 def load_portfolio(backend: str | None, state_dir: Path | None) -> Portfolio:
     """The current portfolio from the configured store."""
-    _, store = open_configured_store(backend, state_dir)
+    return _load(backend, state_dir)[1]
+
+
+def _load(backend: str | None, state_dir: Path | None) -> tuple[Settings, Portfolio]:
+    settings, store = open_configured_store(backend, state_dir)
     try:
-        return store.load_portfolio()
+        return settings, store.load_portfolio()
     finally:
         store.close()
+
+
+def lapse_horizon(settings: Settings) -> timedelta:
+    """How soon after its export's build time a VRP's expiry counts as lapsing (``roa_lapse_hours``)."""
+    return timedelta(hours=settings.roa_lapse_hours)
 
 
 def _as_of(value: datetime | None) -> date:
@@ -107,7 +117,12 @@ def _as_of(value: datetime | None) -> date:
 
 
 def _analysis(backend: str | None, state_dir: Path | None, as_of: datetime | None) -> PortfolioAnalysis:
-    return analyse_portfolio(load_portfolio(backend, state_dir), _as_of(as_of))
+    return _analysis_and_portfolio(backend, state_dir, as_of)[0]
+
+
+def _analysis_and_portfolio(backend: str | None, state_dir: Path | None, as_of: datetime | None) -> tuple[PortfolioAnalysis, Portfolio]:
+    settings, portfolio = _load(backend, state_dir)
+    return analyse_portfolio(portfolio, _as_of(as_of), lapse_horizon(settings)), portfolio
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -183,19 +198,20 @@ class AnalysisRun:
     write_s: float
 
 
-def analyse_and_write_back(store: GraphStore, as_of: date) -> AnalysisRun:
-    """Load the current portfolio from ``store``, analyse every leased block as of ``as_of`` and
-    write the results back (Block properties and SPOF_FOR relationships), stamped with the time of
-    the run (UTC, whole seconds). ``chainrisk analyze`` and ``chainrisk demo`` both run this; the
-    caller opens and closes the store."""
+def analyse_and_write_back(store: GraphStore, as_of: date, roa_lapse_horizon: timedelta = timedelta(hours=24)) -> AnalysisRun:
+    """Load the current portfolio from ``store``, analyse every leased block as of ``as_of`` (and
+    the portfolio holders' idle space) and write the results back (Block properties and SPOF_FOR
+    relationships), stamped with the time of the run (UTC, whole seconds). ``chainrisk analyze``
+    and ``chainrisk demo`` both run this; the caller opens and closes the store."""
     from chainrisk.analysis.writeback import analysis_rows
 
     started = time.monotonic()
     portfolio = store.load_portfolio()
     loaded = time.monotonic()
-    analysis = analyse_portfolio(portfolio, as_of)
+    analysis = analyse_portfolio(portfolio, as_of, roa_lapse_horizon)
+    idle = idle_space(portfolio, analysis)
     analysed = time.monotonic()
-    block_rows, spof_rows = analysis_rows(analysis, datetime.now(timezone.utc).replace(microsecond=0))
+    block_rows, spof_rows = analysis_rows(analysis, datetime.now(timezone.utc).replace(microsecond=0), idle)
     store.write_analysis(block_rows, spof_rows)
     return AnalysisRun(analysis, loaded - started, analysed - loaded, time.monotonic() - analysed)
 
@@ -213,7 +229,7 @@ def analyze(backend: str | None, state_dir: Path | None, as_of: datetime | None)
     settings, store = open_configured_store(backend, state_dir)
     opened = time.monotonic()
     try:
-        run = analyse_and_write_back(store, _as_of(as_of))
+        run = analyse_and_write_back(store, _as_of(as_of), lapse_horizon(settings))
     except (StateDirError, GraphStateError, StoreBusy) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -246,7 +262,7 @@ def _print_summary(analysis: PortfolioAnalysis, load_s: float, analyse_s: float,
 # --- report -------------------------------------------------------------------------------------
 @click.group()
 def report() -> None:
-    """Reports over the current portfolio: blocks, exposure, one block, one lessee."""
+    """Reports over the current portfolio: blocks, exposure, one block, one lessee, idle space."""
 
 
 @report.command("blocks")
@@ -350,6 +366,37 @@ def _block_detail(detail: dict[str, Any], output: Path | None) -> None:
         elif isinstance(value, list):
             value = "\n".join(str(v) for v in value) or "-"
         table.add_row(key, "-" if value is None else str(value))
+    print_table(table, output)
+
+
+@report.command("idle")
+@_store_options
+@_output_options
+def report_idle(backend: str | None, state_dir: Path | None, as_of: datetime | None, fmt: str, output: Path | None) -> None:
+    """Space the portfolio's holders hold but have not leased: each idle range, the BGP routes that
+    announce part of it and the AS0 VRPs covering it, flagged idle-space-announced when announced
+    or without an AS0 ROA."""
+    analysis, portfolio = _analysis_and_portfolio(backend, state_dir, as_of)
+    rows = idle_space(portfolio, analysis)
+    if fmt == "json":
+        _emit(to_json(r.as_dict() for r in rows), output)
+    elif fmt == "csv":
+        _emit(to_csv((r.as_dict() for r in rows), IDLE_FIELDS), output)
+    elif fmt == "html":
+        raise click.UsageError("report idle has no html format: use table, json or csv")
+    else:
+        _idle_table(rows, output)
+
+
+def _idle_table(rows: list[IdleSpace], output: Path | None) -> None:
+    from rich.table import Table
+
+    flagged = sum(1 for r in rows if r.risk_score)
+    table = Table(title=f"Idle space of the portfolio's holders ({len(rows):,} ranges, {flagged:,} flagged)")
+    for name in ("block", "holder", "held block", "BGP routes", "AS0 VRPs", "risk"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(r.block, r.holder, r.held_block, "\n".join(r.bgp_routes) or "-", "\n".join(r.as0_vrps) or "-", str(r.risk_score))
     print_table(table, output)
 
 

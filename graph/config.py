@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"  # loopback unless widened: the endpoints have no authentication
 
+    # Analysis: a VRP expiring within this many hours of its export's build time is lapsing (roa-lapsing)
+    roa_lapse_hours: float = Field(default=24.0, gt=0)
+
     # the consumer keeps every leased block's analysis results current after each batch, and
     # re-checks date-dependent figures when the UTC date changes (graph/continuous.py)
     continuous_analysis: bool = True

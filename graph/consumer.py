@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -440,7 +440,8 @@ def consume(
         if settings.continuous_analysis if continuous is None else continuous:
             from chainrisk.graph.continuous import ContinuousAnalysis, utc_now
 
-            analysis = ContinuousAnalysis(store, clock=clock or utc_now, recheck_s=settings.analysis_recheck_s)
+            analysis = ContinuousAnalysis(store, clock=clock or utc_now, recheck_s=settings.analysis_recheck_s,
+                                          roa_lapse_horizon=timedelta(hours=settings.roa_lapse_hours))
         try:
             stats = run_consumer(store, source, dead, options, on_changes=on_changes, should_stop=should_stop, analysis=analysis)
         finally:

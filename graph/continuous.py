@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from chainrisk.analysis.affected import AffectedPrefixes, affected_prefixes, date_sensitive, date_window
 from chainrisk.analysis.blocks import EXPIRY_WARNING, analyse_portfolio
+from chainrisk.analysis.routing_proof import ROA_LAPSE_HORIZON
 from chainrisk.analysis.writeback import analysis_rows
 from chainrisk.graph.stores.protocol import AnalysisInput, AnalysisRefresh, FactTouch, GraphStore
 
@@ -57,9 +58,12 @@ class RiskRefresh:
         return self.refresh.after
 
 
-def compute_rows(given: AnalysisInput, as_of: date, stamp: datetime) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """The write-back rows of a sub-portfolio's analysis (as ``chainrisk analyze`` makes them)."""
-    return analysis_rows(analyse_portfolio(given.portfolio, as_of), stamp)
+def compute_rows(given: AnalysisInput, as_of: date, stamp: datetime, roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON,
+                 ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The leased blocks' write-back rows of a sub-portfolio's analysis, as ``chainrisk analyze``
+    makes them (the holdings' idle space is the full analysis' own: it depends on every leased
+    block of every portfolio holder)."""
+    return analysis_rows(analyse_portfolio(given.portfolio, as_of, roa_lapse_horizon), stamp)
 
 
 @dataclass
@@ -68,6 +72,7 @@ class ContinuousAnalysis:
     clock: Callable[[], datetime] = utc_now
     recheck_s: float | None = None  # also re-check date-dependent figures this often (None: only when the date changes)
     horizon: timedelta = EXPIRY_WARNING  # the furthest secured-until horizon a figure or alert looks at
+    roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON  # as for `chainrisk analyze` (settings.roa_lapse_hours)
     on_refresh: Callable[[RiskRefresh], None] | None = None
     _checked_on: date | None = field(default=None, init=False)
     _checked_at: float = field(default=0.0, init=False)
@@ -103,7 +108,7 @@ class ContinuousAnalysis:
 
     def _refresh(self, scope: AffectedPrefixes, evidence: list[FactTouch], cause: str) -> RiskRefresh:
         today, now = self._now()
-        refresh = self.store.refresh_analysis(scope.within, scope.overlapping, lambda given: compute_rows(given, today, now))
+        refresh = self.store.refresh_analysis(scope.within, scope.overlapping, lambda given: compute_rows(given, today, now, self.roa_lapse_horizon))
         self.refreshed += len(refresh.blocks)
         self.written += refresh.written + refresh.cleared
         outcome = RiskRefresh(refresh, evidence, today, cause)

@@ -117,6 +117,19 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class ScopeSeen:
+    """A parser's word that the file speaks for a snapshot scope (ingest/snapshots.py) even where it
+    holds no fact of it: an rpki-client export that lists no non-functional CA under a trust anchor
+    says that trust anchor has none. A complete file then ends that scope's snapshot with 0 events,
+    so what an older snapshot of it held is retracted. Ignored when the file is not a snapshot."""
+
+    fact_type: str
+    scope: str
+    source: str
+    observed_at: datetime
+
+
+@dataclass(frozen=True)
 class ParseContext:
     reference: str  # how provenance names the file (the path as given)
     ingested_at: datetime
@@ -400,6 +413,9 @@ def run_ingest(
                                 on_reject(item)
                         elif isinstance(item, Skip):
                             summary.skipped_by_reason[item.reason] += 1
+                        elif isinstance(item, ScopeSeen):
+                            if scopes is not None:
+                                _scope_report(scopes, run, str(path), item.fact_type, item.scope, item.source, item.observed_at)
                         else:
                             if scopes is not None and item.type in SNAPSHOT_TYPES:
                                 item = _tag(item, scopes, run, ingested_at)
@@ -446,15 +462,21 @@ def run_ingest(
 def _tag(item: Event, scopes: dict[tuple[str, str], SnapshotReport], run: str, ingested_at: datetime) -> Event:
     """``item`` with the id of its scope's snapshot in its provenance (the scope's tally counts it)."""
     prov = item.provenance
-    scope = scope_of(item) or ""
-    report = scopes.get((item.type, scope))
-    if report is None:
-        report = scopes[(item.type, scope)] = SnapshotReport(
-            prov.reference, item.type, scope, snapshot_id(run, prov.reference, item.type, scope), prov.source, prov.observed_at)
+    report = _scope_report(scopes, run, prov.reference, item.type, scope_of(item) or "", prov.source, prov.observed_at)
     report.events += 1
     if prov.observed_at > report.observed_at:
         report.observed_at = prov.observed_at
     return item.model_copy(update={"provenance": prov.model_copy(update={"snapshot": report.snapshot})})
+
+
+def _scope_report(scopes: dict[tuple[str, str], SnapshotReport], run: str, reference: str, fact_type: str, scope: str,
+                  source: str, observed_at: datetime) -> SnapshotReport:
+    """The file's snapshot of one scope (made on first sight)."""
+    report = scopes.get((fact_type, scope))
+    if report is None:
+        report = scopes[(fact_type, scope)] = SnapshotReport(
+            reference, fact_type, scope, snapshot_id(run, reference, fact_type, scope), source, observed_at)
+    return report
 
 
 def _snapshot_provenance(report: SnapshotReport, ingested_at: datetime) -> Any:

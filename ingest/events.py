@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -132,6 +132,7 @@ _E = TypeVar("_E", bound="_Event")
 class _Event(_Frozen):
     if TYPE_CHECKING:  # each event kind declares it as a Literal default; not a field of the base model
         type: str
+    _UNSET_NOT_HASHED: ClassVar[frozenset[str]] = frozenset()
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = ""
     op: Literal["assert", "retract"] = "assert"
@@ -154,8 +155,11 @@ class _Event(_Frozen):
 
     def content_id(self) -> str:
         """The deterministic ``event_id`` of this event: the first 32 hex digits of the sha256 of
-        ``"<source>|<observed_at ISO>|<JSON of every field but the id and the provenance>"``."""
-        body = self.model_dump_json(exclude=_NOT_IN_ID)
+        ``"<source>|<observed_at ISO>|<JSON of every field but the id and the provenance>"``. A field
+        of :attr:`_UNSET_NOT_HASHED` is left out while unset (None or empty), so the events that do not
+        use it keep the ids they had before the field existed (a re-ingest after an upgrade matches)."""
+        unset = {name for name in self._UNSET_NOT_HASHED if not getattr(self, name)}
+        body = self.model_dump_json(exclude=_NOT_IN_ID | unset if unset else _NOT_IN_ID)
         prov = self.provenance
         return hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{body}".encode()).hexdigest()[:32]
 
@@ -265,23 +269,67 @@ class Delegation(_Event):
 
 
 class Vrp(_Event):
-    """A validated ROA payload (RFC 6811): ``asn`` may originate ``block`` up to ``max_length``."""
+    """A validated ROA payload (RFC 6811): ``asn`` may originate ``block`` up to ``max_length``.
+    ``uri``: the ROA object's URI, where the export names it (Routinator jsonext, RIPE validator
+    CSV); it lies in the issuing CA's publication point (RFC 6481)."""
 
+    _UNSET_NOT_HASHED = frozenset({"uri"})
     type: Literal["vrp"] = "vrp"
     max_length: int = Field(ge=0, le=32)
     asn: int = Field(ge=0)
     ta: str
     expires: datetime | None = None
+    uri: str | None = None
 
     def identity(self) -> tuple[Any, ...]:
         return (self.block, self.max_length, self.asn, self.ta)
 
 
-class RouteOrigin(_Event):
-    """Origins seen in BGP for the prefix (CAIDA prefix-to-AS). Several for MOAS or AS sets."""
+class NonfunctionalCa(_Event):
+    """A CA an RPKI validator found non-functional (rpki-client ``nonfunc_cas``: no valid manifest
+    or CRL at its publication point, so none of its ROAs yields a VRP). A CA is about no single
+    block (the export does not list its resources): ``block`` is ``0.0.0.0/0``. What it issued is
+    found through ``ca_repository``: the objects a CA issues are published there (RFC 6481)."""
 
+    type: Literal["nonfunctional_ca"] = "nonfunctional_ca"
+    block: str = "0.0.0.0/0"
+    ta: str
+    location: str  # the CA certificate, e.g. rpki.ripe.net/repository/DEFAULT/xxx.cer
+    ca_repository: str  # SIA caRepository, e.g. rsync://rpki.example.net/repo/ca/0/
+    manifest: str | None = None
+    ski: str | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.ta, self.location)
+
+
+_AS_SET = re.compile(r"^(0|[1-9][0-9]{0,9})(,(0|[1-9][0-9]{0,9}))*$")
+
+
+def as_set_text(members: tuple[int, ...]) -> str:
+    """An AS_SET origin as :class:`RouteOrigin` keeps it: its members, comma-separated, in the
+    order given (``"3356,6223"``)."""
+    return ",".join(str(m) for m in members)
+
+
+class RouteOrigin(_Event):
+    """Routes seen in BGP for the prefix (CAIDA prefix-to-AS). ``origins``: the origin AS of each
+    route whose AS path ends in one AS (several for MOAS); ``as_sets``: each route whose path ends
+    in an AS_SET, written ``"64500,64501"`` (RFC 6811: such a route has origin NONE, none of the
+    members is its origin)."""
+
+    _UNSET_NOT_HASHED = frozenset({"as_sets"})
     type: Literal["route_origin"] = "route_origin"
     origins: tuple[int, ...]
+    as_sets: tuple[str, ...] = ()
+
+    @field_validator("as_sets")
+    @classmethod
+    def _as_sets_are_lists_of_asns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            if not _AS_SET.match(text):
+                raise ValueError(f"not an AS set: {text!r} (expected AS numbers, comma-separated)")
+        return value
 
     def identity(self) -> tuple[Any, ...]:
         return (self.block,)
@@ -320,13 +368,14 @@ class SnapshotEnd(_Event):
 
 
 Event = Annotated[
-    LeaseHop | Registration | RouteObject | HolderTransfer | Delegation | Vrp | RouteOrigin | BlocklistEntry | SnapshotEnd,
+    LeaseHop | Registration | RouteObject | HolderTransfer | Delegation | Vrp | NonfunctionalCa | RouteOrigin | BlocklistEntry
+    | SnapshotEnd,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
-EVENT_TYPES = ("lease_hop", "registration", "route_object", "holder_transfer", "delegation", "vrp", "route_origin", "blocklist_entry",
-               "snapshot_end")
+EVENT_TYPES = ("lease_hop", "registration", "route_object", "holder_transfer", "delegation", "vrp", "nonfunctional_ca", "route_origin",
+               "blocklist_entry", "snapshot_end")
 
 TOPIC_OF_TYPE: dict[str, str] = {
     "lease_hop": "relationships",
@@ -334,6 +383,7 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "holder_transfer": "relationships",
     "delegation": "relationships",
     "vrp": "routing",
+    "nonfunctional_ca": "routing",
     "route_origin": "routing",
     "route_object": "routing",
     "blocklist_entry": "reputation",

@@ -7,10 +7,11 @@ Two tab-separated formats, told apart by the first data line:
       1.0.0.0<TAB>24<TAB>13335
       67.14.0.0<TAB>17<TAB>209_3356,6223,6224,19901
 
-  The origin field lists the ASes seen originating the prefix: ``_`` separates the origins of a
-  multi-origin prefix (MOAS: different routes), ``,`` the members of an AS set (one route whose
-  origin is an AS_SET). Both kinds are kept in ``origins``, in order of first appearance, each AS
-  once: for a lease chain, every one of them is a party that announces the block.
+  The origin field lists the routes' origins: ``_`` separates the routes of a multi-origin prefix
+  (MOAS), ``,`` the members of an AS set (one route whose AS path ends in an AS_SET). A route with
+  one origin AS puts it in ``origins`` (in order of first appearance, each AS once); an AS set goes
+  to ``as_sets`` as written (``"3356,6223"``, each set once): RFC 6811 gives such a route origin
+  NONE, so none of its members is an origin of the prefix.
 * iptoasn ``ip2asn-v4.tsv``: ``range_start<TAB>range_end<TAB>AS<TAB>country<TAB>description``.
   A range is split into the fewest CIDRs, one event each with ``origins=(AS,)``; AS 0 marks a range
   not routed and is yielded as :class:`Skip`.
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import Event, Provenance, RouteOrigin
+from chainrisk.ingest.events import Event, Provenance, RouteOrigin, as_set_text
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn, range_to_cidrs
 
 SOURCE = "caida-pfx2as"
@@ -36,19 +37,26 @@ SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
 SKIP_NOT_ROUTED = Skip("not routed (AS 0 in iptoasn)")
 
 
-def parse_origins(text: str) -> tuple[int, ...]:
-    """The origin ASes of a prefix2as origin field, each once, in order of first appearance:
-    ``"209_3356,6223"`` -> (209, 3356, 6223). Raises ``ValueError`` with the reject reason."""
+def parse_origins(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """(origin ASes, AS sets) of a prefix2as origin field, each once, in order of first appearance:
+    ``"209_3356,6223"`` -> ((209,), ("3356,6223",)). Whatever has a comma is an AS set, even one
+    that names one AS twice (``"64500,64500"`` -> ``"64500"``). Raises ``ValueError`` with the reject reason."""
     origins: dict[int, None] = {}
+    as_sets: dict[str, None] = {}
     for moas_member in text.strip().split("_"):
+        members: dict[int, None] = {}
         for as_set_member in moas_member.split(","):
             if not as_set_member.strip():
                 raise ValueError(f"not an AS number: empty origin in {text.strip()!r}")
-            origins[parse_asn(as_set_member)] = None
-    return tuple(origins)
+            members[parse_asn(as_set_member)] = None
+        if "," not in moas_member:
+            origins.update(members)
+        else:
+            as_sets[as_set_text(tuple(members))] = None
+    return tuple(origins), tuple(as_sets)
 
 
-Parsed = tuple[list[str], tuple[int, ...]]  # (CIDR blocks, origin ASes) of one line
+Parsed = tuple[list[str], tuple[int, ...], tuple[str, ...]]  # (CIDR blocks, origin ASes, AS sets) of one line
 
 
 def pfx2as_origin(fields: list[str]) -> Parsed | Skip:
@@ -61,7 +69,7 @@ def pfx2as_origin(fields: list[str]) -> Parsed | Skip:
         return SKIP_IPV6
     if not length.strip().isascii() or not length.strip().isdigit():
         raise ValueError(f"not valid IPv4 prefix: length {length.strip()!r} is not a number")
-    return [canonical_ipv4_prefix(f"{address.strip()}/{length.strip()}")], parse_origins(origins)
+    return [canonical_ipv4_prefix(f"{address.strip()}/{length.strip()}")], *parse_origins(origins)
 
 
 def iptoasn_origins(fields: list[str]) -> Parsed | Skip:
@@ -73,7 +81,7 @@ def iptoasn_origins(fields: list[str]) -> Parsed | Skip:
         return SKIP_IPV6
     asn = parse_asn(fields[2])
     blocks = [str(block) for block in range_to_cidrs(fields[0], fields[1])]
-    return SKIP_NOT_ROUTED if asn == 0 else (blocks, (asn,))
+    return SKIP_NOT_ROUTED if asn == 0 else (blocks, (asn,), ())
 
 
 def detect_format(fields: list[str]) -> str | None:
@@ -113,9 +121,9 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
         if isinstance(parsed, Skip):
             yield parsed
             continue
-        blocks, origins = parsed
+        blocks, origins, as_sets = parsed
         provenance = Provenance(source=source, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
         for block in blocks:
-            yield RouteOrigin(block=block, origins=origins, provenance=provenance).with_id()
+            yield RouteOrigin(block=block, origins=origins, as_sets=as_sets, provenance=provenance).with_id()
     if read_line is None:
         raise SourceError(f"{ctx.reference}: empty file: no prefix-to-AS lines")

@@ -7,6 +7,7 @@ consumer (graph/stores/snapshots.py). The scope of a fact is its type and the va
 | fact type | scope field | so a snapshot is |
 |---|---|---|
 | vrp | ``ta`` | the VRPs of one trust anchor in one export (a trust anchor the export does not name keeps its VRPs) |
+| nonfunctional_ca | ``ta`` | the non-functional CAs an rpki-client export lists under one trust anchor (none listed: an empty snapshot) |
 | route_origin | ``source`` (provenance) | one pfx2as (caida-pfx2as) or ip2asn (iptoasn) file |
 | blocklist_entry | ``list_name`` | one DROP or EDROP list |
 | delegation | ``registry`` | one RIR's delegated(-extended) file |
@@ -26,6 +27,7 @@ from typing import Any
 
 SCOPE_FIELD: dict[str, str] = {
     "vrp": "ta",
+    "nonfunctional_ca": "ta",
     "route_origin": "source",
     "blocklist_entry": "list_name",
     "delegation": "registry",

@@ -42,8 +42,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chainrisk.common.prefixes import prefix_length
-from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import Event, Provenance, Vrp
+from chainrisk.ingest.common import ParseContext, Reject, ScopeSeen, Skip, SourceError, SourceFile, bad_text, observed_at_for
+from chainrisk.ingest.events import Event, NonfunctionalCa, Provenance, Vrp
 from chainrisk.ingest.formats import first_text
 from chainrisk.ingest.jsonstream import BadElement, JsonLayoutError, JsonObjectStream
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn
@@ -139,25 +139,28 @@ def ta_from_uri(uri: str) -> str | None:
     return TA_OF_REPOSITORY_HOST.get(host, host) or None
 
 
-def _jsonext_ta_and_expiry(sources: Any) -> tuple[str | None, Any]:
-    """(trust anchor of the first source, latest chainValidity.notAfter) of a jsonext ``source`` list."""
+def _jsonext_sources(sources: Any) -> tuple[str | None, Any, str | None]:
+    """(trust anchor of the first source, latest chainValidity.notAfter, ROA URI of the first
+    source naming one) of a jsonext ``source`` list."""
     if not isinstance(sources, list):
-        return None, None
-    ta = None
+        return None, None, None
+    ta = uri = None
     latest: datetime | None = None
     for source in sources:
         if not isinstance(source, dict):
             continue
         if ta is None and isinstance(source.get("tal"), str):
             ta = source["tal"]
+        if uri is None and isinstance(source.get("uri"), str) and source["uri"].strip():
+            uri = source["uri"].strip()
         chain = source.get("chainValidity")
         if isinstance(chain, dict) and chain.get("notAfter") is not None:
             until = parse_timestamp(chain["notAfter"])
             latest = until if latest is None or until > latest else latest
-    return ta, latest
+    return ta, latest, uri
 
 
-def vrp_fields(prefix: Any, asn: Any, max_length: Any, ta: Any, expires: Any) -> dict[str, Any] | None:
+def vrp_fields(prefix: Any, asn: Any, max_length: Any, ta: Any, expires: Any, uri: str | None = None) -> dict[str, Any] | None:
     """The checked fields of a Vrp event, or None for an IPv6 VRP. Raises :class:`VrpError`."""
     if not isinstance(prefix, str):
         raise VrpError(f"not valid IPv4 prefix: {_short(prefix)} is not a prefix string")
@@ -178,7 +181,11 @@ def vrp_fields(prefix: Any, asn: Any, max_length: Any, ta: Any, expires: Any) ->
     until = None if expires is None or expires == "" else parse_timestamp(expires)
     if until is not None and until.timestamp() <= 0:
         raise VrpError(f"bad expires: {expires!r} is not after 1970-01-01 (a validator writes the unix time the VRP stops being valid)")
+    bad = bad_text(uri) if uri else None
+    if bad:
+        raise VrpError(f"{bad} (ROA URI)")
     return {
+        "uri": uri.strip() or None if uri else None,
         "block": block,
         "max_length": parse_max_length(max_length, prefix_length(block)),
         "asn": origin,
@@ -192,10 +199,10 @@ def json_vrp_fields(item: Any) -> dict[str, Any] | None:
     jsonext). Raises :class:`VrpError`."""
     if not isinstance(item, dict):
         raise VrpError(f"not a VRP object: {type(item).__name__} in the roas array")
-    ta, expires = item.get("ta"), item.get("expires")
+    ta, expires, uri = item.get("ta"), item.get("expires"), None
     if ta is None and "source" in item:
-        ta, expires = _jsonext_ta_and_expiry(item["source"])
-    return vrp_fields(item.get("prefix"), item.get("asn"), item.get("maxLength"), ta, expires)
+        ta, expires, uri = _jsonext_sources(item["source"])
+    return vrp_fields(item.get("prefix"), item.get("asn"), item.get("maxLength"), ta, expires, uri)
 
 
 def metadata_date(metadata: Any) -> datetime | None:
@@ -224,8 +231,9 @@ def json_source_name(metadata: Any) -> str:
 
 
 # -- parsing ----------------------------------------------------------------------------------
-def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
-    """Vrp events for every IPv4 VRP of one export file (format detected from the content)."""
+def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip | ScopeSeen]:
+    """Vrp events for every IPv4 VRP of one export file (format detected from the content), and
+    NonfunctionalCa events for rpki-client's ``nonfunc_cas``."""
     first = first_text(src).lstrip()[:1]
     if first in ("{", "["):
         yield from _parse_json(src, ctx)
@@ -240,14 +248,16 @@ def _vrp_event(fields: dict[str, Any], source: str, line: int, ctx: ParseContext
     return Vrp(provenance=provenance, **fields).with_id()
 
 
-def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
+def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip | ScopeSeen]:
     stream = JsonObjectStream(src.text_chunks())
     metadata: Any = None
     found_roas = False
+    tas: set[str] = set()  # the trust anchors the export names (VRPs and non-functional CAs)
+    nonfunc_at: datetime | None = None  # the date of the export's nonfunc_cas section, when it has one
     try:
         if stream.peek() == "[":  # a bare array of VRP objects
             found_roas = True
-            yield from _json_elements(stream, ctx, "rpki-json", observed_at_for(ctx, None, src.path))
+            yield from _json_elements(stream, ctx, "rpki-json", observed_at_for(ctx, None, src.path), tas)
             return
         for key in stream.members():
             if key == "metadata" and stream.peek() == "{":
@@ -264,8 +274,15 @@ def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject |
                         raise SourceError(f"{ctx.reference}:{stream.line}: {exc} (give the date with --observed-at)") from None
                     content_date = None
                 observed_at = observed_at_for(ctx, content_date, src.path)
-                yield from _json_elements(stream, ctx, json_source_name(metadata), observed_at)
-            else:  # aspas, bgpsec_keys, nonfunc_cas...: not VRPs
+                yield from _json_elements(stream, ctx, json_source_name(metadata), observed_at, tas)
+            elif key == "nonfunc_cas" and stream.peek() == "[":
+                try:
+                    content_date = metadata_date(metadata)
+                except VrpError:
+                    content_date = None  # the roas array reports it (or --observed-at dates the file)
+                nonfunc_at = observed_at_for(ctx, content_date, src.path)
+                yield from _nonfunc_elements(stream, ctx, json_source_name(metadata), nonfunc_at, tas)
+            else:  # aspas, bgpsec_keys...: not VRPs
                 stream.read_past(key)
     except JsonLayoutError as exc:
         if not found_roas:
@@ -274,9 +291,53 @@ def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject |
         raise SourceError(f"{ctx.reference}:{exc.line}: broken JSON: {exc.reason}; the VRPs before line {exc.line} were published") from None
     if not found_roas:
         raise SourceError(f"{ctx.reference}: not a VRP export: JSON without a 'roas' array")
+    if nonfunc_at is not None:
+        # the export lists every non-functional CA: a trust anchor it names without one has none (an empty snapshot)
+        for ta in sorted(tas):
+            yield ScopeSeen("nonfunctional_ca", ta, json_source_name(metadata), nonfunc_at)
 
 
-def _json_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
+def nonfunctional_ca_fields(item: Any) -> dict[str, Any]:
+    """The checked fields of a NonfunctionalCa event from one element of rpki-client's
+    ``nonfunc_cas`` array. Raises :class:`VrpError`."""
+    if not isinstance(item, dict):
+        raise VrpError(f"not a CA object: {type(item).__name__} in the nonfunc_cas array")
+    fields: dict[str, Any] = {}
+    for ours, theirs, required in (("ta", "ta", True), ("location", "location", True), ("ca_repository", "caRepository", True),
+                                   ("manifest", "rpkiManifest", False), ("ski", "ski", False)):
+        value = item.get(theirs)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise VrpError(f"non-functional CA without {theirs!r}")
+            continue
+        if not isinstance(value, str):
+            raise VrpError(f"non-functional CA {theirs!r}: {_short(value)} is not text")
+        bad = bad_text(value)
+        if bad:
+            raise VrpError(f"{bad} (non-functional CA {theirs!r})")
+        fields[ours] = value.strip()
+    return fields
+
+
+def _nonfunc_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime,
+                      tas: set[str]) -> Iterator[Event | Reject]:
+    for element in stream.elements():
+        if isinstance(element, BadElement):
+            yield Reject(ctx.reference, element.line, element.reason, element.raw)
+            continue
+        line, item = element
+        try:
+            fields = nonfunctional_ca_fields(item)
+        except VrpError as exc:
+            yield Reject(ctx.reference, line, str(exc), _compact(item))
+            continue
+        tas.add(fields["ta"])
+        provenance = Provenance(source=source, reference=ctx.reference, line=line, observed_at=observed_at, ingested_at=ctx.ingested_at)
+        yield NonfunctionalCa(provenance=provenance, **fields).with_id()
+
+
+def _json_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime,
+                   tas: set[str]) -> Iterator[Event | Reject | Skip]:
     for element in stream.elements():
         if isinstance(element, BadElement):
             yield Reject(ctx.reference, element.line, element.reason, element.raw)
@@ -287,7 +348,11 @@ def _json_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, obs
         except VrpError as exc:
             yield Reject(ctx.reference, line, str(exc), _compact(item))
             continue
-        yield SKIP_IPV6 if fields is None else _vrp_event(fields, source, line, ctx, observed_at)
+        if fields is None:
+            yield SKIP_IPV6
+        else:
+            tas.add(fields["ta"])
+            yield _vrp_event(fields, source, line, ctx, observed_at)
 
 
 def _compact(item: Any) -> str:
@@ -339,10 +404,11 @@ def _parse_csv(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | 
         if len(row) != width:
             yield Reject(ctx.reference, number, f"wrong number of fields: {len(row)}, the header has {width}", line)
             continue
-        ta = row[columns["ta"]] if "ta" in columns else ta_from_uri(row[columns["uri"]])
+        uri = row[columns["uri"]] if "uri" in columns else None
+        ta = row[columns["ta"]] if "ta" in columns else ta_from_uri(uri or "")
         expires = row[columns["expires"]] if "expires" in columns else None
         try:
-            fields = vrp_fields(row[columns["prefix"]].strip(), row[columns["asn"]], row[columns["max_length"]], ta, expires)
+            fields = vrp_fields(row[columns["prefix"]].strip(), row[columns["asn"]], row[columns["max_length"]], ta, expires, uri)
         except VrpError as exc:
             yield Reject(ctx.reference, number, str(exc), line)
             continue

@@ -26,11 +26,12 @@ import json
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chainrisk.analysis.model import Hop, Listing, Portfolio, VrpRecord
+from chainrisk.analysis.idle_space import subtract
+from chainrisk.analysis.model import CaRecord, Hop, Listing, Portfolio, VrpRecord
 from chainrisk.analysis.signals import validate_route, vrp_index
 from chainrisk.common.prefixes import MASKS, int_to_address, ints_to_prefix, prefix_range
 from chainrisk.ingest.events import party_key
@@ -347,6 +348,18 @@ def write_register(portfolio: SyntheticPortfolio, path: Path) -> int:
     return rows
 
 
+Vrp = tuple[str, int, int]  # (prefix, maxLength, asn)
+SQUATTER_ASN = 4_294_967_000  # RFC 6996 private use: the origin that announces a holder's idle space
+VALID_FOR = timedelta(days=2)  # how long a VRP holds after the export's build time
+LAPSING_FOR = timedelta(hours=6)  # ... a lapsing one's (within the 24 h default horizon)
+CA_HOST = "rpki.synthetic.invalid"  # RFC 6761 .invalid: the non-functional CAs' publication host
+
+
+def ca_repository(holder: SynParty) -> str:
+    """The publication point of a holder's (synthetic) CA."""
+    return f"rsync://{CA_HOST}/repo/{holder.party_id or party_key(holder.name).replace(' ', '-')}/0/"
+
+
 @dataclass(frozen=True)
 class SignalPlan:
     """What the synthetic routing/reputation files say about each block (for tests and the demo)."""
@@ -354,7 +367,17 @@ class SignalPlan:
     rov: dict[str, str]  # block -> expected ROV state for its lessee's ASN: Valid / Invalid / NotFound
     announced: dict[str, int]  # block -> origin AS in the pfx2as file
     listed: dict[str, str]  # DROP prefix -> SBL id
-    vrps: list[tuple[str, int, int]]  # (prefix, maxLength, asn)
+    vrps: list[Vrp]  # in the rpki-client export
+    lapsing: frozenset[Vrp] = frozenset()  # VRPs expiring LAPSING_FOR after the build time (else VALID_FOR)
+    as_sets: dict[str, str] = field(default_factory=dict)  # block -> AS_SET origin ("a,b") in the pfx2as file
+    # VRPs of CAs rpki-client calls non-functional (so not in its export) that Routinator's jsonext
+    # export still serves: (VRP, the CA's publication point)
+    stale: list[tuple[Vrp, str]] = field(default_factory=list)
+
+    @property
+    def nonfunctional_cas(self) -> list[str]:
+        """The publication points of the non-functional CAs, each once, in order."""
+        return list(dict.fromkeys(repo for _, repo in self.stale))
 
 
 def plan_signals(portfolio: SyntheticPortfolio, seed: int) -> SignalPlan:
@@ -363,8 +386,21 @@ def plan_signals(portfolio: SyntheticPortfolio, seed: int) -> SignalPlan:
     maxLength (Invalid, too-specific), the rest none (NotFound; a neighbour's shorter ROA can make
     it Invalid - the returned expectations are recomputed from the final VRP set). BGP: ~85% announced by the lessee, ~5% by
     the holder, ~10% not announced. DROP: ~0.4% of blocks, plus the first /22 of the first
-    allocation when the portfolio has 200 blocks or more."""
+    allocation when the portfolio has 200 blocks or more.
+
+    Routing proof, from a second seeded stream (so the figures above do not move): of the exact
+    lessee ROAs ~3% have a maxLength two bits longer (roa-loose-maxlength), ~3% lapse 6 hours after
+    the build time (roa-lapsing), ~2% are published by the holder's CA that rpki-client lists as
+    non-functional, so only the Routinator jsonext export has them (ca-nonfunctional); ~1% of blocks
+    get an AS0 VRP of their own (as0-covered) and ~1% of the lessee-announced ones are announced with
+    an AS_SET of lessee and holder instead (origin NONE). Idle space: every other allocation has an
+    AS0 VRP on each range its holder has not leased, and one allocation in five has its first idle
+    range announced by :data:`SQUATTER_ASN` (idle-space-announced)."""
     rng = random.Random(seed * 7919 + 17)
+    proof = random.Random(seed * 6571 + 29)
+    lapsing: set[Vrp] = set()
+    as_sets: dict[str, str] = {}
+    stale: list[tuple[Vrp, str]] = []
     rov: dict[str, str] = {}
     announced: dict[str, int] = {}
     listed: dict[str, str] = {}
@@ -376,7 +412,16 @@ def plan_signals(portfolio: SyntheticPortfolio, seed: int) -> SignalPlan:
         prefix, asn = block.prefix, block.lessee.asn
         r = rng.random()
         if r < 0.70:
-            vrps.append((prefix, block.length, asn))
+            x = proof.random()
+            if x < 0.03:
+                vrps.append((prefix, block.length + 2, asn))
+            elif x < 0.06:
+                vrps.append((prefix, block.length, asn))
+                lapsing.add((prefix, block.length, asn))
+            elif x < 0.08:
+                stale.append(((prefix, block.length, asn), ca_repository(block.holder)))
+            else:
+                vrps.append((prefix, block.length, asn))
             rov[prefix] = "Valid"
         elif r < 0.78:
             vrps.append((prefix, block.length, block.holder.asn))
@@ -391,9 +436,14 @@ def plan_signals(portfolio: SyntheticPortfolio, seed: int) -> SignalPlan:
             rov[prefix] = "Invalid"
         else:
             rov[prefix] = "NotFound"
+        if proof.random() < 0.01:
+            vrps.append((prefix, 32, 0))
         r = rng.random()
         if r < 0.85:
-            announced[prefix] = asn
+            if proof.random() < 0.01:
+                as_sets[prefix] = f"{asn},{block.holder.asn}"
+            else:
+                announced[prefix] = asn
         elif r < 0.90:
             announced[prefix] = block.holder.asn
         if rng.random() < 0.004:
@@ -401,8 +451,22 @@ def plan_signals(portfolio: SyntheticPortfolio, seed: int) -> SignalPlan:
     if len(portfolio.blocks) >= 200 and portfolio.allocations:
         first_alloc = next(iter(portfolio.allocations))
         listed[first_alloc.split("/")[0] + "/22"] = f"SBL{900000 + len(listed)}"
+    leased: dict[str, list[str]] = {}
+    for block in portfolio.blocks:
+        leased.setdefault(ints_to_prefix(block.first & MASKS[_alloc_length(portfolio)], _alloc_length(portfolio)), []).append(block.prefix)
+    for n, prefix in enumerate(portfolio.allocations):
+        idle = subtract(prefix, leased.get(prefix, []))
+        if n % 2 == 0:
+            vrps.extend((p, 32, 0) for p in idle)
+        if n % 5 == 1 and idle:
+            announced[idle[0]] = SQUATTER_ASN
     # a covering VRP can change a block's state: recompute the expectation from the final VRP set
-    return SignalPlan(_expected_rov(portfolio, vrps), announced, listed, vrps)
+    return SignalPlan(_expected_rov(portfolio, vrps + [v for v, _ in stale]), announced, listed, vrps, frozenset(lapsing), as_sets, stale)
+
+
+def _alloc_length(portfolio: SyntheticPortfolio) -> int:
+    """The prefix length of the portfolio's allocations (all the same)."""
+    return int(next(iter(portfolio.allocations)).split("/")[1]) if portfolio.allocations else 16
 
 
 def _expected_rov(portfolio: SyntheticPortfolio, vrps: list[tuple[str, int, int]]) -> dict[str, str]:
@@ -410,30 +474,55 @@ def _expected_rov(portfolio: SyntheticPortfolio, vrps: list[tuple[str, int, int]
     return {b.prefix: validate_route(index, b.first, b.length, b.lessee.asn)[0] for b in portfolio.blocks if not b.defect}
 
 
+def vrp_expires(plan: SignalPlan, vrp: Vrp) -> datetime:
+    """When a planned VRP stops being valid."""
+    return OBSERVED_AT + (LAPSING_FOR if vrp in plan.lapsing else VALID_FOR)
+
+
 def write_signals(plan: SignalPlan, out: Path) -> dict[str, Path]:
-    """Write ``vrps.json`` (rpki-client JSON), ``pfx2as.tsv`` (CAIDA prefix2as) and ``drop.txt``
-    (Spamhaus DROP text) into ``out``; returns their paths by kind."""
+    """Write ``vrps.json`` (rpki-client JSON, with its ``nonfunc_cas``), ``vrps-jsonext.json``
+    (Routinator jsonext: the non-functional CAs' VRPs, when there are any), ``pfx2as.tsv`` (CAIDA
+    prefix2as) and ``drop.txt`` (Spamhaus DROP text) into ``out``; returns their paths by kind. Both
+    VRP exports have the same build time: neither retracts the other's VRPs."""
     when = OBSERVED_AT
-    expires = int(when.timestamp()) + 86400 * 2
-    roas = [{"asn": asn, "prefix": p, "maxLength": m, "ta": "synthetic", "expires": expires} for p, m, asn in plan.vrps]
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    roas = [{"asn": asn, "prefix": p, "maxLength": m, "ta": "synthetic", "expires": int(vrp_expires(plan, (p, m, asn)).timestamp())}
+            for p, m, asn in plan.vrps]
+    cas = [{"location": f"{CA_HOST}/repo/synthetic-ta/{repo.rstrip('/').split('/')[-2]}.cer", "ta": "synthetic", "caRepository": repo,
+            "rpkiManifest": f"{repo}manifest.mft", "ski": f"SYNTHETIC{n:04d}"} for n, repo in enumerate(plan.nonfunctional_cas)]
     vrp_path = out / "vrps.json"
     vrp_path.write_text(json.dumps({
-        "metadata": {"buildmachine": "chainrisk-synthetic", "buildtime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     "roas": len(roas), "vrps": len(roas), "uniquevrps": len(roas)},
+        "metadata": {"buildmachine": "chainrisk-synthetic", "buildtime": stamp,
+                     "roas": len(roas), "vrps": len(roas), "uniquevrps": len(roas), "nonfunctionalcas": len(cas)},
         "roas": roas,
+        "nonfunc_cas": cas,
     }, indent=1) + "\n")
+    paths = {"vrps": vrp_path}
+    if plan.stale:
+        until = (when + VALID_FOR).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stale = [{"asn": f"AS{asn}", "prefix": p, "maxLength": m, "source": [{
+            "type": "roa", "uri": f"{repo}{n:06d}.roa", "tal": "synthetic",
+            "validity": {"notBefore": "2026-01-01T00:00:00Z", "notAfter": "2027-01-01T00:00:00Z"},
+            "chainValidity": {"notBefore": stamp, "notAfter": until}, "stale": until}]}
+            for n, ((p, m, asn), repo) in enumerate(plan.stale)]
+        paths["vrps_jsonext"] = out / "vrps-jsonext.json"
+        paths["vrps_jsonext"].write_text(json.dumps({"metadata": {"generated": int(when.timestamp()), "generatedTime": stamp},
+                                                     "roas": stale}, indent=1) + "\n")
     pfx_path = out / "pfx2as.tsv"
     with open(pfx_path, "w") as fh:
         for prefix, asn in plan.announced.items():
             address, length = prefix.split("/")
             fh.write(f"{address}\t{length}\t{asn}\n")
+        for prefix, members in plan.as_sets.items():
+            address, length = prefix.split("/")
+            fh.write(f"{address}\t{length}\t{members}\n")
     drop_path = out / "drop.txt"
     with open(drop_path, "w") as fh:
         fh.write(f"; Spamhaus-format DROP list - SYNTHETIC test data generated by chainrisk {when:%Y/%m/%d}\n")
         fh.write(f"; Last-Modified: {when:%a, %d %b %Y %H:%M:%S} GMT\n")
         for prefix, sbl in plan.listed.items():
             fh.write(f"{prefix} ; {sbl}\n")
-    return {"vrps": vrp_path, "pfx2as": pfx_path, "drop": drop_path}
+    return {**paths, "pfx2as": pfx_path, "drop": drop_path}
 
 
 def maintainer(party: SynParty) -> str:
@@ -449,7 +538,8 @@ def registry_text(portfolio: SyntheticPortfolio, seed: int) -> str:
     """RPSL objects (``source: SYNTHETIC``) for the register: an organisation per holder, an
     ALLOCATED PA inetnum per allocation (org = the holder's id; mnt-lower = the maintainer of one of
     its upstreams, which gives that upstream a registry footprint; an abuse contact on ~95%), and a
-    route object for ~60% of the leased blocks with the lessee's ASN. About 3% of allocations name
+    route object for ~60% of the leased blocks with the lessee's ASN, ~5% of them in the
+    non-authoritative ``SYNTHETIC-NONAUTH`` store (irr-nonauthoritative). About 3% of allocations name
     another holder's org, so the contract holder and the registry holder disagree (source clarity)."""
     rng = random.Random(seed * 31 + 5)
     out = [f"% SYNTHETIC registry data generated by chainrisk (seed {seed}); not real RIR data\n\n"]
@@ -470,11 +560,13 @@ def registry_text(portfolio: SyntheticPortfolio, seed: int) -> str:
             attributes.append(("abuse-c", f"SYN{n + 1}-ABUSE"))
         attributes += [("created", "2020-01-15T10:00:00Z"), ("last-modified", "2020-01-15T10:00:00Z"), ("source", "SYNTHETIC")]
         out.append(_rpsl(attributes))
+    nonauth = random.Random(seed * 31 + 6)  # its own stream: the objects above stay as they were
     for block in portfolio.blocks:
         if block.defect or rng.random() >= 0.6:
             continue
+        source = "SYNTHETIC-NONAUTH" if nonauth.random() < 0.05 else "SYNTHETIC"
         out.append(_rpsl([("route", block.prefix), ("origin", f"AS{block.lessee.asn}"), ("mnt-by", maintainer(block.lessee)),
-                          ("created", "2024-01-10T10:00:00Z"), ("last-modified", "2024-01-10T10:00:00Z"), ("source", "SYNTHETIC")]))
+                          ("created", "2024-01-10T10:00:00Z"), ("last-modified", "2024-01-10T10:00:00Z"), ("source", source)]))
     return "".join(out)
 
 
@@ -555,7 +647,12 @@ def to_portfolio(portfolio: SyntheticPortfolio, plan: SignalPlan | None = None) 
                             h.document_ref or None))
     result = Portfolio(hops=hops)
     if plan is not None:
-        result.vrps = [VrpRecord(p, m, a, "synthetic") for p, m, a in plan.vrps]
+        result.vrps = [VrpRecord(p, m, a, "synthetic", vrp_expires(plan, (p, m, a)), OBSERVED_AT) for p, m, a in plan.vrps]
+        result.vrps += [VrpRecord(p, m, a, "synthetic", OBSERVED_AT + VALID_FOR, OBSERVED_AT, f"{repo}{n:06d}.roa")
+                        for n, ((p, m, a), repo) in enumerate(plan.stale)]
+        result.nonfunctional_cas = [CaRecord("synthetic", f"{CA_HOST}/repo/synthetic-ta/{repo.rstrip('/').split('/')[-2]}.cer", repo)
+                                    for repo in plan.nonfunctional_cas]
         result.origins = {p: (a,) for p, a in plan.announced.items()}
+        result.as_sets = {p: (members,) for p, members in plan.as_sets.items()}
         result.listings = [Listing(p, "spamhaus-drop", sbl) for p, sbl in plan.listed.items()]
     return result

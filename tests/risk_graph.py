@@ -12,7 +12,12 @@ them. It is loaded the way production data is: events -> ``apply_batch`` -> aler
                      Northwind -> BrokerX (broker, LOA) -> Beta Cloud                    ROV Invalid, no IRR
     203.0.113.0/24   Resale Ltd -(2025-01-01..2026-12-31)-> Acme Hosting AS64501         registry holder is
                                                                                          Southgate Networks,
-                                                                                         no abuse-c, no ROA
+                                                                                         no abuse-c, no ROA,
+                                                                                         AS_SET route, RADB
+                                                                                         route object
+
+Routing proof: A's only VRP lapses 12 hours after its export; an AS0 VRP covers 198.18.2.0/23 (block
+B and the idle 198.18.3.0/24). Northwind's /16 less A and B is its idle space.
 
 Registry: 198.18.0.0/16 ALLOCATED PA to Northwind Holdings (ORG-NW1-RIPE, mnt-lower LEASECO-MNT,
 abuse-c), delegated-stats holder id nw-0001, changing to ew-0002 on 2026-04-01; 203.0.113.0/24
@@ -107,8 +112,15 @@ def registry_events() -> list[Any]:
 
 def routing_and_reputation_events() -> list[Any]:
     return [
-        Vrp(block=BLOCK_A, max_length=24, asn=64501, ta="ripe", provenance=_prov("rpki-client", date(2026, 5, 30), 1)).with_id(),
+        # lapsing: the only VRP making Acme Valid expires 12 hours after the export was built
+        Vrp(block=BLOCK_A, max_length=24, asn=64501, ta="ripe", expires=datetime(2026, 5, 30, 12, tzinfo=timezone.utc),
+            provenance=_prov("rpki-client", date(2026, 5, 30), 1)).with_id(),
         Vrp(block="198.18.0.0/16", max_length=16, asn=64500, ta="ripe", provenance=_prov("rpki-client", date(2026, 5, 30), 2)).with_id(),
+        # AS0 over block B and the idle 198.18.3.0/24 beside it
+        Vrp(block="198.18.2.0/23", max_length=32, asn=0, ta="ripe", provenance=_prov("rpki-client", date(2026, 5, 30), 3)).with_id(),
+        # block C: announced only with an AS_SET (origin NONE); its route object only in RADB, for RIPE space
+        RouteOrigin(block=BLOCK_C, origins=(), as_sets=("64501,64999",), provenance=_prov("pfx2as", date(2026, 5, 30), 3)).with_id(),
+        RouteObject(block=BLOCK_C, origin_asn=64501, registry="RADB", provenance=_prov("irr", date(2026, 5, 30), 3)).with_id(),
         RouteObject(block=BLOCK_A, origin_asn=64501, registry="RIPE", mnt_by=("LEASECO-MNT",),
                     provenance=_prov("irr", date(2026, 5, 30), 1)).with_id(),
         RouteOrigin(block=BLOCK_A, origins=(64501,), provenance=_prov("pfx2as", date(2026, 5, 30), 1)).with_id(),
@@ -130,6 +142,7 @@ def build_risk_graph(store: Any) -> Any:
     alerts the consumer would raise, analyse the portfolio as of :data:`AS_OF` and write the results
     back. Returns the :class:`~chainrisk.analysis.blocks.PortfolioAnalysis`."""
     from chainrisk.analysis.blocks import analyse_portfolio
+    from chainrisk.analysis.idle_space import idle_space
     from chainrisk.analysis.writeback import analysis_rows
     from chainrisk.graph.alerts.engine import AlertEngine
 
@@ -139,8 +152,9 @@ def build_risk_graph(store: Any) -> Any:
     retracts = sum(e.op == "retract" for e in events)
     assert (result.applied, result.retracted) == (len(events) - retracts, retracts), f"fixture events not all applied: {result}"
     AlertEngine(store).process(result.changes)
-    analysis = analyse_portfolio(store.load_portfolio(), AS_OF)
-    block_rows, spof_rows = analysis_rows(analysis, INGESTED)
+    portfolio = store.load_portfolio()
+    analysis = analyse_portfolio(portfolio, AS_OF)
+    block_rows, spof_rows = analysis_rows(analysis, INGESTED, idle_space(portfolio, analysis))
     store.write_analysis(block_rows, spof_rows)
     return analysis
 

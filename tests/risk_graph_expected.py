@@ -40,7 +40,7 @@ NODES: dict[str, tuple[tuple[str, ...], set[tuple[Any, ...]]]] = {
     "Block": (("prefix", "prefix_length", "spof_count"), {
         (A, 24, 2), (B, 24, 1), (C, 24, 1), (NW16, 16, None), (DROP23, 23, None),
     }),
-    "AS": (("asn",), {(64500,), (64501,), (64502,)}),
+    "AS": (("asn",), {(0,), (64500,), (64501,), (64502,)}),
     "Maintainer": (("name",), {("NW-MNT",), ("LEASECO-MNT",), ("SG-MNT",)}),
     "Registration": (("fact_key", "org_name"), {(NW_REG, "Northwind Holdings"), (SG_REG, "Southgate Networks")}),
     # one fact per (registry, block): the 2026-04-01 record replaced the 2025 one
@@ -48,9 +48,12 @@ NODES: dict[str, tuple[tuple[str, ...], set[tuple[Any, ...]]]] = {
     "Transfer": (("fact_key", "from_name", "to_name"), {
         ("holder_transfer|203.0.113.0/24|2026-03-01T00:00:00+00:00|southgate networks", "Old Holder Inc", "Southgate Networks"),
     }),
-    "Vrp": (("fact_key",), {("vrp|198.18.1.0/24|24|64501|ripe",), ("vrp|198.18.0.0/16|16|64500|ripe",)}),
-    "BgpRoute": (("fact_key", "origins"), {("route_origin|198.18.1.0/24", (64501,)), ("route_origin|198.18.2.0/24", (64502,))}),
-    "RouteObject": (("fact_key",), {("route_object|198.18.1.0/24|64501|RIPE",)}),
+    "Vrp": (("fact_key",), {("vrp|198.18.1.0/24|24|64501|ripe",), ("vrp|198.18.0.0/16|16|64500|ripe",), ("vrp|198.18.2.0/23|32|0|ripe",)}),
+    # block C is seen only through an AS_SET route: no origin, so no ORIGINATED_BY either
+    "BgpRoute": (("fact_key", "origins", "as_sets"), {("route_origin|198.18.1.0/24", (64501,), None),
+                                                      ("route_origin|198.18.2.0/24", (64502,), None),
+                                                      ("route_origin|203.0.113.0/24", None, ("64501,64999",))}),
+    "RouteObject": (("fact_key",), {("route_object|198.18.1.0/24|64501|RIPE",), ("route_object|203.0.113.0/24|64501|RADB",)}),
     "Listing": (("fact_key", "entry_id"), {("blocklist_entry|spamhaus-drop|198.18.2.0/23", "SBL000001")}),
     "Retracted": (("fact_key", "fact_type"), {("route_object|198.18.2.0/24|64502|RIPE", "route_object")}),
     "Alert": (("type", "block", "old_party", "new_party", "status"), {
@@ -90,9 +93,9 @@ RELS: dict[str, tuple[str, str, dict[str, Any], list[tuple[Any, ...]]]] = {
     "OF": ("Transfer", "Block", {"start_key": "prefix"}, [(C, C)]),
     "FROM": ("Transfer", "Party", {"start_key": "prefix"}, [(C, "old holder inc")]),
     "TO": ("Transfer", "Party", {"start_key": "prefix"}, [(C, "southgate networks")]),
-    "AUTHORIZES": ("Vrp", "AS", {"start_key": "prefix"}, [(NW16, 64500), (A, 64501)]),
+    "AUTHORIZES": ("Vrp", "AS", {"start_key": "prefix"}, [(NW16, 64500), (A, 64501), (DROP23, 0)]),
     "ORIGINATED_BY": ("BgpRoute", "AS", {"start_key": "prefix"}, [(A, 64501), (B, 64502)]),
-    "ORIGIN": ("RouteObject", "AS", {"start_key": "prefix"}, [(A, 64501)]),
+    "ORIGIN": ("RouteObject", "AS", {"start_key": "prefix"}, [(A, 64501), (C, 64501)]),
     "LISTS": ("Listing", "Block", {"start_key": "prefix"}, [(DROP23, DROP23)]),
     # analysis write-back: (party, block, position from the holder side, lessee)
     "SPOF_FOR": ("Party", "Block", {"rel_props": ("position", "lessee")}, [

@@ -45,7 +45,7 @@ def _literal_map(event_type: str, source: str) -> str:
 _UNIQUE_NODES = {"Party": "key", "Block": "prefix", "AS": "asn", "Maintainer": "name", "Meta": "name", "PendingChanges": "batch_id",
                  "Snapshot": "snapshot_id",
                  **{label: "fact_key" for label in FACT_LABEL.values()}, "Retracted": "fact_key"}
-_NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("BgpRoute", "first"),
+_NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("NonfunctionalCa", "first"), ("BgpRoute", "first"),
                  ("RouteObject", "first"), ("Listing", "first"), ("Registration", "first"), ("Delegation", "first"),
                  ("Transfer", "first"), ("Party", "name")]
 _REL_INDEXES = [("LEASES", "block"), ("LEASES", "first"), ("HELD_BY", "valid_to"), ("HELD_BY", "valid_from")]
@@ -416,9 +416,10 @@ CALL (a, row) {
 """
 
 # --- incremental analysis (GraphStore.analysis_input / refresh_analysis) -----------------------------------
-# A candidate is a block that has lease hops, a registry assignment, or analysis results.
+# A candidate is a block that has lease hops, a registry assignment, or a leased block's results
+# (analysis_basis; a holding's idle-space results are the full analysis' own).
 
-_CANDIDATE = ("(b.analysis_digest IS NOT NULL OR EXISTS { (b)-[:REGISTERED_AS]->(:Registration {role: 'lessee'}) })")
+_CANDIDATE = ("(b.analysis_basis IS NOT NULL OR EXISTS { (b)-[:REGISTERED_AS]->(:Registration {role: 'lessee'}) })")
 # $ranges: [{first, last}]; blocks equal to or inside a range (by the Block(first) index)
 CANDIDATES_INSIDE = ("UNWIND $ranges AS r MATCH (b:Block) USING INDEX b:Block(first) WHERE b.first >= r.first AND b.first <= r.last "
                      f"AND b.last <= r.last AND {_CANDIDATE} RETURN DISTINCT b.prefix AS prefix")
@@ -441,9 +442,9 @@ def facts_inside(label: str, fields: tuple[str, ...]) -> str:
             "AND n.last <= r.last RETURN [" + ", ".join(f"n.{f}" for f in fields) + "] AS row")
 
 
-STORED_RESULTS = ("UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) WHERE b.analysis_digest IS NOT NULL "
+STORED_RESULTS = ("UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) WHERE b.analysis_basis IS NOT NULL "
                   "RETURN p AS prefix, properties(b) AS props, [(s:Party)-[r:SPOF_FOR]->(b) | [r.position, s.key]] AS spofs")
 # the write lock of each candidate block, taken before its facts are read: refreshes of one block run in turn
 LOCK_BLOCKS = "UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) SET b.analysis_lock = true REMOVE b.analysis_lock"
-DATED_RESULTS = ("MATCH (b:Block) WHERE b.analysis_digest IS NOT NULL AND b.secured_until < date($before) "
+DATED_RESULTS = ("MATCH (b:Block) WHERE b.analysis_basis IS NOT NULL AND b.secured_until < date($before) "
                  "RETURN b.prefix AS prefix, b.secured_until AS secured_until, b.analysed_at AS analysed_at")

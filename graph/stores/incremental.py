@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrisk.analysis.writeback import BLOCK_ROW_NAMES, SPOFS, rows_by_block
+from chainrisk.analysis.writeback import ROW_NAMES, SPOFS, rows_by_block
 from chainrisk.graph.stores.protocol import AnalysisCompute, AnalysisInput, AnalysisRefresh
-from chainrisk.graph.stores.writeback_plan import DIGEST, UNCOMPARED, WriteBackPlan, plan_write_back
+from chainrisk.graph.stores.writeback_plan import UNCOMPARED, WriteBackPlan, plan_write_back
 
 
 def refresh_plan(given: AnalysisInput, compute: AnalysisCompute) -> tuple[WriteBackPlan, AnalysisRefresh]:
@@ -17,8 +17,8 @@ def refresh_plan(given: AnalysisInput, compute: AnalysisCompute) -> tuple[WriteB
     block_rows = [row for row in block_rows if row["prefix"] in wanted]
     spof_rows = [row for row in spof_rows if row["block"] in wanted]
     plan = plan_write_back(block_rows, spof_rows, given.digests)
-    if not plan.keys:  # no rows, only clears: clear every property a row can have
-        plan.keys = [k for k in BLOCK_ROW_NAMES if k not in UNCOMPARED] + [k for k in BLOCK_ROW_NAMES if k in UNCOMPARED]
+    if not block_rows:  # only clears: clear every property a row can have
+        plan.keys = [k for k in ROW_NAMES if k not in UNCOMPARED] + [k for k in ROW_NAMES if k in UNCOMPARED]
     refresh = AnalysisRefresh(list(given.blocks), given.stored, rows_by_block(block_rows, spof_rows),
                               len(plan.writes), len(plan.clears))
     return plan, refresh
@@ -27,11 +27,13 @@ def refresh_plan(given: AnalysisInput, compute: AnalysisCompute) -> tuple[WriteB
 def stored_row(prefix: str, props: dict[str, Any], spofs: list[tuple[int, str]]) -> dict[str, Any]:
     """A block's stored results in ``writeback.rows_by_block`` form, from its properties (temporal
     values already native) and its SPOF_FOR as ``(position, party key)``."""
-    row: dict[str, Any] = {"prefix": prefix, **{name: props.get(name) for name in BLOCK_ROW_NAMES}}
+    row: dict[str, Any] = {"prefix": prefix, **{name: props.get(name) for name in ROW_NAMES}}
     row[SPOFS] = [party for _, party in sorted(spofs)]
     return row
 
 
-def holds_results(props: dict[str, Any]) -> bool:
-    """Whether a Block's properties carry analysis results (the write-back's digest)."""
-    return props.get(DIGEST) is not None
+def holds_block_results(props: dict[str, Any]) -> bool:
+    """Whether a Block's properties carry a leased block's analysis results (every block row sets
+    ``analysis_basis``; a holding's idle-space results alone do not count: they are the full
+    analysis' own, ``chainrisk analyze``)."""
+    return props.get("analysis_basis") is not None

@@ -38,7 +38,7 @@ from chainrisk.graph.stores.alerts import affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
 from chainrisk.graph.stores.incremental import refresh_plan, stored_row
-from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row
+from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row
 from chainrisk.graph.stores.protocol import (
     AnalysisCompute,
     AnalysisInput,
@@ -391,7 +391,9 @@ class NeoStore:
             for label, (attr, fields, make) in PORTFOLIO_PARTS.items():
                 setattr(portfolio, attr, [make(row) for r in session.run(cypher.all_rows(label, fields)) for row in r[0]])
             rows = session.run(cypher.all_rows("BgpRoute", ORIGIN_FIELDS))
-            portfolio.origins = {prefix: tuple(origins) for r in rows for prefix, origins in r[0]}
+            for r in rows:
+                for row in r[0]:
+                    add_route(portfolio, row)
         return portfolio.canonical()
 
     def hops_for_blocks(self, prefixes: list[str]) -> list[Hop]:
@@ -515,13 +517,12 @@ class NeoStore:
                 records += [make(r["row"]) for r in _run(tx, cypher.facts_inside(label, fields), ranges=ranges(blocks))]
             setattr(portfolio, attr, list(dict.fromkeys(records)))
         for r in _run(tx, cypher.facts_at("BgpRoute", ORIGIN_FIELDS), at=at(cover)):
-            prefix, origins = r["row"]
-            portfolio.origins[prefix] = tuple(origins)
+            add_route(portfolio, r["row"])
         given = AnalysisInput(blocks, portfolio.canonical())
         for r in _run(tx, cypher.STORED_RESULTS, prefixes=blocks):
             props = {k: native(v) for k, v in dict(r["props"]).items()}
             given.stored[r["prefix"]] = stored_row(r["prefix"], props, [(pos or 0, key) for pos, key in r["spofs"]])
-            given.digests[r["prefix"]] = props[DIGEST]
+            given.digests[r["prefix"]] = props.get(DIGEST)
         return given
 
     def dated_results(self, before: date) -> list[tuple[str, date, str | None]]:

@@ -43,8 +43,8 @@ from chainrisk.graph.stores import nx_persist, preparation, snapshots
 from chainrisk.graph.stores.alerts import AFFECTS, ALERT_LABEL, CONCERNS, affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
-from chainrisk.graph.stores.incremental import holds_results, refresh_plan, stored_row
-from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, hop_from_row, values_of
+from chainrisk.graph.stores.incremental import holds_block_results, refresh_plan, stored_row
+from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row, values_of
 from chainrisk.graph.stores.protocol import (
     AnalysisCompute,
     AnalysisInput,
@@ -546,8 +546,7 @@ class NxStore:
         for node, data in self.g.nodes(data=True):
             label = node[0]
             if label == "BgpRoute":
-                prefix, origins = values_of(data, ORIGIN_FIELDS)
-                portfolio.origins[prefix] = tuple(origins)
+                add_route(portfolio, values_of(data, ORIGIN_FIELDS))
             elif label in PORTFOLIO_PARTS:
                 attr, fields, make = PORTFOLIO_PARTS[label]
                 getattr(portfolio, attr).append(make(values_of(data, fields)))
@@ -659,7 +658,7 @@ class NxStore:
         return out
 
     def _is_candidate(self, prefix: str) -> bool:
-        if self.block_leases.get(prefix) or holds_results(self.g.nodes[("Block", prefix)]):
+        if self.block_leases.get(prefix) or holds_block_results(self.g.nodes[("Block", prefix)]):
             return True
         return any(n[0] == "Registration" and self.g.nodes[n].get("role") == "lessee" for n in self.facts_at.get(prefix, ()))
 
@@ -676,19 +675,18 @@ class NxStore:
                 if prefix not in cover and label not in ("Registration", "Listing"):
                     continue  # VRPs, origins and route objects count only at or above a block
                 if label == "BgpRoute":
-                    prefix_, origins = values_of(data, ORIGIN_FIELDS)
-                    portfolio.origins[prefix_] = tuple(origins)
+                    add_route(portfolio, values_of(data, ORIGIN_FIELDS))
                 else:
                     attr, fields, make = PORTFOLIO_PARTS[label]
                     getattr(portfolio, attr).append(make(values_of(data, fields)))
         given = AnalysisInput(blocks, portfolio.canonical())
         for prefix in blocks:
             data = self.g.nodes[("Block", prefix)]
-            if holds_results(data):
+            if holds_block_results(data):
                 spofs = [(d.get("position", 0), u[1]) for u, _, d in self.g.in_edges(("Block", prefix), data=True)
                          if d["type"] == "SPOF_FOR"]
                 given.stored[prefix] = stored_row(prefix, data, spofs)
-                given.digests[prefix] = data[DIGEST]
+                given.digests[prefix] = data.get(DIGEST)
         return given
 
     def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute) -> AnalysisRefresh:
@@ -701,7 +699,7 @@ class NxStore:
     def dated_results(self, before: date) -> list[tuple[str, date, str | None]]:
         out: list[tuple[str, date, str | None]] = []
         for node, data in self.g.nodes(data=True):
-            if node[0] == "Block" and holds_results(data) and data.get("secured_until") is not None and data["secured_until"] < before:
+            if node[0] == "Block" and holds_block_results(data) and data.get("secured_until") is not None and data["secured_until"] < before:
                 out.append((node[1], data["secured_until"], data.get("analysed_at")))
         return sorted(out)
 

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from chainrisk.analysis.model import DelegationRecord, Hop, Listing, RegistryRecord, RouteObjectRecord, VrpRecord
+from chainrisk.analysis.model import CaRecord, DelegationRecord, Hop, Listing, RegistryRecord, RouteObjectRecord, VrpRecord
+from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.stores.records import cached_party_key, native
 
 HOP_FIELDS = ("block", "provider_name", "provider_id", "provider_role", "recipient_name", "recipient_id", "recipient_role",
@@ -17,8 +18,9 @@ HOP_FIELDS = ("block", "provider_name", "provider_id", "provider_role", "recipie
 REGISTRATION_FIELDS = ("prefix", "registry", "handle", "status", "role", "org_name", "org_id", "parent_handle", "abuse_c",
                        "mnt_by", "mnt_lower", "mnt_routes", "netname")
 DELEGATION_FIELDS = ("prefix", "registry", "status", "holder_id")
-VRP_FIELDS = ("prefix", "max_length", "asn", "ta")
-ORIGIN_FIELDS = ("prefix", "origins")
+VRP_FIELDS = ("prefix", "max_length", "asn", "ta", "expires", "observed_at", "uri")
+ORIGIN_FIELDS = ("prefix", "origins", "as_sets")
+CA_FIELDS = ("ta", "location", "ca_repository")
 ROUTE_OBJECT_FIELDS = ("prefix", "origin_asn", "registry")
 LISTING_FIELDS = ("prefix", "list_name", "entry_id")
 
@@ -53,7 +55,26 @@ def delegation_from_row(row: Sequence[Any]) -> DelegationRecord:
 
 
 def vrp_from_row(row: Sequence[Any]) -> VrpRecord:
-    return VrpRecord(*row)
+    prefix, max_length, asn, ta, expires, observed_at, uri = row
+    return VrpRecord(prefix, max_length, asn, ta, _moment(expires), _moment(observed_at), uri)
+
+
+def _moment(value: Any) -> Any:
+    """A stored timestamp (a Neo4j DateTime or a datetime) as an aware UTC datetime; None stays None."""
+    return None if value is None else as_utc(native(value))
+
+
+def ca_from_row(row: Sequence[Any]) -> CaRecord:
+    return CaRecord(*row)
+
+
+def add_route(portfolio: Any, row: Sequence[Any]) -> None:
+    """One BgpRoute's values (ORIGIN_FIELDS order) into ``portfolio.origins`` and ``portfolio.as_sets``
+    (a route seen only with AS_SET origins has no ``origins``)."""
+    prefix, origins, as_sets = row
+    portfolio.origins[prefix] = tuple(origins or ())
+    if as_sets:
+        portfolio.as_sets[prefix] = tuple(as_sets)
 
 
 def route_object_from_row(row: Sequence[Any]) -> RouteObjectRecord:
@@ -69,6 +90,7 @@ PORTFOLIO_PARTS = {
     "Registration": ("registrations", REGISTRATION_FIELDS, registration_from_row),
     "Delegation": ("delegations", DELEGATION_FIELDS, delegation_from_row),
     "Vrp": ("vrps", VRP_FIELDS, vrp_from_row),
+    "NonfunctionalCa": ("nonfunctional_cas", CA_FIELDS, ca_from_row),
     "RouteObject": ("route_objects", ROUTE_OBJECT_FIELDS, route_object_from_row),
     "Listing": ("listings", LISTING_FIELDS, listing_from_row),
 }

@@ -25,6 +25,7 @@ FACT_LABEL: dict[str, str] = {
     "holder_transfer": "Transfer",
     "delegation": "Delegation",
     "vrp": "Vrp",
+    "nonfunctional_ca": "NonfunctionalCa",
     "route_origin": "BgpRoute",
     "blocklist_entry": "Listing",
 }
@@ -228,6 +229,7 @@ LINKS: dict[str, tuple[Link, ...]] = {
     "route_origin": (Link("ORIGINATED_BY", "AS", True, True),),
     "route_object": (Link("ORIGIN", "AS", True, False),),
     "blocklist_entry": (Link("LISTS", "Block", True, False),),
+    "nonfunctional_ca": (),  # the export names no resources of the CA: nothing to link it to
 }
 
 

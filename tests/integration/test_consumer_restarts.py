@@ -9,15 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from graph_events import mixed_events, synthetic_lease_events
+from kafka_events import publish
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.eventlog.kafka_io import KafkaSink
 from chainrisk.graph.stores.neo4j_store import NeoStore
 from chainrisk.graph.stores.nx_store import NxStore
 
@@ -28,22 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def settings(isolated_services: Callable[..., Settings]) -> Settings:
     return isolated_services("restarts", alerts=False, continuous_analysis=False)
-
-
-@pytest.fixture
-def neo(settings: Settings) -> Iterator[NeoStore]:
-    store = NeoStore(settings)
-    store.ensure_schema()
-    store.wipe()
-    yield store
-    store.close()
-
-
-def publish(settings: Settings, events: list[Any]) -> None:
-    sink = KafkaSink(settings, quiet=True)
-    for event in events:
-        sink.publish(event)
-    sink.close()
 
 
 def consumer(settings: Settings, log: Path, *extra: str) -> subprocess.Popen[bytes]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from continuous_cases import NOW, apply_continuously, differences, event_streams, full_analysis, in_batches, portfolio_events
+from continuous_cases import NOW, apply_continuously, assert_same_results, event_streams, full_analysis, in_batches, portfolio_events
 from graph_events import mixed_events
 from hypothesis import HealthCheck, Phase, given, settings
 
@@ -51,8 +51,7 @@ def full_on_embedded(batches: list[list[Any]], folder: Path) -> dict[str, Any]:
 def assert_neo4j_keeps_the_full_results(neo: NeoStore, batches: list[list[Any]], folder: Path) -> None:
     neo.wipe()
     apply_continuously(neo, batches)
-    kept, full = neo.canonical_dump(), full_on_embedded(batches, folder)
-    assert kept == full, differences(kept, full)
+    assert_same_results(neo.canonical_dump(), full_on_embedded(batches, folder))
 
 
 # no shrinking: it would hold the shared Neo4j database for many minutes (the failing example is
@@ -97,5 +96,4 @@ def test_a_sigkill_between_fact_write_and_result_write_is_repaired_at_restart_on
     stats = consume(services, until_idle=True, clock=lambda: NOW)
     assert stats.pending_handed_over == batches
     assert neo.pending_changes(services.consumer_group) == []
-    kept, full = neo.canonical_dump(), full_on_embedded([mixed_events(1)], tmp_path)
-    assert kept == full, differences(kept, full)
+    assert_same_results(neo.canonical_dump(), full_on_embedded([mixed_events(1)], tmp_path))

@@ -38,4 +38,17 @@ def test_demo_on_services_matches_embedded(isolated_services, tmp_path: Path):
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
-    assert report("--backend", "services") == report("--backend", "embedded", "--state-dir", str(tmp_path / "e"))
+    services_blocks = report("--backend", "services")
+    assert services_blocks == report("--backend", "embedded", "--state-dir", str(tmp_path / "e"))
+    # the demo portfolio exercises every routing-proof flag, and both backends raise them alike
+    codes = {flag.split(":")[0] for block in services_blocks for flag in block["risk_flags"]}
+    assert {"as-set-origin", "roa-lapsing", "ca-nonfunctional", "roa-loose-maxlength", "as0-covered", "irr-nonauthoritative"} <= codes
+
+    def idle(*extra: str) -> list[dict]:
+        result = runner.invoke(cli, ["report", "idle", "--format", "json", "--as-of", "2026-11-01", *extra], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    services_idle = idle("--backend", "services")
+    assert services_idle == idle("--backend", "embedded", "--state-dir", str(tmp_path / "e"))
+    assert any(r["risk_flags"] and r["bgp_routes"] for r in services_idle) and any(not r["risk_flags"] for r in services_idle)

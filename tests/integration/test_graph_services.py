@@ -16,18 +16,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from graph_events import lease, mixed_events, role_change_events, synthetic_lease_events
+from kafka_events import publish
 
 from chainrisk.graph.backend import open_sink
 from chainrisk.graph.config import Settings
 from chainrisk.graph.consumer import ConsumerOptions, consume
-from chainrisk.graph.eventlog.kafka_io import KafkaSink
 from chainrisk.graph.stores.neo4j_store import NeoStore
 from chainrisk.graph.stores.nx_store import NxStore
 
@@ -41,25 +41,9 @@ def settings(isolated_services: Callable[..., Settings]) -> Settings:
     return isolated_services("graph", alerts=False, continuous_analysis=False)
 
 
-@pytest.fixture
-def neo(settings: Settings) -> Iterator[NeoStore]:
-    store = NeoStore(settings)
-    store.ensure_schema()
-    store.wipe()
-    yield store
-    store.close()
-
-
 def session_of(neo: NeoStore) -> Any:
     """A session on the store's database, to look at (or set up) the graph directly."""
     return neo.driver.session(database=neo.database)
-
-
-def publish(settings: Settings, events: list[Any]) -> None:
-    sink = KafkaSink(settings, quiet=True)
-    for event in events:
-        sink.publish(event)
-    sink.close()
 
 
 def run_consumer(settings: Settings, **options: Any) -> Any:

@@ -7,15 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from graph_events import mixed_events
+from kafka_events import publish
 from metrics_http import get, scrape, wait_for
 
 from chainrisk.graph.config import Settings
-from chainrisk.graph.eventlog.kafka_io import KafkaSink
 from chainrisk.graph.stores.neo4j_store import NeoStore
 from chainrisk.graph.stores.nx_store import NxStore
 
@@ -26,22 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def settings(isolated_services: Callable[..., Settings]) -> Settings:
     return isolated_services("metrics", alerts=False, continuous_analysis=False)
-
-
-@pytest.fixture
-def neo(settings: Settings) -> Iterator[NeoStore]:
-    store = NeoStore(settings)
-    store.ensure_schema()
-    store.wipe()
-    yield store
-    store.close()
-
-
-def publish(settings: Settings, events: list) -> None:
-    sink = KafkaSink(settings, quiet=True)
-    for event in events:
-        sink.publish(event)
-    sink.close()
 
 
 def test_metrics_of_a_long_running_services_consumer(settings: Settings, neo: NeoStore, tmp_path: Path, free_port) -> None:

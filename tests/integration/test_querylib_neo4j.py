@@ -28,10 +28,10 @@ GRAPH_COLUMNS = {"chain", "chains", "cut", "impact"}  # graph elements: compared
 EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     "find-block": [
         ({"text": "198.18"}, [
-            [BLOCK_B, "Beta Cloud", 2, 2, 1, "2027-12-31", False, 85],
-            [BLOCK_A, "Acme Hosting", 2, 2, 2, "2026-06-30", True, 35],
+            [BLOCK_B, "Beta Cloud", 2, 2, 1, "2027-12-31", False, 125],
+            [BLOCK_A, "Acme Hosting", 2, 2, 2, "2026-06-30", True, 55],
         ]),
-        ({"text": "BETA"}, [[BLOCK_B, "Beta Cloud", 2, 2, 1, "2027-12-31", False, 85]]),
+        ({"text": "BETA"}, [[BLOCK_B, "Beta Cloud", 2, 2, 1, "2027-12-31", False, 125]]),
         ({"text": "10."}, []),
     ],
     "block-chain": [
@@ -94,8 +94,33 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     "not-routing-ready": [
         ({}, [
             [BLOCK_B, "Beta Cloud", [64502], "Invalid", "asn-mismatch", False, True],
-            [BLOCK_C, "Acme Hosting", [64501], "NotFound", None, False, False],
+            [BLOCK_C, "Acme Hosting", [64501], "NotFound", None, True, False],  # its route object is in RADB
         ]),
+    ],
+    "risk-flag": [
+        ({"code": "roa-lapsing"}, [[BLOCK_A, "Acme Hosting", 55,
+                                    "roa-lapsing: every VRP making AS64501 Valid expires by 2026-05-30T12:00:00+00:00, soon after its "
+                                    "export was built: 198.18.1.0/24-24 AS64501 (ripe)"]]),
+        ({"code": "as0-covered"}, [[BLOCK_B, "Beta Cloud", 125,
+                                    "as0-covered: 198.18.2.0/23-32 AS0 (ripe) covers the block: its holder asks that it not be routed "
+                                    "(RFC 6483, RFC 7607)"]]),
+        ({"code": "as-set-origin"}, [[BLOCK_C, "Acme Hosting", 60,
+                                      "as-set-origin: announced with an AS_SET origin, which is origin NONE (RFC 6811): 203.0.113.0/24 "
+                                      "{64501,64999}"]]),
+        ({"code": "irr-nonauthoritative"}, [[BLOCK_C, "Acme Hosting", 60,
+                                             "irr-nonauthoritative: the route object for AS64501 is only in RADB, not in the RIPE IRR of "
+                                             "the space's registry"]]),
+        # no false flags: nothing in the risk graph is loose, issued by a non-functional CA or a prefix of a code
+        ({"code": "roa-loose-maxlength"}, []),
+        ({"code": "ca-nonfunctional"}, []),
+        ({"code": "roa"}, []),
+        ({"code": "intermediary-spof"}, [[BLOCK_A, "Acme Hosting", 55, "intermediary-spof: LeaseCo"]]),
+    ],
+    "idle-space": [
+        # Northwind's /16 less blocks A and B; 198.18.3.0/24 has an AS0 ROA and no route: clean, not listed
+        ({}, [["198.18.0.0/16", 140, f"{idle}: idle-space-announced: Northwind Holdings holds it unleased; no AS0 ROA covers it"]
+              for idle in sorted(["198.18.0.0/24", "198.18.4.0/22", "198.18.8.0/21", "198.18.16.0/20", "198.18.32.0/19",
+                                  "198.18.64.0/18", "198.18.128.0/17"])]),
     ],
     "reputation-issues": [
         ({}, [

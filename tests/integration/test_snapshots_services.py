@@ -14,19 +14,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from kafka_events import publish
 from snapshot_files import BLOCK, OTHER_ROA, ROA, filler_roas, ingest, vrp_export, write_register
 
 from chainrisk.cli.main import cli
 from chainrisk.graph.browser.library import bind_parameters, load_library, run_query
 from chainrisk.graph.config import Settings
 from chainrisk.graph.consumer import ConsumerOptions, consume
-from chainrisk.graph.eventlog.kafka_io import KafkaSink
 from chainrisk.graph.stores.neo4j_store import NeoStore
 from chainrisk.graph.stores.nx_store import NxStore
 
@@ -38,22 +38,6 @@ FIRST, SECOND = "2025-07-20T09:31:33Z", "2025-07-20T10:01:45Z"
 @pytest.fixture
 def settings(isolated_services: Callable[..., Settings]) -> Settings:
     return isolated_services("snapshots", alerts=False, continuous_analysis=False)
-
-
-@pytest.fixture
-def neo(settings: Settings) -> Iterator[NeoStore]:
-    store = NeoStore(settings)
-    store.ensure_schema()
-    store.wipe()
-    yield store
-    store.close()
-
-
-def publish(settings: Settings, events: list[Any]) -> None:
-    sink = KafkaSink(settings, quiet=True)
-    for event in events:
-        sink.publish(event)
-    sink.close()
 
 
 def run_consumer(settings: Settings, batch_size: int = 7) -> Any:

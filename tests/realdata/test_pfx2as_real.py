@@ -23,9 +23,10 @@ IPXO_BROKERED = IPv4Network("191.96.0.0/16")  # SOURCES.md: a leased-out block w
 KNOWN_LINES = {17022: "8.8.8.0/24", 192667: "67.14.0.0/17", 340973: "103.20.204.0/22", 1: "1.0.0.0/24"}
 
 
-def _origin(path: Path, source: str, line: int, observed_at: datetime, block: str, origins: tuple[int, ...]) -> RouteOrigin:
+def _origin(path: Path, source: str, line: int, observed_at: datetime, block: str, origins: tuple[int, ...],
+            as_sets: tuple[str, ...] = ()) -> RouteOrigin:
     provenance = Provenance(source=source, reference=str(path), line=line, observed_at=observed_at, ingested_at=INGESTED_AT)
-    return RouteOrigin(block=block, origins=origins, provenance=provenance).with_id()
+    return RouteOrigin(block=block, origins=origins, as_sets=as_sets, provenance=provenance).with_id()
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Tally:
     rejects: list[Reject] = field(default_factory=list)
     skipped: int = 0
     multi_origin: int = 0
+    as_set_routes: int = 0  # routes whose AS path ends in an AS_SET (origin NONE)
+    as_set_prefixes: int = 0  # prefixes with at least one such route
+    only_as_sets: int = 0  # prefixes seen only through AS_SET routes
     lines_seen: set[int] = field(default_factory=set)
     known: dict[int, RouteOrigin] = field(default_factory=dict)
     ipxo_origins: Counter[int] = field(default_factory=Counter)
@@ -54,7 +58,11 @@ def full_file(real_sample) -> tuple[Path, Tally]:
                 tally.skipped += 1
             else:
                 tally.events += 1
-                tally.multi_origin += len(item.origins) > 1
+                tally.multi_origin += len(set(item.origins) | {a for s in item.as_sets for a in s.split(",")}) > 1 if item.as_sets \
+                    else len(item.origins) > 1
+                tally.as_set_routes += len(item.as_sets)
+                tally.as_set_prefixes += bool(item.as_sets)
+                tally.only_as_sets += bool(item.as_sets) and not item.origins
                 tally.observed.add(item.provenance.observed_at)
                 if item.provenance.line in KNOWN_LINES:
                     tally.known[item.provenance.line] = item
@@ -91,11 +99,40 @@ def test_known_lines(full_file) -> None:
     assert tally.known == {
         1: _origin(path, pfx2as.SOURCE, 1, day, "1.0.0.0/24", (13335,)),
         17022: _origin(path, pfx2as.SOURCE, 17022, day, "8.8.8.0/24", (15169,)),
-        # 209_3356,6223,6224,19901: MOAS 209 / an AS set {3356,6223,6224,19901}; all kept, in order
-        192667: _origin(path, pfx2as.SOURCE, 192667, day, "67.14.0.0/17", (209, 3356, 6223, 6224, 19901)),
-        # 45458,134240_45458,65000,134240: each AS once
-        340973: _origin(path, pfx2as.SOURCE, 340973, day, "103.20.204.0/22", (45458, 134240, 65000)),
+        # 209_3356,6223,6224,19901: a route from AS209 and one ending in the AS_SET {3356,6223,6224,19901} (origin NONE)
+        192667: _origin(path, pfx2as.SOURCE, 192667, day, "67.14.0.0/17", (209,), ("3356,6223,6224,19901",)),
+        # 45458,134240_45458,65000,134240: two AS_SET routes and no origin at all
+        340973: _origin(path, pfx2as.SOURCE, 340973, day, "103.20.204.0/22", (), ("45458,134240", "45458,65000,134240")),
     }
+
+
+def _raw_as_sets(path: Path) -> tuple[int, int, int]:
+    """(AS_SET routes, prefixes with one, prefixes with nothing else) over the IPv4 lines, read
+    directly: an AS_SET route is a '_'-separated element of the origin field holding a comma."""
+    routes = prefixes = only = 0
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            address, _, origins = line.rstrip("\n").split("\t")
+            if ":" in address:
+                continue
+            elements = set(origins.split("_"))
+            sets = {e for e in elements if "," in e}
+            routes += len({",".join(dict.fromkeys(e.split(","))) for e in sets})
+            prefixes += bool(sets)
+            only += bool(sets) and sets == elements
+    return routes, prefixes, only
+
+
+@pytest.mark.slow
+def test_as_set_routes_have_origin_none(full_file, capsys) -> None:
+    """RFC 6811: a route whose AS path ends in an AS_SET has origin NONE - the worker keeps it apart
+    from the origins; the counts agree with a direct reading of the file."""
+    path, tally = full_file
+    with capsys.disabled():
+        print(f"\n  real pfx2as of 2024-04-06: {tally.as_set_routes:,} AS_SET routes on {tally.as_set_prefixes:,} prefixes "
+              f"({tally.only_as_sets:,} seen only through AS sets), of {tally.events:,} prefixes")
+    assert (tally.as_set_routes, tally.as_set_prefixes, tally.only_as_sets) == _raw_as_sets(path)
+    assert tally.as_set_routes > 0 and tally.only_as_sets < tally.as_set_prefixes
 
 
 @pytest.mark.slow

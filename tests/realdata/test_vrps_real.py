@@ -8,15 +8,15 @@ import json
 import resource
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chainrisk.ingest import vrps
-from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceFile
-from chainrisk.ingest.events import Provenance, Vrp
+from chainrisk.ingest.common import ParseContext, Reject, ScopeSeen, Skip, SourceFile
+from chainrisk.ingest.events import NonfunctionalCa, Provenance, Vrp
 
 FULL_EXPORT = "rpki_vrps/rpki-client_vrps_20250720T093135Z.json.bz2"
 
@@ -56,6 +56,9 @@ class Tally:
     sources: set[str] = field(default_factory=set)
     observed: set[datetime] = field(default_factory=set)
     rss_growth_mb: float = 0.0  # the most resident memory grew while parsing
+    lapsing_24h: int = 0  # VRPs expiring within 24 hours of the export's build time
+    cas: list[NonfunctionalCa] = field(default_factory=list)
+    scopes: list[ScopeSeen] = field(default_factory=list)
 
 
 SAMPLED = {("1.0.0.0/24", 13335), ("8.8.8.0/24", 15169), ("104.144.0.0/16", 16509), ("191.96.0.0/24", 133296)}
@@ -81,8 +84,14 @@ def full_export(real_sample) -> tuple[Path, Tally]:
                 tally.rejects.append(item)
             elif isinstance(item, Skip):
                 tally.skipped[item.reason] += 1
+            elif isinstance(item, ScopeSeen):
+                tally.scopes.append(item)
+            elif isinstance(item, NonfunctionalCa):
+                tally.cas.append(item)
             else:
                 tally.events += 1
+                if item.expires is not None and item.expires - item.provenance.observed_at <= timedelta(hours=24):
+                    tally.lapsing_24h += 1
                 tally.per_ta[item.ta] += 1
                 tally.sources.add(item.provenance.source)
                 tally.observed.add(item.provenance.observed_at)
@@ -108,6 +117,36 @@ def test_full_export_every_vrp_accounted_for(full_export) -> None:
     # the same VRP once per ROA that carries it)
     assert len(roas) == document["metadata"]["uniquevrps"] == 723521
     assert document["metadata"]["vrps"] == 731896
+
+
+@pytest.mark.slow
+def test_full_export_nonfunctional_cas_and_vrps_lapsing_within_a_day(full_export, capsys) -> None:
+    """The rules behind ca-nonfunctional and roa-lapsing on the real export: every nonfunc_cas
+    element is a NonfunctionalCa fact, and the worker's expiries against the build time agree with
+    an independent count over the raw JSON."""
+    path, tally = full_export
+    with bz2.open(path, "rt", encoding="utf-8") as handle:
+        document = json.load(handle)
+    built = datetime.fromisoformat(document["metadata"]["buildtime"].replace("Z", "+00:00"))
+    raw_lapsing = sum(1 for roa in document["roas"] if ":" not in roa["prefix"] and roa["expires"] - built.timestamp() <= 24 * 3600)
+    raw_lapsing_v6 = sum(1 for roa in document["roas"] if ":" in roa["prefix"] and roa["expires"] - built.timestamp() <= 24 * 3600)
+    cas = document["nonfunc_cas"]
+    with capsys.disabled():
+        print(f"\n  real rpki-client export of {built:%Y-%m-%dT%H:%MZ}: {len(cas)} non-functional CAs "
+              f"(metadata nonfunctionalcas {document['metadata']['nonfunctionalcas']}; per TA {dict(Counter(c.ta for c in tally.cas))}); "
+              f"{tally.lapsing_24h:,} IPv4 VRPs (and {raw_lapsing_v6:,} IPv6) expire within 24 h of the build time")
+    assert [(c.ta, c.location, c.ca_repository, c.manifest, c.ski) for c in tally.cas] == [
+        (c["ta"], c["location"], c["caRepository"], c["rpkiManifest"], c["ski"]) for c in cas]
+    assert len(tally.cas) == len(cas) == document["metadata"]["nonfunctionalcas"] == 124
+    assert {c.provenance.observed_at for c in tally.cas} == {built}
+    # the export speaks for the CAs of every trust anchor it names, those without any too
+    assert sorted(s.scope for s in tally.scopes) == sorted(Counter(roa["ta"] for roa in document["roas"]))
+    assert tally.lapsing_24h == raw_lapsing == 265_214
+    # every RIPE VRP is among them: the RIPE NCC's hosted CAs publish manifests and CRLs valid for about
+    # a day, so a 24-hour horizon calls all RIPE space lapsing (docs/analysis.md, roa-lapsing)
+    ripe = [roa for roa in document["roas"] if roa["ta"] == "ripe" and ":" not in roa["prefix"]]
+    assert len(ripe) == 244_062 and all(roa["expires"] - built.timestamp() <= 24 * 3600 for roa in ripe)
+    assert sum(1 for roa in document["roas"] if ":" not in roa["prefix"] and roa["expires"] - built.timestamp() <= 8 * 3600) == 5_431
 
 
 @pytest.mark.slow
@@ -176,7 +215,8 @@ def test_routinator_jsonext_exact(real_sample, ingest_file) -> None:
     generated = _utc(2025, 3, 9, 21, 45, 54)
     assert items == [
         _vrp(path, "routinator", 7, generated, block="1.0.0.0/24", max_length=24, asn=13335, ta="apnic",
-             expires=_utc(2025, 3, 15, 14, 17, 32)),  # chainValidity.notAfter
+             expires=_utc(2025, 3, 15, 14, 17, 32),  # chainValidity.notAfter
+             uri="rsync://rpki.apnic.net/member_repository/A91872ED/ED8C96901D6C11E28A38A3AD08B02CD2/797B4DEC293B11E8B187196DC4F9AE02.roa"),
         vrps.SKIP_IPV6,  # AS37125 2c0f:fff0::/32
     ]
 
@@ -191,7 +231,8 @@ def test_ripe_validator_csv(real_sample, ingest_file) -> None:
     assert (len(events), len(skips)) == (len(rows) - ipv6, ipv6) == (846, 102)
     assert {e.ta for e in events} == {"lacnic"}  # from the repository.lacnic.net URIs
     assert events[0] == _vrp(path, "rpki-validator-csv", 2, _utc(2013, 9, 20), block="190.122.184.0/22", max_length=22, asn=27884,
-                             ta="lacnic", expires=_utc(2015, 9, 12, 3, 0, 0))
+                             ta="lacnic", expires=_utc(2015, 9, 12, 3, 0, 0), uri=rows[0]["URI"])
+    assert all(e.uri and e.uri.startswith("rsync://repository.lacnic.net/") for e in events)
     (wide,) = [e for e in events if e.block == "209.99.224.0/20"]
     assert (wide.asn, wide.max_length, wide.provenance.line) == (17401, 24, 947)
 

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from continuous_cases import NOW, apply_continuously, differences, event_streams, full_analysis, in_batches, portfolio_events
+from continuous_cases import NOW, apply_continuously, assert_same_results, event_streams, full_analysis, in_batches, portfolio_events
 from graph_events import lease, mixed_events, prov
 from hypothesis import HealthCheck, given, settings
 
 from chainrisk.analysis.affected import AffectedPrefixes, affected_prefixes, covering_prefixes, date_sensitive
+from chainrisk.analysis.blocks import analyse_portfolio
 from chainrisk.graph.alerts.engine import AlertEngine
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.consumer import consume
@@ -34,8 +35,7 @@ def assert_incremental_equals_full(batches: list[list[Any]], folder: Path, now: 
     for batch in batches:
         full.apply_batch(batch, {}, "g")
     full_analysis(full, now)
-    kept_dump, full_dump = kept.canonical_dump(), full.canonical_dump()
-    assert kept_dump == full_dump, differences(kept_dump, full_dump)
+    assert_same_results(kept.canonical_dump(), full.canonical_dump())
     kept.close()
     full.close()
     return analysis
@@ -140,7 +140,7 @@ def test_a_date_change_re_checks_the_blocks_whose_figures_depend_on_it(tmp_path:
     full = NxStore(tmp_path / "full", save_interval_s=3600)
     full.apply_batch(events, {}, "g")
     full_analysis(full, now[0])
-    assert store.canonical_dump() == full.canonical_dump()
+    assert_same_results(store.canonical_dump(), full.canonical_dump())
     assert [r.cause for r in seen] == ["facts", "date"]
 
 
@@ -148,8 +148,7 @@ CRASH_BEFORE_RESULTS = """
 import os, sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from continuous_cases import NOW, differences, event_streams, full_analysis, in_batches, portfolio_events, apply_continuously
-from graph_events import lease, mixed_events, prov
+from graph_events import mixed_events
 from chainrisk.graph.stores.nx_store import NxStore
 
 store = NxStore(Path({state!r}))
@@ -181,5 +180,17 @@ def test_a_sigkill_between_fact_write_and_result_write_is_repaired_at_restart(tm
     full = NxStore(tmp_path / "full", save_interval_s=3600)
     AlertEngine(full).process(full.apply_batch(mixed_events(1), {}, "g").changes)  # the alerts the hand-over raised too
     full_analysis(full)
-    after_dump, full_dump = after.canonical_dump(), full.canonical_dump()
-    assert after_dump == full_dump, differences(after_dump, full_dump)
+    assert_same_results(after.canonical_dump(), full.canonical_dump())
+
+
+def test_the_row_names_are_those_analysis_rows_writes(tmp_path: Path) -> None:
+    from chainrisk.analysis.idle_space import idle_space
+    from chainrisk.analysis.writeback import ROW_NAMES, SPOF_ROW_NAMES, analysis_rows
+
+    store = NxStore(tmp_path, save_interval_s=3600)
+    store.apply_batch(mixed_events(2), {}, "g")
+    portfolio = store.load_portfolio()
+    analysis = analyse_portfolio(portfolio, NOW.date())
+    blocks, spofs = analysis_rows(analysis, NOW, idle_space(portfolio, analysis))
+    assert {tuple(sorted(row)) for row in blocks} == {tuple(sorted(("prefix", *ROW_NAMES)))}
+    assert {tuple(sorted(row)) for row in spofs} == {tuple(sorted(("party", "block", *SPOF_ROW_NAMES)))}

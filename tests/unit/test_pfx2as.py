@@ -27,18 +27,22 @@ def _rejects(items: list[Any]) -> list[tuple[int | None, str]]:
     return [(i.line, i.reason) for i in items if isinstance(i, Reject)]
 
 
-def _origin(path: Path, source: str, line: int, ingested_at: datetime, block: str, origins: tuple[int, ...]) -> RouteOrigin:
+def _origin(path: Path, source: str, line: int, ingested_at: datetime, block: str, origins: tuple[int, ...],
+            as_sets: tuple[str, ...] = ()) -> RouteOrigin:
     provenance = Provenance(source=source, reference=str(path), line=line, observed_at=DAY, ingested_at=ingested_at)
-    return RouteOrigin(block=block, origins=origins, provenance=provenance).with_id()
+    return RouteOrigin(block=block, origins=origins, as_sets=as_sets, provenance=provenance).with_id()
 
 
 @pytest.mark.parametrize(
-    ("field", "origins"),
-    [("13335", (13335,)), ("209_3356,6223,6224,19901", (209, 3356, 6223, 6224, 19901)),
-     ("45458,134240_45458,65000,134240", (45458, 134240, 65000)), ("64500_64500", (64500,))],
+    ("field", "origins", "as_sets"),
+    [("13335", (13335,), ()), ("209_3356,6223,6224,19901", (209,), ("3356,6223,6224,19901",)),
+     ("45458,134240_45458,65000,134240", (), ("45458,134240", "45458,65000,134240")), ("64500_64500", (64500,), ()),
+     ("64500_64501,64502_64500,64501", (64500,), ("64501,64502", "64500,64501")), ("64500,64500", (), ("64500",))],
 )
-def test_origins_keep_moas_and_as_set_members_once(field: str, origins: tuple[int, ...]) -> None:
-    assert pfx2as.parse_origins(field) == origins
+def test_moas_routes_are_origins_and_as_sets_have_origin_none(field: str, origins: tuple[int, ...], as_sets: tuple[str, ...]) -> None:
+    """RFC 6811: a route whose AS path ends in an AS_SET has origin NONE - its members are kept as
+    the set, never as origins; each MOAS route ('_') with one AS is one origin."""
+    assert pfx2as.parse_origins(field) == (origins, as_sets)
 
 
 def test_pfx2as_every_reject_reason_names_its_line(tmp_path: Path, ingest_file) -> None:
@@ -69,7 +73,7 @@ def test_pfx2as_every_reject_reason_names_its_line(tmp_path: Path, ingest_file) 
     at = ingest_file.ingested_at
     assert [i for i in items if isinstance(i, RouteOrigin)] == [
         _origin(path, pfx2as.SOURCE, 1, at, "192.0.2.0/24", (64500,)),
-        _origin(path, pfx2as.SOURCE, 9, at, "198.51.100.0/22", (64500, 64501, 64502)),
+        _origin(path, pfx2as.SOURCE, 9, at, "198.51.100.0/22", (64500,), ("64501,64502",)),
     ]
     assert items.count(pfx2as.SKIP_IPV6) == 1
 

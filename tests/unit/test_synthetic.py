@@ -9,6 +9,8 @@ from pathlib import Path
 
 from chainrisk import synthetic
 from chainrisk.analysis.blocks import RISK_POINTS, analyse_portfolio
+from chainrisk.analysis.idle_space import idle_space
+from chainrisk.analysis.model import RouteObjectRecord
 from chainrisk.graph.stores.portfolio import HOP_FIELDS, REGISTRATION_FIELDS, hop_from_row, registration_from_row, values_of
 from chainrisk.graph.stores.records import fact_props
 from chainrisk.ingest import leases, rpsl
@@ -45,12 +47,19 @@ def registry_records(path: Path) -> list:
     return [registration_from_row(values_of(fact_props(e), REGISTRATION_FIELDS)) for e in events]
 
 
+def route_objects(path: Path) -> list:
+    ctx = ParseContext(reference=str(path), ingested_at=utc_now())
+    with SourceFile(path) as src:
+        return [RouteObjectRecord(e.block, e.origin_asn, e.registry) for e in rpsl.parse(src, ctx) if getattr(e, "type", None) == "route_object"]
+
+
 def test_signal_plan_matches_the_analysis(tmp_path):
     generated = synthetic.generate(3000, seed=9)
     plan = synthetic.plan_signals(generated, 9)
     portfolio = synthetic.to_portfolio(generated, plan)
     (tmp_path / "registry.db").write_text(synthetic.registry_text(generated, 9))
     portfolio.registrations = registry_records(tmp_path / "registry.db")
+    portfolio.route_objects = route_objects(tmp_path / "registry.db")
     assert len(portfolio.registrations) == len(generated.allocations)
     analysis = analyse_portfolio(portfolio, date(2026, 11, 1))
     got = {r.block: r.rov_state for r in analysis.blocks}
@@ -63,7 +72,12 @@ def test_signal_plan_matches_the_analysis(tmp_path):
         assert r.risk_score == sum(RISK_POINTS[f.split(":")[0]] for f in r.risk_flags), r.block
     assert len({r.risk_score for r in analysis.blocks}) > 10
     flagged = Counter(f.split(":")[0] for r in analysis.blocks for f in r.risk_flags)
-    assert set(flagged) == set(RISK_POINTS) - {"data-error", "no-lessee-asn"}  # no broken rows asked for
+    # no broken rows asked for; idle space is flagged in its own report
+    assert set(flagged) == set(RISK_POINTS) - {"data-error", "no-lessee-asn", "idle-space-announced"}
+    idle = idle_space(portfolio, analysis)
+    reasons = Counter(reason.split(":")[0] for r in idle for flag in r.risk_flags for reason in flag.split("; ")[1:])
+    assert reasons["announced in BGP"] >= 1 and reasons["no AS0 ROA covers it"] >= 1
+    assert any(not r.risk_flags for r in idle)  # idle space with an AS0 ROA and no route is clean
 
 
 def test_same_seed_same_register_and_different_seed_different_register():
