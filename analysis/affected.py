@@ -15,18 +15,20 @@ from chainrisk.common.prefixes import ints_to_prefix, prefix_ints
 
 # A block's figures read these facts of the block itself or of the prefixes covering it: its own
 # lease hops (and, for a sub-lease, those of the leases covering it: ``blocks.sublease_hops``), the
-# VRPs (RFC 6811 looks at covering VRPs only), the BGP origins and the IRR route objects; and the
-# non-functional CAs, whose event names 0.0.0.0/0 (a CA's resources are not listed, so any block
-# with a VRP under its publication point may change: every block).
-WITHIN_TYPES = frozenset({"lease_hop", "vrp", "route_origin", "route_object", "nonfunctional_ca"})
+# delegations (which RIR the block is under),
+# VRPs (RFC 6811 looks at covering VRPs only), the BGP origins, AS paths and IRR route objects; and
+# the facts about no one prefix, whose events name 0.0.0.0/0 - non-functional CAs (a CA's resources
+# are not listed: any block with a VRP under its publication point), ASPAs and ASN blocklist entries
+# (any block with the AS on a path) - so every block.
+WITHIN_TYPES = frozenset({"lease_hop", "delegation", "vrp", "route_origin", "route_object", "as_path", "nonfunctional_ca", "aspa", "asn_listing"})
 # ...and these of every prefix overlapping it, covering or inside: registry objects (the registry
 # chain and holder cover it; source clarity finds footprints in objects inside it too; an assignment
 # makes a block a registry-basis lease) and blocklist entries (a listing inside a block counts).
 OVERLAPPING_TYPES = frozenset({"registration", "blocklist_entry"})
-# Delegations and holder transfers are not read by the block analysis (they feed the holder
-# history and the holder-change alerts), and a snapshot end only completes a snapshot: the
-# retractions it causes are changes of their own.
-UNREAD_TYPES = frozenset({"delegation", "holder_transfer", "snapshot_end"})
+# Holder transfers are not read by the block analysis (they feed the holder history and the
+# holder-change alerts), and a snapshot end only completes a snapshot: the retractions it causes
+# are changes of their own.
+UNREAD_TYPES = frozenset({"holder_transfer", "snapshot_end"})
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,12 @@ class AffectedPrefixes:
 def affected_prefixes(changed: Iterable[tuple[str, str]]) -> AffectedPrefixes:
     """For the facts a batch changed, as ``(fact type, prefix)`` pairs (asserted, updated or
     retracted; the prefix is the event's ``block``), the prefixes around which leased blocks may now
-    have different analysis results: each lease hop, VRP, BGP origin, route object and
-    non-functional CA (``0.0.0.0/0``) prefix as
+    have different analysis results: each lease hop, delegation, VRP, BGP origin, AS path and route object
+    prefix, and the ``0.0.0.0/0`` of a non-functional CA, ASPA or ASN blocklist entry, as
     ``within`` (the blocks equal to or inside it), each registration and blocklist prefix as
-    ``overlapping`` (those and the blocks covering it). Delegations, transfers and snapshot ends
-    affect no block's figures.
+    ``overlapping`` (those and the blocks covering it). Transfers and snapshot ends affect no
+    block's figures. A fact re-stated with a newer observation time counts (the VRPs' export time
+    is a figure's input: ROAs lapsing soon after it).
 
     Party facts need no rule of their own: the analysis reads a party only through the hops of the
     block's chain (names, roles, dates: lease hops of the block or of a lease covering it) and

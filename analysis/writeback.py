@@ -3,7 +3,7 @@ analysts see them on the graph (Neo4j Browser: ``MATCH (p:Party)-[s:SPOF_FOR]->(
 
 Block properties (graph model, "analysis write-back"): ``depth_min, depth_max, secured_until,
 spof_count, rov_state`` and the other per-block signals below. Values are Neo4j-storable: numbers,
-text, booleans, dates, lists of text (lists, not tuples, so both stores hold the same values);
+text, booleans, dates, timestamps, lists of text or numbers (lists, not tuples, so both stores hold the same values);
 ``None`` (and an empty list) means "not set". A block's single points of failure are its SPOF_FOR
 relationships only (in ``position`` order), not repeated as a property: fewer properties per block
 make the write-back of a big portfolio cheaper.
@@ -18,10 +18,12 @@ from chainrisk.analysis.blocks import PortfolioAnalysis
 from chainrisk.analysis.idle_space import IdleSpace
 from chainrisk.common.memory import without_cyclic_gc
 
-# the properties of a block row besides ``prefix``, in the order analysis_rows writes them
+# the properties of a block row besides ``prefix``, in the order analysis_rows writes them (a
+# property added there is added here: tests/unit/test_continuous.py checks the two agree)
 BLOCK_ROW_NAMES = ("lessee", "depth_min", "depth_max", "secured_until", "spof_count", "renewal_gaps", "path_count",
                    "analysis_basis", "rov_state", "rov_reason", "bgp_seen", "irr_route", "routing_ready", "listed",
-                   "abuse_contact", "source_clear", "data_errors", "risk_score", "risk_flags", "analysed_at")
+                   "abuse_contact", "source_clear", "data_errors", "lease_end", "bgp_observed_at", "announced_after_lease_end",
+                   "asn_listed", "aspa_unauthorised", "risk_score", "risk_flags", "analysed_at")
 IDLE_ROW_NAMES = ("idle_flags", "idle_risk_score")  # a holding's idle-space results
 # every row analysis_rows makes has exactly ``prefix`` and these (None where a row has no such
 # result), so any set of rows - the whole portfolio's, or the few blocks the continuous analysis
@@ -88,6 +90,11 @@ def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[li
             "abuse_contact": r.abuse_contact,
             "source_clear": r.source_clear,
             "data_errors": list(r.data_errors) or None,
+            "lease_end": r.lease_end,
+            "bgp_observed_at": r.bgp_observed_at,
+            "announced_after_lease_end": r.announced_after_lease_end,
+            "asn_listed": bool(r.asn_listings),
+            "aspa_unauthorised": list(r.aspa_unauthorised) or None,
             "risk_score": r.risk_score,
             "risk_flags": r.risk_flags or None,
             "analysed_at": stamp,

@@ -9,7 +9,7 @@ import click
 
 # the settings a flag of `config show` can override, and that flag (the same flags as `chainrisk consume`)
 FLAGS = {"backend": "--backend", "state_dir": "--state-dir", "batch_size": "--batch-size", "consumer_group": "--group",
-         "metrics_port": "--metrics-port", "metrics_host": "--metrics-host"}
+         "metrics_port": "--metrics-port", "metrics_host": "--metrics-host", "log_format": "--log-format"}
 
 
 @click.group()
@@ -25,15 +25,16 @@ def config() -> None:
 @click.option("--group", help="As for `chainrisk consume`.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="As for `chainrisk consume`.")
 @click.option("--metrics-host", help="As for `chainrisk consume`.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="As for `chainrisk consume`.")
 def show(fmt: str, backend: str | None, state_dir: Path | None, batch_size: int | None, group: str | None,
-         metrics_port: int | None, metrics_host: str | None) -> None:
+         metrics_port: int | None, metrics_host: str | None, log_format: str | None) -> None:
     """Every effective setting, its source (flag, environment variable, chainrisk.toml with its path,
     default); secrets are shown as ***."""
     from chainrisk.graph.config import effective_settings
 
     try:
         rows = effective_settings(FLAGS, backend=backend, state_dir=state_dir, batch_size=batch_size, consumer_group=group,
-                                  metrics_port=metrics_port, metrics_host=metrics_host)
+                                  metrics_port=metrics_port, metrics_host=metrics_host, log_format=log_format)
     except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable
         raise click.ClickException(f"configuration error: {exc}") from None
     if fmt == "json":

@@ -41,11 +41,14 @@ EXIT_STALLED = 3
 @click.option("--metrics-port", type=click.IntRange(0, 65535),
               help="Serve /metrics (Prometheus), /healthz and /readyz on this port (env CHAINRISK_METRICS_PORT; default: no server).")
 @click.option("--metrics-host", help="Address the metrics server listens on (default 127.0.0.1; 0.0.0.0 to widen it).")
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              help="Log lines as text or as one JSON object per line (env CHAINRISK_LOG_FORMAT; default text).")
 @click.pass_context
 def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_size: int | None, group: str | None,
             state_dir: Path | None, metrics_interval: float, retries: int, retry_backoff: float, wait_timeout: float,
-            processes: int, metrics_port: int | None, metrics_host: str | None) -> None:
+            processes: int, metrics_port: int | None, metrics_host: str | None, log_format: str | None) -> None:
     """Apply ingested events to the graph, batch by batch, exactly once in effect."""
+    from chainrisk.common.logs import setup_logging
     from chainrisk.graph.config import ConfigError, load_settings
     from chainrisk.graph.consumer import ConsumerOptions, ConsumerStalled, ConsumerUnavailable
     from chainrisk.graph.consumer import consume as run
@@ -53,14 +56,14 @@ def consume(ctx: click.Context, backend: str | None, until_idle: bool, batch_siz
     from chainrisk.graph.stores.nx_persist import GraphStateError
     from chainrisk.graph.stores.nx_store import StoreBusy
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("kafka", "neo4j"):  # the consumer logs unavailability itself, once per attempt
-        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         settings = load_settings(backend=backend, batch_size=batch_size, consumer_group=group, state_dir=state_dir,
-                                 metrics_port=metrics_port, metrics_host=metrics_host)
+                                 metrics_port=metrics_port, metrics_host=metrics_host, log_format=log_format)
     except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable (never quoting a value)
         raise click.ClickException(f"configuration error: {exc}") from None
+    setup_logging(settings.log_format)
+    for noisy in ("kafka", "neo4j"):  # the consumer logs unavailability itself, once per attempt
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     if processes > 1:
         if settings.backend != "services":
             raise click.ClickException("--processes needs the services backend: the embedded graph has one writer")

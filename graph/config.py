@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from chainrisk.common.logs import LogFormat
+
 PASSWORD_FILE_NAME = "neo4j-password"
 
 
@@ -69,6 +71,7 @@ class Settings(BaseSettings):
     # `chainrisk consume` serves /metrics, /healthz and /readyz on this port (graph/metrics.py); None = no server
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"  # loopback unless widened: the endpoints have no authentication
+    log_format: LogFormat = "text"  # text lines, or one JSON object per line (common/logs.py)
 
     # Analysis: a VRP expiring within this many hours of its export's build time is lapsing (roa-lapsing)
     roa_lapse_hours: float = Field(default=24.0, gt=0)

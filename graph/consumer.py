@@ -109,6 +109,7 @@ class ConsumerStats:
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: int = 0  # of applied: re-stated as stored, only the version moved
     dead_lettered: int = 0
     batches: int = 0
     conflicts: int = 0
@@ -122,14 +123,20 @@ class ConsumerStats:
         self.stale += result.stale
         self.duplicate += result.duplicate
         self.retracted += result.retracted
+        self.unchanged += result.unchanged
         self.dead_lettered += dead
         self.batches += 1
         self.batch_seconds.append(result.seconds)
 
+    def fields(self) -> dict[str, int | float]:
+        """The totals as structured log fields (common/logs.py)."""
+        return {"records": self.records, "applied": self.applied, "retracted": self.retracted, "stale": self.stale,
+                "duplicate": self.duplicate, "dead_lettered": self.dead_lettered, "batches": self.batches}
+
     def summary(self) -> str:
         rate = self.records / self.seconds if self.seconds > 0 else 0.0
         return (f"{self.records} records in {self.seconds:.1f} s ({rate:.0f}/s), {self.batches} batches: "
-                f"applied {self.applied}, retracted {self.retracted}, stale {self.stale}, duplicate {self.duplicate}, "
+                f"applied {self.applied} ({self.unchanged} unchanged), retracted {self.retracted}, stale {self.stale}, duplicate {self.duplicate}, "
                 f"dead-lettered {self.dead_lettered}")
 
 
@@ -157,26 +164,30 @@ def with_retries(action: Callable[[], T], what: str, options: ConsumerOptions, s
     delay = options.backoff_s
     retryable = retryable_errors()
     monitor = options.monitor
+    failed = what
     for attempt in range(1, options.max_attempts + 1):
         try:
             result = action()
             if attempt > 1 and monitor is not None:
-                monitor.recovered()
+                monitor.recovered(failed)
             return result
         except retryable as exc:
             if isinstance(exc, LOCAL_FILE_ERRORS):
                 raise  # a file of this machine, not a server that is away: waiting does not help
+            # a Kafka poll calls the graph store too (seeking to the stored offsets on assignment): name the server that failed
+            failed = "graph store" if type(exc).__module__.startswith("neo4j") else what
             if monitor is not None:
-                monitor.retrying(what, exc, attempt, options.max_attempts)
+                monitor.retrying(failed, exc, attempt, options.max_attempts)
             if attempt == options.max_attempts:
                 if monitor is not None:
-                    monitor.stopped(f"{what} unavailable after {attempt} attempts: stopping")
+                    monitor.stopped(f"{failed} unavailable after {attempt} attempts: stopping")
                 raise ConsumerUnavailable(
-                    f"{what} unavailable after {attempt} attempts ({type(exc).__name__}: {exc}); "
+                    f"{failed} unavailable after {attempt} attempts ({type(exc).__name__}: {exc}); "
                     f"no offsets moved past the last applied batch - run `chainrisk consume` again when it is back"
                 ) from exc
             log.warning("%s unavailable (%s: %s); attempt %d/%d, retrying in %.0f s; offsets stay at the last applied batch",
-                        what, type(exc).__name__, exc, attempt, options.max_attempts, delay)
+                        failed, type(exc).__name__, exc, attempt, options.max_attempts, delay,
+                        extra={"what": failed, "attempt": attempt, "attempts": options.max_attempts})
             sleep(delay)
             delay = min(delay * 2, options.backoff_max_s)
     raise AssertionError("unreachable")
@@ -209,7 +220,8 @@ class _Metrics:
                  "total %d records: applied %d retracted %d stale %d duplicate %d",
                  self.records / elapsed, self.records, elapsed, 1000 * sum(lat) / len(lat), 1000 * max(lat),
                  "?" if lag is None else lag, stats.dead_lettered, stats.records, stats.applied, stats.retracted,
-                 stats.stale, stats.duplicate)
+                 stats.stale, stats.duplicate,
+                 extra={**stats.fields(), "events_per_s": round(self.records / elapsed, 1), "lag": lag})
         self.last, self.records, self.latencies = now, 0, []
 
 
@@ -272,15 +284,16 @@ class _Waiting:
 def hand_over_pending(store: GraphStore, group: str, on_changes: Callable[[list[FactChange]], None] | None,
                       options: ConsumerOptions, analysis: ContinuousAnalysis | None = None) -> int:
     """Hand each pending-changes record of ``group`` (a batch applied whose hooks never finished: a
-    crash, or a hook that failed) to the continuous analysis (its fact touches) and to
+    crash, or a hook that failed) to the continuous analysis (its applied facts) and to
     ``on_changes`` (its changes), oldest first, and drop it once both returned. Returns how many
     there were."""
     pending: list[PendingChanges] = with_retries(lambda: store.pending_changes(group), "graph store", options)
     for record in pending:
         log.info("handing over the %d change(s) and %d applied fact(s) of batch %s, applied before the last stop but not "
-                 "yet handed to the hooks", len(record.changes), len(record.touched), record.batch_id)
-        if analysis is not None and record.touched:
-            with_retries(lambda: analysis.after_batch(record.touched), "graph store", options)  # noqa: B023 - called right here
+                 "yet handed to the hooks", len(record.changes), len(record.applied_facts), record.batch_id,
+                 extra={"batch_id": record.batch_id, "changes": len(record.changes)})
+        if analysis is not None and record.applied_facts:
+            with_retries(lambda: analysis.after_batch(record.applied_facts), "graph store", options)  # noqa: B023 - called right here
         if on_changes is not None and record.changes:
             with_retries(lambda: on_changes(record.changes), "alert store", options)  # noqa: B023 - called right here
         with_retries(lambda: store.drop_pending_changes(group, record.batch_id), "graph store", options)  # noqa: B023
@@ -308,7 +321,7 @@ def run_consumer(
     handed to the hook first. So the hook sees every batch's changes at least once, even across a
     crash between the commit and the hook (the alerts engine is idempotent: exactly-once effect).
 
-    With ``analysis`` (continuous analysis, graph/continuous.py) each batch's fact touches are
+    With ``analysis`` (continuous analysis, graph/continuous.py) each batch's applied facts are
     kept in the same record and re-analysed before the hook runs, so a crash between the fact
     write and the result write is repaired by the hand-over at the next start; and on every pass
     of the loop the analysis is asked whether the date moved (``ContinuousAnalysis.tick``)."""
@@ -332,7 +345,7 @@ def run_consumer(
                 if not records:
                     metrics.maybe_log(source, stats)
                     if monitor is not None:
-                        monitor.maybe_lag(source)
+                        monitor.probe(source, store, options.group)
                     if waiting.due():  # until_idle: every idle poll; else only when a waiting line may be due
                         behind = with_retries(source.behind, "Kafka", options)
                         if options.until_idle and behind == 0:
@@ -347,7 +360,8 @@ def run_consumer(
             if following:
                 ahead = decoder.submit(decode_and_prepare, following, store)
             for record, reason in batch.dead:
-                log.warning("dead-letter %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+                log.warning("dead-letter %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason,
+                            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset})
                 dead_letters.send(record, reason)
             if batch.dead:
                 with_retries(dead_letters.flush, "dead-letter topic", options)  # durable before offsets pass them
@@ -370,13 +384,10 @@ def run_consumer(
             stats.add(result, batch.records, len(batch.dead))
             metrics.batch(batch.records, result.seconds)
             if monitor is not None:
-                dead_by_topic: dict[str, int] = {}
-                for record, _reason in batch.dead:
-                    dead_by_topic[record.topic] = dead_by_topic.get(record.topic, 0) + 1
-                monitor.batch(result, batch.records, dead_by_topic)
-                monitor.maybe_lag(source)
-            if analysis is not None and result.touched:
-                with_retries(partial(analysis.after_batch, result.touched), "graph store", options)
+                monitor.batch(result, batch)
+                monitor.probe(source)
+            if analysis is not None and result.applied_facts:
+                with_retries(partial(analysis.after_batch, result.applied_facts), "graph store", options)
             if on_changes is not None and result.changes:
                 with_retries(partial(on_changes, result.changes), "alert store", options)
             if result.pending_id is not None:
@@ -384,7 +395,7 @@ def run_consumer(
             metrics.maybe_log(source, stats)
     stats.seconds = time.monotonic() - started
     if monitor is not None:
-        monitor.maybe_lag(source, force=True)
+        monitor.probe(source, force=True)
         monitor.stopped("stopped: the consumer loop has ended")
     return stats
 
@@ -435,7 +446,9 @@ def consume(
         if on_changes is None and settings.alerts:
             from chainrisk.graph.alerts.engine import alert_hook
 
-            on_changes, close_alerts = alert_hook(settings, store, on_alert=options.monitor.alert if options.monitor else None)
+            monitor = options.monitor
+            on_changes, close_alerts = alert_hook(settings, store, on_alert=monitor.alert if monitor else None,
+                                                  on_delivery_failed=monitor.delivery_failed if monitor else None)
         analysis = None
         if settings.continuous_analysis if continuous is None else continuous:
             from chainrisk.graph.continuous import ContinuousAnalysis, utc_now
@@ -451,7 +464,7 @@ def consume(
             close_dead = getattr(dead, "close", None)
             if close_dead is not None:
                 close_dead()
-        log.info("done: %s", stats.summary())
+        log.info("done: %s", stats.summary(), extra={**stats.fields(), "seconds": round(stats.seconds, 3)})
         return stats
     finally:
         store.close()

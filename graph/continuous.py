@@ -1,6 +1,6 @@
 """Continuous analysis: the consumer keeps every leased block's analysis results current.
 
-After each applied batch the consumer hands the batch's fact touches (every applied event: type,
+After each applied batch the consumer hands the batch's applied facts (every applied event: type,
 block, op, event id; kept in the batch's pending-changes record, so a crash before the results are
 written is repaired on restart) to :meth:`ContinuousAnalysis.after_batch`: ``analysis/affected.py``
 says around which prefixes leased blocks may have new results, the store gives those blocks'
@@ -15,7 +15,7 @@ since the last look (or ``recheck_s`` passed), the blocks whose figures depend o
 last analysed). The clock is injectable so tests can move the date.
 
 Every refresh goes to the ``on_refresh`` hook with the blocks' results before and after and the
-evidence (the fact touches, or none for a date change): the seam for risk-change alerts.
+evidence (the applied facts, or none for a date change): the seam for risk-change alerts.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from chainrisk.analysis.affected import AffectedPrefixes, affected_prefixes, dat
 from chainrisk.analysis.blocks import EXPIRY_WARNING, analyse_portfolio
 from chainrisk.analysis.routing_proof import ROA_LAPSE_HORIZON
 from chainrisk.analysis.writeback import analysis_rows
-from chainrisk.graph.stores.protocol import AnalysisInput, AnalysisRefresh, FactTouch, GraphStore
+from chainrisk.graph.stores.protocol import AnalysisInput, AnalysisRefresh, AppliedFact, GraphStore
 
 log = logging.getLogger("chainrisk.continuous")
 
@@ -41,11 +41,11 @@ def utc_now() -> datetime:
 @dataclass
 class RiskRefresh:
     """One refresh: the candidate blocks' results ``before`` and ``after`` (``writeback.rows_by_block``
-    form; a block missing from ``after`` is no longer leased), the ``evidence`` (the fact touches
+    form; a block missing from ``after`` is no longer leased), the ``evidence`` (the applied facts
     that caused it; empty when the date moved), and the day the figures were judged against."""
 
     refresh: AnalysisRefresh
-    evidence: list[FactTouch]
+    evidence: list[AppliedFact]
     as_of: date
     cause: str  # "facts" | "date"
 
@@ -83,12 +83,12 @@ class ContinuousAnalysis:
         now = self.clock().astimezone(timezone.utc).replace(microsecond=0)
         return now.date(), now
 
-    def after_batch(self, touched: Sequence[FactTouch]) -> RiskRefresh | None:
-        """Re-analyse the leased blocks the touched facts can affect and write their results back."""
-        scope = affected_prefixes((t.type, t.block) for t in touched)
+    def after_batch(self, applied: Sequence[AppliedFact]) -> RiskRefresh | None:
+        """Re-analyse the leased blocks the applied facts can affect and write their results back."""
+        scope = affected_prefixes((t.type, t.block) for t in applied)
         if not scope:
             return None
-        return self._refresh(scope, list(touched), "facts")
+        return self._refresh(scope, list(applied), "facts")
 
     def tick(self) -> RiskRefresh | None:
         """When the UTC date changed since the last call (the first call included) or ``recheck_s``
@@ -106,7 +106,7 @@ class ContinuousAnalysis:
         log.info("the date is %s: re-analysing %d block(s) whose figures depend on it", today, len(stale))
         return self._refresh(AffectedPrefixes(within=tuple(stale)), [], "date")
 
-    def _refresh(self, scope: AffectedPrefixes, evidence: list[FactTouch], cause: str) -> RiskRefresh:
+    def _refresh(self, scope: AffectedPrefixes, evidence: list[AppliedFact], cause: str) -> RiskRefresh:
         today, now = self._now()
         refresh = self.store.refresh_analysis(scope.within, scope.overlapping, lambda given: compute_rows(given, today, now, self.roa_lapse_horizon))
         self.refreshed += len(refresh.blocks)

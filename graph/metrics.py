@@ -4,25 +4,56 @@ One :class:`ConsumerMetrics` per consumer holds its own ``CollectorRegistry`` (n
 default, so two consumers in one process - tests - never share counters). The loop updates it once
 per batch (graph/consumer.py); a small HTTP server on a daemon thread (:func:`serve`) answers
 ``/metrics`` (the exposition format of prometheus_client), ``/healthz`` (200 while the process
-runs) and ``/readyz`` (200 once the store and the log are open and no call to them is being
-retried; 503 with the reason otherwise). Labels are bounded: topics, outcomes, alert kinds and
-statuses, and the consumer's own names for what it retries - never a prefix or a party.
+runs) and ``/readyz`` (200 while the loop runs, no call is being retried, the last probe of the
+store answered and partitions are assigned - the embedded log always is; 503 with the reason
+otherwise). While idle the loop probes the store and the log every :data:`PROBE_INTERVAL_S`, so a
+Neo4j that went away shows in ``/readyz`` without a batch to fail. Labels are bounded: topic names
+without the configured prefix, partitions, event types, alert kinds and statuses, delivery targets
+and the consumer's own names for what it retries - never a block prefix or a party.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.eventlog.sources import RecordSource
-from chainrisk.graph.stores.protocol import BatchResult
+from chainrisk.graph.stores.protocol import BatchResult, GraphStore, TopicPartition
+from chainrisk.ingest.events import EVENT_TYPES
+
+if TYPE_CHECKING:
+    from chainrisk.graph.consumer import DecodedBatch
 
 # batch apply latency: a batch of 2000 takes ~0.05 s on networkx and ~0.5 s on Neo4j (docs/consumer.md)
 BATCH_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-LAG_INTERVAL_S = 5.0  # at most one lag probe per 5 s: on Kafka it reads the end offsets from the brokers
+# event-to-graph latency: from a worker reading the fact to its batch committed; seconds while following a live
+# ingest, hours or days when the log is replayed
+EVENT_SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0)
+PROBE_INTERVAL_S = 5.0  # at most one probe per 5 s: on Kafka it reads the end offsets from the brokers
+OUTCOMES = ("applied", "retracted", "stale", "duplicate")
+UNKNOWN_TYPE = "unknown"  # the type label of a dead letter that names no known event type
+
+
+def logical_topic(name: str) -> str:
+    """``chainrisk.relationships`` -> ``relationships``: the label names the topic without the
+    configured prefix, so the embedded log and Kafka export the same series."""
+    return name.rsplit(".", 1)[-1]
+
+
+def dead_letter_type(value: bytes | None) -> str:
+    """The event type a dead-lettered record claims, when it is one of :data:`EVENT_TYPES` (a label
+    value must stay bounded), else :data:`UNKNOWN_TYPE`."""
+    try:
+        claimed = json.loads(value or b"").get("type")
+    except (ValueError, AttributeError):
+        return UNKNOWN_TYPE
+    return claimed if claimed in EVENT_TYPES else UNKNOWN_TYPE
 
 
 class ConsumerMetrics:
@@ -31,79 +62,149 @@ class ConsumerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        by_type = ["topic", "type"]
         self.records = Counter("chainrisk_records_read_total", "Records read from the event log and applied or dead-lettered.", registry=r)
-        self.applied = Counter("chainrisk_events_applied_total", "Assert events that took effect on the graph.", registry=r)
-        self.retracted = Counter("chainrisk_events_retracted_total", "Retract events that took effect on the graph.", registry=r)
-        self.stale = Counter("chainrisk_events_stale_total", "Events older than the stored version (no effect).", registry=r)
-        self.duplicate = Counter("chainrisk_events_duplicate_total", "Events already applied, same event id (no effect).", registry=r)
-        self.dead_lettered = Counter("chainrisk_events_dead_lettered_total", "Undecodable or invalid records sent to the dead-letter topic, by topic.",
-                                     ["topic"], registry=r)
+        self.outcomes = {
+            "applied": Counter("chainrisk_events_applied_total", "Assert events that took effect on the graph.", by_type, registry=r),
+            "retracted": Counter("chainrisk_events_retracted_total", "Retract events that took effect on the graph.", by_type, registry=r),
+            "stale": Counter("chainrisk_events_stale_total", "Events older than the stored version (no effect).", by_type, registry=r),
+            "duplicate": Counter("chainrisk_events_duplicate_total", "Events already applied, same event id (no effect).", by_type, registry=r),
+        }
+        self.dead_lettered = Counter("chainrisk_events_dead_lettered_total",
+                                     "Undecodable or invalid records sent to the dead-letter topic, by topic and claimed type.",
+                                     by_type, registry=r)
         self.batches = Counter("chainrisk_batches_total", "Batches applied in one store transaction each.", registry=r)
         self.conflicts = Counter("chainrisk_offset_conflicts_total", "Batches thrown away because another consumer had moved the stored offsets.",
                                  registry=r)
         self.batch_seconds = Histogram("chainrisk_batch_apply_seconds", "Seconds to apply one batch (the store transaction).",
                                        buckets=BATCH_SECONDS_BUCKETS, registry=r)
-        self.lag = Gauge("chainrisk_consumer_lag_records", "Records in the assigned partitions not yet read (NaN while unknown).", registry=r)
-        self.alerts = Counter("chainrisk_alerts_total", "Alerts the engine raised or updated, by kind and status.", ["kind", "status"], registry=r)
+        self.event_seconds = Histogram("chainrisk_event_to_graph_seconds",
+                                       "Seconds from a worker reading a fact to its batch committed; one observation per batch, its oldest event.",
+                                       buckets=EVENT_SECONDS_BUCKETS, registry=r)
+        partition = ["topic", "partition"]
+        self.lag = Gauge("chainrisk_consumer_lag_records", "Records of an assigned partition not yet read.", partition, registry=r)
+        self.stored_offset = Gauge("chainrisk_stored_offset", "The next offset to read, as stored with the graph, per partition.", partition,
+                                   registry=r)
+        self.assigned = Gauge("chainrisk_consumer_assigned_partitions", "Partitions assigned to this consumer (the embedded log: its topics).",
+                              registry=r)
+        self.alerts = Counter("chainrisk_alerts_total", "Alerts the engine raised (open), updated or resolved, by kind and status.",
+                              ["kind", "status"], registry=r)
+        self.delivery_failures = Counter("chainrisk_alert_deliveries_failed_total", "Alert deliveries that failed through every attempt, by target.",
+                                         ["target"], registry=r)
         self.retries = Counter("chainrisk_retries_total", "Calls retried because a server was unavailable, by what was called.", ["what"], registry=r)
+        self.reconnects = Counter("chainrisk_reconnects_total", "Times a server answered again after failing, by what was called.", ["what"],
+                                  registry=r)
         self.ready_gauge = Gauge("chainrisk_consumer_ready", "1 when /readyz answers 200.", registry=r)
-        self.lag.set(float("nan"))
         self._lock = threading.Lock()
-        self._ready = False
-        self._reason = "starting: the store and the event log are not open yet"
-        self._last_lag = 0.0
+        self._loop = "starting: the store and the event log are not open yet"  # "" while the loop runs
+        self._retrying: str | None = None
+        self._unreachable: dict[str, str] = {}  # what -> why, from the probes
+        self._last_probe = 0.0
+        self._lagging: set[TopicPartition] = set()
 
     # --- readiness ---------------------------------------------------------------------------
     def readiness(self) -> tuple[bool, str]:
         with self._lock:
-            return self._ready, self._reason
+            reason = self._retrying or self._loop or next(iter(self._unreachable.values()), None)
+            return reason is None, reason or "ready"
 
-    def _set(self, ready: bool, reason: str) -> None:
+    def _update(self, **changes: Any) -> None:
         with self._lock:
-            self._ready, self._reason = ready, reason
-        self.ready_gauge.set(1 if ready else 0)
+            for name, value in changes.items():
+                setattr(self, name, value)
+        self.ready_gauge.set(1 if self.readiness()[0] else 0)
 
     def running(self) -> None:
-        """The store and the log are open and answered: ready."""
-        self._set(True, "ready")
+        """The store and the log are open and answered."""
+        self._update(_loop="")
 
     def retrying(self, what: str, exc: BaseException, attempt: int, attempts: int) -> None:
         self.retries.labels(what=what).inc()
-        self._set(False, f"{what} unavailable ({type(exc).__name__}), attempt {attempt}/{attempts}: retrying")
+        self._update(_retrying=f"{what} unavailable ({type(exc).__name__}), attempt {attempt}/{attempts}: retrying")
 
-    def recovered(self) -> None:
-        self._set(True, "ready")
+    def recovered(self, what: str) -> None:
+        """A retried call to ``what`` went through."""
+        self.reconnects.labels(what=what).inc()
+        self._update(_retrying=None)
 
     def stopped(self, reason: str) -> None:
-        self._set(False, reason)
+        self._update(_loop=reason)
+
+    def _reachable(self, what: str, exc: BaseException | None = None, reason: str = "") -> None:
+        with self._lock:
+            was_down = what in self._unreachable
+        if exc is None and not reason:
+            if was_down:
+                if what != "partitions":
+                    self.reconnects.labels(what=what).inc()
+                self._update(_unreachable={k: v for k, v in self._unreachable.items() if k != what})
+            return
+        self._update(_unreachable={**self._unreachable, what: reason or f"{what} unreachable ({type(exc).__name__}): probing again"})
 
     # --- per batch -----------------------------------------------------------------------------
-    def batch(self, result: BatchResult, records: int, dead_by_topic: dict[str, int]) -> None:
+    def batch(self, result: BatchResult, batch: DecodedBatch) -> None:
         """One applied batch. The records count moves last: a scrape that sees it sees the outcomes too."""
-        for topic, n in dead_by_topic.items():
-            self.dead_lettered.labels(topic=topic).inc(n)
-        self.applied.inc(result.applied)
-        self.retracted.inc(result.retracted)
-        self.stale.inc(result.stale)
-        self.duplicate.inc(result.duplicate)
+        from chainrisk.ingest.events import TOPIC_OF_TYPE
+
+        self._reachable("graph store")  # it just committed the batch
+        for record, _reason in batch.dead:
+            self.dead_lettered.labels(topic=logical_topic(record.topic), type=dead_letter_type(record.value)).inc()
+        for (event_type, outcome), n in result.outcomes.items():
+            self.outcomes[outcome].labels(topic=TOPIC_OF_TYPE.get(event_type, UNKNOWN_TYPE), type=event_type).inc(n)
         self.batches.inc()
         self.batch_seconds.observe(result.seconds)
-        self.records.inc(records)
+        if batch.events:
+            try:  # ingest writes aware times: compare them as they are (a quarter of the cost of converting each)
+                oldest = as_utc(min(e.provenance.ingested_at for e in batch.events))
+            except TypeError:  # naive and aware mixed
+                oldest = min(as_utc(e.provenance.ingested_at) for e in batch.events)
+            self.event_seconds.observe(max(0.0, (datetime.now(timezone.utc) - oldest).total_seconds()))
+        for (topic, partition), offset in batch.next_offsets.items():
+            self.stored_offset.labels(topic=logical_topic(topic), partition=str(partition)).set(offset)
+        self.records.inc(batch.records)
 
     def alert(self, kind: str, status: str) -> None:
         self.alerts.labels(kind=kind, status=status).inc()
 
-    def maybe_lag(self, source: RecordSource, force: bool = False) -> None:
-        """Probe the source's lag, at most every :data:`LAG_INTERVAL_S` (unless ``force``)."""
+    def delivery_failed(self, target: str) -> None:
+        self.delivery_failures.labels(target=target).inc()
+
+    # --- probes ---------------------------------------------------------------------------------
+    def probe(self, source: RecordSource, store: GraphStore | None = None, group: str = "", force: bool = False) -> None:
+        """At most every :data:`PROBE_INTERVAL_S` (unless ``force``): the lag and assignment of the
+        source and, with ``store`` (the loop is idle: no batch has just shown the store answers),
+        the offsets stored with the graph. A failed probe makes ``/readyz`` 503 until one succeeds;
+        it never stops the consumer (the loop's own calls have the retries)."""
         now = time.monotonic()
-        if not force and now - self._last_lag < LAG_INTERVAL_S:
+        if not force and now - self._last_probe < PROBE_INTERVAL_S:
             return
-        self._last_lag = now
+        self._last_probe = now
+        if store is not None:
+            try:
+                stored = store.stored_offsets(group)
+            except Exception as exc:  # noqa: BLE001 - a probe must never stop the consumer
+                self._reachable("graph store", exc)
+            else:
+                self._reachable("graph store")
+                for (topic, partition), offset in stored.items():
+                    self.stored_offset.labels(topic=logical_topic(topic), partition=str(partition)).set(offset)
         try:
-            lag = source.lag()
-        except Exception:  # noqa: BLE001 - a metrics probe must never stop the consumer
-            lag = None
-        self.lag.set(float("nan") if lag is None else float(lag))
+            lags = source.partition_lag()
+        except Exception as exc:  # noqa: BLE001
+            self._reachable("Kafka", exc)
+            return
+        self._reachable("Kafka")
+        self.assigned.set(len(lags))
+        if lags:
+            self._reachable("partitions")
+        else:
+            self._reachable("partitions", reason=f"no partitions assigned: {source.waiting_for()}")
+        known = {tp: lag for tp, lag in lags.items() if lag is not None}
+        for topic, partition in self._lagging - known.keys():  # revoked, or its position unknown: no sample
+            self.lag.remove(logical_topic(topic), str(partition))
+        for (topic, partition), lag in known.items():
+            self.lag.labels(topic=logical_topic(topic), partition=str(partition)).set(lag)
+        self._lagging = set(known)
 
 
 class MetricsServer:

@@ -13,12 +13,18 @@ consumer (graph/stores/snapshots.py). The scope of a fact is its type and the va
 | delegation | ``registry`` | one RIR's delegated(-extended) file |
 | registration | ``registry`` | the inetnum objects of one registry's dump (RPSL split dump, ARIN bulk NetHandle records) |
 | route_object | ``registry`` | the route objects of one registry's dump |
+| asn_listing | ``list_name`` | one ASN-DROP list |
+| aspa | ``source`` (provenance) | the ASPAs of one validator export (rpki-client) |
+| as_path | ``source`` (provenance) | one ``bgpdump -m`` RIB dump |
 
 Every fact event of a snapshot carries the snapshot's id in ``provenance.snapshot``; after the file
 was read to its end (no read error, no reject, no ``--limit``, no interruption) the ingest publishes
 one :class:`~chainrisk.ingest.events.SnapshotEnd` per scope with the number of events it published.
 The id is new for every ingest run (a random part), so the consumer's count of a snapshot's events
-cannot mix two runs of the same file.
+cannot mix two runs of the same file (a run cut short would otherwise count toward a later full one,
+and its sweep could run before all the facts it keeps were applied). An identical file ingested again
+is still a no-op: the consumer drops a snapshot whose every event it already held when a complete one
+of the same scope, source, date and size exists (graph/stores/snapshots.py).
 """
 from __future__ import annotations
 
@@ -33,6 +39,9 @@ SCOPE_FIELD: dict[str, str] = {
     "delegation": "registry",
     "registration": "registry",
     "route_object": "registry",
+    "asn_listing": "list_name",
+    "aspa": "source",
+    "as_path": "source",
 }
 SNAPSHOT_TYPES = frozenset(SCOPE_FIELD)
 

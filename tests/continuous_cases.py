@@ -55,7 +55,7 @@ def apply_continuously(store: Any, batches: list[list[Any]], now: datetime = NOW
     """Apply the batches to ``store`` as the consumer does with continuous analysis on."""
     analysis = ContinuousAnalysis(store, clock=lambda: now)
     for batch in batches:
-        analysis.after_batch(store.apply_batch(batch, {}, "g", keep_changes=False).touched)
+        analysis.after_batch(store.apply_batch(batch, {}, "g", keep_changes=False).applied_facts)
     return analysis
 
 

@@ -27,12 +27,14 @@ class WebhookDelivery:
     raised: the alert is already stored in the graph and published to the alerts topic, so the
     consumer goes on (``chainrisk alerts list`` shows it)."""
 
-    def __init__(self, url: str | SecretStr, attempts: int = 4, timeout_s: float = 5.0, backoff_s: float = 0.5) -> None:
+    def __init__(self, url: str | SecretStr, attempts: int = 4, timeout_s: float = 5.0, backoff_s: float = 0.5,
+                 on_failure: Callable[[str], None] | None = None) -> None:
         self._url = url if isinstance(url, SecretStr) else SecretStr(url)
         self.attempts = attempts
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
         self.failures = 0
+        self.on_failure = on_failure  # called with "webhook" for each delivery that gave up (the metrics)
 
     def __call__(self, alerts: list[Alert]) -> None:
         for alert in alerts:
@@ -56,6 +58,8 @@ class WebhookDelivery:
             if attempt < self.attempts:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
         self.failures += 1
+        if self.on_failure is not None:
+            self.on_failure("webhook")
         log.error("webhook delivery of alert %s gave up after %d attempts; the alert is kept in the graph and on the "
                   "alerts topic (chainrisk alerts list)", body["id"], self.attempts)
 

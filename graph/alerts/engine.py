@@ -92,13 +92,15 @@ def acknowledge(store: AlertStore, alert_id: str, note: str | None = None) -> di
 
 
 def alert_hook(settings: Settings, store: AlertStore, on_alert: Callable[[str, str], None] | None = None,
+               on_delivery_failed: Callable[[str], None] | None = None,
                ) -> tuple[Callable[[list[FactChange]], None], Callable[[], None]]:
     """The consumer's ``on_changes`` hook for alerts on ``store``, and a function to close it.
-    ``on_alert(kind, status)`` is called for each alert raised or updated (the metrics)."""
+    ``on_alert(kind, status)`` is called for each alert raised or updated, ``on_delivery_failed(target)``
+    for each delivery that gave up (the metrics)."""
     from chainrisk.graph.alerts.delivery import TopicDelivery, WebhookDelivery, fan_out
 
     topic = TopicDelivery(settings)
-    webhook = WebhookDelivery(settings.webhook_url) if settings.webhook_url else None
+    webhook = WebhookDelivery(settings.webhook_url, on_failure=on_delivery_failed) if settings.webhook_url else None
     engine = AlertEngine(store, fan_out(topic, webhook))
 
     def on_changes(changes: list[FactChange]) -> None:

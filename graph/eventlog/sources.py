@@ -41,6 +41,10 @@ class RecordSource(Protocol):
 
     def lag(self) -> int | None: ...
 
+    def partition_lag(self) -> dict[TopicPartition, int | None]:
+        """Each assigned partition and its records not yet read (None while unknown); {} when none is assigned."""
+        ...
+
     def caught_up(self) -> bool: ...
 
     def behind(self) -> int: ...
@@ -103,8 +107,11 @@ class LogSource:
     def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Nothing to do: the offsets were stored with the graph."""
 
+    def partition_lag(self) -> dict[TopicPartition, int | None]:
+        return {(t, 0): max(0, self.log.end_offset(t) - self.positions[(t, 0)]) for t in self.topics}
+
     def lag(self) -> int:
-        return sum(max(0, self.log.end_offset(t) - self.positions[(t, 0)]) for t in self.topics)
+        return sum(n or 0 for n in self.partition_lag().values())
 
     def caught_up(self) -> bool:
         return self.lag() == 0
@@ -205,18 +212,22 @@ class KafkaSource:
         except Exception as exc:  # noqa: BLE001 - Kafka's copy is informational; the store has the offsets
             log.info("Kafka offset commit skipped (%s: %s); the offsets are stored with the graph", type(exc).__name__, exc)
 
-    def lag(self) -> int | None:
+    def partition_lag(self) -> dict[TopicPartition, int | None]:
         assigned = list(self.consumer.assignment() or ())
         if not assigned:
-            return None
+            return {}
         ends = self.consumer.end_offsets(assigned)
-        lag = 0
+        out: dict[TopicPartition, int | None] = {}
         for tp in assigned:
-            position = self.consumer.position(tp)
-            if position is None:  # kafka-python has no position for it yet: the lag is unknown
-                return None
-            lag += max(0, ends[tp] - position)
-        return lag
+            position = self.consumer.position(tp)  # None: kafka-python has no position for it yet, the lag is unknown
+            out[(tp.topic, tp.partition)] = None if position is None else max(0, ends[tp] - position)
+        return out
+
+    def lag(self) -> int | None:
+        lags = self.partition_lag()
+        if not lags or None in lags.values():
+            return None
+        return sum(n or 0 for n in lags.values())
 
     def _partitions(self) -> list[Any]:
         from kafka import TopicPartition as KafkaTP

@@ -706,8 +706,8 @@ def status(settings: Settings) -> list[ServiceStatus]:
     return result
 
 
-def up(settings: Settings, progress: Progress = stderr_progress) -> list[ServiceStatus]:
-    """Start Kafka and Neo4j unless they already run; return once both are ready.
+def up(settings: Settings, progress: Progress = stderr_progress, only: tuple[ServiceSpec, ...] = SERVICES) -> list[ServiceStatus]:
+    """Start Kafka and Neo4j (or the services ``only`` names) unless they already run; return once they are ready.
 
     Services that already run (recorded pid alive) are only checked for readiness. On a failure,
     whatever this call started is stopped again and ServiceError says why, with the log tail.
@@ -718,7 +718,7 @@ def up(settings: Settings, progress: Progress = stderr_progress) -> list[Service
     ensure_private_dir(settings.state_dir)  # password, databases, logs: the owner's only
     to_start: list[ServiceSpec] = []
     running: dict[ServiceSpec, ProcessRecord] = {}
-    for spec in SERVICES:
+    for spec in only:
         record = read_record(layout, spec)
         if record is not None and is_alive(record):
             running[spec] = record
@@ -729,8 +729,8 @@ def up(settings: Settings, progress: Progress = stderr_progress) -> list[Service
             to_start.append(spec)
     for spec in to_start:
         check_ports_free(layout, spec, settings)
-    password = settings.resolve_neo4j_password(create=NEO4J in to_start)
-    if NEO4J in to_start and len(password) < NEO4J_MIN_PASSWORD_LENGTH:
+    password = settings.resolve_neo4j_password(create=NEO4J in to_start) if NEO4J in only else None
+    if NEO4J in to_start and len(password or "") < NEO4J_MIN_PASSWORD_LENGTH:
         raise ServiceError(
             f"the Neo4j password must have at least {NEO4J_MIN_PASSWORD_LENGTH} characters "
             f"(check CHAINRISK_NEO4J_PASSWORD)"
@@ -748,7 +748,7 @@ def up(settings: Settings, progress: Progress = stderr_progress) -> list[Service
                 proc = _spawn(cmd, layout.home(spec), layout.console_log(spec), _child_env())
                 started[spec] = (write_record(layout, spec, proc.pid), proc)
                 progress(f"started {spec.name} {spec.version} (pid {proc.pid}); logs in {layout.logs(spec)}")
-        for spec in SERVICES:
+        for spec in only:
             child: subprocess.Popen[bytes] | None  # ours to watch only when started here
             if spec in running:
                 record, child = running[spec], None
@@ -791,13 +791,14 @@ def _stop_one(layout: Layout, spec: ServiceSpec, record: ProcessRecord, progress
     remove_record(layout, spec)
 
 
-def down(settings: Settings, progress: Progress = stderr_progress) -> list[str]:
-    """Stop exactly the recorded Kafka and Neo4j processes (both at once); return one line each."""
+def down(settings: Settings, progress: Progress = stderr_progress, only: tuple[ServiceSpec, ...] = SERVICES) -> list[str]:
+    """Stop exactly the recorded Kafka and Neo4j processes (both at once; or the services ``only``
+    names); return one line each."""
     settings = absolute_settings(settings)
     layout = Layout.of(settings)
     live: dict[ServiceSpec, ProcessRecord] = {}
     lines: list[str] = []
-    for spec in SERVICES:
+    for spec in only:
         record = read_record(layout, spec)
         if record is not None and is_alive(record):
             live[spec] = record

@@ -47,7 +47,7 @@ _UNIQUE_NODES = {"Party": "key", "Block": "prefix", "AS": "asn", "Maintainer": "
                  **{label: "fact_key" for label in FACT_LABEL.values()}, "Retracted": "fact_key"}
 _NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("NonfunctionalCa", "first"), ("BgpRoute", "first"),
                  ("RouteObject", "first"), ("Listing", "first"), ("Registration", "first"), ("Delegation", "first"),
-                 ("Transfer", "first"), ("Party", "name")]
+                 ("Transfer", "first"), ("Party", "name"), ("AsnListing", "first"), ("Aspa", "first"), ("AsPath", "first")]
 _REL_INDEXES = [("LEASES", "block"), ("LEASES", "first"), ("HELD_BY", "valid_to"), ("HELD_BY", "valid_from")]
 
 SCHEMA: list[str] = [
@@ -103,11 +103,11 @@ ON CREATE SET s = r, s.observed_at = datetime(r.observed_at), s.ingested_at = da
 ADD_SNAPSHOT_PROGRESS = """
 UNWIND $rows AS r
 MERGE (p:SnapshotProgress {group: $group, snapshot_id: r.snapshot_id})
-ON CREATE SET p.seen = 0, p.added = 0, p.updated = 0, p.stale = 0, p.duplicate = 0, p.done = false
+ON CREATE SET p.seen = 0, p.added = 0, p.changed = 0, p.unchanged = 0, p.stale = 0, p.duplicate = 0, p.done = false
 SET p.batches = coalesce(p.batches, 0) + 1
 WITH p, r
-SET p.seen = p.seen + r.seen, p.added = p.added + r.added, p.updated = p.updated + r.updated,
-    p.stale = p.stale + r.stale, p.duplicate = p.duplicate + r.duplicate
+SET p.seen = p.seen + r.seen, p.added = p.added + r.added, p.changed = p.changed + r.changed,
+    p.unchanged = p.unchanged + r.unchanged, p.stale = p.stale + r.stale, p.duplicate = p.duplicate + r.duplicate
 RETURN p.snapshot_id AS snapshot_id, properties(p) AS progress
 """
 READ_SNAPSHOTS = "UNWIND $ids AS i MATCH (s:Snapshot {snapshot_id: i}) RETURN properties(s) AS props"
@@ -120,6 +120,8 @@ COMPLETE_SNAPSHOT = """
 MATCH (s:Snapshot {snapshot_id: $snapshot_id})
 SET s += $props, s.supersedes_observed_at = datetime($supersedes_observed_at)
 """
+# a pending snapshot whose every event was already applied (the same file again) is no snapshot
+DROP_SNAPSHOT = "MATCH (s:Snapshot {snapshot_id: $snapshot_id}) WHERE s.status = 'pending' DETACH DELETE s"
 ADD_SNAPSHOT_RETRACTED = "MATCH (s:Snapshot {snapshot_id: $snapshot_id}) SET s.retracted = coalesce(s.retracted, 0) + $retracted"
 
 
@@ -225,8 +227,9 @@ def _link_clause(link: Link) -> str:
 
 def create_facts(event_type: str) -> str:
     """Create fact nodes of one type with their links; rows: ``{props, links: {REL: [identity]}}``."""
-    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]} {_literal_map(event_type, 'r.props')})", "WITH n, r"]
-    lines += [_link_clause(link) for link in LINKS[event_type]]
+    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]} {_literal_map(event_type, 'r.props')})"]
+    if LINKS[event_type]:  # a query may not end with WITH: a type that links to nothing has no link clauses
+        lines += ["WITH n, r", *(_link_clause(link) for link in LINKS[event_type])]
     return "\n".join(lines)
 
 
@@ -240,6 +243,13 @@ def update_facts(event_type: str) -> str:
         lines.append(f"CALL (n) {{ MATCH (n)-[old:{'|'.join(link.rel for link in mutable)}]-() DELETE old }}")
         lines += [_link_clause(link) for link in mutable]
     return "\n".join(lines)
+
+
+def touch_facts(event_type: str) -> str:
+    """Move only the version (event id, provenance) of live fact nodes whose content a new version
+    re-states; rows: ``{fact_key, version}`` (an absent provenance field is null: removed)."""
+    return (f"UNWIND $rows AS r MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.fact_key}}) "
+            f"SET n += r.version, {_temporals('n', 'r.version', _PROVENANCE_TIMES)}")
 
 
 def delete_facts(event_type: str) -> str:

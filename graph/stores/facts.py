@@ -14,12 +14,13 @@ running state, so one batch gives exactly what the same events one at a time wou
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
 from chainrisk.common.timestamps import as_utc
-from chainrisk.graph.stores.protocol import FactChange, FactTouch
+from chainrisk.graph.stores.protocol import AppliedFact, FactChange
 from chainrisk.graph.stores.records import CHANGE_TYPES
 from chainrisk.ingest.events import Event
 
@@ -64,17 +65,20 @@ class BatchPlan:
     ``stored``: the versions read from the store (what to replace); ``decisions``: one per event in
     arrival order; ``pending``: applied change-type events with the event they superseded, where
     ``from_store`` means "the stored live element" (the store reads it only for those keys);
-    ``touched``: every applied event of any type."""
+    ``applied_facts``: every applied event of any type."""
 
     final: dict[str, Event] = field(default_factory=dict)
     stored: dict[str, Version] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     pending: list[tuple[Event, str, Event | None, bool]] = field(default_factory=list)
-    touched: list[FactTouch] = field(default_factory=list)  # every applied event, in order
+    applied_facts: list[AppliedFact] = field(default_factory=list)  # every applied event, in order
     applied: int = 0
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: set[str] = field(default_factory=set)  # applied asserts that re-state the stored content (the store finds them)
+    # (event type, outcome) -> events: the same four outcomes per event type, for the consumer's metrics
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def keys_needing_stored_event(self) -> set[str]:
         """Fact keys whose stored live element is some change's ``previous``."""
@@ -97,15 +101,19 @@ def plan_batch(events: list[Event], stored: dict[str, Version], keys: list[str] 
         plan.decisions.append(decision)
         if decision is Decision.STALE:
             plan.stale += 1
+            plan.outcomes[(event.type, "stale")] += 1
             continue
         if decision is Decision.DUPLICATE:
             plan.duplicate += 1
+            plan.outcomes[(event.type, "duplicate")] += 1
             continue
         if event.op == "retract":
             plan.retracted += 1
+            plan.outcomes[(event.type, "retracted")] += 1
         else:
             plan.applied += 1
-        plan.touched.append(FactTouch(event.type, event.block, event.op, event.event_id))
+            plan.outcomes[(event.type, "applied")] += 1
+        plan.applied_facts.append(AppliedFact(event.type, event.block, event.op, event.event_id))
         if event.type in CHANGE_TYPES:
             if key in plan.final:  # superseding an event applied earlier in this batch
                 before = plan.final[key]

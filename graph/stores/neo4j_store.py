@@ -204,10 +204,10 @@ class NeoStore:
         tally = snapshots.tallies(prepared.events, plan)
         if prepared.ends or tally:
             result.add(self._apply_snapshots(tx, tally, prepared.ends, group))
-        if keep_changes and (result.changes or result.touched):
+        if keep_changes and (result.changes or result.applied_facts):
             result.pending_id = new_batch_id()
             _run(tx, cypher.WRITE_PENDING_CHANGES, group=group, batch_id=result.pending_id,
-                 changes_json=pending_to_json(result.changes, result.touched)).consume()
+                 changes_json=pending_to_json(result.changes, result.applied_facts)).consume()
         return result
 
     def _apply_snapshots(self, tx: ManagedTransaction, tally: dict[str, dict[str, int]], ends: list[Event], group: str) -> BatchResult:
@@ -230,6 +230,10 @@ class NeoStore:
             scope_complete = [self._snapshot_record(r["props"])
                               for r in _run(tx, cypher.SCOPE_SNAPSHOTS, fact_type=record["fact_type"], scope=record["scope"])]
             completion = snapshots.complete(record, mine, scope_complete)
+            if completion.drop:
+                _run(tx, cypher.DROP_SNAPSHOT, snapshot_id=record["snapshot_id"]).consume()
+                result.notes += completion.notes
+                continue
             if completion.props:
                 props = wire({k: v for k, v in completion.props.items() if k != "supersedes_observed_at"})
                 at = completion.props.get("supersedes_observed_at")
@@ -261,18 +265,35 @@ class NeoStore:
         events = prepared.events
         plan = plan_batch(events, self._stored_versions(tx, prepared), prepared.keys)
         writes = preparation.fact_writes(plan)
+        self._split_unchanged(tx, writes, plan, prepared)
         # the stored versions of replaced hops: changes' predecessors, and roles a party may lose
         previous = self._stored_events(tx, plan.keys_needing_stored_event() | preparation.replaced_lease_keys(writes))
         fresh = preparation.new_events(events, plan.decisions)
-        # a duplicate's reference nodes were written when it was first applied: all events name the same ones then
-        refs = prepared.references if len(fresh) == len(events) else preparation.references(fresh)
+        # a duplicate's reference nodes were written when it was first applied (an unchanged fact's
+        # when the version it re-states was): all events name the same ones then
+        written = preparation.without_unchanged(fresh, plan)
+        refs = prepared.references if len(written) == len(events) else preparation.references(written)
         self._write_references(tx, refs)
         self._write_facts(tx, writes, prepared)
         self._update_role_labels(tx, preparation.role_label_changes(writes, previous))
         self._update_holders(tx, preparation.holder_events(fresh))
         result = BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                             changes=plan.changes(previous), touched=plan.touched)
+                             unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes),
+                             applied_facts=plan.applied_facts)
         return result, plan
+
+    def _split_unchanged(self, tx: ManagedTransaction, writes: preparation.FactWrites, plan: BatchPlan,
+                         prepared: preparation.PreparedBatch) -> None:
+        """Find the updates that re-state the stored content (compared as sent: temporals as ISO
+        text) and make them touches (:func:`preparation.split_unchanged`)."""
+        unchanged: set[str] = set()
+        for event_type, keyed in sorted(preparation.update_candidates(writes).items()):
+            rows = {key: prepared.row(event)["props"] for key, event in keyed}
+            for r in _run(tx, cypher.read_props(FACT_LABEL[event_type]), keys=sorted(rows)):
+                stored = wire({k: native(v) for k, v in dict(r["props"]).items()})
+                if preparation.same_content(stored, rows[r["key"]]):
+                    unchanged.add(r["key"])
+        preparation.split_unchanged(writes, plan, unchanged)
 
     def pending_changes(self, group: str) -> list[PendingChanges]:
         with self._session() as session:
@@ -362,6 +383,9 @@ class NeoStore:
         for event_type, keyed in sorted(writes.update.items()):
             query = cypher.UPDATE_LEASES if event_type == LEASE_TYPE else cypher.update_facts(event_type)
             _run(tx, query, rows=[prepared.row(e) for _, e in keyed]).consume()
+        for event_type, keyed in sorted(writes.touch.items()):
+            rows = [{"fact_key": key, "version": preparation.version_props(prepared.row(e)["props"])} for key, e in keyed]
+            _run(tx, cypher.touch_facts(event_type), rows=rows).consume()
 
     def _update_role_labels(self, tx: ManagedTransaction, changes: dict[str, tuple[set[str], set[str]]]) -> None:
         if changes:
@@ -510,8 +534,6 @@ class NeoStore:
         cover = sorted({c for b in blocks for c in covering_prefixes(b)})
         portfolio = Portfolio(hops=[hop_from_row(r[0]) for r in _run(tx, cypher.HOPS_FOR_BLOCKS, prefixes=cover)])
         for label, (attr, fields, make) in PORTFOLIO_PARTS.items():
-            if label == "Delegation":
-                continue
             records = [make(r["row"]) for r in _run(tx, cypher.facts_at(label, fields), at=at(cover))]
             if label in ("Registration", "Listing"):
                 records += [make(r["row"]) for r in _run(tx, cypher.facts_inside(label, fields), ranges=ranges(blocks))]

@@ -83,7 +83,7 @@ from chainrisk.ingest.events import Event, decode_event
 
 Node = tuple[str, Any]
 # fact nodes the block analysis reads, looked up by prefix for an incremental analysis
-ANALYSED_LABELS = frozenset({*PORTFOLIO_PARTS, "BgpRoute"}) - {"Delegation"}
+ANALYSED_LABELS = frozenset({*PORTFOLIO_PARTS, "BgpRoute"})
 
 
 class StoreBusy(Exception):
@@ -131,9 +131,9 @@ class NxStore:
                                                  f"{nx_persist.rebuild_advice(self.dir)}") from None
             result = self._apply(events, entry.group)
             self.offsets.setdefault(entry.group, {}).update(entry.offsets)
-            if entry.pending_id is not None and (result.changes or result.touched):
+            if entry.pending_id is not None and (result.changes or result.applied_facts):
                 self.pending.setdefault(entry.group, {})[entry.pending_id] = PendingChanges(entry.pending_id, result.changes,
-                                                                                              result.touched)
+                                                                                              result.applied_facts)
             self._journal_seq = entry.seq
 
     def _catch_up(self) -> None:
@@ -191,7 +191,7 @@ class NxStore:
         self._lock_for_writing()
         assert self._db is not None
         # pending changes as JSON text, like Neo4j's records
-        pending = {group: {batch_id: pending_to_json(record.changes, record.touched) for batch_id, record in records.items()}
+        pending = {group: {batch_id: pending_to_json(record.changes, record.applied_facts) for batch_id, record in records.items()}
                    for group, records in self.pending.items() if records}
         self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.offsets, pending, self.snapshot_progress)
         self._journal_seq = 0
@@ -280,10 +280,10 @@ class NxStore:
         try:
             result = self._apply(events, group)
             self.offsets.setdefault(group, {}).update(offsets)
-            if keep_changes and (result.changes or result.touched):
+            if keep_changes and (result.changes or result.applied_facts):
                 result.pending_id = new_batch_id()
                 self.pending.setdefault(group, {})[result.pending_id] = PendingChanges(result.pending_id, result.changes,
-                                                                                         result.touched)
+                                                                                         result.applied_facts)
             assert self._db is not None
             self._journal_seq = nx_persist.append_journal(self._db, group, [e.to_json() for e in events], offsets,
                                                           result.pending_id)
@@ -327,8 +327,11 @@ class NxStore:
             scope_complete = [data for node, data in self.g.nodes(data=True) if node[0] == "Snapshot" and data["status"] == snapshots.COMPLETE
                               and data["fact_type"] == record["fact_type"] and data["scope"] == record["scope"]]
             completion = snapshots.complete(record, mine, scope_complete)
-            record.update(completion.props)
             result.notes += completion.notes
+            if completion.drop:
+                self.g.remove_node(("Snapshot", record["snapshot_id"]))
+                continue
+            record.update(completion.props)
             result.add(self._sweep(completion.sweeper))
         return result
 
@@ -355,14 +358,22 @@ class NxStore:
                 if version is not None:
                     stored[key] = version
         plan = plan_batch(events, stored, keys)
+        writes = preparation.fact_writes(plan)
+        props = {key: fact_props(event, key) for keyed in preparation.update_candidates(writes).values() for key, event in keyed}
+        live = {key: self._live_props(key.split("|", 1)[0], key) for key in props}
+        preparation.split_unchanged(writes, plan, {key for key, p in props.items() if preparation.same_content(live[key] or {}, p)})
         previous = {key: self._stored_event(key.split("|", 1)[0], key) for key in plan.keys_needing_stored_event()}
         fresh = preparation.new_events(events, plan.decisions)
-        self._write_references(preparation.references(fresh))
-        self._write_facts(preparation.fact_writes(plan))
+        self._write_references(preparation.references(preparation.without_unchanged(fresh, plan)))
+        self._write_facts(writes)
+        for keyed in writes.touch.values():
+            for key, _event in keyed:
+                self._touch(live[key] or {}, props[key])
         for prefix, holder_events in preparation.holder_events(fresh).items():
             self._update_holders(prefix, holder_events)
         return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                           changes=plan.changes(previous), touched=plan.touched), plan
+                           unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes),
+                           applied_facts=plan.applied_facts), plan
 
     def _fact_node(self, event_type: str, key: str) -> Node:
         return (FACT_LABEL[event_type], key)
@@ -519,6 +530,15 @@ class NxStore:
             if rel in mutable:
                 self.g.remove_edge(u, v, rel)
         self._link(node, event, only_mutable=True)
+
+    @staticmethod
+    def _touch(data: dict[str, Any], props: dict[str, Any]) -> None:
+        """A live element re-stated as it was: only its version properties move."""
+        for name, value in preparation.version_props(props).items():
+            if value is None:
+                data.pop(name, None)
+            else:
+                data[name] = value
 
     def _update_holders(self, prefix: str, events: list[Event]) -> None:
         node = ("Block", prefix)

@@ -47,7 +47,7 @@ def changes_from_json(text: str) -> list[FactChange]:
             for item in json.loads(text)]
 
 
-class FactTouch(NamedTuple):
+class AppliedFact(NamedTuple):
     """An applied event of any fact type (assert or retract, snapshot retractions included): what
     the incremental analysis needs to know which blocks to re-analyse, and the evidence it names."""
 
@@ -57,21 +57,21 @@ class FactTouch(NamedTuple):
     event_id: str
 
 
-def pending_to_json(changes: list[FactChange], touched: list[FactTouch]) -> str:
-    """A pending-changes record's text: ``{"changes": <changes_to_json>, "touched": [[type, block, op, event_id], ...]}``."""
-    return f'{{"changes":{changes_to_json(changes)},"touched":{json.dumps([list(t) for t in touched])}}}'
+def pending_to_json(changes: list[FactChange], applied_facts: list[AppliedFact]) -> str:
+    """A pending-changes record's text: ``{"changes": <changes_to_json>, "applied": [[type, block, op, event_id], ...]}``."""
+    return f'{{"changes":{changes_to_json(changes)},"applied":{json.dumps([list(t) for t in applied_facts])}}}'
 
 
-def pending_from_json(text: str) -> tuple[list[FactChange], list[FactTouch]]:
+def pending_from_json(text: str) -> tuple[list[FactChange], list[AppliedFact]]:
     """What :func:`pending_to_json` wrote; a bare changes array (records written before fact
-    touches were kept) has none."""
+    facts were kept) has none."""
     if text.lstrip().startswith("["):
         return changes_from_json(text), []
     record = json.loads(text)
     changes = [FactChange(decode_event(json.dumps(item["event"])),
                           None if item["previous"] is None else decode_event(json.dumps(item["previous"])))
                for item in record["changes"]]
-    return changes, [FactTouch(*t) for t in record["touched"]]
+    return changes, [AppliedFact(*t) for t in record["applied"]]
 
 
 def new_batch_id() -> str:
@@ -86,25 +86,29 @@ class PendingChanges:
 
     batch_id: str
     changes: list[FactChange]
-    touched: list[FactTouch] = field(default_factory=list)
+    applied_facts: list[AppliedFact] = field(default_factory=list)
 
 
 @dataclass
 class BatchResult:
     """What one ``apply_batch`` did. ``applied`` counts asserts that took effect, ``retracted``
     retracts that took effect, ``stale`` events older than the stored version, ``duplicate`` events
-    already applied (same event_id). ``pending_id``: the pending-changes record stored with the
-    batch (``keep_changes`` and some changes or touched facts), else None."""
+    already applied (same event_id); ``unchanged``: of ``applied``, the asserts that re-stated the
+    stored content (only the fact's version moved). ``pending_id``: the pending-changes record stored with the
+    batch (``keep_changes`` and some changes or applied facts), else None."""
 
     applied: int = 0
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: int = 0
     changes: list[FactChange] = field(default_factory=list)
-    touched: list[FactTouch] = field(default_factory=list)  # every applied fact event, for the incremental analysis
+    applied_facts: list[AppliedFact] = field(default_factory=list)  # every applied fact event, for the incremental analysis
     seconds: float = 0.0
     pending_id: str | None = None
     notes: list[str] = field(default_factory=list)  # snapshots completed and the retractions they applied, for the log
+    # (event type, outcome) -> events, outcome one of applied/retracted/stale/duplicate: the counts above by type
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add(self, other: BatchResult) -> None:
         """Count ``other`` (more work of the same transaction) in."""
@@ -112,9 +116,12 @@ class BatchResult:
         self.stale += other.stale
         self.duplicate += other.duplicate
         self.retracted += other.retracted
+        self.unchanged += other.unchanged
         self.changes += other.changes
-        self.touched += other.touched
+        self.applied_facts += other.applied_facts
         self.notes += other.notes
+        for key, n in other.outcomes.items():
+            self.outcomes[key] = self.outcomes.get(key, 0) + n
 
     @property
     def events(self) -> int:
@@ -228,7 +235,7 @@ class GraphStore(Protocol):
         ``start_offsets`` (where the batch began per partition) the store first checks that none of
         its stored offsets is past them (someone already applied part of the
         batch) and raises :class:`OffsetConflict` if one is. With ``keep_changes``, a batch with
-        changes or touched facts also stores them, in the same transaction, as a pending-changes record of ``group``
+        changes or applied facts also stores them, in the same transaction, as a pending-changes record of ``group``
         (``result.pending_id``) that stays until :meth:`drop_pending_changes`."""
 
     def pending_changes(self, group: str) -> list[PendingChanges]:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
-from risk_graph import AS_OF, BLOCK_A, BLOCK_B, BLOCK_C, load_risk_graph
+from risk_graph import AS_OF, BLOCK_A, BLOCK_B, BLOCK_C, BLOCK_D, load_risk_graph
 
 from chainrisk.common.formats import cell_text
 from chainrisk.graph.browser.deeplinks import cypher_literal, inline_parameters
@@ -65,11 +65,12 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     ],
     "top-exposure": [
         ({}, [
-            ["Northwind Holdings", 2, 512, 2, 0.666667, ["Acme Hosting", "Beta Cloud"]],
-            ["LeaseCo", 1, 256, 1, 0.333333, ["Acme Hosting"]],
-            ["Resale Ltd", 1, 256, 1, 0.333333, ["Acme Hosting"]],
+            ["Northwind Holdings", 2, 512, 2, 0.5, ["Acme Hosting", "Beta Cloud"]],
+            ["Harbor Holdings", 1, 256, 1, 0.25, ["Old Tenant"]],
+            ["LeaseCo", 1, 256, 1, 0.25, ["Acme Hosting"]],
+            ["Resale Ltd", 1, 256, 1, 0.25, ["Acme Hosting"]],
         ]),
-        ({"limit": "1"}, [["Northwind Holdings", 2, 512, 2, 0.666667, ["Acme Hosting", "Beta Cloud"]]]),
+        ({"limit": "1"}, [["Northwind Holdings", 2, 512, 2, 0.5, ["Acme Hosting", "Beta Cloud"]]]),
     ],
     "party-dependents": [
         ({"party": "Northwind Holdings"}, [
@@ -94,6 +95,7 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     "not-routing-ready": [
         ({}, [
             [BLOCK_B, "Beta Cloud", [64502], "Invalid", "asn-mismatch", False, True],
+            [BLOCK_D, "Old Tenant", [64503], "NotFound", None, False, True],
             [BLOCK_C, "Acme Hosting", [64501], "NotFound", None, True, False],  # its route object is in RADB
         ]),
     ],
@@ -121,6 +123,17 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
         ({}, [["198.18.0.0/16", 140, f"{idle}: idle-space-announced: Northwind Holdings holds it unleased; no AS0 ROA covers it"]
               for idle in sorted(["198.18.0.0/24", "198.18.4.0/22", "198.18.8.0/21", "198.18.16.0/20", "198.18.32.0/19",
                                   "198.18.64.0/18", "198.18.128.0/17"])]),
+    ],
+    # block D's lease ended on 2026-03-31; the pfx2as data of 2026-05-30 still shows its lessee's ASN
+    "announced-after-lease-end": [
+        ({}, [[BLOCK_D, "Old Tenant", [64503], "2026-03-31", "2026-05-30T00:00:00+00:00", [BLOCK_D]]]),
+    ],
+    "asn-blocklisted": [
+        ({}, [[BLOCK_D, "Old Tenant", 64503, "lessee", "spamhaus-asndrop", "OLD-TENANT-AS"]]),
+    ],
+    # block A's lessee is routed via AS64510, which its ASPA names: not listed
+    "aspa-unauthorised-upstreams": [
+        ({}, [[BLOCK_D, "Old Tenant", 64503, [64510], [64511], [[64999, 64511, 64503, 64503]]]]),
     ],
     "reputation-issues": [
         ({}, [

@@ -7,18 +7,20 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from graph_events import mixed_events
-from metrics_http import get, scrape, wait_for
+from metrics_http import Samples, by_type, get, outcomes_one_by_one, scrape, wait_for
 
+from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.backend import open_sink
 from chainrisk.graph.config import load_settings
 from chainrisk.graph.eventlog.embedded import EventLog
-from chainrisk.graph.metrics import ConsumerMetrics, serve
-from chainrisk.graph.stores.nx_store import NxStore
+from chainrisk.graph.metrics import OUTCOMES, ConsumerMetrics, serve
+from chainrisk.ingest.events import INGEST_TOPICS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POISON = [b"not json at all", b'{"schema_version": 2, "type": "lease_hop"}']
@@ -57,18 +59,30 @@ def test_metrics_and_health_of_a_long_running_embedded_consumer(tmp_path: Path, 
     publish(state, events[:25])
     EventLog(state / "log").append("relationships", POISON)
     publish(state, events[25:])
-    expected = NxStore(tmp_path / "direct").apply_batch(events, {}, "g")
-    assert expected.applied and expected.stale and expected.duplicate  # the mix exercises every outcome
+    expected = outcomes_one_by_one(tmp_path / "direct", events)
+    assert {outcome for _, _, outcome in expected} == set(OUTCOMES)  # the mix exercises every outcome
     records = len(events) + len(POISON)
 
+    started = time.time()
     proc, port = consumer(state)
     wait_for(lambda: scrape(port)[("chainrisk_records_read_total", ())] == records, "every record read", proc)
     samples = scrape(port)
-    got = {name: samples[(f"chainrisk_events_{name}_total", ())] for name in ("applied", "retracted", "stale", "duplicate")}
-    assert got == {"applied": expected.applied, "retracted": expected.retracted, "stale": expected.stale, "duplicate": expected.duplicate}
-    assert samples[("chainrisk_events_dead_lettered_total", (("topic", "relationships"),))] == len(POISON)
+    assert by_type(samples) == expected
+    assert samples[("chainrisk_events_dead_lettered_total", (("topic", "relationships"), ("type", "lease_hop")))] == 1
+    assert samples[("chainrisk_events_dead_lettered_total", (("topic", "relationships"), ("type", "unknown")))] == 1
     assert samples[("chainrisk_batch_apply_seconds_count", ())] == samples[("chainrisk_batches_total", ())] > 0
-    wait_for(lambda: scrape(port)[("chainrisk_consumer_lag_records", ())] == 0, "lag 0", proc)
+    assert samples[("chainrisk_event_to_graph_seconds_count", ())] == samples[("chainrisk_batches_total", ())]
+    # each batch observes its oldest event's age at its commit: between the youngest and the oldest event's age now
+    ingested = [as_utc(e.provenance.ingested_at).timestamp() for e in events]
+    batches = samples[("chainrisk_batches_total", ())]
+    assert batches * (started - max(ingested)) <= samples[("chainrisk_event_to_graph_seconds_sum", ())] <= batches * (time.time() - min(ingested))
+    log = EventLog(state / "log")
+    ends = {topic: log.end_offset(topic) for topic in INGEST_TOPICS}
+    log.close()
+    assert {t: samples[("chainrisk_stored_offset", (("partition", "0"), ("topic", t)))] for t in ends if ends[t]} == \
+        {t: n for t, n in ends.items() if n}
+    wait_for(lambda: partition_samples(scrape(port), "chainrisk_consumer_lag_records") == dict.fromkeys(INGEST_TOPICS, 0.0), "lag 0", proc)
+    assert scrape(port)[("chainrisk_consumer_assigned_partitions", ())] == len(INGEST_TOPICS)
     assert get(port, "/healthz") == (200, "ok\n")
     assert get(port, "/readyz") == (200, "ready\n")
     assert scrape(port)[("chainrisk_consumer_ready", ())] == 1
@@ -78,17 +92,24 @@ def test_metrics_and_health_of_a_long_running_embedded_consumer(tmp_path: Path, 
     publish(state, events)
     wait_for(lambda: scrape(port)[("chainrisk_records_read_total", ())] == records + len(events), "the replay read", proc)
     after = scrape(port)
-    assert after[("chainrisk_events_applied_total", ())] == expected.applied
-    assert after[("chainrisk_events_retracted_total", ())] == expected.retracted
-    moved = sum(after[(f"chainrisk_events_{n}_total", ())] - samples[(f"chainrisk_events_{n}_total", ())] for n in ("stale", "duplicate"))
+    assert total(after, "applied") == total(samples, "applied") and total(after, "retracted") == total(samples, "retracted")
+    moved = sum(total(after, n) - total(samples, n) for n in ("stale", "duplicate"))
     assert moved == len(events)
     for (name, labels), _ in after.items():  # bounded labels only: never a prefix or a party
-        assert {key for key, _ in labels} <= {"topic", "kind", "status", "what", "le"}, (name, labels)
+        assert {key for key, _ in labels} <= {"topic", "partition", "type", "kind", "status", "target", "what", "le"}, (name, labels)
 
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"consumed {records + len(events)} records" in out
+
+
+def total(samples: Samples, outcome: str) -> float:
+    return sum(v for (name, _), v in samples.items() if name == f"chainrisk_events_{outcome}_total")
+
+
+def partition_samples(samples: Samples, metric: str) -> dict[str, float]:
+    return {dict(labels)["topic"]: v for (name, labels), v in samples.items() if name == metric}
 
 
 def test_readyz_is_503_with_the_reason_until_the_consumer_runs_and_while_it_retries() -> None:
@@ -103,8 +124,9 @@ def test_readyz_is_503_with_the_reason_until_the_consumer_runs_and_while_it_retr
         metrics.retrying("graph store", ConnectionRefusedError("refused"), 2, 6)
         assert get(server.port, "/readyz") == (503, "graph store unavailable (ConnectionRefusedError), attempt 2/6: retrying\n")
         assert scrape(server.port)[("chainrisk_retries_total", (("what", "graph store"),))] == 1
-        metrics.recovered()
+        metrics.recovered("graph store")
         assert get(server.port, "/readyz")[0] == 200
+        assert scrape(server.port)[("chainrisk_reconnects_total", (("what", "graph store"),))] == 1
     finally:
         server.close()
 

@@ -31,6 +31,9 @@ class NothingAssigned:
     def lag(self) -> None:
         return None
 
+    def partition_lag(self) -> dict:
+        return {}
+
     def caught_up(self) -> bool:
         return self.records_behind == 0
 

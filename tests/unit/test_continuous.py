@@ -47,9 +47,10 @@ def test_the_rule_names_within_and_overlapping_prefixes() -> None:
     changed = [("lease_hop", "240.0.1.0/24"), ("vrp", "240.0.0.0/16"), ("route_origin", "240.0.0.0/16"),
                ("registration", "240.0.0.0/22"), ("blocklist_entry", "240.0.9.0/24"), ("route_object", "240.0.0.0/22"),
                ("delegation", "240.5.0.0/16"), ("holder_transfer", "240.6.0.0/16"), ("vrp", "240.0.0.0/16")]
-    assert affected_prefixes(changed) == AffectedPrefixes(within=("240.0.0.0/16", "240.0.1.0/24"),
+    assert affected_prefixes(changed) == AffectedPrefixes(within=("240.0.0.0/16", "240.0.1.0/24", "240.5.0.0/16"),
                                                           overlapping=("240.0.0.0/22", "240.0.9.0/24"))
-    assert not affected_prefixes([("delegation", "240.5.0.0/16"), ("snapshot_end", "0.0.0.0/0")])
+    assert affected_prefixes([("aspa", "0.0.0.0/0"), ("lease_hop", "240.0.1.0/24")]).within == ("0.0.0.0/0", "240.0.1.0/24")
+    assert not affected_prefixes([("holder_transfer", "240.5.0.0/16"), ("snapshot_end", "0.0.0.0/0")])
     with pytest.raises(ValueError, match="no rule for which blocks a 'party_note' fact affects"):
         affected_prefixes([("party_note", "240.0.0.0/24")])
 
@@ -107,12 +108,12 @@ def test_a_block_no_longer_leased_loses_its_results(tmp_path: Path) -> None:
     hops = [lease(block, "Holder A", "Up C", recipient_role="upstream"), lease(block, "Up C", "Lessee E", provider_role="upstream")]
     store = NxStore(tmp_path, save_interval_s=3600)
     analysis = ContinuousAnalysis(store, clock=lambda: NOW)
-    analysis.after_batch(store.apply_batch(hops, {}, "g").touched)
+    analysis.after_batch(store.apply_batch(hops, {}, "g").applied_facts)
     data = store.g.nodes[("Block", block)]
     assert data["depth_min"] == 2 and data["analysed_at"] == NOW.isoformat()
     assert [k for _, _, k in store.g.in_edges(("Block", block), keys=True)] == ["SPOF_FOR", "SPOF_FOR"]
     gone = [h.model_copy(update={"op": "retract", "provenance": prov(1, "lease-register")}).with_id() for h in hops]
-    refreshed = analysis.after_batch(store.apply_batch(gone, {}, "g").touched)
+    refreshed = analysis.after_batch(store.apply_batch(gone, {}, "g").applied_facts)
     assert refreshed is not None and refreshed.refresh.cleared == 1 and block not in refreshed.after
     assert refreshed.before[block]["spofs"] == ["holder a", "up c"] and refreshed.before[block]["depth_min"] == 2
     assert "depth_min" not in store.g.nodes[("Block", block)] and "analysis_digest" not in store.g.nodes[("Block", block)]
@@ -128,7 +129,7 @@ def test_a_date_change_re_checks_the_blocks_whose_figures_depend_on_it(tmp_path:
     seen: list[RiskRefresh] = []
     analysis = ContinuousAnalysis(store, clock=lambda: now[0], on_refresh=seen.append)
     assert analysis.tick() is None  # nothing analysed yet
-    analysis.after_batch(store.apply_batch(events, {}, "g").touched)
+    analysis.after_batch(store.apply_batch(events, {}, "g").applied_facts)
     score = store.g.nodes[("Block", soon)]["risk_score"]
     assert analysis.tick() is None  # the same day: nothing to do
     now[0] = datetime(2026, 6, 21, 0, 1, tzinfo=timezone.utc)  # the lease has ended since

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,61 @@ def test_consume_with_a_failing_webhook_applies_everything_and_exits_0(tmp_path:
     assert "webhook delivery of alert" in done.stderr and "gave up" in done.stderr
     assert TOKEN not in done.stdout + done.stderr and "Traceback" not in done.stderr
     assert NxStore(tmp_path).load_alerts(None)
+
+
+def test_json_logs_and_metrics_of_a_long_running_consumer_never_show_a_secret(tmp_path: Path, broken_http_server: str,
+                                                                              free_port) -> None:
+    """Every secret set; a consumer with --log-format json and --metrics-port applies batches that raise
+    alerts whose webhook fails, and a dead letter: every line is a JSON object with the structured
+    fields, the failed deliveries are counted, and no log line, metric or health answer shows a secret."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from metrics_http import get, scrape, wait_for
+
+    secrets = {"CHAINRISK_WEBHOOK_URL": broken_http_server, "CHAINRISK_NEO4J_PASSWORD": "neo4j-pw-" + TOKEN + "-n",
+               "CHAINRISK_KAFKA_SASL_PASSWORD": "sasl-" + TOKEN + "-k"}
+    log = EventLog(tmp_path / "log")
+    records = 0
+    for batch in alert_batches():
+        for event in batch:
+            log.append(TOPIC_OF_TYPE[event.type], [event.to_json()])
+            records += 1
+    poison_offset = log.end_offset("relationships")
+    log.append("relationships", [b"not json"])
+    log.close()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINRISK_")} | secrets | {"CHAINRISK_LOG_FORMAT": "json"}
+    proc = subprocess.Popen([sys.executable, "-m", "chainrisk.cli.main", "consume", "--state-dir", str(tmp_path),
+                             "--metrics-port", str(port), "--metrics-interval", "1", "--batch-size", "2"],
+                            cwd=Path(__file__).resolve().parents[2], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def delivered_all() -> bool:
+            samples = scrape(port)
+            alerts = sum(v for (name, _), v in samples.items() if name == "chainrisk_alerts_total")
+            return alerts > 0 and samples.get(("chainrisk_alert_deliveries_failed_total", (("target", "webhook"),))) == alerts
+
+        wait_for(delivered_all, "every webhook delivery failed and counted", proc, timeout=120)
+        wait_for(lambda: scrape(port)[("chainrisk_records_read_total", ())] == records + 1, "every record read", proc)
+        time.sleep(1.5)  # one more metrics log line
+        exposed = get(port, "/metrics")[1] + get(port, "/readyz")[1] + get(port, "/healthz")[1]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # every line one JSON object
+    assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    assert any(line["logger"] == "chainrisk.alerts" and "gave up" in line["message"] for line in lines)
+    assert any(line.get("offset") == poison_offset and line.get("topic") == "relationships" for line in lines)  # the dead letter
+    (done,) = [line for line in lines if line["message"].startswith("done: ")]
+    assert done["records"] == records + 1 and done["dead_lettered"] == 1 and "seconds" in done
+    assert any("events_per_s" in line for line in lines)  # the periodic metrics line
+    webhook_address = broken_http_server.split("/services/")[0].removeprefix("http://")
+    for text in (out, err, exposed):
+        assert TOKEN not in text and webhook_address not in text
+        for value in secrets.values():
+            assert value not in text
