@@ -23,7 +23,7 @@ from chainrisk.common.memory import without_cyclic_gc
 BLOCK_ROW_NAMES = ("lessee", "depth_min", "depth_max", "secured_until", "spof_count", "renewal_gaps", "path_count",
                    "analysis_basis", "rov_state", "rov_reason", "bgp_seen", "irr_route", "routing_ready", "listed",
                    "abuse_contact", "source_clear", "data_errors", "lease_end", "bgp_observed_at", "announced_after_lease_end",
-                   "asn_listed", "aspa_unauthorised", "risk_score", "risk_flags", "analysed_at")
+                   "asn_listed", "aspa_unauthorised", "risk_score", "risk_flags", "analysed_at", "analysed_as_of")
 IDLE_ROW_NAMES = ("idle_flags", "idle_risk_score")  # a holding's idle-space results
 # every row analysis_rows makes has exactly ``prefix`` and these (None where a row has no such
 # result), so any set of rows - the whole portfolio's, or the few blocks the continuous analysis
@@ -98,6 +98,7 @@ def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[li
             "risk_score": r.risk_score,
             "risk_flags": r.risk_flags or None,
             "analysed_at": stamp,
+            "analysed_as_of": analysis.as_of,
             "idle_flags": None,
             "idle_risk_score": None,
         })

@@ -443,18 +443,24 @@ def consume(
         source, dead = open_records(settings, store, options.group, options.batch_size,
                                     retry=lambda action, what: with_retries(action, what, options))
         close_alerts = None
-        if on_changes is None and settings.alerts:
-            from chainrisk.graph.alerts.engine import alert_hook
+        continuous = settings.continuous_analysis if continuous is None else continuous
+        engine = None
+        monitor = options.monitor
+        on_alert = monitor.alert if monitor else None
+        if settings.alerts and (on_changes is None or continuous):
+            from chainrisk.graph.alerts.engine import alert_engine, changes_hook
 
-            monitor = options.monitor
-            on_changes, close_alerts = alert_hook(settings, store, on_alert=monitor.alert if monitor else None,
-                                                  on_delivery_failed=monitor.delivery_failed if monitor else None)
+            engine, close_alerts = alert_engine(settings, store, on_delivery_failed=monitor.delivery_failed if monitor else None)
+            if on_changes is None:
+                on_changes = changes_hook(engine, on_alert)
         analysis = None
-        if settings.continuous_analysis if continuous is None else continuous:
-            from chainrisk.graph.continuous import ContinuousAnalysis, utc_now
+        if continuous:
+            from chainrisk.graph.continuous import ContinuousAnalysis, risk_alert_hook, utc_now
 
             analysis = ContinuousAnalysis(store, clock=clock or utc_now, recheck_s=settings.analysis_recheck_s,
-                                          roa_lapse_horizon=timedelta(hours=settings.roa_lapse_hours))
+                                          horizon=timedelta(days=settings.alert_horizon_days),
+                                          roa_lapse_horizon=timedelta(hours=settings.roa_lapse_hours),
+                                          on_refresh=risk_alert_hook(engine, on_alert) if engine is not None else None)
         try:
             stats = run_consumer(store, source, dead, options, on_changes=on_changes, should_stop=should_stop, analysis=analysis)
         finally:

@@ -15,7 +15,8 @@ since the last look (or ``recheck_s`` passed), the blocks whose figures depend o
 last analysed). The clock is injectable so tests can move the date.
 
 Every refresh goes to the ``on_refresh`` hook with the blocks' results before and after and the
-evidence (the applied facts, or none for a date change): the seam for risk-change alerts.
+evidence (the applied facts, or none for a date change): the consumer hands them to the risk-change
+alerts (:func:`risk_alert_hook`, ``AlertEngine.process_results``).
 """
 from __future__ import annotations
 
@@ -24,12 +25,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from chainrisk.analysis.affected import AffectedPrefixes, affected_prefixes, date_sensitive, date_window
 from chainrisk.analysis.blocks import EXPIRY_WARNING, analyse_portfolio
+from chainrisk.analysis.risk_alerts import analysis_run_event
 from chainrisk.analysis.routing_proof import ROA_LAPSE_HORIZON
 from chainrisk.analysis.writeback import analysis_rows
 from chainrisk.graph.stores.protocol import AnalysisInput, AnalysisRefresh, AppliedFact, GraphStore
+
+if TYPE_CHECKING:
+    from chainrisk.graph.alerts.engine import AlertEngine
 
 log = logging.getLogger("chainrisk.continuous")
 
@@ -48,6 +54,8 @@ class RiskRefresh:
     evidence: list[AppliedFact]
     as_of: date
     cause: str  # "facts" | "date"
+    at: datetime  # when it ran (UTC, whole seconds: the blocks' new analysed_at)
+    party_names: dict[str, str] = field(default_factory=dict)  # key -> name of the parties in the re-analysed chains
 
     @property
     def before(self) -> dict[str, dict[str, object]]:
@@ -56,14 +64,6 @@ class RiskRefresh:
     @property
     def after(self) -> dict[str, dict[str, object]]:
         return self.refresh.after
-
-
-def compute_rows(given: AnalysisInput, as_of: date, stamp: datetime, roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON,
-                 ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """The leased blocks' write-back rows of a sub-portfolio's analysis, as ``chainrisk analyze``
-    makes them (the holdings' idle space is the full analysis' own: it depends on every leased
-    block of every portfolio holder)."""
-    return analysis_rows(analyse_portfolio(given.portfolio, as_of, roa_lapse_horizon), stamp)
 
 
 @dataclass
@@ -99,8 +99,7 @@ class ContinuousAnalysis:
             return None
         self._checked_on, self._checked_at = today, time.monotonic()
         dated = self.store.dated_results(today + date_window(self.horizon))
-        stale = [prefix for prefix, until, analysed_at in dated
-                 if date_sensitive(until, date.fromisoformat(analysed_at[:10]) if analysed_at else None, today, self.horizon)]
+        stale = [prefix for prefix, until, analysed in dated if date_sensitive(until, analysed, today, self.horizon)]
         if not stale:
             return None
         log.info("the date is %s: re-analysing %d block(s) whose figures depend on it", today, len(stale))
@@ -108,10 +107,34 @@ class ContinuousAnalysis:
 
     def _refresh(self, scope: AffectedPrefixes, evidence: list[AppliedFact], cause: str) -> RiskRefresh:
         today, now = self._now()
-        refresh = self.store.refresh_analysis(scope.within, scope.overlapping, lambda given: compute_rows(given, today, now, self.roa_lapse_horizon))
+        names: dict[str, str] = {}
+
+        def compute(given: AnalysisInput) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+            analysis = analyse_portfolio(given.portfolio, today, self.roa_lapse_horizon)
+            names.clear()  # a store may run this again (a retried transaction)
+            names.update(analysis.party_names)
+            return analysis_rows(analysis, now)
+
+        refresh = self.store.refresh_analysis(scope.within, scope.overlapping, compute)
         self.refreshed += len(refresh.blocks)
         self.written += refresh.written + refresh.cleared
-        outcome = RiskRefresh(refresh, evidence, today, cause)
+        outcome = RiskRefresh(refresh, evidence, today, cause, now, names)
         if self.on_refresh is not None:
             self.on_refresh(outcome)
         return outcome
+
+
+def risk_alert_hook(engine: AlertEngine, on_alert: Callable[[str, str], None] | None = None) -> Callable[[RiskRefresh], None]:
+    """``on_refresh`` handing each refresh's results before and after, with its evidence (the
+    applied facts; for a date change, the run itself), to the risk-change alerts
+    (``AlertEngine.process_results``)."""
+
+    def on_refresh(refreshed: RiskRefresh) -> None:
+        evidence: Sequence[Any] = refreshed.evidence or [analysis_run_event(
+            "chainrisk consume", f"date {refreshed.as_of.isoformat()}", refreshed.at,
+            f"the date moved to {refreshed.as_of.isoformat()}: {len(refreshed.refresh.blocks)} block(s) re-analysed")]
+        for alert in engine.process_results(refreshed.before, refreshed.after, evidence, refreshed.as_of, refreshed.party_names):
+            if on_alert is not None:
+                on_alert(alert.kind, alert.status)
+
+    return on_refresh

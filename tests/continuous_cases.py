@@ -26,17 +26,20 @@ def full_analysis(store: Any, now: datetime = NOW) -> None:
     analyse_and_write_back(store, now.date())
 
 
-IDLE_ONLY = ("analysis_digest", "idle_flags", "idle_risk_score")
+IDLE_ONLY = ("analysis_digest", "idle_flags", "idle_risk_score", "analysed_as_of")
 
 
 def leased_results(dump: dict[str, Any]) -> dict[str, Any]:
-    """A canonical dump without the idle-space results of holdings that are not leased blocks:
-    those only a full analysis writes (the continuous analysis keeps the leased blocks' results)."""
+    """A canonical dump without the idle-space results of holdings that are not leased blocks
+    (only a full analysis writes those: the continuous analysis keeps the leased blocks' results)
+    and without ``analysed_as_of``: like ``analysed_at`` it is written only with results that
+    changed, so it tells when they were judged, which differs between two histories of one graph."""
     nodes = []
     for node in dump["nodes"]:
         props = node["props"]
-        if "Block" in node["labels"] and "analysis_basis" not in props:
-            node = {**node, "props": {k: v for k, v in props.items() if k not in IDLE_ONLY}}
+        if "Block" in node["labels"]:
+            dropped = IDLE_ONLY if "analysis_basis" not in props else ("analysed_as_of",)
+            node = {**node, "props": {k: v for k, v in props.items() if k not in dropped}}
         nodes.append(node)
     return {"nodes": sorted(nodes, key=lambda n: json.dumps(n, sort_keys=True, default=str)), "relationships": dump["relationships"]}
 

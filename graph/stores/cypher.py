@@ -15,6 +15,7 @@ from chainrisk.graph.stores.records import (
     RECIPIENT_ROLE_LABEL,
     ROLE_LABELS,
     TEMPORAL_PROPS,
+    VERSION_PROPS,
     Link,
     identity_prop,
 )
@@ -245,11 +246,22 @@ def update_facts(event_type: str) -> str:
     return "\n".join(lines)
 
 
-def touch_facts(event_type: str) -> str:
-    """Move only the version (event id, provenance) of live fact nodes whose content a new version
-    re-states; rows: ``{fact_key, version}`` (an absent provenance field is null: removed)."""
+def touch_unchanged_facts(event_type: str) -> str:
+    """For the ``$rows`` (``{fact_key, props}``: the element as it would be written) whose live node
+    holds exactly that content (every property but the version equal, absent ones absent on both
+    sides), move only the version (an absent provenance field removed) and return their fact keys.
+    Compared in Neo4j: no stored value travels back."""
+    kinds = dict(TEMPORAL_PROPS[event_type])
+
+    def new(name: str) -> str:
+        return f"{kinds[name]}(r.props.`{name}`)" if name in kinds else f"r.props.`{name}`"
+
+    names = PROP_NAMES[event_type]
+    tests = [f"coalesce(n.`{name}` = {new(name)}, n.`{name}` IS NULL AND r.props.`{name}` IS NULL)"
+             for name in names if name not in VERSION_PROPS and name != "fact_key"]
+    moves = [f"n.`{name}` = {new(name)}" for name in sorted(VERSION_PROPS)]
     return (f"UNWIND $rows AS r MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.fact_key}}) "
-            f"SET n += r.version, {_temporals('n', 'r.version', _PROVENANCE_TIMES)}")
+            f"WHERE {' AND '.join(tests) or 'true'} SET {', '.join(moves)} RETURN r.fact_key AS key")
 
 
 def delete_facts(event_type: str) -> str:
@@ -373,6 +385,16 @@ STORED_ANALYSIS = _chunked(
     "THEN [b.prefix, b.analysis_digest] END")
 
 
+# A block's stored results for the risk alerts: [prefix, [the $fields' values], [the party keys of its
+# SPOF_FOR in position order]], for blocks holding results (an analysis_digest).
+_STORED_RESULT = ("[b.prefix, [f IN $fields | b[f]], "
+                  "COLLECT { MATCH (p:Party)-[s:SPOF_FOR]->(b) WITH p, s ORDER BY s.position RETURN p.key }]")
+STORED_RESULTS = ("UNWIND $prefixes AS prefix MATCH (b:Block {prefix: prefix}) WHERE b.analysis_digest IS NOT NULL "
+                  f"RETURN {_STORED_RESULT}")
+ALL_STORED_RESULTS = _chunked("(b:Block) USING INDEX b:Block(first)", "b",
+                              f"CASE WHEN b.analysis_digest IS NOT NULL THEN {_STORED_RESULT} END")
+
+
 def write_block_analysis(keys: list[str], spof_keys: list[str], replaces: bool) -> str:
     """Rows ``[prefix, [values in keys order], digest, [[party, *values in spof_keys order], ...]]``:
     set the block's properties (null removes one) and digest, create its SPOF_FOR; with
@@ -407,6 +429,9 @@ WIPE = (
 ALERT_SCHEMA = "CREATE CONSTRAINT alert_id_unique IF NOT EXISTS FOR (n:Alert) REQUIRE n.alert_id IS UNIQUE"
 ALL_ALERTS = "MATCH (a:Alert) RETURN a.json AS json"
 ALERTS_BY_ID = "MATCH (a:Alert) WHERE a.alert_id IN $ids RETURN a.json AS json"
+# alerts not resolved that affect one of the blocks (through the Block.prefix index)
+ALERTS_AFFECTING = ("UNWIND $prefixes AS prefix MATCH (:Block {prefix: prefix})<-[:AFFECTS]-(a:Alert) "
+                    "WHERE a.status <> 'resolved' RETURN DISTINCT a.json AS json")
 # Replace each alert's properties and its CONCERNS / AFFECTS links (to blocks that exist).
 SAVE_ALERTS = """
 UNWIND $rows AS row
@@ -452,9 +477,9 @@ def facts_inside(label: str, fields: tuple[str, ...]) -> str:
             "AND n.last <= r.last RETURN [" + ", ".join(f"n.{f}" for f in fields) + "] AS row")
 
 
-STORED_RESULTS = ("UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) WHERE b.analysis_basis IS NOT NULL "
-                  "RETURN p AS prefix, properties(b) AS props, [(s:Party)-[r:SPOF_FOR]->(b) | [r.position, s.key]] AS spofs")
+CANDIDATE_RESULTS = ("UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) WHERE b.analysis_basis IS NOT NULL "
+                     "RETURN p AS prefix, properties(b) AS props, [(s:Party)-[r:SPOF_FOR]->(b) | [r.position, s.key]] AS spofs")
 # the write lock of each candidate block, taken before its facts are read: refreshes of one block run in turn
 LOCK_BLOCKS = "UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) SET b.analysis_lock = true REMOVE b.analysis_lock"
 DATED_RESULTS = ("MATCH (b:Block) WHERE b.analysis_basis IS NOT NULL AND b.secured_until < date($before) "
-                 "RETURN b.prefix AS prefix, b.secured_until AS secured_until, b.analysed_at AS analysed_at")
+                 "RETURN b.prefix AS prefix, b.secured_until AS secured_until, b.analysed_as_of AS as_of, b.analysed_at AS analysed_at")

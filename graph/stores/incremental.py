@@ -2,6 +2,7 @@
 the analysis of it, the rows to write for just those blocks and their results before and after."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from chainrisk.analysis.writeback import ROW_NAMES, SPOFS, rows_by_block
@@ -37,3 +38,11 @@ def holds_block_results(props: dict[str, Any]) -> bool:
     ``analysis_basis``; a holding's idle-space results alone do not count: they are the full
     analysis' own, ``chainrisk analyze``)."""
     return props.get("analysis_basis") is not None
+
+
+def analysed_on(as_of: date | None, analysed_at: str | None) -> date | None:
+    """The day a block's stored figures were judged against: its ``analysed_as_of``, else the
+    date of its ``analysed_at`` (results written before the reference date was)."""
+    if as_of is not None:
+        return as_of
+    return date.fromisoformat(analysed_at[:10]) if analysed_at else None

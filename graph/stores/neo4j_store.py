@@ -29,6 +29,7 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction
 from chainrisk.analysis.affected import covering_prefixes
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.analysis.risk_alerts import RISK_FIELDS
 from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.prefixes import prefix_range
 from chainrisk.common.timestamps import as_utc
@@ -37,7 +38,7 @@ from chainrisk.graph.stores import cypher, preparation, snapshots
 from chainrisk.graph.stores.alerts import affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
-from chainrisk.graph.stores.incremental import refresh_plan, stored_row
+from chainrisk.graph.stores.incremental import analysed_on, refresh_plan, stored_row
 from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row
 from chainrisk.graph.stores.protocol import (
     AnalysisCompute,
@@ -265,7 +266,7 @@ class NeoStore:
         events = prepared.events
         plan = plan_batch(events, self._stored_versions(tx, prepared), prepared.keys)
         writes = preparation.fact_writes(plan)
-        self._split_unchanged(tx, writes, plan, prepared)
+        self._touch_unchanged(tx, writes, plan, prepared)
         # the stored versions of replaced hops: changes' predecessors, and roles a party may lose
         previous = self._stored_events(tx, plan.keys_needing_stored_event() | preparation.replaced_lease_keys(writes))
         fresh = preparation.new_events(events, plan.decisions)
@@ -282,17 +283,17 @@ class NeoStore:
                              applied_facts=plan.applied_facts)
         return result, plan
 
-    def _split_unchanged(self, tx: ManagedTransaction, writes: preparation.FactWrites, plan: BatchPlan,
+    def _touch_unchanged(self, tx: ManagedTransaction, writes: preparation.FactWrites, plan: BatchPlan,
                          prepared: preparation.PreparedBatch) -> None:
-        """Find the updates that re-state the stored content (compared as sent: temporals as ISO
-        text) and make them touches (:func:`preparation.split_unchanged`)."""
+        """Move only the version of the updates that re-state the stored content, in one statement
+        per type that compares in Neo4j (no stored value travels back), and take them out of the
+        updates (:func:`preparation.split_unchanged`; ``writes.touch`` is then already written).
+        A key that stays an update (applied more than once, with a change in between) is rewritten
+        whole afterwards, its touch overwritten."""
         unchanged: set[str] = set()
         for event_type, keyed in sorted(preparation.update_candidates(writes).items()):
-            rows = {key: prepared.row(event)["props"] for key, event in keyed}
-            for r in _run(tx, cypher.read_props(FACT_LABEL[event_type]), keys=sorted(rows)):
-                stored = wire({k: native(v) for k, v in dict(r["props"]).items()})
-                if preparation.same_content(stored, rows[r["key"]]):
-                    unchanged.add(r["key"])
+            rows = [{"fact_key": key, "props": prepared.row(event)["props"]} for key, event in keyed]
+            unchanged.update(r["key"] for r in _run(tx, cypher.touch_unchanged_facts(event_type), rows=rows))
         preparation.split_unchanged(writes, plan, unchanged)
 
     def pending_changes(self, group: str) -> list[PendingChanges]:
@@ -383,9 +384,6 @@ class NeoStore:
         for event_type, keyed in sorted(writes.update.items()):
             query = cypher.UPDATE_LEASES if event_type == LEASE_TYPE else cypher.update_facts(event_type)
             _run(tx, query, rows=[prepared.row(e) for _, e in keyed]).consume()
-        for event_type, keyed in sorted(writes.touch.items()):
-            rows = [{"fact_key": key, "version": preparation.version_props(prepared.row(e)["props"])} for key, e in keyed]
-            _run(tx, cypher.touch_facts(event_type), rows=rows).consume()
 
     def _update_role_labels(self, tx: ManagedTransaction, changes: dict[str, tuple[set[str], set[str]]]) -> None:
         if changes:
@@ -461,6 +459,11 @@ class NeoStore:
             else:
                 rows = session.run(cypher.ALERTS_BY_ID, ids=sorted(set(alert_ids)))
             alerts = [json.loads(r["json"]) for r in rows]
+        return sorted(alerts, key=alert_order)
+
+    def alerts_affecting(self, prefixes: Iterable[str]) -> list[dict[str, Any]]:
+        with self._session() as session:
+            alerts = [json.loads(r["json"]) for r in session.run(cypher.ALERTS_AFFECTING, prefixes=sorted(set(prefixes)))]
         return sorted(alerts, key=alert_order)
 
     def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
@@ -541,17 +544,28 @@ class NeoStore:
         for r in _run(tx, cypher.facts_at("BgpRoute", ORIGIN_FIELDS), at=at(cover)):
             add_route(portfolio, r["row"])
         given = AnalysisInput(blocks, portfolio.canonical())
-        for r in _run(tx, cypher.STORED_RESULTS, prefixes=blocks):
+        for r in _run(tx, cypher.CANDIDATE_RESULTS, prefixes=blocks):
             props = {k: native(v) for k, v in dict(r["props"]).items()}
             given.stored[r["prefix"]] = stored_row(r["prefix"], props, [(pos or 0, key) for pos, key in r["spofs"]])
             given.digests[r["prefix"]] = props.get(DIGEST)
         return given
 
-    def dated_results(self, before: date) -> list[tuple[str, date, str | None]]:
+    def dated_results(self, before: date) -> list[tuple[str, date, date | None]]:
         with self._session() as session:
-            rows = [(r["prefix"], native(r["secured_until"]), r["analysed_at"])
+            rows = [(r["prefix"], native(r["secured_until"]), analysed_on(native(r["as_of"]), r["analysed_at"]))
                     for r in session.run(cypher.DATED_RESULTS, before=before.isoformat())]
         return sorted(rows)
+
+    def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        with self._session() as session:
+            if prefixes is None:
+                records = [row for r in session.run(cypher.ALL_STORED_RESULTS, fields=list(RISK_FIELDS)) for row in r[0]]
+            else:
+                records = [r[0] for r in session.run(cypher.STORED_RESULTS, fields=list(RISK_FIELDS), prefixes=sorted(set(prefixes)))]
+        out: dict[str, dict[str, Any]] = {}
+        for prefix, values, spofs in sorted(records, key=lambda row: str(row[0])):
+            out[prefix] = dict(zip(RISK_FIELDS, native(values))) | {"spofs": list(spofs)}
+        return out
 
     def _write_chunks(self, statement: str, rows: list[Any], sessions: int = WRITE_SESSIONS) -> None:
         """``statement`` over ``rows``, a transaction per chunk, from ``sessions`` sessions at once

@@ -17,7 +17,7 @@ from chainrisk.graph.stores.records import (
     BLOCK_TYPES,
     HOLDER_TYPES,
     LEASE_TYPE,
-    PROVENANCE_FIELDS,
+    VERSION_PROPS,
     asns_named,
     block_props,
     cached_party_key,
@@ -146,9 +146,8 @@ def fact_writes(plan: BatchPlan) -> FactWrites:
     return out
 
 
-# what a re-assertion of unchanged content moves: the version (event id, provenance); never part of
-# the content compared (element bookkeeping: a node's labels, a relationship's type)
-VERSION_PROPS = frozenset({"event_id", *PROVENANCE_FIELDS})
+# never part of the content compared: the version, and element bookkeeping (a node's labels, a
+# relationship's type)
 _NOT_CONTENT = VERSION_PROPS | {"labels", "type"}
 
 

@@ -282,9 +282,19 @@ class GraphStore(Protocol):
         loses its results. Read and write are one unit per store (Neo4j: one transaction that
         locks the candidates first, so two consumers refreshing the same block write in turn)."""
 
-    def dated_results(self, before: date) -> list[tuple[str, date, str | None]]:
-        """``(prefix, secured_until, analysed_at)`` of every block holding results whose
-        ``secured_until`` is before ``before``."""
+    def dated_results(self, before: date) -> list[tuple[str, date, date | None]]:
+        """``(prefix, secured_until, the day its figures were judged against)`` of every leased
+        block holding results whose ``secured_until`` is before ``before``."""
+
+    def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The analysis results written back for these blocks (None: every block holding results),
+        as ``analysis.risk_alerts`` reads them: prefix -> the block's ``RISK_FIELDS`` properties
+        (None where unset; dates as ``date``) and ``spofs``, the party keys of its SPOF_FOR in
+        ``position`` order. Blocks without results (no ``analysis_digest``) are left out."""
+
+    def alerts_affecting(self, prefixes: Iterable[str]) -> list[dict[str, Any]]:
+        """The stored alerts that are not resolved with an AFFECTS link to one of these blocks, as
+        :meth:`load_alerts` gives them."""
 
     def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The stored alerts (each as ``Alert.as_dict()`` gave it to :meth:`save_alerts`), all of

@@ -52,6 +52,10 @@ def test_dump_names_decide_what_is_a_snapshot() -> None:
 
 def test_a_newer_rpsl_dump_retracts_what_it_lacks_in_its_registry_only(tmp_path: Path) -> None:
     state = tmp_path / "state"
+    register = tmp_path / "leases-20250101.csv"
+    register.write_text("block,provider,provider_role,recipient,recipient_role,start_date,end_date,lessee_asn\n"
+                        f"{GONE},Gone Holder,holder,Lessee G,lessee,2024-01-01,2027-12-31,64510\n")
+    run(state, "ingest", "leases", str(register), "-q")
     (tmp_path / "1").mkdir()
     (tmp_path / "2").mkdir()
     old = tmp_path / "1" / "ripe.db.inetnum"
@@ -86,6 +90,9 @@ def test_a_newer_rpsl_dump_retracts_what_it_lacks_in_its_registry_only(tmp_path:
     kept = next(d for n, d in store.g.nodes(data=True) if n[0] == "Registration" and d["prefix"] == KEPT)
     assert kept["observed_at"].isoformat() == "2025-02-01T00:00:00+00:00" and kept["snapshot"] == second["snapshot_id"]
     assert kept["last_modified"].isoformat() == "2020-01-01"
+    # the deletion is a holder change the alerts name, with the lease it cuts into
+    removed = [a for a in store.load_alerts(None) if a["type"] == "registration_removed"]
+    assert [(a["block"], [x["lessees"] for x in a["affected"]]) for a in removed] == [(GONE, [["Lessee G"]])]
     store.close()
 
 
