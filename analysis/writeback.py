@@ -18,6 +18,32 @@ from chainrisk.analysis.blocks import PortfolioAnalysis
 from chainrisk.analysis.idle_space import IdleSpace
 from chainrisk.common.memory import without_cyclic_gc
 
+# the properties of a block row besides ``prefix``, in the order analysis_rows writes them (a
+# property added there is added here: tests/unit/test_continuous.py checks the two agree)
+BLOCK_ROW_NAMES = ("lessee", "depth_min", "depth_max", "secured_until", "spof_count", "renewal_gaps", "path_count",
+                   "analysis_basis", "rov_state", "rov_reason", "bgp_seen", "irr_route", "routing_ready", "listed",
+                   "abuse_contact", "source_clear", "data_errors", "lease_end", "bgp_observed_at", "announced_after_lease_end",
+                   "asn_listed", "aspa_unauthorised", "risk_score", "risk_flags", "analysed_at", "analysed_as_of")
+IDLE_ROW_NAMES = ("idle_flags", "idle_risk_score")  # a holding's idle-space results
+# every row analysis_rows makes has exactly ``prefix`` and these (None where a row has no such
+# result), so any set of rows - the whole portfolio's, or the few blocks the continuous analysis
+# re-analyses - has the same property names, and the write-back digests them alike
+ROW_NAMES = BLOCK_ROW_NAMES + IDLE_ROW_NAMES
+SPOF_ROW_NAMES = ("position", "lessee")  # a SPOF row besides ``party`` and ``block``
+NO_BLOCK_RESULTS = dict.fromkeys(BLOCK_ROW_NAMES)
+SPOFS = "spofs"  # a block's result row with its SPOF party keys (rows_by_block)
+
+
+def rows_by_block(block_rows: list[dict[str, Any]], spof_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Prefix -> the block's row with ``spofs``, its SPOF party keys in position order: the form
+    in which a block's results are compared before and after a re-analysis (the stores read the
+    stored ones back in the same form)."""
+    out = {row["prefix"]: {**row, SPOFS: []} for row in block_rows}
+    for row in sorted(spof_rows, key=lambda r: (r["block"], r["position"])):
+        if row["block"] in out:
+            out[row["block"]][SPOFS].append(row["party"])
+    return out
+
 
 def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = None,
                   idle: Sequence[IdleSpace] = ()) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -33,7 +59,8 @@ def analysis_rows(analysis: PortfolioAnalysis, analysed_at: datetime | None = No
     for r in idle:
         flags = r.risk_flags
         if flags:
-            row = held.setdefault(r.held_block, {"prefix": r.held_block, "idle_flags": [], "idle_risk_score": 0, "analysed_at": stamp})
+            row = held.setdefault(r.held_block, {"prefix": r.held_block, **NO_BLOCK_RESULTS, "idle_flags": [], "idle_risk_score": 0,
+                                                 "analysed_at": stamp})
             row["idle_flags"] += [f"{r.block}: {flag}" for flag in flags]
             row["idle_risk_score"] += r.risk_score
     return block_rows + list(held.values()), spof_rows
@@ -72,6 +99,8 @@ def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[li
             "risk_flags": r.risk_flags or None,
             "analysed_at": stamp,
             "analysed_as_of": analysis.as_of,
+            "idle_flags": None,
+            "idle_risk_score": None,
         })
         for position, key in enumerate(r.spof_keys):
             spof_rows.append({"party": key, "block": r.block, "position": position, "lessee": r.lessee})

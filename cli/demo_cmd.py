@@ -78,7 +78,7 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     _step("building the chain graph (consumer, until caught up)")
     from chainrisk.graph.consumer import consume
 
-    stats = consume(settings, until_idle=True)
+    stats = consume(settings, until_idle=True, continuous=False)  # the whole portfolio is analysed next
     click.echo(f"    {stats.summary()}", err=True)
 
     _step("analysing every leased block and writing the results back to the graph")

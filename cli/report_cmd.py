@@ -51,17 +51,18 @@ def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def open_configured_store(backend: str | None, state_dir: Path | None) -> tuple[Settings, GraphStore]:
+def open_configured_store(backend: str | None, state_dir: Path | None, continuous: bool | None = None) -> tuple[Settings, GraphStore]:
     """``(settings, store)`` for the configured backend; a clear error instead of a traceback when
     the store cannot be opened (server down, state folder locked or unreadable). On the embedded
-    backend, events waiting in the log are applied first (see :func:`apply_pending`)."""
+    backend, events waiting in the log are applied first (see :func:`apply_pending`; ``continuous``
+    as for ``consume``)."""
     from chainrisk.graph.backend import open_store
     from chainrisk.graph.config import ConfigError, load_settings
 
     try:
         settings = load_settings(backend=backend, state_dir=state_dir)
         store = open_store(settings)
-        if settings.backend == "embedded" and apply_pending(settings, store):
+        if settings.backend == "embedded" and apply_pending(settings, store, continuous):
             store.close()
             store = open_store(settings)
         return settings, store
@@ -73,7 +74,7 @@ def open_configured_store(backend: str | None, state_dir: Path | None) -> tuple[
         raise click.ClickException(f"cannot open the graph store: {exc}") from None
 
 
-def apply_pending(settings: Any, store: Any) -> bool:
+def apply_pending(settings: Any, store: Any, continuous: bool | None = None) -> bool:
     """Apply the events the embedded log holds beyond the graph (an ingest not yet consumed), as
     ``chainrisk consume --until-idle`` would, and say so on stderr; True when the graph changed.
     When another process is consuming, only say how many are pending."""
@@ -85,7 +86,7 @@ def apply_pending(settings: Any, store: Any) -> bool:
         return False
     store.close()
     try:
-        stats = consume(settings, until_idle=True)
+        stats = consume(settings, until_idle=True, continuous=continuous)
     except StoreBusy:
         click.echo(f"note: {pending:,} event(s) in the event log are not in the graph yet and another process is applying "
                    f"them (chainrisk consume); these figures leave them out", err=True)
@@ -241,7 +242,8 @@ def analyze(backend: str | None, state_dir: Path | None, as_of: datetime | None)
     from chainrisk.graph.stores.nx_store import StoreBusy
 
     started = time.monotonic()
-    settings, store = open_configured_store(backend, state_dir)
+    # the whole portfolio is analysed next, as of --as-of, and raises the risk alerts itself
+    settings, store = open_configured_store(backend, state_dir, continuous=False)
     opened = time.monotonic()
     engine, close_alerts = alert_engine(settings, store) if settings.alerts else (None, None)
     try:

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # Analysis: a VRP expiring within this many hours of its export's build time is lapsing (roa-lapsing)
     roa_lapse_hours: float = Field(default=24.0, gt=0)
 
+    # the consumer keeps every leased block's analysis results current after each batch, and
+    # re-checks date-dependent figures when the UTC date changes (graph/continuous.py)
+    continuous_analysis: bool = True
+    analysis_recheck_s: float | None = Field(default=None, gt=0)  # also re-check them this often (seconds)
+
     # Alerts
     alerts: bool = True  # the consumer detects upstream holder changes; `chainrisk analyze` raises risk-change alerts
     alert_horizon_days: int = Field(default=30, ge=0)  # secured-until this close to the reference date raises an alert

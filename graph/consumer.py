@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +27,7 @@ from chainrisk.graph.stores.protocol import BatchResult, FactChange, GraphStore,
 from chainrisk.ingest.events import Event, EventDecodeError, decode_event
 
 if TYPE_CHECKING:
+    from chainrisk.graph.continuous import ContinuousAnalysis
     from chainrisk.graph.metrics import ConsumerMetrics
 
 log = logging.getLogger("chainrisk.consumer")
@@ -279,16 +281,21 @@ class _Waiting:
                      f" (giving up after {self.options.wait_timeout_s:.0f} s)" if self.options.until_idle else "")
 
 
-def hand_over_pending(store: GraphStore, group: str, on_changes: Callable[[list[FactChange]], None],
-                      options: ConsumerOptions) -> int:
-    """Hand each pending-changes record of ``group`` (a batch applied whose hook never finished: a
-    crash, or a hook that failed) to ``on_changes``, oldest first, and drop it once the hook
-    returned. Returns how many there were."""
+def hand_over_pending(store: GraphStore, group: str, on_changes: Callable[[list[FactChange]], None] | None,
+                      options: ConsumerOptions, analysis: ContinuousAnalysis | None = None) -> int:
+    """Hand each pending-changes record of ``group`` (a batch applied whose hooks never finished: a
+    crash, or a hook that failed) to the continuous analysis (its applied facts) and to
+    ``on_changes`` (its changes), oldest first, and drop it once both returned. Returns how many
+    there were."""
     pending: list[PendingChanges] = with_retries(lambda: store.pending_changes(group), "graph store", options)
     for record in pending:
-        log.info("handing over the %d change(s) of batch %s, applied before the last stop but not yet handed to the hook",
-                 len(record.changes), record.batch_id, extra={"batch_id": record.batch_id, "changes": len(record.changes)})
-        with_retries(lambda: on_changes(record.changes), "alert store", options)  # noqa: B023 - called right here
+        log.info("handing over the %d change(s) and %d applied fact(s) of batch %s, applied before the last stop but not "
+                 "yet handed to the hooks", len(record.changes), len(record.applied_facts), record.batch_id,
+                 extra={"batch_id": record.batch_id, "changes": len(record.changes)})
+        if analysis is not None and record.applied_facts:
+            with_retries(lambda: analysis.after_batch(record.applied_facts), "graph store", options)  # noqa: B023 - called right here
+        if on_changes is not None and record.changes:
+            with_retries(lambda: on_changes(record.changes), "alert store", options)  # noqa: B023 - called right here
         with_retries(lambda: store.drop_pending_changes(group, record.batch_id), "graph store", options)  # noqa: B023
     return len(pending)
 
@@ -300,6 +307,7 @@ def run_consumer(
     options: ConsumerOptions,
     on_changes: Callable[[list[FactChange]], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    analysis: ContinuousAnalysis | None = None,
 ) -> ConsumerStats:
     """Consume until ``should_stop()`` (or, with ``until_idle``, until the source is caught up).
 
@@ -311,19 +319,27 @@ def run_consumer(
     With an ``on_changes`` hook each batch's changes are also stored as a pending-changes record in
     the batch's transaction, dropped once the hook returned; records left by an earlier run are
     handed to the hook first. So the hook sees every batch's changes at least once, even across a
-    crash between the commit and the hook (the alerts engine is idempotent: exactly-once effect)."""
+    crash between the commit and the hook (the alerts engine is idempotent: exactly-once effect).
+
+    With ``analysis`` (continuous analysis, graph/continuous.py) each batch's applied facts are
+    kept in the same record and re-analysed before the hook runs, so a crash between the fact
+    write and the result write is repaired by the hand-over at the next start; and on every pass
+    of the loop the analysis is asked whether the date moved (``ContinuousAnalysis.tick``)."""
     stats = ConsumerStats()
     metrics = _Metrics(options.metrics_interval_s)
     monitor = options.monitor
     started = time.monotonic()
-    if on_changes is not None:
-        stats.pending_handed_over = hand_over_pending(store, options.group, on_changes, options)
+    keep = on_changes is not None or analysis is not None
+    if keep:
+        stats.pending_handed_over = hand_over_pending(store, options.group, on_changes, options, analysis)
     if monitor is not None:
         monitor.running()
     ahead: Future[DecodedBatch] | None = None
     waiting = _Waiting(options)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrisk-decode") as decoder:
         while not should_stop():
+            if analysis is not None:
+                with_retries(analysis.tick, "graph store", options)
             if ahead is None:
                 records = with_retries(lambda: _fill_batch(source, options), "Kafka", options)
                 if not records:
@@ -352,7 +368,7 @@ def run_consumer(
             try:
                 result = with_retries(
                     partial(store.apply_batch, batch.events, batch.next_offsets, options.group, batch.start_offsets,
-                            keep_changes=on_changes is not None, prepared=batch.prepared),
+                            keep_changes=keep, prepared=batch.prepared),
                     "graph store", options)
             except OffsetConflict as conflict:
                 stats.conflicts += 1
@@ -370,6 +386,8 @@ def run_consumer(
             if monitor is not None:
                 monitor.batch(result, batch)
                 monitor.probe(source)
+            if analysis is not None and result.applied_facts:
+                with_retries(partial(analysis.after_batch, result.applied_facts), "graph store", options)
             if on_changes is not None and result.changes:
                 with_retries(partial(on_changes, result.changes), "alert store", options)
             if result.pending_id is not None:
@@ -410,8 +428,12 @@ def consume(
     on_changes: Callable[[list[FactChange]], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     options: ConsumerOptions | None = None,
+    continuous: bool | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> ConsumerStats:
-    """Open the store and the transport of ``settings.backend`` (``graph/backend.py``) and run the consumer loop."""
+    """Open the store and the transport of ``settings.backend`` (``graph/backend.py``) and run the
+    consumer loop; with ``continuous`` (default: ``settings.continuous_analysis``) it keeps the
+    analysis results current (graph/continuous.py; ``clock``: what "now" is, for tests)."""
     from chainrisk.graph.backend import open_records, open_store
 
     options = options or ConsumerOptions(group=settings.consumer_group, batch_size=settings.batch_size, until_idle=until_idle)
@@ -421,14 +443,26 @@ def consume(
         source, dead = open_records(settings, store, options.group, options.batch_size,
                                     retry=lambda action, what: with_retries(action, what, options))
         close_alerts = None
-        if on_changes is None and settings.alerts:
-            from chainrisk.graph.alerts.engine import alert_hook
+        continuous = settings.continuous_analysis if continuous is None else continuous
+        engine = None
+        monitor = options.monitor
+        on_alert = monitor.alert if monitor else None
+        if settings.alerts and (on_changes is None or continuous):
+            from chainrisk.graph.alerts.engine import alert_engine, changes_hook
 
-            monitor = options.monitor
-            on_changes, close_alerts = alert_hook(settings, store, on_alert=monitor.alert if monitor else None,
-                                                  on_delivery_failed=monitor.delivery_failed if monitor else None)
+            engine, close_alerts = alert_engine(settings, store, on_delivery_failed=monitor.delivery_failed if monitor else None)
+            if on_changes is None:
+                on_changes = changes_hook(engine, on_alert)
+        analysis = None
+        if continuous:
+            from chainrisk.graph.continuous import ContinuousAnalysis, risk_alert_hook, utc_now
+
+            analysis = ContinuousAnalysis(store, clock=clock or utc_now, recheck_s=settings.analysis_recheck_s,
+                                          horizon=timedelta(days=settings.alert_horizon_days),
+                                          roa_lapse_horizon=timedelta(hours=settings.roa_lapse_hours),
+                                          on_refresh=risk_alert_hook(engine, on_alert) if engine is not None else None)
         try:
-            stats = run_consumer(store, source, dead, options, on_changes=on_changes, should_stop=should_stop)
+            stats = run_consumer(store, source, dead, options, on_changes=on_changes, should_stop=should_stop, analysis=analysis)
         finally:
             if close_alerts is not None:
                 close_alerts()

@@ -154,6 +154,11 @@ def alert_hook(settings: Settings, store: AlertStore, on_alert: Callable[[str, s
     ``on_alert(kind, status)`` is called for each alert raised or updated, ``on_delivery_failed(target)``
     for each delivery that gave up (the metrics)."""
     engine, close = alert_engine(settings, store, on_delivery_failed)
+    return changes_hook(engine, on_alert), close
+
+
+def changes_hook(engine: AlertEngine, on_alert: Callable[[str, str], None] | None = None) -> Callable[[list[FactChange]], None]:
+    """The consumer's ``on_changes`` hook: holder-change alerts from each batch's changes."""
 
     def on_changes(changes: list[FactChange]) -> None:
         for alert in engine.process(changes):
@@ -162,7 +167,7 @@ def alert_hook(settings: Settings, store: AlertStore, on_alert: Callable[[str, s
             log.info("alert %s %s: %s %s -> %s, %d leased block(s) affected", alert.alert_id, alert.status, alert.kind,
                      alert.block, alert.new_party.name if alert.new_party else "-", len(alert.affected))
 
-    return on_changes, close
+    return on_changes
 
 
 def alert_engine(settings: Settings, store: AlertStore, on_delivery_failed: Callable[[str], None] | None = None,

@@ -449,3 +449,37 @@ CALL (a, row) {
   CREATE (a)-[:AFFECTS {depth: x.depth}]->(lb)
 }
 """
+
+# --- incremental analysis (GraphStore.analysis_input / refresh_analysis) -----------------------------------
+# A candidate is a block that has lease hops, a registry assignment, or a leased block's results
+# (analysis_basis; a holding's idle-space results are the full analysis' own).
+
+_CANDIDATE = ("(b.analysis_basis IS NOT NULL OR EXISTS { (b)-[:REGISTERED_AS]->(:Registration {role: 'lessee'}) })")
+# $ranges: [{first, last}]; blocks equal to or inside a range (by the Block(first) index)
+CANDIDATES_INSIDE = ("UNWIND $ranges AS r MATCH (b:Block) USING INDEX b:Block(first) WHERE b.first >= r.first AND b.first <= r.last "
+                     f"AND b.last <= r.last AND {_CANDIDATE} RETURN DISTINCT b.prefix AS prefix")
+HOP_BLOCKS_INSIDE = ("UNWIND $ranges AS r MATCH ()-[l:LEASES]->() USING INDEX l:LEASES(first) WHERE l.first >= r.first "
+                     "AND l.first <= r.last AND l.last <= r.last RETURN DISTINCT l.block AS prefix")
+CANDIDATES_AT = f"UNWIND $prefixes AS p MATCH (b:Block {{prefix: p}}) WHERE {_CANDIDATE} RETURN b.prefix AS prefix"
+HOP_BLOCKS_AT = ("UNWIND $prefixes AS p MATCH ()-[l:LEASES {block: p}]->() USING INDEX l:LEASES(block) "
+                 "RETURN DISTINCT l.block AS prefix")
+
+
+def facts_at(label: str, fields: tuple[str, ...]) -> str:
+    """$at: [{first, prefix}]; the ``label`` facts at exactly these prefixes, as lists of ``fields``."""
+    return (f"UNWIND $at AS p MATCH (n:{label}) USING INDEX n:{label}(first) WHERE n.first = p.first AND n.prefix = p.prefix "
+            "RETURN [" + ", ".join(f"n.{f}" for f in fields) + "] AS row")
+
+
+def facts_inside(label: str, fields: tuple[str, ...]) -> str:
+    """$ranges: [{first, last}]; the ``label`` facts equal to or inside a range, as lists of ``fields``."""
+    return (f"UNWIND $ranges AS r MATCH (n:{label}) USING INDEX n:{label}(first) WHERE n.first >= r.first AND n.first <= r.last "
+            "AND n.last <= r.last RETURN [" + ", ".join(f"n.{f}" for f in fields) + "] AS row")
+
+
+CANDIDATE_RESULTS = ("UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) WHERE b.analysis_basis IS NOT NULL "
+                     "RETURN p AS prefix, properties(b) AS props, [(s:Party)-[r:SPOF_FOR]->(b) | [r.position, s.key]] AS spofs")
+# the write lock of each candidate block, taken before its facts are read: refreshes of one block run in turn
+LOCK_BLOCKS = "UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) SET b.analysis_lock = true REMOVE b.analysis_lock"
+DATED_RESULTS = ("MATCH (b:Block) WHERE b.analysis_basis IS NOT NULL AND b.secured_until < date($before) "
+                 "RETURN b.prefix AS prefix, b.secured_until AS secured_until, b.analysed_as_of AS as_of, b.analysed_at AS analysed_at")

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import Enum
 
 from chainrisk.common.timestamps import as_utc
-from chainrisk.graph.stores.protocol import FactChange
+from chainrisk.graph.stores.protocol import AppliedFact, FactChange
 from chainrisk.graph.stores.records import CHANGE_TYPES
 from chainrisk.ingest.events import Event
 
@@ -64,12 +64,14 @@ class BatchPlan:
     ``final``: fact_key -> the last applied event (assert or retract), i.e. what to write;
     ``stored``: the versions read from the store (what to replace); ``decisions``: one per event in
     arrival order; ``pending``: applied change-type events with the event they superseded, where
-    ``from_store`` means "the stored live element" (the store reads it only for those keys)."""
+    ``from_store`` means "the stored live element" (the store reads it only for those keys);
+    ``applied_facts``: every applied event of any type."""
 
     final: dict[str, Event] = field(default_factory=dict)
     stored: dict[str, Version] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     pending: list[tuple[Event, str, Event | None, bool]] = field(default_factory=list)
+    applied_facts: list[AppliedFact] = field(default_factory=list)  # every applied event, in order
     applied: int = 0
     stale: int = 0
     duplicate: int = 0
@@ -111,6 +113,7 @@ def plan_batch(events: list[Event], stored: dict[str, Version], keys: list[str] 
         else:
             plan.applied += 1
             plan.outcomes[(event.type, "applied")] += 1
+        plan.applied_facts.append(AppliedFact(event.type, event.block, event.op, event.event_id))
         if event.type in CHANGE_TYPES:
             if key in plan.final:  # superseding an event applied earlier in this batch
                 before = plan.final[key]

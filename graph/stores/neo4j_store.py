@@ -19,36 +19,42 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 
+from chainrisk.analysis.affected import covering_prefixes
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.risk_alerts import RISK_FIELDS
 from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.prefixes import prefix_range
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.config import Settings
 from chainrisk.graph.stores import cypher, preparation, snapshots
 from chainrisk.graph.stores.alerts import affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
+from chainrisk.graph.stores.incremental import analysed_on, refresh_plan, stored_row
 from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row
 from chainrisk.graph.stores.protocol import (
+    AnalysisCompute,
+    AnalysisInput,
+    AnalysisRefresh,
     BatchResult,
     Holding,
     OffsetConflict,
     PendingChanges,
     TopicPartition,
-    changes_from_json,
-    changes_to_json,
     holding_order,
     hop_order,
     new_batch_id,
     offset_conflicts,
+    pending_from_json,
+    pending_to_json,
 )
 from chainrisk.graph.stores.records import (
     FACT_LABEL,
@@ -63,7 +69,7 @@ from chainrisk.graph.stores.records import (
     native,
     sort_dump,
 )
-from chainrisk.graph.stores.writeback_plan import block_keys, plan_write_back
+from chainrisk.graph.stores.writeback_plan import DIGEST, block_keys, plan_write_back
 from chainrisk.ingest.events import Event
 from chainrisk.ingest.snapshots import SCOPE_FIELD
 
@@ -199,10 +205,10 @@ class NeoStore:
         tally = snapshots.tallies(prepared.events, plan)
         if prepared.ends or tally:
             result.add(self._apply_snapshots(tx, tally, prepared.ends, group))
-        if keep_changes and result.changes:
+        if keep_changes and (result.changes or result.applied_facts):
             result.pending_id = new_batch_id()
             _run(tx, cypher.WRITE_PENDING_CHANGES, group=group, batch_id=result.pending_id,
-                   changes_json=changes_to_json(result.changes)).consume()
+                 changes_json=pending_to_json(result.changes, result.applied_facts)).consume()
         return result
 
     def _apply_snapshots(self, tx: ManagedTransaction, tally: dict[str, dict[str, int]], ends: list[Event], group: str) -> BatchResult:
@@ -273,7 +279,8 @@ class NeoStore:
         self._update_role_labels(tx, preparation.role_label_changes(writes, previous))
         self._update_holders(tx, preparation.holder_events(fresh))
         result = BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                             unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes))
+                             unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes),
+                             applied_facts=plan.applied_facts)
         return result, plan
 
     def _touch_unchanged(self, tx: ManagedTransaction, writes: preparation.FactWrites, plan: BatchPlan,
@@ -292,7 +299,7 @@ class NeoStore:
     def pending_changes(self, group: str) -> list[PendingChanges]:
         with self._session() as session:
             rows = list(session.run(cypher.PENDING_CHANGES, group=group))
-        return [PendingChanges(r["batch_id"], changes_from_json(r["changes_json"])) for r in rows]
+        return [PendingChanges(r["batch_id"], *pending_from_json(r["changes_json"])) for r in rows]
 
     def drop_pending_changes(self, group: str, batch_id: str) -> None:
         with self._session() as session:
@@ -485,6 +492,69 @@ class NeoStore:
         for replaces, rows in writes.items():
             self._write_chunks(cypher.write_block_analysis(plan.keys, plan.spof_keys, replaces), rows)
         self._write_chunks(cypher.clear_block_analysis(plan.keys), plan.clears)
+
+    # --- incremental analysis (graph/stores/incremental.py) ---------------------------------------------------
+
+    def analysis_input(self, within: Sequence[str], overlapping: Sequence[str]) -> AnalysisInput:
+        with self._session() as session:
+            result: AnalysisInput = session.execute_read(self._analysis_input, within, overlapping, False)
+        return result
+
+    def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute) -> AnalysisRefresh:
+        def refresh(tx: ManagedTransaction) -> AnalysisRefresh:
+            plan, outcome = refresh_plan(self._analysis_input(tx, within, overlapping, True), compute)
+            rows: dict[bool, list[list[Any]]] = {False: [], True: []}
+            for w in plan.writes:
+                rows[w.replaces].append([w.prefix, w.values, w.digest, w.spofs])
+            for replaces, chunk in rows.items():
+                if chunk:
+                    _run(tx, cypher.write_block_analysis(plan.keys, plan.spof_keys, replaces), rows=chunk).consume()
+            if plan.clears:
+                _run(tx, cypher.clear_block_analysis(plan.keys), rows=plan.clears).consume()
+            return outcome
+
+        with self._session() as session:
+            done: AnalysisRefresh = session.execute_write(refresh)
+        return done
+
+    @staticmethod
+    def _analysis_input(tx: ManagedTransaction, within: Sequence[str], overlapping: Sequence[str], lock: bool) -> AnalysisInput:
+        def ranges(prefixes: Iterable[str]) -> list[dict[str, int]]:
+            return [{"first": f, "last": last} for f, last, _ in map(prefix_range, sorted(set(prefixes)))]
+
+        def at(prefixes: Iterable[str]) -> list[dict[str, Any]]:
+            return [{"first": prefix_range(p)[0], "prefix": p} for p in sorted(set(prefixes))]
+
+        scope_ranges = ranges([*within, *overlapping])
+        around = sorted({c for p in overlapping for c in covering_prefixes(p)[1:]})
+        found: set[str] = set()
+        for statement, params in ((cypher.CANDIDATES_INSIDE, {"ranges": scope_ranges}), (cypher.HOP_BLOCKS_INSIDE, {"ranges": scope_ranges}),
+                                  (cypher.CANDIDATES_AT, {"prefixes": around}), (cypher.HOP_BLOCKS_AT, {"prefixes": around})):
+            found.update(r["prefix"] for r in _run(tx, statement, **params))
+        blocks = sorted(found)
+        if lock and blocks:
+            _run(tx, cypher.LOCK_BLOCKS, prefixes=blocks).consume()
+        cover = sorted({c for b in blocks for c in covering_prefixes(b)})
+        portfolio = Portfolio(hops=[hop_from_row(r[0]) for r in _run(tx, cypher.HOPS_FOR_BLOCKS, prefixes=cover)])
+        for label, (attr, fields, make) in PORTFOLIO_PARTS.items():
+            records = [make(r["row"]) for r in _run(tx, cypher.facts_at(label, fields), at=at(cover))]
+            if label in ("Registration", "Listing"):
+                records += [make(r["row"]) for r in _run(tx, cypher.facts_inside(label, fields), ranges=ranges(blocks))]
+            setattr(portfolio, attr, list(dict.fromkeys(records)))
+        for r in _run(tx, cypher.facts_at("BgpRoute", ORIGIN_FIELDS), at=at(cover)):
+            add_route(portfolio, r["row"])
+        given = AnalysisInput(blocks, portfolio.canonical())
+        for r in _run(tx, cypher.CANDIDATE_RESULTS, prefixes=blocks):
+            props = {k: native(v) for k, v in dict(r["props"]).items()}
+            given.stored[r["prefix"]] = stored_row(r["prefix"], props, [(pos or 0, key) for pos, key in r["spofs"]])
+            given.digests[r["prefix"]] = props.get(DIGEST)
+        return given
+
+    def dated_results(self, before: date) -> list[tuple[str, date, date | None]]:
+        with self._session() as session:
+            rows = [(r["prefix"], native(r["secured_until"]), analysed_on(native(r["as_of"]), r["analysed_at"]))
+                    for r in session.run(cypher.DATED_RESULTS, before=before.isoformat())]
+        return sorted(rows)
 
     def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         with self._session() as session:

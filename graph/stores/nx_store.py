@@ -26,11 +26,13 @@ import sqlite3
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from chainrisk.analysis.affected import covering_prefixes
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.risk_alerts import RISK_FIELDS
@@ -42,20 +44,23 @@ from chainrisk.graph.stores import nx_persist, preparation, snapshots
 from chainrisk.graph.stores.alerts import AFFECTS, ALERT_LABEL, CONCERNS, affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
+from chainrisk.graph.stores.incremental import analysed_on, holds_block_results, refresh_plan, stored_row
 from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row, values_of
 from chainrisk.graph.stores.protocol import (
+    AnalysisCompute,
+    AnalysisInput,
+    AnalysisRefresh,
     BatchResult,
-    FactChange,
     Holding,
     OffsetConflict,
     PendingChanges,
     TopicPartition,
-    changes_from_json,
-    changes_to_json,
     holding_order,
     hop_order,
     new_batch_id,
     offset_conflicts,
+    pending_from_json,
+    pending_to_json,
 )
 from chainrisk.graph.stores.records import (
     FACT_LABEL,
@@ -75,10 +80,12 @@ from chainrisk.graph.stores.records import (
     party_labels,
     sort_dump,
 )
-from chainrisk.graph.stores.writeback_plan import DIGEST, block_keys, plan_write_back
+from chainrisk.graph.stores.writeback_plan import DIGEST, WriteBackPlan, block_keys, plan_write_back
 from chainrisk.ingest.events import Event, decode_event
 
 Node = tuple[str, Any]
+# fact nodes the block analysis reads, looked up by prefix for an incremental analysis
+ANALYSED_LABELS = frozenset({*PORTFOLIO_PARTS, "BgpRoute"})
 
 
 class StoreBusy(Exception):
@@ -105,8 +112,8 @@ class NxStore:
         state = nx_persist.read_state(self.dir, self._db)
         self.g: nx.MultiDiGraph[Node] = state.graph
         self.offsets: dict[str, dict[TopicPartition, int]] = state.offsets
-        self.pending: dict[str, dict[str, list[FactChange]]] = {  # group -> batch id -> changes, oldest first
-            group: {batch_id: changes_from_json(text) for batch_id, text in records.items()}
+        self.pending: dict[str, dict[str, PendingChanges]] = {  # group -> batch id -> record, oldest first
+            group: {batch_id: PendingChanges(batch_id, *pending_from_json(text)) for batch_id, text in records.items()}
             for group, records in state.pending.items()}
         with without_cyclic_gc():
             self._build_indexes()
@@ -126,8 +133,9 @@ class NxStore:
                                                  f"{nx_persist.rebuild_advice(self.dir)}") from None
             result = self._apply(events, entry.group)
             self.offsets.setdefault(entry.group, {}).update(entry.offsets)
-            if entry.pending_id is not None and result.changes:
-                self.pending.setdefault(entry.group, {})[entry.pending_id] = result.changes
+            if entry.pending_id is not None and (result.changes or result.applied_facts):
+                self.pending.setdefault(entry.group, {})[entry.pending_id] = PendingChanges(entry.pending_id, result.changes,
+                                                                                              result.applied_facts)
             self._journal_seq = entry.seq
 
     def _catch_up(self) -> None:
@@ -149,6 +157,7 @@ class NxStore:
         self.block_leases: dict[str, set[str]] = {}
         self.block_firsts: dict[int, list[int]] = {}
         self.role_counts: dict[Node, dict[str, int]] = {}
+        self.facts_at: dict[str, set[Node]] = {}  # prefix -> the fact nodes the analysis reads there
         for u, v, data in self.g.edges(data=True):
             if data["type"] == LEASES:
                 self._index_lease(data["fact_key"], data["block"], u, v)
@@ -156,6 +165,8 @@ class NxStore:
         for node, data in self.g.nodes(data=True):
             if node[0] == "Block":
                 self.block_firsts.setdefault(data["prefix_length"], []).append(data["first"])
+            elif node[0] in ANALYSED_LABELS:
+                self.facts_at.setdefault(data["prefix"], set()).add(node)
         for firsts in self.block_firsts.values():
             firsts.sort()
 
@@ -182,7 +193,7 @@ class NxStore:
         self._lock_for_writing()
         assert self._db is not None
         # pending changes as JSON text, like Neo4j's records
-        pending = {group: {batch_id: changes_to_json(changes) for batch_id, changes in records.items()}
+        pending = {group: {batch_id: pending_to_json(record.changes, record.applied_facts) for batch_id, record in records.items()}
                    for group, records in self.pending.items() if records}
         self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.offsets, pending, self.snapshot_progress)
         self._journal_seq = 0
@@ -239,7 +250,7 @@ class NxStore:
 
     def pending_changes(self, group: str) -> list[PendingChanges]:
         self._lock_for_writing()  # the caller hands them on and drops them: a writer's job
-        return [PendingChanges(batch_id, changes) for batch_id, changes in self.pending.get(group, {}).items()]
+        return list(self.pending.get(group, {}).values())
 
     def drop_pending_changes(self, group: str, batch_id: str) -> None:
         self._lock_for_writing()
@@ -271,9 +282,10 @@ class NxStore:
         try:
             result = self._apply(events, group)
             self.offsets.setdefault(group, {}).update(offsets)
-            if keep_changes and result.changes:
+            if keep_changes and (result.changes or result.applied_facts):
                 result.pending_id = new_batch_id()
-                self.pending.setdefault(group, {})[result.pending_id] = result.changes
+                self.pending.setdefault(group, {})[result.pending_id] = PendingChanges(result.pending_id, result.changes,
+                                                                                         result.applied_facts)
             assert self._db is not None
             self._journal_seq = nx_persist.append_journal(self._db, group, [e.to_json() for e in events], offsets,
                                                           result.pending_id)
@@ -362,7 +374,8 @@ class NxStore:
         for prefix, holder_events in preparation.holder_events(fresh).items():
             self._update_holders(prefix, holder_events)
         return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                           unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes)), plan
+                           unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes),
+                           applied_facts=plan.applied_facts), plan
 
     def _fact_node(self, event_type: str, key: str) -> Node:
         return (FACT_LABEL[event_type], key)
@@ -459,7 +472,10 @@ class NxStore:
                     self._count_roles(u, v, hop, -1)
                     self.g.remove_edge(u, v, (LEASES, key))
                 else:
-                    self.g.remove_node(self._fact_node(event_type, key))
+                    node = self._fact_node(event_type, key)
+                    if node[0] in ANALYSED_LABELS:
+                        self.facts_at[self.g.nodes[node]["prefix"]].discard(node)
+                    self.g.remove_node(node)
         for event in writes.tombstone:
             node = ("Retracted", event.fact_key)
             if node in self.g:
@@ -483,6 +499,8 @@ class NxStore:
             return
         node = self._fact_node(event.type, key)
         self._add_node(node, props)
+        if node[0] in ANALYSED_LABELS:
+            self.facts_at.setdefault(props["prefix"], set()).add(node)
         self._link(node, event, only_mutable=False)
 
     def _link(self, node: Node, event: Event, only_mutable: bool) -> None:
@@ -637,6 +655,11 @@ class NxStore:
                   if node[0] == "Block" and (DIGEST in data or not data.keys().isdisjoint(keys) or self._spof_edges(node))}
         with without_cyclic_gc():  # millions of small objects, no cycles
             plan = plan_write_back(block_rows, spof_rows, stored)
+        self._apply_write_back(plan)
+        self._dirty = True
+        self.save()
+
+    def _apply_write_back(self, plan: WriteBackPlan) -> None:
         for write in plan.writes:
             node = ("Block", write.prefix)
             if node not in self.g:
@@ -651,8 +674,63 @@ class NxStore:
             node = ("Block", prefix)
             self._set_analysis(node, plan.keys, [None] * len(plan.keys), None)
             self.g.remove_edges_from(self._spof_edges(node))
-        self._dirty = True
-        self.save()
+
+    # --- incremental analysis (graph/stores/incremental.py) -------------------------------------------
+
+    def _blocks_inside(self, prefix: str) -> list[str]:
+        """The Block nodes equal to or inside ``prefix``."""
+        first, last, length = prefix_range(prefix)
+        out: list[str] = []
+        for block_length, firsts in self.block_firsts.items():
+            if block_length >= length:
+                out.extend(ints_to_prefix(f, block_length) for f in firsts[bisect_left(firsts, first):bisect_right(firsts, last)])
+        return out
+
+    def _is_candidate(self, prefix: str) -> bool:
+        if self.block_leases.get(prefix) or holds_block_results(self.g.nodes[("Block", prefix)]):
+            return True
+        return any(n[0] == "Registration" and self.g.nodes[n].get("role") == "lessee" for n in self.facts_at.get(prefix, ()))
+
+    def analysis_input(self, within: Sequence[str], overlapping: Sequence[str]) -> AnalysisInput:
+        scope = {b for p in [*within, *overlapping] for b in self._blocks_inside(p)}
+        scope.update(c for p in overlapping for c in covering_prefixes(p) if ("Block", c) in self.g)
+        blocks = sorted(b for b in scope if self._is_candidate(b))
+        cover = {c for b in blocks for c in covering_prefixes(b)}
+        inside = {i for b in blocks for i in self._blocks_inside(b)}
+        portfolio = Portfolio(hops=[self._hop(k) for p in cover for k in self.block_leases.get(p, ())])
+        for prefix in cover | inside:
+            for node in self.facts_at.get(prefix, ()):
+                label, data = node[0], self.g.nodes[node]
+                if prefix not in cover and label not in ("Registration", "Listing"):
+                    continue  # VRPs, origins and route objects count only at or above a block
+                if label == "BgpRoute":
+                    add_route(portfolio, values_of(data, ORIGIN_FIELDS))
+                else:
+                    attr, fields, make = PORTFOLIO_PARTS[label]
+                    getattr(portfolio, attr).append(make(values_of(data, fields)))
+        given = AnalysisInput(blocks, portfolio.canonical())
+        for prefix in blocks:
+            data = self.g.nodes[("Block", prefix)]
+            if holds_block_results(data):
+                spofs = [(d.get("position", 0), u[1]) for u, _, d in self.g.in_edges(("Block", prefix), data=True)
+                         if d["type"] == "SPOF_FOR"]
+                given.stored[prefix] = stored_row(prefix, data, spofs)
+                given.digests[prefix] = data.get(DIGEST)
+        return given
+
+    def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute) -> AnalysisRefresh:
+        self._lock_for_writing()
+        plan, refresh = refresh_plan(self.analysis_input(within, overlapping), compute)
+        self._apply_write_back(plan)
+        self._dirty = True  # saved with the graph; until then the batch's pending record is kept too
+        return refresh
+
+    def dated_results(self, before: date) -> list[tuple[str, date, date | None]]:
+        out: list[tuple[str, date, date | None]] = []
+        for node, data in self.g.nodes(data=True):
+            if node[0] == "Block" and holds_block_results(data) and data.get("secured_until") is not None and data["secured_until"] < before:
+                out.append((node[1], data["secured_until"], analysed_on(data.get("analysed_as_of"), data.get("analysed_at"))))
+        return sorted(out)
 
     def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         g = self.g

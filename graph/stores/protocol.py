@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import date, datetime
+from typing import Any, NamedTuple, Protocol
 
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.ingest.events import Event, decode_event
@@ -47,6 +47,33 @@ def changes_from_json(text: str) -> list[FactChange]:
             for item in json.loads(text)]
 
 
+class AppliedFact(NamedTuple):
+    """An applied event of any fact type (assert or retract, snapshot retractions included): what
+    the incremental analysis needs to know which blocks to re-analyse, and the evidence it names."""
+
+    type: str
+    block: str
+    op: str
+    event_id: str
+
+
+def pending_to_json(changes: list[FactChange], applied_facts: list[AppliedFact]) -> str:
+    """A pending-changes record's text: ``{"changes": <changes_to_json>, "applied": [[type, block, op, event_id], ...]}``."""
+    return f'{{"changes":{changes_to_json(changes)},"applied":{json.dumps([list(t) for t in applied_facts])}}}'
+
+
+def pending_from_json(text: str) -> tuple[list[FactChange], list[AppliedFact]]:
+    """What :func:`pending_to_json` wrote; a bare changes array (records written before fact
+    facts were kept) has none."""
+    if text.lstrip().startswith("["):
+        return changes_from_json(text), []
+    record = json.loads(text)
+    changes = [FactChange(decode_event(json.dumps(item["event"])),
+                          None if item["previous"] is None else decode_event(json.dumps(item["previous"])))
+               for item in record["changes"]]
+    return changes, [AppliedFact(*t) for t in record["applied"]]
+
+
 def new_batch_id() -> str:
     """A unique name for a pending-changes record."""
     return uuid.uuid4().hex
@@ -59,6 +86,7 @@ class PendingChanges:
 
     batch_id: str
     changes: list[FactChange]
+    applied_facts: list[AppliedFact] = field(default_factory=list)
 
 
 @dataclass
@@ -67,7 +95,7 @@ class BatchResult:
     retracts that took effect, ``stale`` events older than the stored version, ``duplicate`` events
     already applied (same event_id); ``unchanged``: of ``applied``, the asserts that re-stated the
     stored content (only the fact's version moved). ``pending_id``: the pending-changes record stored with the
-    batch (``keep_changes`` and some changes), else None."""
+    batch (``keep_changes`` and some changes or applied facts), else None."""
 
     applied: int = 0
     stale: int = 0
@@ -75,6 +103,7 @@ class BatchResult:
     retracted: int = 0
     unchanged: int = 0
     changes: list[FactChange] = field(default_factory=list)
+    applied_facts: list[AppliedFact] = field(default_factory=list)  # every applied fact event, for the incremental analysis
     seconds: float = 0.0
     pending_id: str | None = None
     notes: list[str] = field(default_factory=list)  # snapshots completed and the retractions they applied, for the log
@@ -89,6 +118,7 @@ class BatchResult:
         self.retracted += other.retracted
         self.unchanged += other.unchanged
         self.changes += other.changes
+        self.applied_facts += other.applied_facts
         self.notes += other.notes
         for key, n in other.outcomes.items():
             self.outcomes[key] = self.outcomes.get(key, 0) + n
@@ -122,6 +152,41 @@ def holding_order(h: Holding) -> tuple[Any, ...]:
     """How holder runs are listed: by source, timeline (registry object), then start (unknown first)."""
     since = "" if h.valid_from is None else h.valid_from.isoformat()
     return (h.source, h.fact_key if h.source != "transfer" else "", h.valid_from is not None, since, h.party_key)
+
+
+@dataclass
+class AnalysisInput:
+    """What re-analysing the leased blocks around some prefixes needs (``GraphStore.analysis_input``).
+
+    ``blocks``: the candidates - every block in scope that has lease hops, a registry assignment
+    (it may be a registry-basis lease) or stored results; ``portfolio``: every current fact their
+    analysis reads (the lease hops of each candidate and of every block covering it; the
+    registrations and listings overlapping it; the VRPs, BGP origins and route objects at it or
+    covering it), so that ``analyse_portfolio(portfolio)`` gives each candidate the results a full
+    analysis gives it; ``stored``: the results the candidates hold now (``writeback.rows_by_block``
+    form), ``digests`` their write-back digests."""
+
+    blocks: list[str]
+    portfolio: Portfolio
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    digests: dict[str, str | None] = field(default_factory=dict)
+
+
+# the analysis of an AnalysisInput: (block rows, SPOF rows) as analysis.writeback.analysis_rows gives them
+AnalysisCompute = Callable[[AnalysisInput], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+
+
+@dataclass
+class AnalysisRefresh:
+    """What ``GraphStore.refresh_analysis`` did: the candidate blocks, their results before and
+    after (``writeback.rows_by_block`` form; a block absent from ``after`` is no longer leased and
+    its results were cleared), and how many blocks were written and cleared."""
+
+    blocks: list[str]
+    before: dict[str, dict[str, Any]]
+    after: dict[str, dict[str, Any]]
+    written: int = 0
+    cleared: int = 0
 
 
 class OffsetConflict(Exception):
@@ -170,7 +235,7 @@ class GraphStore(Protocol):
         ``start_offsets`` (where the batch began per partition) the store first checks that none of
         its stored offsets is past them (someone already applied part of the
         batch) and raises :class:`OffsetConflict` if one is. With ``keep_changes``, a batch with
-        changes also stores them, in the same transaction, as a pending-changes record of ``group``
+        changes or applied facts also stores them, in the same transaction, as a pending-changes record of ``group``
         (``result.pending_id``) that stays until :meth:`drop_pending_changes`."""
 
     def pending_changes(self, group: str) -> list[PendingChanges]:
@@ -204,6 +269,22 @@ class GraphStore(Protocol):
         relationships (each row: ``party`` key, ``block`` prefix + properties). Blocks whose results
         did not change since the last write-back are left alone, ``analysed_at`` included
         (``graph/stores/writeback_plan.py``)."""
+
+    def analysis_input(self, within: Sequence[str], overlapping: Sequence[str]) -> AnalysisInput:
+        """The candidates (leased blocks, or blocks holding results) equal to or inside a prefix of
+        ``within`` or ``overlapping``, or covering one of ``overlapping``, with the facts their
+        analysis reads and their stored results (:class:`AnalysisInput`)."""
+
+    def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute) -> AnalysisRefresh:
+        """Re-analyse the candidates of :meth:`analysis_input` with ``compute`` and write back, for
+        just those blocks, the results that changed: Block properties, ``analysis_digest`` and
+        SPOF_FOR (rows of blocks that are not candidates are ignored); a candidate without a row
+        loses its results. Read and write are one unit per store (Neo4j: one transaction that
+        locks the candidates first, so two consumers refreshing the same block write in turn)."""
+
+    def dated_results(self, before: date) -> list[tuple[str, date, date | None]]:
+        """``(prefix, secured_until, the day its figures were judged against)`` of every leased
+        block holding results whose ``secured_until`` is before ``before``."""
 
     def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         """The analysis results written back for these blocks (None: every block holding results),

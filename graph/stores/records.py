@@ -360,8 +360,8 @@ def canonical_value(value: Any) -> Any:
     return value
 
 
-def canonical_props(props: dict[str, Any], drop: frozenset[str] = frozenset({"ingested_at"})) -> dict[str, Any]:
-    """Properties in canonical form, sorted by name, without ``drop`` (ingest time differs per run)."""
+def canonical_props(props: dict[str, Any], drop: frozenset[str] = frozenset({"ingested_at", "analysed_at"})) -> dict[str, Any]:
+    """Properties in canonical form, sorted by name, without ``drop`` (ingest and analysis times differ per run)."""
     return {k: canonical_value(props[k]) for k in sorted(props) if k not in drop and not _absent(props[k])}
 
 

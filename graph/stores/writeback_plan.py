@@ -82,12 +82,16 @@ def plan_write_back(block_rows: list[dict[str, Any]], spof_rows: list[dict[str, 
 
     A block named by the rows is written when its digest differs from the stored one; a block in
     ``stored`` that the rows do not name is cleared. The digest covers the names of all rows'
-    properties too, so rows with another set of properties rewrite every block."""
+    properties too (the SPOF rows' only for a block with SPOFs), so rows with another set of
+    properties rewrite every block (``analysis.writeback.analysis_rows`` gives every row the
+    same names)."""
     names = row_names(block_rows)
     compared = [k for k in names if k not in UNCOMPARED]
     keys = compared + [k for k in names if k in UNCOMPARED]  # compared first: their values are a prefix of a block's
     spof_keys = row_names(spof_rows, SPOF_ENDS)
-    header = repr((compared, spof_keys))
+    # a block without SPOF rows digests no SPOF property names: its digest must not depend on
+    # whether other blocks written with it have SPOFs (a continuous analysis writes few blocks)
+    headers = {True: repr((compared, spof_keys)), False: repr((compared, []))}
     spof_values = _getter(["party", *spof_keys])
     spofs_of: dict[str, list[tuple[Any, ...]]] = {}
     for row in spof_rows:
@@ -100,7 +104,7 @@ def plan_write_back(block_rows: list[dict[str, Any]], spof_rows: list[dict[str, 
         prefix = row["prefix"]
         values = block_values(row)
         spofs = spofs_of.get(prefix, [])
-        digest = results_digest(header, values[:n_compared], spofs)
+        digest = results_digest(headers[bool(spofs)], values[:n_compared], spofs)
         if prefix in stored and stored[prefix] == digest:
             plan.unchanged += 1
         else:

@@ -26,11 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def settings(isolated_services: Callable[..., Settings]) -> Settings:
-    return isolated_services("restarts", alerts=False)
+    return isolated_services("restarts", alerts=False, continuous_analysis=False)
 
 
 def consumer(settings: Settings, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false",
+    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false", "CHAINRISK_CONTINUOUS_ANALYSIS": "false",
            "CHAINRISK_TOPIC_PARTITIONS": str(settings.topic_partitions)}
     return subprocess.Popen(
         [sys.executable, "-m", "chainrisk.cli.main", "consume", "--backend", "services", "--until-idle", "--group",

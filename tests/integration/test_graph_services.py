@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def settings(isolated_services: Callable[..., Settings]) -> Settings:
     """Services settings with a fresh topic prefix and group, alerts off; topics deleted afterwards."""
-    return isolated_services("graph", alerts=False)
+    return isolated_services("graph", alerts=False, continuous_analysis=False)
 
 
 def session_of(neo: NeoStore) -> Any:
@@ -233,7 +233,7 @@ def _lease_count(neo: NeoStore) -> int:
 
 
 def _consumer_process(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false",
+    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false", "CHAINRISK_CONTINUOUS_ANALYSIS": "false",
            "CHAINRISK_TOPIC_PARTITIONS": str(settings.topic_partitions)}
     return subprocess.Popen(
         [sys.executable, "-m", "chainrisk.cli.main", "consume", "--backend", "services", "--until-idle",
@@ -300,7 +300,7 @@ def test_consume_processes_runs_a_group_of_consumers_that_ends_as_one_would(sett
     events = synthetic_lease_events(2000, seed=9) + mixed_events(27)
     publish(settings, events)
     log = tmp_path / "consume.log"
-    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false",
+    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false", "CHAINRISK_CONTINUOUS_ANALYSIS": "false",
            "CHAINRISK_TOPIC_PARTITIONS": str(settings.topic_partitions)}
     done = subprocess.run(
         [sys.executable, "-m", "chainrisk.cli.main", "consume", "--backend", "services", "--until-idle", "--processes", "2",
@@ -315,7 +315,7 @@ def test_consume_processes_runs_a_group_of_consumers_that_ends_as_one_would(sett
 
 def test_embedded_and_services_backends_agree(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
     events = mixed_events(26) + synthetic_lease_events(500, seed=3)
-    embedded = Settings(backend="embedded", state_dir=tmp_path / "embedded", alerts=False)
+    embedded = Settings(backend="embedded", state_dir=tmp_path / "embedded", alerts=False, continuous_analysis=False)
     sink = open_sink(embedded)
     for event in events:
         sink.publish(event)

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def settings(isolated_services: Callable[..., Settings]) -> Settings:
-    return isolated_services("metrics", alerts=False)
+    return isolated_services("metrics", alerts=False, continuous_analysis=False)
 
 
 def test_metrics_of_a_long_running_services_consumer(settings: Settings, neo: NeoStore, tmp_path: Path, free_port) -> None:
@@ -33,7 +33,7 @@ def test_metrics_of_a_long_running_services_consumer(settings: Settings, neo: Ne
     publish(settings, events)
     expected = outcomes_one_by_one(tmp_path / "direct", events)
     port = free_port()
-    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false",
+    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false", "CHAINRISK_CONTINUOUS_ANALYSIS": "false",
            "CHAINRISK_TOPIC_PARTITIONS": str(settings.topic_partitions), "CHAINRISK_METRICS_PORT": str(port)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "chainrisk.cli.main", "consume", "--backend", "services", "--group", settings.consumer_group,

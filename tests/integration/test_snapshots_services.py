@@ -37,7 +37,7 @@ FIRST, SECOND = "2025-07-20T09:31:33Z", "2025-07-20T10:01:45Z"
 
 @pytest.fixture
 def settings(isolated_services: Callable[..., Settings]) -> Settings:
-    return isolated_services("snapshots", alerts=False)
+    return isolated_services("snapshots", alerts=False, continuous_analysis=False)
 
 
 def run_consumer(settings: Settings, batch_size: int = 7) -> Any:
@@ -137,7 +137,7 @@ def _running_queries(neo: NeoStore) -> list[str]:
 
 
 def _consumer_process(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false",
+    env = {**os.environ, "CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_ALERTS": "false", "CHAINRISK_CONTINUOUS_ANALYSIS": "false",
            "CHAINRISK_TOPIC_PARTITIONS": str(settings.topic_partitions)}
     return subprocess.Popen(
         [sys.executable, "-m", "chainrisk.cli.main", "consume", "--backend", "services", "--until-idle",

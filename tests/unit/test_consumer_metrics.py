@@ -39,7 +39,7 @@ def consumer(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Callable[
 
     def start(state: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINRISK_")} | {"CHAINRISK_ALERTS": "false"} | (env or {})
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINRISK_")} | {"CHAINRISK_ALERTS": "false", "CHAINRISK_CONTINUOUS_ANALYSIS": "false"} | (env or {})
         proc = subprocess.Popen([sys.executable, "-m", "chainrisk.cli.main", "consume", "--state-dir", str(state),
                                  "--metrics-port", str(port), "--batch-size", "16", *args],
                                 cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -65,7 +65,8 @@ def test_poison_lines_go_to_the_dead_letter_topic_and_the_rest_is_applied(tmp_pa
     first_poison = EventLog(state / "log").append("relationships", [raw for raw, _ in POISON])
     publish(state, events[30:])
 
-    no_alerts = {"CHAINRISK_ALERTS": "false"}  # compared with the bare store below; alerts are tested on their own
+    # compared with the bare store below; alerts and the continuous analysis are tested on their own
+    no_alerts = {"CHAINRISK_ALERTS": "false", "CHAINRISK_CONTINUOUS_ANALYSIS": "false"}
     done = run_cli("consume", "--until-idle", "--state-dir", str(state), "--batch-size", "16", env=no_alerts)
     assert done.returncode == 0, done.stderr
     assert "dead-lettered 3" in done.stdout

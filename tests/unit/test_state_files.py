@@ -19,7 +19,7 @@ from chainrisk.graph.stores.nx_persist import GraphStateError
 from chainrisk.graph.stores.nx_store import NxStore
 from chainrisk.ingest.events import TOPIC_OF_TYPE
 
-NO_ALERTS = {"CHAINRISK_ALERTS": "false"}
+NO_ALERTS = {"CHAINRISK_ALERTS": "false", "CHAINRISK_CONTINUOUS_ANALYSIS": "false"}  # compared with bare stores
 LEASES = "block,provider,provider_role,recipient,recipient_role,start_date,end_date\n198.51.100.0/24,Holder A,holder,Lessee A,lessee,2024-01-01,2030-01-01\n"
 
 

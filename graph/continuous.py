@@ -1,0 +1,140 @@
+"""Continuous analysis: the consumer keeps every leased block's analysis results current.
+
+After each applied batch the consumer hands the batch's applied facts (every applied event: type,
+block, op, event id; kept in the batch's pending-changes record, so a crash before the results are
+written is repaired on restart) to :meth:`ContinuousAnalysis.after_batch`: ``analysis/affected.py``
+says around which prefixes leased blocks may have new results, the store gives those blocks'
+sub-portfolio (``GraphStore.refresh_analysis``), the pure analysis computes them, and the store
+writes back just the blocks whose results changed (Block properties, ``analysis_digest``,
+``analysed_at``, SPOF_FOR; a block no longer leased loses its results). The results are what a full
+``chainrisk analyze`` on the same day writes (tests/unit/test_continuous.py).
+
+Time is an event too: :meth:`ContinuousAnalysis.tick` re-analyses, when the UTC date has changed
+since the last look (or ``recheck_s`` passed), the blocks whose figures depend on the date
+(``analysis.affected.date_sensitive``: secured-until within the expiry window, not expired when
+last analysed). The clock is injectable so tests can move the date.
+
+Every refresh goes to the ``on_refresh`` hook with the blocks' results before and after and the
+evidence (the applied facts, or none for a date change): the consumer hands them to the risk-change
+alerts (:func:`risk_alert_hook`, ``AlertEngine.process_results``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from chainrisk.analysis.affected import AffectedPrefixes, affected_prefixes, date_sensitive, date_window
+from chainrisk.analysis.blocks import EXPIRY_WARNING, analyse_portfolio
+from chainrisk.analysis.risk_alerts import analysis_run_event
+from chainrisk.analysis.routing_proof import ROA_LAPSE_HORIZON
+from chainrisk.analysis.writeback import analysis_rows
+from chainrisk.graph.stores.protocol import AnalysisInput, AnalysisRefresh, AppliedFact, GraphStore
+
+if TYPE_CHECKING:
+    from chainrisk.graph.alerts.engine import AlertEngine
+
+log = logging.getLogger("chainrisk.continuous")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class RiskRefresh:
+    """One refresh: the candidate blocks' results ``before`` and ``after`` (``writeback.rows_by_block``
+    form; a block missing from ``after`` is no longer leased), the ``evidence`` (the applied facts
+    that caused it; empty when the date moved), and the day the figures were judged against."""
+
+    refresh: AnalysisRefresh
+    evidence: list[AppliedFact]
+    as_of: date
+    cause: str  # "facts" | "date"
+    at: datetime  # when it ran (UTC, whole seconds: the blocks' new analysed_at)
+    party_names: dict[str, str] = field(default_factory=dict)  # key -> name of the parties in the re-analysed chains
+
+    @property
+    def before(self) -> dict[str, dict[str, object]]:
+        return self.refresh.before
+
+    @property
+    def after(self) -> dict[str, dict[str, object]]:
+        return self.refresh.after
+
+
+@dataclass
+class ContinuousAnalysis:
+    store: GraphStore
+    clock: Callable[[], datetime] = utc_now
+    recheck_s: float | None = None  # also re-check date-dependent figures this often (None: only when the date changes)
+    horizon: timedelta = EXPIRY_WARNING  # the furthest secured-until horizon a figure or alert looks at
+    roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON  # as for `chainrisk analyze` (settings.roa_lapse_hours)
+    on_refresh: Callable[[RiskRefresh], None] | None = None
+    _checked_on: date | None = field(default=None, init=False)
+    _checked_at: float = field(default=0.0, init=False)
+    refreshed: int = field(default=0, init=False)  # blocks re-analysed, over the run
+    written: int = field(default=0, init=False)  # blocks whose results changed
+
+    def _now(self) -> tuple[date, datetime]:
+        now = self.clock().astimezone(timezone.utc).replace(microsecond=0)
+        return now.date(), now
+
+    def after_batch(self, applied: Sequence[AppliedFact]) -> RiskRefresh | None:
+        """Re-analyse the leased blocks the applied facts can affect and write their results back."""
+        scope = affected_prefixes((t.type, t.block) for t in applied)
+        if not scope:
+            return None
+        return self._refresh(scope, list(applied), "facts")
+
+    def tick(self) -> RiskRefresh | None:
+        """When the UTC date changed since the last call (the first call included) or ``recheck_s``
+        passed: re-analyse the blocks whose figures depend on today's date."""
+        today, _ = self._now()
+        due = self._checked_on != today or (self.recheck_s is not None and time.monotonic() - self._checked_at >= self.recheck_s)
+        if not due:
+            return None
+        self._checked_on, self._checked_at = today, time.monotonic()
+        dated = self.store.dated_results(today + date_window(self.horizon))
+        stale = [prefix for prefix, until, analysed in dated if date_sensitive(until, analysed, today, self.horizon)]
+        if not stale:
+            return None
+        log.info("the date is %s: re-analysing %d block(s) whose figures depend on it", today, len(stale))
+        return self._refresh(AffectedPrefixes(within=tuple(stale)), [], "date")
+
+    def _refresh(self, scope: AffectedPrefixes, evidence: list[AppliedFact], cause: str) -> RiskRefresh:
+        today, now = self._now()
+        names: dict[str, str] = {}
+
+        def compute(given: AnalysisInput) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+            analysis = analyse_portfolio(given.portfolio, today, self.roa_lapse_horizon)
+            names.clear()  # a store may run this again (a retried transaction)
+            names.update(analysis.party_names)
+            return analysis_rows(analysis, now)
+
+        refresh = self.store.refresh_analysis(scope.within, scope.overlapping, compute)
+        self.refreshed += len(refresh.blocks)
+        self.written += refresh.written + refresh.cleared
+        outcome = RiskRefresh(refresh, evidence, today, cause, now, names)
+        if self.on_refresh is not None:
+            self.on_refresh(outcome)
+        return outcome
+
+
+def risk_alert_hook(engine: AlertEngine, on_alert: Callable[[str, str], None] | None = None) -> Callable[[RiskRefresh], None]:
+    """``on_refresh`` handing each refresh's results before and after, with its evidence (the
+    applied facts; for a date change, the run itself), to the risk-change alerts
+    (``AlertEngine.process_results``)."""
+
+    def on_refresh(refreshed: RiskRefresh) -> None:
+        evidence: Sequence[Any] = refreshed.evidence or [analysis_run_event(
+            "chainrisk consume", f"date {refreshed.as_of.isoformat()}", refreshed.at,
+            f"the date moved to {refreshed.as_of.isoformat()}: {len(refreshed.refresh.blocks)} block(s) re-analysed")]
+        for alert in engine.process_results(refreshed.before, refreshed.after, evidence, refreshed.as_of, refreshed.party_names):
+            if on_alert is not None:
+                on_alert(alert.kind, alert.status)
+
+    return on_refresh
