@@ -71,6 +71,7 @@ def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[li
             "risk_score": r.risk_score,
             "risk_flags": r.risk_flags or None,
             "analysed_at": stamp,
+            "analysed_as_of": analysis.as_of,
         })
         for position, key in enumerate(r.spof_keys):
             spof_rows.append({"party": key, "block": r.block, "position": position, "lessee": r.lessee})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
@@ -148,6 +149,18 @@ def _open_sink(settings: Any) -> Any:
         raise click.ClickException(f"cannot open the {settings.backend} event log: {exc}") from None
 
 
+def snapshot_mode(module: ModuleType, *, no_snapshot: bool, forced: bool) -> bool | Callable[[Path], bool]:
+    """Which files of the run are full snapshots: the worker's ``SNAPSHOT`` (True: every file; a
+    function: the files it names, e.g. registry dumps but not whois replies), ``--no-snapshot``
+    none, ``--snapshot`` every file."""
+    if no_snapshot and forced:
+        raise click.UsageError("--snapshot and --no-snapshot exclude each other")
+    if no_snapshot:
+        return False
+    declared: bool | Callable[[Path], bool] = getattr(module, "SNAPSHOT", False)
+    return True if forced else declared
+
+
 def run_worker(name: str, module: ModuleType, options: dict[str, Any]) -> None:
     """Run ``module`` over the given paths with the common options; exits with the status above."""
     from chainrisk.graph.config import load_settings
@@ -158,7 +171,7 @@ def run_worker(name: str, module: ModuleType, options: dict[str, Any]) -> None:
     limit = options.pop("limit")
     observed_at = parse_observed_at(options.pop("observed_at"))
     rejects_file: Path | None = options.pop("rejects")
-    snapshot = getattr(module, "SNAPSHOT", False) and not options.pop("no_snapshot", False)
+    snapshot = snapshot_mode(module, no_snapshot=options.pop("no_snapshot", False), forced=options.pop("snapshot", False))
     try:
         settings = load_settings(backend=options.pop("backend"), state_dir=options.pop("state_dir"))
     except Exception as exc:  # noqa: BLE001 - a bad chainrisk.toml or environment variable
@@ -223,10 +236,16 @@ def common_params() -> list[click.Parameter]:
 def build_command(name: str, module: ModuleType) -> click.Command:
     """The click command for one worker module."""
     extra = list(getattr(module, "EXTRA_OPTIONS", []))
-    if getattr(module, "SNAPSHOT", False):
+    declared = getattr(module, "SNAPSHOT", False)
+    if declared:
         extra.append(click.Option(
             ["--no-snapshot"], is_flag=True,
             help="Ingest the files as plain assertions (a filtered or partial extract): nothing they lack is retracted."))
+    if callable(declared):
+        extra.append(click.Option(
+            ["--snapshot"], is_flag=True,
+            help="Read every file as a full dump, whatever its name (by default only files named like a dump are): "
+                 "what a newer dump lacks is retracted."))
 
     def callback(**options: Any) -> None:
         run_worker(name, module, options)

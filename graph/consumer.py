@@ -107,6 +107,7 @@ class ConsumerStats:
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: int = 0  # of applied: re-stated as stored, only the version moved
     dead_lettered: int = 0
     batches: int = 0
     conflicts: int = 0
@@ -120,6 +121,7 @@ class ConsumerStats:
         self.stale += result.stale
         self.duplicate += result.duplicate
         self.retracted += result.retracted
+        self.unchanged += result.unchanged
         self.dead_lettered += dead
         self.batches += 1
         self.batch_seconds.append(result.seconds)
@@ -132,7 +134,7 @@ class ConsumerStats:
     def summary(self) -> str:
         rate = self.records / self.seconds if self.seconds > 0 else 0.0
         return (f"{self.records} records in {self.seconds:.1f} s ({rate:.0f}/s), {self.batches} batches: "
-                f"applied {self.applied}, retracted {self.retracted}, stale {self.stale}, duplicate {self.duplicate}, "
+                f"applied {self.applied} ({self.unchanged} unchanged), retracted {self.retracted}, stale {self.stale}, duplicate {self.duplicate}, "
                 f"dead-lettered {self.dead_lettered}")
 
 

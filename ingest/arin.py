@@ -18,7 +18,9 @@
 NetType -> role is in :mod:`chainrisk.ingest.registry`: Direct Allocation / Direct Assignment /
 allocation / assignment -> holder, Reallocated / reallocation -> upstream, Reassigned / reassignment ->
 lessee. ``observed_at``: ``--observed-at``, else ``Updated`` / RDAP ``last changed``, else ``RegDate``
-/ ``registration``, else the file's date.
+/ ``registration``, else the file's date. A bulk whois file (:func:`is_bulk`) is a full snapshot of
+ARIN's registrations (ingest/snapshots.py): each of its networks is observed at the file's date
+(``--observed-at``, else the file's date).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
-from chainrisk.ingest.common import LATIN1, ParseContext, Parser, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
+from chainrisk.ingest.common import LATIN1, ParseContext, Parser, Reject, Skip, SourceError, SourceFile, bad_text, record_observed_at
 from chainrisk.ingest.events import Party, Provenance, Registration
 from chainrisk.ingest.formats import load_json_document, looks_like_json
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_range, range_to_cidrs
@@ -49,6 +51,15 @@ _SKIP_AS = Skip("AS number records")
 _SKIP_POC = Skip("POC records")
 _SKIP_NOT_NETWORK = Skip("RDAP objects that are not ip networks")
 _SKIP_OTHER_TEXT = Skip("whois replies that are not ARIN format")
+
+
+def is_bulk(path: Path) -> bool:
+    """ARIN's bulk whois file (``arin_db.txt``, as unpacked from ``arin_db.zip``): a full snapshot of
+    ARIN's networks. Port-43 replies and RDAP answers are plain assertions."""
+    return "arin_db" in path.name.lower()
+
+
+SNAPSHOT = is_bulk
 ARIN_RECORD_KEYS = frozenset({"NetHandle", "V6NetHandle", "ASHandle", "POCHandle", "OrgID", "NetRange"})
 
 
@@ -198,7 +209,7 @@ def registration_from_net(net: NetFields, reference: str, path: Path, ctx: Parse
         fields.update(range_start=str(first), range_end=str(last))
     provenance = Provenance(
         source=SOURCE, reference=reference, line=net.line,
-        observed_at=observed_at_for(ctx, updated or created, path), ingested_at=ctx.ingested_at,
+        observed_at=record_observed_at(ctx, updated or created, path), ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
         yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()
@@ -494,7 +505,7 @@ def rdap_events(network: Any, reference: str, offset: int, path: Path, ctx: Pars
         fields.update(range_start=str(first), range_end=str(last))
     provenance = Provenance(
         source=SOURCE, reference=reference, offset=offset,
-        observed_at=observed_at_for(ctx, changed or created, path), ingested_at=ctx.ingested_at,
+        observed_at=record_observed_at(ctx, changed or created, path), ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
         yield Registration(block=str(cidr), provenance=provenance, **fields).with_id()

@@ -134,6 +134,7 @@ class ParseContext:
     reference: str  # how provenance names the file (the path as given)
     ingested_at: datetime
     observed_at: datetime | None = None  # operator override of the data's own date
+    snapshot: bool = False  # the file is read as a full snapshot (ingest/snapshots.py)
 
 
 class EventSink(Protocol):
@@ -359,6 +360,13 @@ def observed_at_for(ctx: ParseContext, from_content: datetime | None, path: Path
     return file_observed_at(path)
 
 
+def record_observed_at(ctx: ParseContext, record_date: datetime | None, path: Path) -> datetime:
+    """The ``observed_at`` of a registry record that carries its own date (last modified, created):
+    that date, except in a full snapshot (a registry dump), where every record is observed at the
+    dump's date (:func:`observed_at_for` without a content date), so each dump re-observes all it holds."""
+    return observed_at_for(ctx, None if ctx.snapshot else record_date, path)
+
+
 def run_ingest(
     parse: Parser,
     paths: list[Path],
@@ -395,8 +403,9 @@ def run_ingest(
         for path in paths:
             if limit is not None and summary.events >= limit:
                 break
-            ctx = ParseContext(reference=str(path), ingested_at=ingested_at, observed_at=observed_at and as_utc(observed_at))
             scopes: dict[tuple[str, str], SnapshotReport] | None = {} if (snapshot(path) if callable(snapshot) else snapshot) else None
+            ctx = ParseContext(reference=str(path), ingested_at=ingested_at, observed_at=observed_at and as_utc(observed_at),
+                               snapshot=scopes is not None)
             rejected = 0
             read_to_end = False
             before = (summary.events, summary.rejects, summary.skipped)

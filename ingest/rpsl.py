@@ -15,7 +15,9 @@ whois replies (``%``/``#`` comment lines, several objects), the LACNIC bulk styl
 * ``route`` -> :class:`RouteObject` (prefix, origin AS, registry, ``mnt-by``).
 * ``inet6num``/``route6``/LACNIC IPv6 ``inetnum`` and every other class are skipped (counted per class).
 * ``observed_at``: ``--observed-at``, else the object's last-modified (or changed) date, else its
-  created date, else the file's date (see :func:`chainrisk.ingest.common.file_observed_at`).
+  created date, else the file's date (see :func:`chainrisk.ingest.common.file_observed_at`). In a
+  split dump (:func:`is_dump`: a full snapshot per registry and class, ingest/snapshots.py) every
+  object is observed at the dump's date: ``--observed-at``, else the file's date.
 * ``registry`` is ``source:`` lower-cased (``RIPE # Filtered`` -> ``ripe``), else the RIR a whois
   reply's comment header names. IANA objects (the top of a referral chain) are skipped.
 """
@@ -28,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chainrisk.ingest.common import LATIN1, ParseContext, Parser, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
+from chainrisk.ingest.common import LATIN1, ParseContext, Parser, Reject, Skip, SourceError, SourceFile, bad_text, record_observed_at
 from chainrisk.ingest.events import Party, Provenance, Registration, RouteObject
 from chainrisk.ingest.formats import load_json_document, looks_like_json
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_asn, parse_ipv4_prefix, parse_ipv4_range, range_to_cidrs
@@ -39,6 +41,18 @@ DESCRIPTION = (
     "RPSL whois (RIPE/APNIC/AFRINIC/LACNIC dumps, whois replies, JSON collections of replies): "
     "inetnum -> registrations with holder/upstream/lessee role, org and maintainers; route objects."
 )
+
+_DUMP_NAME = re.compile(r"\.db(?:\.|$)", re.IGNORECASE)
+
+
+def is_dump(path: Path) -> bool:
+    """A registry's database dump (``ripe.db.inetnum.gz``, ``apnic.db.route``, ``afrinic.db.gz``):
+    a full snapshot of the registry's objects of those classes. Whois replies and JSON collections
+    of them are plain assertions."""
+    return _DUMP_NAME.search(path.name) is not None
+
+
+SNAPSHOT = is_dump
 
 RPSL_CLASSES = frozenset(
     """inetnum inet6num route route6 organisation person role mntner aut-num as-block as-set route-set
@@ -270,7 +284,7 @@ def inetnum_events(obj: RpslObject, where: Where, ctx: ParseContext, org_names: 
         source=SOURCE,
         reference=where.reference,
         line=obj.line,
-        observed_at=observed_at_for(ctx, last_modified or created, where.path),
+        observed_at=record_observed_at(ctx, last_modified or created, where.path),
         ingested_at=ctx.ingested_at,
     )
     for cidr in cidrs:
@@ -313,7 +327,7 @@ def route_events(obj: RpslObject, where: Where, ctx: ParseContext) -> Iterator[R
         source=SOURCE,
         reference=where.reference,
         line=obj.line,
-        observed_at=observed_at_for(ctx, changed or created, where.path),
+        observed_at=record_observed_at(ctx, changed or created, where.path),
         ingested_at=ctx.ingested_at,
     )
     yield RouteObject(

@@ -21,7 +21,10 @@ Every fact event of a snapshot carries the snapshot's id in ``provenance.snapsho
 was read to its end (no read error, no reject, no ``--limit``, no interruption) the ingest publishes
 one :class:`~chainrisk.ingest.events.SnapshotEnd` per scope with the number of events it published.
 The id is new for every ingest run (a random part), so the consumer's count of a snapshot's events
-cannot mix two runs of the same file.
+cannot mix two runs of the same file (a run cut short would otherwise count toward a later full one,
+and its sweep could run before all the facts it keeps were applied). An identical file ingested again
+is still a no-op: the consumer drops a snapshot whose every event it already held when a complete one
+of the same scope, source, date and size exists (graph/stores/snapshots.py).
 """
 from __future__ import annotations
 

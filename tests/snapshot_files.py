@@ -6,6 +6,7 @@ SYNTHETIC DATA in documentation prefixes (RFC 5737).
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,30 @@ REGISTER = (
 ROA = {"asn": 64500, "prefix": BLOCK, "maxLength": 24, "ta": "ripe", "expires": 1753500000}
 OTHER_ROA = {"asn": 64501, "prefix": OTHER, "maxLength": 24, "ta": "ripe", "expires": 1753500000}
 APNIC_ROA = {"asn": 64502, "prefix": "192.0.2.0/24", "maxLength": 24, "ta": "apnic", "expires": 1753500000}
+
+
+def _range(prefix: str) -> tuple[str, str]:
+    net = ipaddress.ip_network(prefix)
+    return str(net.network_address), str(net.broadcast_address)
+
+
+def inetnum(prefix: str, org: str, source: str) -> str:
+    """An RPSL inetnum object (ALLOCATED PA to ``org``, last modified 2020-01-01) of ``source``."""
+    first, last = _range(prefix)
+    return (f"inetnum:        {first} - {last}\nnetname:        NET\norg:            {org}\n"
+            f"status:         ALLOCATED PA\nmnt-by:         {org}-MNT\nlast-modified:  2020-01-01T00:00:00Z\n"
+            f"source:         {source}\n\n")
+
+
+def route(prefix: str, asn: int, source: str) -> str:
+    return f"route:          {prefix}\norigin:         AS{asn}\nmnt-by:         X-MNT\nsource:         {source}\n\n"
+
+
+def bulk_net(handle: str, org: str, prefix: str) -> str:
+    """An ARIN bulk whois NetHandle record (an allocation to ``org``)."""
+    first, last = _range(prefix)
+    return (f"NetHandle:      {handle}\nOrgID:          {org}\nNetName:        {handle}\nNetRange:       {first} - {last}\n"
+            f"NetType:        allocation\nRegDate:        2010-01-02\nUpdated:        2015-03-04\nSource:         ARIN\n\n")
 
 
 def write_register(folder: Path) -> Path:

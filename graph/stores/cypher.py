@@ -15,6 +15,7 @@ from chainrisk.graph.stores.records import (
     RECIPIENT_ROLE_LABEL,
     ROLE_LABELS,
     TEMPORAL_PROPS,
+    VERSION_PROPS,
     Link,
     identity_prop,
 )
@@ -103,11 +104,11 @@ ON CREATE SET s = r, s.observed_at = datetime(r.observed_at), s.ingested_at = da
 ADD_SNAPSHOT_PROGRESS = """
 UNWIND $rows AS r
 MERGE (p:SnapshotProgress {group: $group, snapshot_id: r.snapshot_id})
-ON CREATE SET p.seen = 0, p.added = 0, p.updated = 0, p.stale = 0, p.duplicate = 0, p.done = false
+ON CREATE SET p.seen = 0, p.added = 0, p.changed = 0, p.unchanged = 0, p.stale = 0, p.duplicate = 0, p.done = false
 SET p.batches = coalesce(p.batches, 0) + 1
 WITH p, r
-SET p.seen = p.seen + r.seen, p.added = p.added + r.added, p.updated = p.updated + r.updated,
-    p.stale = p.stale + r.stale, p.duplicate = p.duplicate + r.duplicate
+SET p.seen = p.seen + r.seen, p.added = p.added + r.added, p.changed = p.changed + r.changed,
+    p.unchanged = p.unchanged + r.unchanged, p.stale = p.stale + r.stale, p.duplicate = p.duplicate + r.duplicate
 RETURN p.snapshot_id AS snapshot_id, properties(p) AS progress
 """
 READ_SNAPSHOTS = "UNWIND $ids AS i MATCH (s:Snapshot {snapshot_id: i}) RETURN properties(s) AS props"
@@ -120,6 +121,8 @@ COMPLETE_SNAPSHOT = """
 MATCH (s:Snapshot {snapshot_id: $snapshot_id})
 SET s += $props, s.supersedes_observed_at = datetime($supersedes_observed_at)
 """
+# a pending snapshot whose every event was already applied (the same file again) is no snapshot
+DROP_SNAPSHOT = "MATCH (s:Snapshot {snapshot_id: $snapshot_id}) WHERE s.status = 'pending' DETACH DELETE s"
 ADD_SNAPSHOT_RETRACTED = "MATCH (s:Snapshot {snapshot_id: $snapshot_id}) SET s.retracted = coalesce(s.retracted, 0) + $retracted"
 
 
@@ -225,8 +228,9 @@ def _link_clause(link: Link) -> str:
 
 def create_facts(event_type: str) -> str:
     """Create fact nodes of one type with their links; rows: ``{props, links: {REL: [identity]}}``."""
-    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]} {_literal_map(event_type, 'r.props')})", "WITH n, r"]
-    lines += [_link_clause(link) for link in LINKS[event_type]]
+    lines = ["UNWIND $rows AS r", f"CREATE (n:{FACT_LABEL[event_type]} {_literal_map(event_type, 'r.props')})"]
+    if LINKS[event_type]:  # a query may not end with WITH: a type that links to nothing has no link clauses
+        lines += ["WITH n, r", *(_link_clause(link) for link in LINKS[event_type])]
     return "\n".join(lines)
 
 
@@ -240,6 +244,24 @@ def update_facts(event_type: str) -> str:
         lines.append(f"CALL (n) {{ MATCH (n)-[old:{'|'.join(link.rel for link in mutable)}]-() DELETE old }}")
         lines += [_link_clause(link) for link in mutable]
     return "\n".join(lines)
+
+
+def touch_unchanged_facts(event_type: str) -> str:
+    """For the ``$rows`` (``{fact_key, props}``: the element as it would be written) whose live node
+    holds exactly that content (every property but the version equal, absent ones absent on both
+    sides), move only the version (an absent provenance field removed) and return their fact keys.
+    Compared in Neo4j: no stored value travels back."""
+    kinds = dict(TEMPORAL_PROPS[event_type])
+
+    def new(name: str) -> str:
+        return f"{kinds[name]}(r.props.`{name}`)" if name in kinds else f"r.props.`{name}`"
+
+    names = PROP_NAMES[event_type]
+    tests = [f"coalesce(n.`{name}` = {new(name)}, n.`{name}` IS NULL AND r.props.`{name}` IS NULL)"
+             for name in names if name not in VERSION_PROPS and name != "fact_key"]
+    moves = [f"n.`{name}` = {new(name)}" for name in sorted(VERSION_PROPS)]
+    return (f"UNWIND $rows AS r MATCH (n:{FACT_LABEL[event_type]} {{fact_key: r.fact_key}}) "
+            f"WHERE {' AND '.join(tests) or 'true'} SET {', '.join(moves)} RETURN r.fact_key AS key")
 
 
 def delete_facts(event_type: str) -> str:
@@ -363,6 +385,16 @@ STORED_ANALYSIS = _chunked(
     "THEN [b.prefix, b.analysis_digest] END")
 
 
+# A block's stored results for the risk alerts: [prefix, [the $fields' values], [the party keys of its
+# SPOF_FOR in position order]], for blocks holding results (an analysis_digest).
+_STORED_RESULT = ("[b.prefix, [f IN $fields | b[f]], "
+                  "COLLECT { MATCH (p:Party)-[s:SPOF_FOR]->(b) WITH p, s ORDER BY s.position RETURN p.key }]")
+STORED_RESULTS = ("UNWIND $prefixes AS prefix MATCH (b:Block {prefix: prefix}) WHERE b.analysis_digest IS NOT NULL "
+                  f"RETURN {_STORED_RESULT}")
+ALL_STORED_RESULTS = _chunked("(b:Block) USING INDEX b:Block(first)", "b",
+                              f"CASE WHEN b.analysis_digest IS NOT NULL THEN {_STORED_RESULT} END")
+
+
 def write_block_analysis(keys: list[str], spof_keys: list[str], replaces: bool) -> str:
     """Rows ``[prefix, [values in keys order], digest, [[party, *values in spof_keys order], ...]]``:
     set the block's properties (null removes one) and digest, create its SPOF_FOR; with
@@ -397,6 +429,9 @@ WIPE = (
 ALERT_SCHEMA = "CREATE CONSTRAINT alert_id_unique IF NOT EXISTS FOR (n:Alert) REQUIRE n.alert_id IS UNIQUE"
 ALL_ALERTS = "MATCH (a:Alert) RETURN a.json AS json"
 ALERTS_BY_ID = "MATCH (a:Alert) WHERE a.alert_id IN $ids RETURN a.json AS json"
+# alerts not resolved that affect one of the blocks (through the Block.prefix index)
+ALERTS_AFFECTING = ("UNWIND $prefixes AS prefix MATCH (:Block {prefix: prefix})<-[:AFFECTS]-(a:Alert) "
+                    "WHERE a.status <> 'resolved' RETURN DISTINCT a.json AS json")
 # Replace each alert's properties and its CONCERNS / AFFECTS links (to blocks that exist).
 SAVE_ALERTS = """
 UNWIND $rows AS row

@@ -74,6 +74,7 @@ class BatchPlan:
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: set[str] = field(default_factory=set)  # applied asserts that re-state the stored content (the store finds them)
     # (event type, outcome) -> events: the same four outcomes per event type, for the consumer's metrics
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
 

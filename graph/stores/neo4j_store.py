@@ -28,6 +28,7 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction
 
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.analysis.risk_alerts import RISK_FIELDS
 from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.config import Settings
@@ -224,6 +225,10 @@ class NeoStore:
             scope_complete = [self._snapshot_record(r["props"])
                               for r in _run(tx, cypher.SCOPE_SNAPSHOTS, fact_type=record["fact_type"], scope=record["scope"])]
             completion = snapshots.complete(record, mine, scope_complete)
+            if completion.drop:
+                _run(tx, cypher.DROP_SNAPSHOT, snapshot_id=record["snapshot_id"]).consume()
+                result.notes += completion.notes
+                continue
             if completion.props:
                 props = wire({k: v for k, v in completion.props.items() if k != "supersedes_observed_at"})
                 at = completion.props.get("supersedes_observed_at")
@@ -255,18 +260,34 @@ class NeoStore:
         events = prepared.events
         plan = plan_batch(events, self._stored_versions(tx, prepared), prepared.keys)
         writes = preparation.fact_writes(plan)
+        self._touch_unchanged(tx, writes, plan, prepared)
         # the stored versions of replaced hops: changes' predecessors, and roles a party may lose
         previous = self._stored_events(tx, plan.keys_needing_stored_event() | preparation.replaced_lease_keys(writes))
         fresh = preparation.new_events(events, plan.decisions)
-        # a duplicate's reference nodes were written when it was first applied: all events name the same ones then
-        refs = prepared.references if len(fresh) == len(events) else preparation.references(fresh)
+        # a duplicate's reference nodes were written when it was first applied (an unchanged fact's
+        # when the version it re-states was): all events name the same ones then
+        written = preparation.without_unchanged(fresh, plan)
+        refs = prepared.references if len(written) == len(events) else preparation.references(written)
         self._write_references(tx, refs)
         self._write_facts(tx, writes, prepared)
         self._update_role_labels(tx, preparation.role_label_changes(writes, previous))
         self._update_holders(tx, preparation.holder_events(fresh))
         result = BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                             changes=plan.changes(previous), outcomes=dict(plan.outcomes))
+                             unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes))
         return result, plan
+
+    def _touch_unchanged(self, tx: ManagedTransaction, writes: preparation.FactWrites, plan: BatchPlan,
+                         prepared: preparation.PreparedBatch) -> None:
+        """Move only the version of the updates that re-state the stored content, in one statement
+        per type that compares in Neo4j (no stored value travels back), and take them out of the
+        updates (:func:`preparation.split_unchanged`; ``writes.touch`` is then already written).
+        A key that stays an update (applied more than once, with a change in between) is rewritten
+        whole afterwards, its touch overwritten."""
+        unchanged: set[str] = set()
+        for event_type, keyed in sorted(preparation.update_candidates(writes).items()):
+            rows = [{"fact_key": key, "props": prepared.row(event)["props"]} for key, event in keyed]
+            unchanged.update(r["key"] for r in _run(tx, cypher.touch_unchanged_facts(event_type), rows=rows))
+        preparation.split_unchanged(writes, plan, unchanged)
 
     def pending_changes(self, group: str) -> list[PendingChanges]:
         with self._session() as session:
@@ -433,6 +454,11 @@ class NeoStore:
             alerts = [json.loads(r["json"]) for r in rows]
         return sorted(alerts, key=alert_order)
 
+    def alerts_affecting(self, prefixes: Iterable[str]) -> list[dict[str, Any]]:
+        with self._session() as session:
+            alerts = [json.loads(r["json"]) for r in session.run(cypher.ALERTS_AFFECTING, prefixes=sorted(set(prefixes)))]
+        return sorted(alerts, key=alert_order)
+
     def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
         rows = [{"id": a["id"], "block": a["block"], "props": alert_props(a),
                  "affected": [{"block": block, "depth": depth} for block, depth in affected_links(a)]}
@@ -459,6 +485,17 @@ class NeoStore:
         for replaces, rows in writes.items():
             self._write_chunks(cypher.write_block_analysis(plan.keys, plan.spof_keys, replaces), rows)
         self._write_chunks(cypher.clear_block_analysis(plan.keys), plan.clears)
+
+    def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        with self._session() as session:
+            if prefixes is None:
+                records = [row for r in session.run(cypher.ALL_STORED_RESULTS, fields=list(RISK_FIELDS)) for row in r[0]]
+            else:
+                records = [r[0] for r in session.run(cypher.STORED_RESULTS, fields=list(RISK_FIELDS), prefixes=sorted(set(prefixes)))]
+        out: dict[str, dict[str, Any]] = {}
+        for prefix, values, spofs in sorted(records, key=lambda row: str(row[0])):
+            out[prefix] = dict(zip(RISK_FIELDS, native(values))) | {"spofs": list(spofs)}
+        return out
 
     def _write_chunks(self, statement: str, rows: list[Any], sessions: int = WRITE_SESSIONS) -> None:
         """``statement`` over ``rows``, a transaction per chunk, from ``sessions`` sessions at once

@@ -33,6 +33,7 @@ import networkx as nx
 
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.analysis.risk_alerts import RISK_FIELDS
 from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
 from chainrisk.common.timestamps import as_utc
@@ -70,6 +71,7 @@ from chainrisk.graph.stores.records import (
     fact_props,
     hop_role_labels,
     link_targets,
+    native,
     party_labels,
     sort_dump,
 )
@@ -315,8 +317,11 @@ class NxStore:
             scope_complete = [data for node, data in self.g.nodes(data=True) if node[0] == "Snapshot" and data["status"] == snapshots.COMPLETE
                               and data["fact_type"] == record["fact_type"] and data["scope"] == record["scope"]]
             completion = snapshots.complete(record, mine, scope_complete)
-            record.update(completion.props)
             result.notes += completion.notes
+            if completion.drop:
+                self.g.remove_node(("Snapshot", record["snapshot_id"]))
+                continue
+            record.update(completion.props)
             result.add(self._sweep(completion.sweeper))
         return result
 
@@ -343,14 +348,21 @@ class NxStore:
                 if version is not None:
                     stored[key] = version
         plan = plan_batch(events, stored, keys)
+        writes = preparation.fact_writes(plan)
+        props = {key: fact_props(event, key) for keyed in preparation.update_candidates(writes).values() for key, event in keyed}
+        live = {key: self._live_props(key.split("|", 1)[0], key) for key in props}
+        preparation.split_unchanged(writes, plan, {key for key, p in props.items() if preparation.same_content(live[key] or {}, p)})
         previous = {key: self._stored_event(key.split("|", 1)[0], key) for key in plan.keys_needing_stored_event()}
         fresh = preparation.new_events(events, plan.decisions)
-        self._write_references(preparation.references(fresh))
-        self._write_facts(preparation.fact_writes(plan))
+        self._write_references(preparation.references(preparation.without_unchanged(fresh, plan)))
+        self._write_facts(writes)
+        for keyed in writes.touch.values():
+            for key, _event in keyed:
+                self._touch(live[key] or {}, props[key])
         for prefix, holder_events in preparation.holder_events(fresh).items():
             self._update_holders(prefix, holder_events)
         return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
-                           changes=plan.changes(previous), outcomes=dict(plan.outcomes)), plan
+                           unchanged=len(plan.unchanged), changes=plan.changes(previous), outcomes=dict(plan.outcomes)), plan
 
     def _fact_node(self, event_type: str, key: str) -> Node:
         return (FACT_LABEL[event_type], key)
@@ -503,6 +515,15 @@ class NxStore:
                 self.g.remove_edge(u, v, rel)
         self._link(node, event, only_mutable=True)
 
+    @staticmethod
+    def _touch(data: dict[str, Any], props: dict[str, Any]) -> None:
+        """A live element re-stated as it was: only its version properties move."""
+        for name, value in preparation.version_props(props).items():
+            if value is None:
+                data.pop(name, None)
+            else:
+                data[name] = value
+
     def _update_holders(self, prefix: str, events: list[Event]) -> None:
         node = ("Block", prefix)
         data = self.g.nodes[node]
@@ -582,6 +603,13 @@ class NxStore:
             nodes = [(ALERT_LABEL, i) for i in set(alert_ids) if (ALERT_LABEL, i) in self.g]
         return sorted((json.loads(self.g.nodes[n]["json"]) for n in nodes), key=alert_order)
 
+    def alerts_affecting(self, prefixes: Iterable[str]) -> list[dict[str, Any]]:
+        g = self.g
+        found = {u for p in set(prefixes) if ("Block", p) in g
+                 for u, _, data in g.in_edges(("Block", p), data=True) if data["type"] == AFFECTS}
+        alerts = (json.loads(g.nodes[n]["json"]) for n in found if g.nodes[n]["status"] != "resolved")
+        return sorted(alerts, key=alert_order)
+
     def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
         self._lock_for_writing()
         g = self.g
@@ -595,7 +623,7 @@ class NxStore:
                 g.add_edge(node, ("Block", alert["block"]), key=CONCERNS, type=CONCERNS)
             for block, depth in affected_links(alert):
                 if ("Block", block) in g:
-                    g.add_edge(node, ("Block", block), key=AFFECTS, type=AFFECTS, depth=depth)
+                    g.add_edge(node, ("Block", block), key=AFFECTS, type=AFFECTS, **({} if depth is None else {"depth": depth}))
         # saved with the graph and the consumer offsets (periodically and on close), so alerts and
         # the batches that raised them are persisted together
         self._dirty = True
@@ -625,6 +653,19 @@ class NxStore:
             self.g.remove_edges_from(self._spof_edges(node))
         self._dirty = True
         self.save()
+
+    def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        g = self.g
+        if prefixes is None:
+            nodes = sorted((n for n, data in g.nodes(data=True) if n[0] == "Block" and DIGEST in data), key=lambda n: n[1])
+        else:
+            nodes = sorted(("Block", p) for p in set(prefixes) if ("Block", p) in g and DIGEST in g.nodes[("Block", p)])
+        out: dict[str, dict[str, Any]] = {}
+        for node in nodes:
+            data = g.nodes[node]
+            spofs = sorted((d.get("position", 0), u[1]) for u, _, d in g.in_edges(node, data=True) if d["type"] == "SPOF_FOR")
+            out[node[1]] = {f: native(data.get(f)) for f in RISK_FIELDS} | {"spofs": [key for _, key in spofs]}
+        return out
 
     def _spof_edges(self, block: Node) -> list[tuple[Node, Node, Any]]:
         return [(u, v, k) for u, v, k, d in self.g.in_edges(block, keys=True, data=True) if d["type"] == "SPOF_FOR"]

@@ -17,6 +17,7 @@ from chainrisk.graph.stores.records import (
     BLOCK_TYPES,
     HOLDER_TYPES,
     LEASE_TYPE,
+    VERSION_PROPS,
     asns_named,
     block_props,
     cached_party_key,
@@ -121,6 +122,8 @@ class FactWrites:
     delete: dict[str, list[str]] = field(default_factory=dict)
     tombstone: list[Event] = field(default_factory=list)
     untombstone: list[str] = field(default_factory=list)
+    # asserts re-stating a live element's content (:func:`split_unchanged`): only the version moves
+    touch: dict[str, list[tuple[str, Event]]] = field(default_factory=dict)
 
 
 def fact_writes(plan: BatchPlan) -> FactWrites:
@@ -141,6 +144,64 @@ def fact_writes(plan: BatchPlan) -> FactWrites:
                 out.delete.setdefault(event.type, []).append(key)
             out.tombstone.append(event)
     return out
+
+
+# never part of the content compared: the version, and element bookkeeping (a node's labels, a
+# relationship's type)
+_NOT_CONTENT = VERSION_PROPS | {"labels", "type"}
+
+
+def same_content(stored: dict[str, Any], props: dict[str, Any]) -> bool:
+    """Whether the stored element's properties and a new version's (:func:`fact_props`) state the
+    same fact content: everything but the version properties equal."""
+    for name, value in props.items():
+        if name not in _NOT_CONTENT and stored.get(name) != value:
+            return False
+    return sum(1 for name in stored if name not in _NOT_CONTENT) == sum(1 for name in props if name not in _NOT_CONTENT)
+
+
+def update_candidates(writes: FactWrites) -> dict[str, list[tuple[str, Event]]]:
+    """The updates that may re-state unchanged content (LEASES are always rewritten: their parties'
+    role counts follow every version)."""
+    return {kind: keyed for kind, keyed in writes.update.items() if kind != LEASE_TYPE}
+
+
+def split_unchanged(writes: FactWrites, plan: BatchPlan, unchanged: set[str]) -> None:
+    """Move the updates of ``unchanged`` (fact keys whose new version states the stored content)
+    from ``writes.update`` to ``writes.touch``, and drop their changes from ``plan.pending`` (an
+    unchanged fact changes nothing downstream). A key applied more than once in the batch is
+    left an update: its changes in between are real."""
+    if not unchanged:
+        return
+    applied: dict[str, int] = {}
+    for _, key, _, _ in plan.pending:
+        applied[key] = applied.get(key, 0) + 1
+    unchanged = {key for key in unchanged if applied.get(key, 0) <= 1}
+    for kind in list(writes.update):
+        keep = [(k, e) for k, e in writes.update[kind] if k not in unchanged]
+        moved = [(k, e) for k, e in writes.update[kind] if k in unchanged]
+        if moved:
+            writes.touch[kind] = moved
+        if keep:
+            writes.update[kind] = keep
+        else:
+            del writes.update[kind]
+    plan.pending = [p for p in plan.pending if p[1] not in unchanged]
+    plan.unchanged = unchanged
+
+
+def without_unchanged(events: list[Event], plan: BatchPlan) -> list[Event]:
+    """``events`` without the final versions of ``plan.unchanged`` (their reference nodes exist:
+    the live element they re-state names the same ones)."""
+    if not plan.unchanged:
+        return events
+    skip = {id(plan.final[key]) for key in plan.unchanged}
+    return [e for e in events if id(e) not in skip]
+
+
+def version_props(props: dict[str, Any]) -> dict[str, Any]:
+    """The version properties of a new element's ``props``, absent ones as None (to remove)."""
+    return {name: props.get(name) for name in sorted(VERSION_PROPS)}
 
 
 def replaced_lease_keys(writes: FactWrites) -> set[str]:

@@ -65,13 +65,15 @@ class PendingChanges:
 class BatchResult:
     """What one ``apply_batch`` did. ``applied`` counts asserts that took effect, ``retracted``
     retracts that took effect, ``stale`` events older than the stored version, ``duplicate`` events
-    already applied (same event_id). ``pending_id``: the pending-changes record stored with the
+    already applied (same event_id); ``unchanged``: of ``applied``, the asserts that re-stated the
+    stored content (only the fact's version moved). ``pending_id``: the pending-changes record stored with the
     batch (``keep_changes`` and some changes), else None."""
 
     applied: int = 0
     stale: int = 0
     duplicate: int = 0
     retracted: int = 0
+    unchanged: int = 0
     changes: list[FactChange] = field(default_factory=list)
     seconds: float = 0.0
     pending_id: str | None = None
@@ -85,6 +87,7 @@ class BatchResult:
         self.stale += other.stale
         self.duplicate += other.duplicate
         self.retracted += other.retracted
+        self.unchanged += other.unchanged
         self.changes += other.changes
         self.notes += other.notes
         for key, n in other.outcomes.items():
@@ -201,6 +204,16 @@ class GraphStore(Protocol):
         relationships (each row: ``party`` key, ``block`` prefix + properties). Blocks whose results
         did not change since the last write-back are left alone, ``analysed_at`` included
         (``graph/stores/writeback_plan.py``)."""
+
+    def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The analysis results written back for these blocks (None: every block holding results),
+        as ``analysis.risk_alerts`` reads them: prefix -> the block's ``RISK_FIELDS`` properties
+        (None where unset; dates as ``date``) and ``spofs``, the party keys of its SPOF_FOR in
+        ``position`` order. Blocks without results (no ``analysis_digest``) are left out."""
+
+    def alerts_affecting(self, prefixes: Iterable[str]) -> list[dict[str, Any]]:
+        """The stored alerts that are not resolved with an AFFECTS link to one of these blocks, as
+        :meth:`load_alerts` gives them."""
 
     def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The stored alerts (each as ``Alert.as_dict()`` gave it to :meth:`save_alerts`), all of

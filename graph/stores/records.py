@@ -45,6 +45,8 @@ HOLDER_TYPES = frozenset({"registration", "delegation", "holder_transfer"})
 # party-valued event fields -> the stem of their flattened properties (``<stem>_name``, ``<stem>_id``)
 PARTY_FIELDS: dict[str, str] = {"provider": "provider", "recipient": "recipient", "org": "org", "from_party": "from", "to_party": "to"}
 PROVENANCE_FIELDS = ("source", "reference", "line", "offset", "observed_at", "ingested_at", "snapshot")
+# a fact element's version: what a re-assertion of unchanged content moves (the rest is its content)
+VERSION_PROPS = frozenset({"event_id", *PROVENANCE_FIELDS})
 _ENVELOPE = frozenset({"schema_version", "type", "op", "block", "provenance"})
 
 # the label's identity property (fact labels and Retracted use fact_key)

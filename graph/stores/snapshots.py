@@ -11,7 +11,8 @@ the group when its end has been applied and the count reached its ``events``.
 When a snapshot completes, in the same transaction:
 
 * its ``Snapshot`` node (made, ``status: pending``, when its end was first applied) becomes
-  ``complete`` with the counts (``added``: facts it created, ``updated``: live facts it re-asserted,
+  ``complete`` with the counts (``added``: facts it created, ``changed``: live facts it re-asserted
+  with new content, ``unchanged``: live facts it re-asserted as they were - only their version moved,
   ``stale``: its events older than the stored version, ``duplicate``) and the scope's newest
   complete snapshot before it as ``supersedes`` / ``supersedes_observed_at`` (when that is older);
 * the scope's *newest* complete snapshot N (by ``observed_at``, then id) sweeps the scope: every
@@ -35,7 +36,7 @@ from chainrisk.ingest.snapshots import SCOPE_FIELD, scope_label
 
 END_TYPE = "snapshot_end"
 PENDING, COMPLETE = "pending", "complete"
-COUNTS = ("seen", "added", "updated", "stale", "duplicate")
+COUNTS = ("seen", "added", "changed", "unchanged", "stale", "duplicate")
 
 
 def split_ends(events: list[Event]) -> tuple[list[Event], list[Event]]:
@@ -47,8 +48,9 @@ def split_ends(events: list[Event]) -> tuple[list[Event], list[Event]]:
 
 def tallies(events: list[Event], plan: BatchPlan) -> dict[str, dict[str, int]]:
     """Snapshot id -> what this batch did with its events: ``seen`` (every tagged event), ``stale``,
-    ``duplicate`` (by decision), ``added`` / ``updated`` (facts whose final version in the batch is
-    the snapshot's assert: created, or replacing a live version)."""
+    ``duplicate`` (by decision), ``added`` / ``changed`` / ``unchanged`` (facts whose final version
+    in the batch is the snapshot's assert: created; replacing a live version with new content; or
+    re-stating the live version's content, ``plan.unchanged``)."""
     out: dict[str, dict[str, int]] = {}
     for event, decision in zip(events, plan.decisions):
         sid = event.provenance.snapshot
@@ -65,7 +67,10 @@ def tallies(events: list[Event], plan: BatchPlan) -> dict[str, dict[str, int]]:
         if sid is None or event.op != "assert" or sid not in out:
             continue
         stored = plan.stored.get(key)
-        out[sid]["updated" if stored is not None and stored.op == "assert" else "added"] += 1
+        if stored is None or stored.op != "assert":
+            out[sid]["added"] += 1
+        else:
+            out[sid]["unchanged" if key in plan.unchanged else "changed"] += 1
     return out
 
 
@@ -97,10 +102,21 @@ class Completion:
     props: dict[str, Any]
     sweeper: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    drop: bool = False  # every event was a duplicate: the same file again, its Snapshot node goes and nothing is swept
 
 
 def complete(record: dict[str, Any], progress: dict[str, Any], scope_complete: list[dict[str, Any]]) -> Completion:
-    """Complete ``record`` given the group's ``progress`` and the scope's snapshots already complete."""
+    """Complete ``record`` given the group's ``progress`` and the scope's snapshots already complete.
+    A pending snapshot every one of whose events the store already held (``duplicate``) while a
+    complete snapshot of the scope has its source, date and size is that file ingested again, not a
+    new snapshot: it is dropped, so re-ingesting a file changes nothing."""
+    when = f"{as_utc(record['observed_at']):%Y-%m-%dT%H:%MZ}"
+    twin = any(r["snapshot_id"] != record["snapshot_id"] and r["source"] == record["source"] and r["events"] == record["events"]
+               and as_utc(r["observed_at"]) == as_utc(record["observed_at"]) for r in scope_complete)
+    if twin and record.get("status") != COMPLETE and int(progress.get("duplicate", 0)) >= record["events"]:
+        note = (f"snapshot {record['scope_label']} of {when} ({record['snapshot_id'][:12]}): all {record['events']} events "
+                f"were already applied (the same file again): nothing to do")
+        return Completion(record, {}, record, [note], drop=True)
     others = [r for r in scope_complete if r["snapshot_id"] != record["snapshot_id"]]
     before = max((r for r in others if order(r) < order(record)), key=order, default=None)
     props: dict[str, Any] = {}
@@ -111,10 +127,9 @@ def complete(record: dict[str, Any], progress: dict[str, Any], scope_complete: l
             props["supersedes_observed_at"] = as_utc(before["observed_at"])
     done = {**record, **props}
     sweeper = max([*others, done], key=order)
-    when = f"{as_utc(record['observed_at']):%Y-%m-%dT%H:%MZ}"
     note = f"snapshot {record['scope_label']} of {when} ({record['snapshot_id'][:12]}) complete: {record['events']} events"
     if props:
-        note += f", {props['added']} added, {props['updated']} re-asserted, {props['stale']} stale"
+        note += f", {props['added']} added, {props['changed']} changed, {props['unchanged']} unchanged, {props['stale']} stale"
         if before is not None:
             note += f"; supersedes the snapshot of {as_utc(before['observed_at']):%Y-%m-%dT%H:%MZ}"
     if sweeper is not done:

@@ -180,6 +180,19 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     "alerts": [
         ({"status": "resolved"}, []),  # the open ones: test_open_alerts_with_their_blast_radius
     ],
+    # the alerts since earlier days, by type: test_changes_since_and_alerts_by_type (risk changes:
+    # tests/integration/test_risk_alerts_services.py)
+    "changes-since": [({"since": "2026-04-02"}, [])],
+    "alerts-by-type": [({"status": "resolved"}, [])],
+    "block-freshness": [
+        ({"before": "2026-12-31"}, [  # written back once, at INGESTED, judged as of AS_OF
+            [BLOCK_A, "Acme Hosting", "2026-06-01T12:00:00+00:00", "2026-06-01", 55],
+            [BLOCK_B, "Beta Cloud", "2026-06-01T12:00:00+00:00", "2026-06-01", 125],
+            [BLOCK_D, "Old Tenant", "2026-06-01T12:00:00+00:00", "2026-06-01", 145],
+            [BLOCK_C, "Acme Hosting", "2026-06-01T12:00:00+00:00", "2026-06-01", 60],
+        ]),
+        ({"before": "2026-06-01"}, []),  # nothing computed before that day
+    ],
     "snapshot-changes": [
         # the risk graph holds no full snapshot: test_snapshots_services runs this query on two exports
         ({"fact_type": "vrp", "scope": "ripe", "on_date": "2025-07-20"}, []),
@@ -253,6 +266,33 @@ def test_open_alerts_with_their_blast_radius(risk_graph, neo4j_driver, risk_sett
          f"{nw} -> 198.18.0.0/16 | {nw} -> {BLOCK_A} | {nw} -> {BLOCK_B}"],
         ["2026-03-01T00:00:00+00:00", "transfer", BLOCK_C, "Old Holder Inc", "Southgate Networks",
          [BLOCK_C], ["Acme Hosting"], sg, f"{sg} -> {BLOCK_C} | {sg} -> {BLOCK_C}"],
+    ]
+
+
+def test_changes_since_and_alerts_by_type(risk_graph, neo4j_driver, risk_settings, library) -> None:  # noqa: ANN001
+    """The fixture's two holder-change alerts, by what changed since a day and by type."""
+    from chainrisk.graph.stores.neo4j_store import NeoStore
+
+    store = NeoStore(risk_settings)
+    try:
+        ids = {alert["block"]: alert["id"] for alert in store.load_alerts()}
+    finally:
+        store.close()
+    nw, sg = ids["198.18.0.0/16"], ids[BLOCK_C]
+    query = library.get("changes-since")
+    _, rows = run_query(neo4j_driver, risk_settings.neo4j_database, query, bind_parameters(query, {"since": "2026-03-02"}))
+    assert rows == [
+        ["2026-04-01T00:00:00+00:00", "delegation_holder", "open", "198.18.0.0/16", "RIPENCC holder ew-0002", [],
+         [BLOCK_A, BLOCK_B], ["Acme Hosting", "Beta Cloud"], [], nw],
+        ["2026-03-02T00:00:00+00:00", "transfer", "open", BLOCK_C, "Southgate Networks", [], [BLOCK_C], ["Acme Hosting"], [], sg],
+    ]
+    _, rows = run_query(neo4j_driver, risk_settings.neo4j_database, query, bind_parameters(query, {"since": "2026-03-03"}))
+    assert [r[1] for r in rows] == ["delegation_holder"]
+    query = library.get("alerts-by-type")
+    _, rows = run_query(neo4j_driver, risk_settings.neo4j_database, query, bind_parameters(query, {}))
+    assert rows == [
+        ["delegation_holder", 1, 2, ["Acme Hosting", "Beta Cloud"], "2026-04-01T00:00:00+00:00", "2026-04-01T00:00:00+00:00", [nw]],
+        ["transfer", 1, 1, ["Acme Hosting"], "2026-03-01T00:00:00+00:00", "2026-03-01T00:00:00+00:00", [sg]],
     ]
 
 

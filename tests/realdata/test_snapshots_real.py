@@ -101,9 +101,15 @@ def test_afrinic_ranges_gone_or_reclaimed_in_2026_end_their_holding(tmp_path: Pa
     assert [x["lessees"] for x in reclaimed["affected"]] == [["Dakar Cloud"]]
 
 
-def _vrp_set(path: Path) -> set[tuple[str, int, int, str]]:
+def _vrp_expiries(path: Path) -> dict[tuple[str, int, int, str], object]:
+    """Independent reading of an export: IPv4 VRP -> its expiry (the last listed, as the worker keeps)."""
     data = json.loads(bz2.decompress(path.read_bytes()))
-    return {(r["prefix"], r["maxLength"], int(str(r["asn"]).removeprefix("AS")), r["ta"]) for r in data["roas"] if ":" not in r["prefix"]}
+    return {(r["prefix"], r["maxLength"], int(str(r["asn"]).removeprefix("AS")), r["ta"]): r.get("expires")
+            for r in data["roas"] if ":" not in r["prefix"]}
+
+
+def _vrp_set(path: Path) -> set[tuple[str, int, int, str]]:
+    return set(_vrp_expiries(path))
 
 
 class _StoreSink:
@@ -150,7 +156,10 @@ def test_rpki_client_exports_of_2025_07_20(reverse: bool, tmp_path: Path, real_s
         latest = [d for n, d in store.g.nodes(data=True) if n[0] == "Snapshot" and d["reference"] == str(second)]
         assert sum(d.get("retracted", 0) for d in latest) == len(old - new)
         assert sum(d["added"] for d in latest) == len(new - old)
-        assert sum(d["updated"] for d in latest) == len(new & old)
+        before, after = _vrp_expiries(first), _vrp_expiries(second)
+        new_expiry = {key for key in new & old if before[key] != after[key]}
+        assert 0 < sum(d["changed"] for d in latest) == len(new_expiry) <= verbs["REPLACE"]
+        assert sum(d["unchanged"] for d in latest) == len(new & old) - len(new_expiry)  # only their version moved
         assert len(old - new) <= verbs["DELETE"] and len(new - old) <= verbs["NEW"]
 
 

@@ -70,7 +70,7 @@ def test_a_withdrawn_roa_flips_the_block_from_valid_to_notfound(tmp_path: Path) 
     tomb = store.g.nodes[("Retracted", f"vrp|{BLOCK}|24|64500|ripe")]
     second = snapshot_nodes(store)[1]
     assert tomb["snapshot"] == second["snapshot_id"] and tomb["observed_at"].isoformat() == "2025-07-20T10:01:45+00:00"
-    assert (second["status"], second["added"], second["updated"], second["retracted"]) == ("complete", 0, 1, 1)
+    assert (second["status"], second["added"], second["changed"], second["unchanged"], second["retracted"]) == ("complete", 0, 0, 1, 1)
     assert second["supersedes"] == snapshot_nodes(store)[0]["snapshot_id"]
 
 
@@ -209,3 +209,77 @@ def test_a_snapshot_half_applied_before_a_restart_completes_after_it(tmp_path: P
     reopened.apply_batch(second[1:], {}, "g")
     assert (BLOCK, 24, 64500, "ripe") not in vrps(reopened)
     assert reopened.canonical_dump() == expected.canonical_dump()
+
+
+# Runs `chainrisk consume` with a SIGKILL aimed at the sweep: right after the store retracted a
+# completed snapshot's missing facts in memory (before the batch reaches the journal), or right
+# after the batch's journal row was committed (before the graph file is rewritten).
+_KILLED_CONSUMER = """
+import os, signal, sys
+from chainrisk.graph.stores import nx_persist, nx_store
+point = sys.argv[1]
+swept = []
+sweep, append = nx_store.NxStore._sweep, nx_persist.append_journal
+def _sweep(self, sweeper):
+    result = sweep(self, sweeper)
+    swept.append(result.retracted)
+    if point == "in-memory" and result.retracted:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+def _append(*args, **kwargs):
+    seq = append(*args, **kwargs)
+    if point == "journaled" and any(swept):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return seq
+nx_store.NxStore._sweep = _sweep
+nx_persist.append_journal = _append
+from chainrisk.cli.main import cli
+cli(["consume", "--until-idle", "--backend", "embedded", "--state-dir", sys.argv[2], "--batch-size", "500"])
+"""
+
+
+@pytest.mark.parametrize("point", ["in-memory", "journaled"])
+def test_a_consumer_killed_in_the_sweep_ends_as_an_uninterrupted_run(tmp_path: Path, point: str) -> None:
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    state, uninterrupted = tmp_path / "state", tmp_path / "uninterrupted"
+    run(state, "ingest", "leases", str(write_register(tmp_path)), "-q")
+    run(state, "ingest", "vrps", str(vrp_export(tmp_path / "a.json", FIRST, [ROA, OTHER_ROA, *filler_roas(3000)])), "-q")
+    consume(state)
+    run(state, "ingest", "vrps", str(vrp_export(tmp_path / "b.json", SECOND, [OTHER_ROA, *filler_roas(1000)])), "-q")
+    shutil.copytree(state, uninterrupted)
+    consume(uninterrupted)
+    expected = NxStore(uninterrupted).canonical_dump()
+
+    killed = subprocess.run([sys.executable, "-c", _KILLED_CONSUMER, point, str(state)], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    after_kill = NxStore(state)
+    swept = bool([n for n in after_kill.g if n[0] == "Retracted"])
+    assert swept is (point == "journaled"), "a sweep killed before its journal row is lost whole; after it, it is kept"
+    after_kill.close()
+    consume(state)  # the restart
+    store = NxStore(state)
+    assert store.canonical_dump() == expected
+    assert vrps(store) == {(OTHER, 24, 64501, "ripe"), *((p, 24, 64999, "ripe") for p in (f"10.{i // 256}.{i % 256}.0/24" for i in range(1000)))}
+    store.close()
+    run(state, "consume", "--until-idle", "--group", "replay")  # a replay from offset 0
+    assert NxStore(state).canonical_dump() == expected
+
+
+def test_re_ingesting_an_identical_file_changes_nothing(tmp_path: Path) -> None:
+    export = vrp_export(tmp_path / "a.json", FIRST, [ROA, OTHER_ROA])
+    first, _ = ingest("vrps", [export])
+    again, _ = ingest("vrps", [export])  # another run: another snapshot id, the same facts
+    store = NxStore(tmp_path / "s", save_interval_s=3600)
+    store.apply_batch(first, {}, "g")
+    once = store.canonical_dump()
+    result = store.apply_batch(again, {}, "g")
+    assert result.duplicate == 2 and any("the same file again" in note for note in result.notes)
+    assert store.canonical_dump() == once  # no second Snapshot node, no fact touched
+    # a different file of the same date and size is a snapshot of its own
+    other, _ = ingest("vrps", [vrp_export(tmp_path / "b.json", FIRST, [ROA, {**OTHER_ROA, "asn": 64999}])])
+    store.apply_batch(other, {}, "g")
+    assert len(snapshot_nodes(store)) == 2
