@@ -43,6 +43,8 @@ def test_demo_on_services_matches_embedded(isolated_services, tmp_path: Path):
     # the demo portfolio exercises every routing-proof flag, and both backends raise them alike
     codes = {flag.split(":")[0] for block in services_blocks for flag in block["risk_flags"]}
     assert {"as-set-origin", "roa-lapsing", "ca-nonfunctional", "roa-loose-maxlength", "as0-covered", "irr-nonauthoritative"} <= codes
+    # and every routing-path flag (pfx2as dated by its name, ASN-DROP, ASPAs, bgpdump AS paths)
+    assert {"announced-after-lease-end", "asn-blocklisted", "aspa-unauthorised-upstream"} <= codes
 
     def idle(*extra: str) -> list[dict]:
         result = runner.invoke(cli, ["report", "idle", "--format", "json", "--as-of", "2026-11-01", *extra], env=env, catch_exceptions=False)
