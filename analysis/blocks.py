@@ -16,6 +16,7 @@ from typing import Any
 from chainrisk.analysis.chains import HOLDER, ChainFacts, analyse_chain
 from chainrisk.analysis.model import Hop, Portfolio, RegistryRecord
 from chainrisk.analysis.registry_chain import RegistryLink, registry_hops, registry_links
+from chainrisk.analysis.routing_paths import PathIndexes, build_path_indexes, path_signals
 from chainrisk.analysis.routing_proof import ROA_LAPSE_HORIZON, routing_proof
 from chainrisk.analysis.signals import (
     INVALID,
@@ -48,13 +49,19 @@ BLOCK_FIELDS: tuple[str, ...] = (
     # routing proof beyond the RFC 6811 state (analysis/routing_proof.py)
     "bgp_as_sets", "valid_vrps", "roa_expires", "roa_lapsing", "nonfunctional_cas", "loose_maxlength_vrps", "as0_vrps",
     "irr_registries", "space_rir", "irr_nonauthoritative",
+    # routing paths (analysis/routing_paths.py)
+    "bgp_observed_at", "lease_end", "announced_after_lease_end", "asn_listings", "as_paths", "upstream_asns",
+    "aspa_providers", "aspa_unauthorised",
 )
 
 # risk flag code -> risk points: a block's risk_score is the sum over its risk flags (see risk_findings)
 RISK_POINTS = {
     "data-error": 150,
     "blocklisted": 40,
+    "asn-blocklisted": 40,
     "rov-invalid": 40,
+    "announced-after-lease-end": 30,
+    "aspa-unauthorised-upstream": 25,
     "as0-covered": 40,
     "ca-nonfunctional": 25,
     "roa-lapsing": 20,
@@ -127,6 +134,15 @@ class BlockResult:
     irr_registries: tuple[str, ...] = ()
     space_rir: str | None = None
     irr_nonauthoritative: bool | None = None
+    # routing paths (see analysis/routing_paths.py: path_signals)
+    bgp_observed_at: datetime | None = None
+    lease_end: date | None = None
+    announced_after_lease_end: bool | None = None
+    asn_listings: tuple[str, ...] = ()
+    as_paths: tuple[str, ...] = ()
+    upstream_asns: tuple[int, ...] = ()
+    aspa_providers: tuple[int, ...] | None = None
+    aspa_unauthorised: tuple[int, ...] = ()
 
     @property
     def risk_score(self) -> int:
@@ -146,6 +162,8 @@ class BlockResult:
             out[name] = list(value) if isinstance(value, tuple) else value
         out["secured_until"] = self.secured_until.isoformat() if self.secured_until else None
         out["roa_expires"] = self.roa_expires.isoformat() if self.roa_expires else None
+        out["lease_end"] = self.lease_end.isoformat() if self.lease_end else None
+        out["bgp_observed_at"] = self.bgp_observed_at.isoformat() if self.bgp_observed_at else None
         return out
 
 
@@ -262,6 +280,7 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date, roa_lapse_horizon: time
     covering lease's chain is analysed as the chain through that party (:func:`sublease_hops`)."""
     with without_cyclic_gc():
         indexes = build_indexes(portfolio)
+        path_indexes = build_path_indexes(portfolio)
         hops_by_block, basis = leased_block_hops(portfolio, indexes)
         located = sorted((prefix_ints(block), block) for block in hops_by_block)
         parents = lease_parents(located) if len(located) > 1 else {}
@@ -275,7 +294,8 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date, roa_lapse_horizon: time
         results = []
         for (first, length), block in located:
             hops = hops_by_block[block]
-            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of, roa_lapse_horizon)
+            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of, roa_lapse_horizon,
+                                  path_indexes)
             result.leased_addresses = result.addresses
             results.append(result)
         if parents:
@@ -289,7 +309,8 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date, roa_lapse_horizon: time
 
 
 def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int, length: int,
-                 indexes: SignalIndexes, as_of: date, roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON) -> BlockResult:
+                 indexes: SignalIndexes, as_of: date, roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON,
+                 path_indexes: PathIndexes | None = None) -> BlockResult:
     """Combine a block's chain facts with its routing, reputation and registry signals."""
     names = facts.names
     covering: list[RegistryRecord] = []
@@ -326,7 +347,9 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
     until = facts.secured_until if basis == CONTRACT else None
     proof = routing_proof(indexes.vrps.covering(first, length), length, asn, indexes.nonfunctional_cas,
                           indexes.route_objects.covering(first, length), indexes.rirs.covering(first, length), roa_lapse_horizon)
-    return BlockResult(
+    paths = path_signals(path_indexes, first, length, asn, [h for h in hops if h.recipient == facts.lessee],
+                         basis == CONTRACT) if path_indexes is not None and asn is not None else None
+    result = BlockResult(
         block=facts.block,
         lessee=names[facts.lessee] if facts.lessee else None,
         holders=tuple([names[k] for k in facts.holders]),
@@ -368,6 +391,16 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
         space_rir=proof.space_rir,
         irr_nonauthoritative=proof.irr_nonauthoritative,
     )
+    if paths is not None:
+        result.bgp_observed_at = paths.bgp_observed_at
+        result.lease_end = paths.lease_end
+        result.announced_after_lease_end = paths.announced_after_lease_end
+        result.asn_listings = paths.asn_listings
+        result.as_paths = paths.as_paths
+        result.upstream_asns = paths.upstream_asns
+        result.aspa_providers = paths.aspa_providers
+        result.aspa_unauthorised = paths.aspa_unauthorised
+    return result
 
 
 def risk_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...]]]:
@@ -382,6 +415,14 @@ def risk_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...
         found.extend([("data-error", "{}", (e,)) for e in errors])
     if result.listings:
         found.append(("blocklisted", "{}", ("; ".join(result.listings),)))
+    if result.asn_listings:
+        found.append(("asn-blocklisted", "{}", ("; ".join(result.asn_listings),)))
+    if result.announced_after_lease_end:
+        found.append(("announced-after-lease-end", "AS{} still originates the block in BGP data of {:%Y-%m-%d %H:%M}Z; the lease ended {}",
+                      (result.lessee_asn, result.bgp_observed_at, result.lease_end)))
+    if result.aspa_unauthorised:
+        found.append(("aspa-unauthorised-upstream", "AS{}'s ASPA attests providers {}; its route goes via {} (Not Provider+)",
+                      (result.lessee_asn, _asns(result.aspa_providers or ()), _asns(result.aspa_unauthorised))))
     rov_state = result.rov_state
     if rov_state == INVALID:
         found.append(("rov-invalid", "{} for AS{}", (result.rov_reason, result.lessee_asn)))
@@ -433,6 +474,10 @@ def routing_proof_findings(result: BlockResult) -> list[tuple[str, str, tuple[ob
         found.append(("as-set-origin", "announced with an AS_SET origin, which is origin NONE (RFC 6811): {}",
                       ("; ".join(result.bgp_as_sets),)))
     return found
+
+
+def _asns(asns: Sequence[int]) -> str:
+    return ", ".join(f"AS{a}" for a in asns) or "none"
 
 
 def risk_score(result: BlockResult) -> int:

@@ -244,7 +244,7 @@ def transferred_hops(hops: Sequence[Hop], new_key: str, new_name: str) -> list[H
             if h.recipient == new_key:
                 continue
             h = Hop(h.block, new_key, new_name, HOLDER, h.recipient, h.recipient_name, h.recipient_role,
-                    h.start_date, h.end_date, h.lessee_asn, h.renewal_owner, h.document_ref)
+                    h.start_date, h.end_date, h.lessee_asn, h.renewal_owner, h.document_ref, h.transit_asns)
         edge = (h.provider, h.recipient)
         if edge not in kept or h.end_date > kept[edge].end_date:
             kept[edge] = h

@@ -38,6 +38,10 @@ from chainrisk.ingest.events import (
     delegation_holder,
 )
 
+# every HolderChange.kind, as listed above
+HOLDER_KINDS = ("transfer", "delegation_holder", "delegation_reclaimed", "registration_org", "registration_control",
+                "registration_removed", "lease_upstream")
+
 
 @dataclass(frozen=True)
 class Evidence:

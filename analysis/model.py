@@ -29,6 +29,7 @@ class Hop:
     lessee_asn: int | None = None
     renewal_owner: str | None = None
     document_ref: str | None = None
+    transit_asns: tuple[int, ...] = ()  # the lessee's transit providers, as the register names them
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,33 @@ class RouteObjectRecord:
     registry: str
 
 
+@dataclass(frozen=True, slots=True)
+class AsnListingRecord:
+    """An AS on an ASN blocklist (Spamhaus ASN-DROP)."""
+
+    asn: int
+    list_name: str
+    as_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AspaRecord:
+    """A validated ASPA: ``customer``'s attested set of upstream providers."""
+
+    customer: int
+    providers: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AsPathRecord:
+    """A BGP route for ``prefix`` as a collector peer sent it: ``path`` from the peer to the origin."""
+
+    prefix: str
+    peer_asn: int
+    path: tuple[int, ...]
+    peer_ip: str = ""
+
+
 @dataclass
 class Portfolio:
     """Every current (asserted, not retracted, newest-observed) fact, in canonical (sorted) order."""
@@ -113,6 +141,10 @@ class Portfolio:
     nonfunctional_cas: list[CaRecord] = field(default_factory=list)
     route_objects: list[RouteObjectRecord] = field(default_factory=list)
     listings: list[Listing] = field(default_factory=list)
+    origins_observed_at: dict[str, datetime] = field(default_factory=dict)  # prefix -> when BGP data last showed its origins
+    asn_listings: list[AsnListingRecord] = field(default_factory=list)
+    aspas: list[AspaRecord] = field(default_factory=list)
+    as_paths: list[AsPathRecord] = field(default_factory=list)
 
     def canonical(self) -> Portfolio:
         """The same facts in a fixed order, so two backends' portfolios compare equal."""
@@ -126,4 +158,8 @@ class Portfolio:
             nonfunctional_cas=sorted(self.nonfunctional_cas, key=lambda c: (c.ta, c.location)),
             route_objects=sorted(self.route_objects, key=lambda r: (r.prefix, r.origin_asn, r.registry)),
             listings=sorted(self.listings, key=lambda x: (x.prefix, x.list_name)),
+            origins_observed_at=dict(sorted(self.origins_observed_at.items())),
+            asn_listings=sorted(self.asn_listings, key=lambda x: (x.asn, x.list_name)),
+            aspas=sorted(self.aspas, key=lambda a: a.customer),
+            as_paths=sorted(self.as_paths, key=lambda r: (r.prefix, r.peer_ip, r.peer_asn)),
         )

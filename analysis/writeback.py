@@ -3,7 +3,7 @@ analysts see them on the graph (Neo4j Browser: ``MATCH (p:Party)-[s:SPOF_FOR]->(
 
 Block properties (graph model, "analysis write-back"): ``depth_min, depth_max, secured_until,
 spof_count, rov_state`` and the other per-block signals below. Values are Neo4j-storable: numbers,
-text, booleans, dates, lists of text (lists, not tuples, so both stores hold the same values);
+text, booleans, dates, timestamps, lists of text or numbers (lists, not tuples, so both stores hold the same values);
 ``None`` (and an empty list) means "not set". A block's single points of failure are its SPOF_FOR
 relationships only (in ``position`` order), not repeated as a property: fewer properties per block
 make the write-back of a big portfolio cheaper.
@@ -63,9 +63,15 @@ def _rows(analysis: PortfolioAnalysis, analysed_at: datetime | None) -> tuple[li
             "abuse_contact": r.abuse_contact,
             "source_clear": r.source_clear,
             "data_errors": list(r.data_errors) or None,
+            "lease_end": r.lease_end,
+            "bgp_observed_at": r.bgp_observed_at,
+            "announced_after_lease_end": r.announced_after_lease_end,
+            "asn_listed": bool(r.asn_listings),
+            "aspa_unauthorised": list(r.aspa_unauthorised) or None,
             "risk_score": r.risk_score,
             "risk_flags": r.risk_flags or None,
             "analysed_at": stamp,
+            "analysed_as_of": analysis.as_of,
         })
         for position, key in enumerate(r.spof_keys):
             spof_rows.append({"party": key, "block": r.block, "position": position, "lessee": r.lessee})

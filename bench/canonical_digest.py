@@ -25,7 +25,7 @@ from pathlib import Path
 AS_OF = "2026-11-01"
 FILE_TIME = 1793491200  # 2026-11-01T00:00:00Z, the generated files' modification time
 FILES = (("leases", "leases.csv"), ("rpsl", "registry.db"), ("transfers", "transfers.json"),
-         ("vrps", "vrps.json"), ("pfx2as", "pfx2as.tsv"), ("blocklist", "drop.txt"))
+         ("vrps", "vrps.json"), ("pfx2as", "routeviews-rv2-20261101-0000.pfx2as"), ("blocklist", "drop.txt"))
 RUN_STAMPS = {"analysed_at", "ingested_at", "computed_at"}
 
 

@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-FILES = (("leases", "leases.csv"), ("vrps", "vrps.json"), ("pfx2as", "pfx2as.tsv"), ("blocklist", "drop.txt"))
+FILES = (("leases", "leases.csv"), ("vrps", "vrps.json"), ("pfx2as", "routeviews-rv2-20261101-0000.pfx2as"), ("blocklist", "drop.txt"))
 
 
 def chainrisk(*args: str) -> list[str]:

@@ -22,6 +22,8 @@ DEMO_FILES = (
     ("vrps_jsonext", "vrps"),
     ("pfx2as", "pfx2as"),
     ("drop", "blocklist"),
+    ("asndrop", "blocklist"),
+    ("bgpdump", "bgpdump"),
 )
 
 

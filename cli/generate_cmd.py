@@ -15,7 +15,7 @@ import click
 @click.option("--broken-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of blocks given a defect (cycle, no holder, no lessee, bad date, host bits).")
 @click.option("--signals/--no-signals", default=True, show_default=True,
-              help="Also write vrps.json (rpki-client), pfx2as.tsv and drop.txt matching the register.")
+              help="Also write vrps.json (rpki-client, with ASPAs), a pfx2as file, drop.txt, asndrop.json and bgpdump RIB lines matching the register.")
 def generate(n_blocks: int, seed: int, out: Path, broken_rate: float, signals: bool) -> None:
     """Generate a synthetic portfolio (address space 240.0.0.0/4, private ASNs) into OUT."""
     from chainrisk.synthetic import write_dataset

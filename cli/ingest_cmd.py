@@ -36,6 +36,7 @@ WORKERS: dict[str, str] = {
     "vrps": "chainrisk.ingest.vrps",
     "pfx2as": "chainrisk.ingest.pfx2as",
     "blocklist": "chainrisk.ingest.blocklist",
+    "bgpdump": "chainrisk.ingest.bgpdump",
 }
 REJECTS_SHOWN = 20
 EXIT_FILE_FAILED = 1

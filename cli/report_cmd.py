@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from chainrisk.common.formats import to_csv, to_json
 if TYPE_CHECKING:  # rich is imported where a table is printed; the store where it is opened
     from rich.console import JustifyMethod
 
+    from chainrisk.graph.alerts.engine import AlertEngine
     from chainrisk.graph.config import Settings
     from chainrisk.graph.stores.protocol import GraphStore
 
@@ -196,24 +197,37 @@ class AnalysisRun:
     load_s: float
     analyse_s: float
     write_s: float
+    alerts: list[Any] = field(default_factory=list)  # the risk-change alerts raised, updated or resolved
 
 
-def analyse_and_write_back(store: GraphStore, as_of: date, roa_lapse_horizon: timedelta = timedelta(hours=24)) -> AnalysisRun:
+def analyse_and_write_back(store: GraphStore, as_of: date, roa_lapse_horizon: timedelta = timedelta(hours=24),
+                           alerts: AlertEngine | None = None) -> AnalysisRun:
     """Load the current portfolio from ``store``, analyse every leased block as of ``as_of`` (and
     the portfolio holders' idle space) and write the results back (Block properties and SPOF_FOR
-    relationships), stamped with the time of the run (UTC, whole seconds). ``chainrisk analyze``
-    and ``chainrisk demo`` both run this; the caller opens and closes the store."""
+    relationships), stamped with the time of the run (UTC, whole seconds). With ``alerts``, the
+    stored results are read first and the risk changes between them and the new ones go to the
+    engine (``process_results``, evidence: this run). ``chainrisk analyze`` and ``chainrisk demo``
+    both run this; the caller opens and closes the store."""
+    from chainrisk.analysis.risk_alerts import analysis_run_event, result_rows
     from chainrisk.analysis.writeback import analysis_rows
 
     started = time.monotonic()
     portfolio = store.load_portfolio()
+    before = store.stored_results(None) if alerts is not None else {}
     loaded = time.monotonic()
     analysis = analyse_portfolio(portfolio, as_of, roa_lapse_horizon)
     idle = idle_space(portfolio, analysis)
     analysed = time.monotonic()
-    block_rows, spof_rows = analysis_rows(analysis, datetime.now(timezone.utc).replace(microsecond=0), idle)
+    stamp = datetime.now(timezone.utc).replace(microsecond=0)
+    block_rows, spof_rows = analysis_rows(analysis, stamp, idle)
     store.write_analysis(block_rows, spof_rows)
-    return AnalysisRun(analysis, loaded - started, analysed - loaded, time.monotonic() - analysed)
+    written = time.monotonic()
+    raised: list[Any] = []
+    if alerts is not None:
+        run = analysis_run_event("chainrisk analyze", f"full analysis as of {as_of.isoformat()}", stamp,
+                                 f"full analysis of {len(block_rows):,} leased blocks as of {as_of.isoformat()}")
+        raised = alerts.process_results(before, result_rows(block_rows, spof_rows), [run], as_of, analysis.party_names)
+    return AnalysisRun(analysis, loaded - started, analysed - loaded, written - analysed, raised)
 
 
 @click.command()
@@ -221,6 +235,7 @@ def analyse_and_write_back(store: GraphStore, as_of: date, roa_lapse_horizon: ti
 def analyze(backend: str | None, state_dir: Path | None, as_of: datetime | None) -> None:
     """Analyse every leased block, write the results back to the graph (Block properties and
     SPOF_FOR relationships) and print a summary."""
+    from chainrisk.graph.alerts.engine import alert_engine
     from chainrisk.graph.statefiles import StateDirError
     from chainrisk.graph.stores.nx_persist import GraphStateError
     from chainrisk.graph.stores.nx_store import StoreBusy
@@ -228,13 +243,20 @@ def analyze(backend: str | None, state_dir: Path | None, as_of: datetime | None)
     started = time.monotonic()
     settings, store = open_configured_store(backend, state_dir)
     opened = time.monotonic()
+    engine, close_alerts = alert_engine(settings, store) if settings.alerts else (None, None)
     try:
-        run = analyse_and_write_back(store, _as_of(as_of), lapse_horizon(settings))
+        run = analyse_and_write_back(store, _as_of(as_of), lapse_horizon(settings), engine)
     except (StateDirError, GraphStateError, StoreBusy) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
+        if close_alerts is not None:
+            close_alerts()
         store.close()
     _print_summary(run.analysis, opened - started + run.load_s, run.analyse_s, run.write_s, settings.backend)
+    if settings.alerts:
+        opened_n = sum(1 for a in run.alerts if a.status == "open")
+        click.echo(f"  risk-change alerts: {len(run.alerts):,} raised, updated or resolved ({opened_n:,} open); "
+                   f"chainrisk alerts --type TYPE")
 
 
 def _print_summary(analysis: PortfolioAnalysis, load_s: float, analyse_s: float, write_s: float, backend: str) -> None:

@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     roa_lapse_hours: float = Field(default=24.0, gt=0)
 
     # Alerts
-    alerts: bool = True  # the consumer detects upstream holder changes
+    alerts: bool = True  # the consumer detects upstream holder changes; `chainrisk analyze` raises risk-change alerts
+    alert_horizon_days: int = Field(default=30, ge=0)  # secured-until this close to the reference date raises an alert
     webhook_url: SecretStr | None = None  # http(s)://host/...; checked at start, never printed
 
     @field_validator("webhook_url")

@@ -17,6 +17,12 @@ Two formats, told apart by the first non-blank line:
   gives ``observed_at``; because it comes last, the file is read twice (the first pass only looks
   for that line; constant memory). The list is named by the file name as above.
 
+* Spamhaus ASN-DROP JSON lines (``asndrop.json``): ``{"asn": 64530, "rir": "ripencc", "domain":
+  "bad.example", "cc": "NL", "asname": "BAD-AS"}`` per line and the same closing metadata line,
+  told apart by the first record having ``asn`` and no ``cidr``: one :class:`AsnListing` per AS, list
+  ``spamhaus-asndrop`` (a full snapshot of that list, like DROP and EDROP). A line that is not such a
+  record is rejected with its line; the lines around it are kept.
+
 ``provenance.source`` is the list name. IPv6 entries are yielded as :class:`Skip`. Without a date in the content, ``observed_at`` is the
 date in the file name or the file's mtime; ``ctx.observed_at`` overrides. A ``Last-Modified`` or
 metadata ``timestamp`` that is not a date fails the file unless ``ctx.observed_at`` is given.
@@ -32,16 +38,17 @@ from pathlib import Path
 from typing import Any
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import BlocklistEntry, Event, Provenance
-from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix
+from chainrisk.ingest.events import AsnListing, BlocklistEntry, Event, Provenance
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn
 
 SOURCE = "spamhaus-drop"
-DESCRIPTION = "Spamhaus DROP/EDROP blocklists (text 'prefix ; SBLnnn' or JSON lines with a metadata line)"
+DESCRIPTION = "Spamhaus DROP/EDROP blocklists (text 'prefix ; SBLnnn' or JSON lines with a metadata line) and ASN-DROP (JSON lines)"
 # a file is a full snapshot (ingest/snapshots.py): what a newer complete file lacks is retracted, unless --no-snapshot
 SNAPSHOT = True
 
 DROP = "spamhaus-drop"
 EDROP = "spamhaus-edrop"
+ASNDROP = "spamhaus-asndrop"
 SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
 
 _TITLE = re.compile(r"^;\s*Spamhaus\s+(?:IPv6\s+)?(E?DROP)\b", re.IGNORECASE)
@@ -111,6 +118,35 @@ def json_line_entry(line: str) -> Entry | Skip | None:
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ValueError(f"invalid JSON: {exc.args[0] if exc.args else exc}") from None
     return None if is_metadata(record) else json_entry(record)
+
+
+AsnEntry = tuple[int, str | None, str | None, str | None, str | None]  # (AS number, AS name, domain, country, RIR)
+_ASN_TEXT_FIELDS = ("asname", "domain", "cc", "rir")
+
+
+def is_asn_record(record: Any) -> bool:
+    """True for an ASN-DROP record (``asn`` and no ``cidr``): what makes a JSON-lines file ASN-DROP."""
+    return isinstance(record, dict) and "asn" in record and "cidr" not in record
+
+
+def asn_entry(record: Any) -> AsnEntry:
+    """(AS number, text fields) of an ASN-DROP record. Raises ``ValueError`` with the reject reason."""
+    if not isinstance(record, dict):
+        raise ValueError(f"not an ASN-DROP record: {type(record).__name__}, expected a JSON object")
+    if "asn" not in record:
+        raise ValueError("not an ASN-DROP record: no 'asn' (a DROP prefix record in an ASN-DROP list?)")
+    value = record["asn"]
+    if not isinstance(value, (int, str)) or isinstance(value, bool):
+        raise ValueError(f"not an AS number: {json.dumps(value)[:40]} (expected e.g. 64500)")
+    asn = parse_asn(value)
+    texts: list[str | None] = []
+    for key in _ASN_TEXT_FIELDS:
+        item = record.get(key)
+        if item is not None and not isinstance(item, str):
+            raise ValueError(f"bad {key}: {json.dumps(item)[:40]} is not text")
+        texts.append((item.strip().lower() if key == "rir" else item.strip()) if item and item.strip() else None)
+    as_name, domain, country, rir = texts
+    return asn, as_name, domain, country, rir
 
 
 def is_metadata(record: Any) -> bool:
@@ -194,10 +230,45 @@ def _parse_text(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest
 
 def _parse_json_lines(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[Event | Reject | Skip]:
     observed_at = ctx.observed_at or observed_at_for(ctx, _json_metadata_date(src.path, ctx.reference), src.path)
+    if is_asn_record(_loads_or_none(first[1])):
+        yield from _parse_asn_lines(ctx, _chain(first, rest), observed_at)
+        return
     list_name = list_name_from_file_name(src.path)
     for number, line in _chain(first, rest):
         if line.strip():
             yield from _line_items(json_line_entry, line.strip(), number, line, list_name, ctx, observed_at)
+
+
+def _loads_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _parse_asn_lines(ctx: ParseContext, lines: Iterator[tuple[int, str]], observed_at: datetime) -> Iterator[Event | Reject]:
+    """AsnListing events for the ASN-DROP records of a JSON-lines file (the metadata line is skipped)."""
+    for number, line in lines:
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            bad = bad_text(text)
+            if bad:
+                raise ValueError(bad)
+            try:
+                record = json.loads(text)
+            except (ValueError, RecursionError) as exc:
+                raise ValueError(f"invalid JSON: {exc.args[0] if exc.args else exc}") from None
+            if is_metadata(record):
+                continue
+            asn, as_name, domain, country, rir = asn_entry(record)
+        except ValueError as exc:
+            yield Reject(ctx.reference, number, str(exc), line)
+            continue
+        provenance = Provenance(source=ASNDROP, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
+        yield AsnListing(list_name=ASNDROP, asn=asn, as_name=as_name, domain=domain, country=country, rir=rir,
+                         provenance=provenance).with_id()
 
 
 def _json_metadata_date(path: Path, reference: str) -> datetime | None:

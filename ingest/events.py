@@ -169,7 +169,10 @@ class _Event(_Frozen):
         return self.model_copy(update={"event_id": self.content_id()})
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(exclude_none=True).encode()
+        """The wire text: None values and unset :attr:`_UNSET_NOT_HASHED` fields left out, so an event
+        that does not use a newer field has the bytes it had before the field existed."""
+        unset = {name for name in self._UNSET_NOT_HASHED if not getattr(self, name)}
+        return self.model_dump_json(exclude_none=True, exclude=unset or None).encode()
 
 
 class LeaseHop(_Event):
@@ -185,6 +188,10 @@ class LeaseHop(_Event):
     lessee_asn: int | None = None
     renewal_owner: str | None = None
     document_ref: str | None = None
+    # the lessee's transit providers as the register names them (on the hop to the lessee)
+    transit_asns: tuple[int, ...] = ()
+
+    _UNSET_NOT_HASHED = frozenset({"transit_asns"})
 
     def identity(self) -> tuple[Any, ...]:
         return (self.block, self.provider.key, self.recipient.key)
@@ -348,6 +355,50 @@ class BlocklistEntry(_Event):
 
 
 SNAPSHOT_BLOCK = "0.0.0.0/0"  # the key of a snapshot_end event: a snapshot is about no single block
+ASN_FACT_BLOCK: Final = "0.0.0.0/0"  # the key of a fact about an AS, not a block (ASPA, ASN blocklist entry)
+
+
+class AsnListing(_Event):
+    """An AS on an ASN blocklist (Spamhaus ASN-DROP): do not route traffic to or from it."""
+
+    type: Literal["asn_listing"] = "asn_listing"
+    block: str = ASN_FACT_BLOCK
+    list_name: str  # e.g. spamhaus-asndrop
+    asn: int = Field(ge=0)
+    as_name: str | None = None
+    domain: str | None = None
+    country: str | None = None
+    rir: str | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.list_name, self.asn)
+
+
+class Aspa(_Event):
+    """A validated ASPA payload (draft-ietf-sidrops-aspa-profile): the customer AS attests that
+    ``providers`` are all of its upstream (transit) providers."""
+
+    type: Literal["aspa"] = "aspa"
+    block: str = ASN_FACT_BLOCK
+    customer_asn: int = Field(ge=0)
+    providers: tuple[int, ...]
+    expires: datetime | None = None
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.customer_asn,)
+
+
+class AsPath(_Event):
+    """One BGP route for the prefix as a route collector's peer sent it (``bgpdump -m`` TABLE_DUMP2):
+    ``path`` from the peer (first) to the origin (last), prepends kept."""
+
+    type: Literal["as_path"] = "as_path"
+    peer_ip: str
+    peer_asn: int = Field(ge=0)
+    path: tuple[int, ...] = Field(min_length=1)
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.block, self.peer_ip, self.peer_asn)
 
 
 class SnapshotEnd(_Event):
@@ -359,7 +410,7 @@ class SnapshotEnd(_Event):
     type: Literal["snapshot_end"] = "snapshot_end"
     block: str = SNAPSHOT_BLOCK
     snapshot: str
-    fact_type: str  # vrp, route_origin, blocklist_entry, delegation, registration, route_object
+    fact_type: str  # vrp, route_origin, blocklist_entry, delegation, registration, route_object, asn_listing, aspa, as_path
     scope: str  # the value of the scope field (ingest/snapshots.py: SCOPE_FIELD) shared by the snapshot's facts
     events: int = Field(ge=0)
 
@@ -369,13 +420,13 @@ class SnapshotEnd(_Event):
 
 Event = Annotated[
     LeaseHop | Registration | RouteObject | HolderTransfer | Delegation | Vrp | NonfunctionalCa | RouteOrigin | BlocklistEntry
-    | SnapshotEnd,
+    | SnapshotEnd | AsnListing | Aspa | AsPath,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 EVENT_TYPES = ("lease_hop", "registration", "route_object", "holder_transfer", "delegation", "vrp", "nonfunctional_ca", "route_origin",
-               "blocklist_entry", "snapshot_end")
+               "blocklist_entry", "snapshot_end", "asn_listing", "aspa", "as_path")
 
 TOPIC_OF_TYPE: dict[str, str] = {
     "lease_hop": "relationships",
@@ -387,6 +438,9 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "route_origin": "routing",
     "route_object": "routing",
     "blocklist_entry": "reputation",
+    "asn_listing": "reputation",
+    "aspa": "routing",
+    "as_path": "routing",
     "snapshot_end": "routing",  # any topic would do: the consumer counts a snapshot's events, whatever their order
 }
 INGEST_TOPICS = ("relationships", "routing", "reputation")

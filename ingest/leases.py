@@ -3,13 +3,14 @@
 The format is fixed: CSV with a header row, or JSON Lines with the same field names (recognised by
 content: a first character ``{`` means JSON Lines). Required: ``block, provider, provider_role,
 recipient, recipient_role, start_date, end_date``; optional: ``lessee_asn, renewal_owner,
-document_ref, provider_id, recipient_id``. Other columns are ignored. Each row is one
+document_ref, provider_id, recipient_id, transit_asns`` (the lessee's transit providers: AS numbers
+separated by spaces, ``;`` or ``,``, e.g. ``AS64510;AS64511``; in JSON Lines also a list). Other columns are ignored. Each row is one
 :class:`LeaseHop`; a party is identified by its ``*_id`` when given, else by its name.
 
 A bad row is rejected with its line and a reason (the rows around it are kept): the prefix is not
 IPv4, is IPv6, has host bits set, or is larger than a /8; a role is unknown or in the wrong column;
 a party is empty; provider equals recipient; a date does not parse; end_date is before start_date;
-lessee_asn is not an AS number; a CSV row has the wrong number of fields; the row holds a NUL byte
+lessee_asn or a transit_asns entry is not an AS number; a CSV row has the wrong number of fields; the row holds a NUL byte
 or bytes that are not UTF-8; a JSON line nests too deeply to decode. A header without the required
 columns, or naming one twice, fails the whole file; so does a gzip/bzip2 register that is truncated
 or corrupt, before any of its rows is published (a block's rows may continue past the break).
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from functools import lru_cache
@@ -54,7 +56,7 @@ SOURCE = "lease-register"
 DESCRIPTION = "The lease register (CSV or JSON Lines): one row per hop of a leased block's chain, holder to lessee."
 
 REQUIRED_FIELDS = ("block", "provider", "provider_role", "recipient", "recipient_role", "start_date", "end_date")
-OPTIONAL_FIELDS = ("lessee_asn", "renewal_owner", "document_ref", "provider_id", "recipient_id")
+OPTIONAL_FIELDS = ("lessee_asn", "renewal_owner", "document_ref", "provider_id", "recipient_id", "transit_asns")
 ROLE_NAMES = ", ".join(role.value for role in Role)
 ROLE_OF_TEXT = {role.value: role for role in Role}
 # distinct parties and blocks a parse remembers: parties repeat across the whole register, a block's
@@ -178,7 +180,29 @@ def hop_fields(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             reasons.append(f"bad lessee_asn: {_quoted(asn_text)} is not an AS number (write 64500 or AS64500)")
     fields["renewal_owner"] = _text(get("renewal_owner")) or None
     fields["document_ref"] = _text(get("document_ref")) or None
+    transit = get("transit_asns")
+    if transit:
+        _field(fields, reasons, "transit_asns", *transit_asns(transit))
     return fields, reasons
+
+
+_ASN_SEPARATORS = re.compile(r"[\s;,]+")
+
+
+def transit_asns(value: Any) -> tuple[tuple[int, ...], str | None]:
+    """The AS numbers of a ``transit_asns`` cell (text separated by spaces, ``;`` or ``,``, or a JSON
+    list), each once in order, and the reject reason (None when fine)."""
+    items = value if isinstance(value, list) else _ASN_SEPARATORS.split(_text(value))
+    found: dict[int, None] = {}
+    for item in items:
+        text = _text(item)
+        if not text:
+            continue
+        try:
+            found[parse_asn(text)] = None
+        except ValueError:
+            return (), f"bad transit_asns: {_quoted(text)} is not an AS number (write 64510 or AS64510, several separated by ';')"
+    return tuple(found), None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +325,7 @@ def lease_hop(fields: dict[str, Any], provenance: Provenance) -> LeaseHop:
         "type": "lease_hop", "provider": fields["provider"], "provider_role": fields["provider_role"],
         "recipient": fields["recipient"], "recipient_role": fields["recipient_role"], "start_date": fields["start_date"],
         "end_date": fields["end_date"], "lessee_asn": fields.get("lessee_asn"), "renewal_owner": fields["renewal_owner"],
-        "document_ref": fields["document_ref"],
+        "document_ref": fields["document_ref"], "transit_asns": fields.get("transit_asns", ()),
     }
     hop = _assemble(LeaseHop, values, {"provenance", "event_id", *fields})
     values["event_id"] = hop.content_id()  # the hop is not shared yet: setting its id here is what with_id's copy does

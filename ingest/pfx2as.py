@@ -16,12 +16,17 @@ Two tab-separated formats, told apart by the first data line:
   A range is split into the fewest CIDRs, one event each with ``origins=(AS,)``; AS 0 marks a range
   not routed and is yielded as :class:`Skip`.
 
-IPv6 lines (routeviews6 / ip2asn-combined) are skipped. ``observed_at`` is the date in the file
-name (CAIDA names carry it), else the file's mtime; ``ctx.observed_at`` overrides.
+IPv6 lines (routeviews6 / ip2asn-combined) are skipped. ``observed_at`` (the BGP observation date,
+shown by ``report block`` as ``bgp_observed_at``) is ``ctx.observed_at`` (``--observed-at``), else
+the date and time in a CAIDA file name (``routeviews-rv2-20240406-1200.pfx2as.gz`` -> 2024-04-06
+12:00 UTC; without ``-HHMM`` midnight), else any ``YYYYMMDD`` in the name, else the file's mtime.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
 from chainrisk.ingest.events import Event, Provenance, RouteOrigin, as_set_text
@@ -35,6 +40,23 @@ SNAPSHOT = True
 
 SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
 SKIP_NOT_ROUTED = Skip("not routed (AS 0 in iptoasn)")
+
+
+_ROUTEVIEWS_NAME = re.compile(r"routeviews-rv[26]-(\d{8})-(\d{4})\.pfx2as")
+
+
+def routeviews_time(path: Path) -> datetime | None:
+    """The RIB time a CAIDA file name states (``routeviews-rv2-YYYYMMDD-HHMM.pfx2as[.gz]``), UTC, or
+    None for a name without one. Raises :class:`SourceError` for a time that is not one (``-2575``)."""
+    match = _ROUTEVIEWS_NAME.search(path.name)
+    if match is None:
+        return None
+    day, hhmm = match.groups()
+    try:
+        return datetime.strptime(day + hhmm, "%Y%m%d%H%M").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise SourceError(f"{path}: impossible date in the file name: {day}-{hhmm} is not a date and time "
+                          "(rename the file or give the date with --observed-at)") from None
 
 
 def parse_origins(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -95,7 +117,7 @@ def detect_format(fields: list[str]) -> str | None:
 
 def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
     """RouteOrigin events for every IPv4 line of a prefix2as or ip2asn file."""
-    observed_at = observed_at_for(ctx, None, src.path)
+    observed_at = observed_at_for(ctx, None if ctx.observed_at else routeviews_time(src.path), src.path)
     read_line = None
     source = SOURCE
     for number, line in src.lines():

@@ -13,6 +13,9 @@ consumer (graph/stores/snapshots.py). The scope of a fact is its type and the va
 | delegation | ``registry`` | one RIR's delegated(-extended) file |
 | registration | ``registry`` | the inetnum objects of one registry's dump (RPSL split dump, ARIN bulk NetHandle records) |
 | route_object | ``registry`` | the route objects of one registry's dump |
+| asn_listing | ``list_name`` | one ASN-DROP list |
+| aspa | ``source`` (provenance) | the ASPAs of one validator export (rpki-client) |
+| as_path | ``source`` (provenance) | one ``bgpdump -m`` RIB dump |
 
 Every fact event of a snapshot carries the snapshot's id in ``provenance.snapshot``; after the file
 was read to its end (no read error, no reject, no ``--limit``, no interruption) the ingest publishes
@@ -36,6 +39,9 @@ SCOPE_FIELD: dict[str, str] = {
     "delegation": "registry",
     "registration": "registry",
     "route_object": "registry",
+    "asn_listing": "list_name",
+    "aspa": "source",
+    "as_path": "source",
 }
 SNAPSHOT_TYPES = frozenset(SCOPE_FIELD)
 

@@ -13,6 +13,10 @@ The format is detected from the content, not the file name:
     ``ta`` is the first source's ``tal``; ``expires`` the latest ``chainValidity.notAfter`` over the
     sources (the VRP holds while any source is valid).
 
+  rpki-client's ``aspas`` array (draft-ietf-sidrops-aspa-profile) gives one :class:`Aspa` per
+  element ``{"customer_asid": 64500, "providers": [64510, 64511], "expires": 1753070425}``, dated
+  like the VRPs; a bad element is rejected with its line.
+
   A bare top-level array of such objects is read the same way. ``metadata`` must come before
   ``roas`` (as both validators write it) to date the events; otherwise the file date is used.
 * CSV with a header, columns matched by name (case-insensitive, quotes allowed):
@@ -43,7 +47,7 @@ from urllib.parse import urlsplit
 
 from chainrisk.common.prefixes import prefix_length
 from chainrisk.ingest.common import ParseContext, Reject, ScopeSeen, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import Event, NonfunctionalCa, Provenance, Vrp
+from chainrisk.ingest.events import Aspa, Event, NonfunctionalCa, Provenance, Vrp
 from chainrisk.ingest.formats import first_text
 from chainrisk.ingest.jsonstream import BadElement, JsonLayoutError, JsonObjectStream
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn
@@ -282,7 +286,17 @@ def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject |
                     content_date = None  # the roas array reports it (or --observed-at dates the file)
                 nonfunc_at = observed_at_for(ctx, content_date, src.path)
                 yield from _nonfunc_elements(stream, ctx, json_source_name(metadata), nonfunc_at, tas)
-            else:  # aspas, bgpsec_keys...: not VRPs
+            elif key == "aspas" and stream.peek() == "[":
+                try:
+                    content_date = metadata_date(metadata)
+                except VrpError:
+                    content_date = None  # the roas array reports it (or --observed-at dates the file)
+                source = json_source_name(metadata)
+                aspa_at = observed_at_for(ctx, content_date, src.path)
+                yield from _aspa_elements(stream, ctx, source, aspa_at)
+                # the array lists every ASPA of the export: an empty one withdraws the older ones
+                yield ScopeSeen("aspa", source, source, aspa_at)
+            else:  # bgpsec_keys...: not VRPs
                 stream.read_past(key)
     except JsonLayoutError as exc:
         if not found_roas:
@@ -353,6 +367,47 @@ def _json_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, obs
         else:
             tas.add(fields["ta"])
             yield _vrp_event(fields, source, line, ctx, observed_at)
+
+
+def aspa_fields(item: Any) -> tuple[int, tuple[int, ...], datetime | None]:
+    """(customer AS, provider ASes, expiry) of an rpki-client ``aspas`` element
+    ``{"customer_asid": 64500, "providers": [64510, 64511], "expires": 1753070425}`` (a provider may
+    also be written ``{"asid": 64510}``). Raises :class:`VrpError` with the reject reason."""
+    if not isinstance(item, dict):
+        raise VrpError(f"not an ASPA: {type(item).__name__}, expected a JSON object")
+    customer = item.get("customer_asid", item.get("customer"))
+    providers = item.get("providers")
+    if not isinstance(customer, (int, str)) or not isinstance(providers, list):
+        raise VrpError("not an ASPA: expected 'customer_asid' and a 'providers' list")
+    try:
+        customer_asn = parse_asn(customer)
+        found: dict[int, None] = {}
+        for provider in providers:
+            value = provider.get("asid") if isinstance(provider, dict) else provider
+            if not isinstance(value, (int, str)):
+                raise ValueError(f"not an AS number: provider {_compact(provider)[:40]}")
+            found[parse_asn(value)] = None
+    except ValueError as exc:
+        raise VrpError(f"bad ASPA: {exc}") from None
+    if customer_asn in found:
+        raise VrpError(f"bad ASPA: AS{customer_asn} names itself as its provider")
+    expires = item.get("expires")
+    return customer_asn, tuple(sorted(found)), None if expires is None else parse_timestamp(expires)
+
+
+def _aspa_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
+    for element in stream.elements():
+        if isinstance(element, BadElement):
+            yield Reject(ctx.reference, element.line, element.reason, element.raw)
+            continue
+        line, item = element
+        try:
+            customer, providers, expires = aspa_fields(item)
+        except VrpError as exc:
+            yield Reject(ctx.reference, line, str(exc), _compact(item))
+            continue
+        provenance = Provenance(source=source, reference=ctx.reference, line=line, observed_at=observed_at, ingested_at=ctx.ingested_at)
+        yield Aspa(customer_asn=customer, providers=providers, expires=expires, provenance=provenance).with_id()
 
 
 def _compact(item: Any) -> str:

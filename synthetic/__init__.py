@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from chainrisk.analysis.idle_space import subtract
-from chainrisk.analysis.model import CaRecord, Hop, Listing, Portfolio, VrpRecord
+from chainrisk.analysis.model import AsnListingRecord, AspaRecord, AsPathRecord, CaRecord, Hop, Listing, Portfolio, VrpRecord
 from chainrisk.analysis.signals import validate_route, vrp_index
 from chainrisk.common.prefixes import MASKS, int_to_address, ints_to_prefix, prefix_range
 from chainrisk.ingest.events import party_key
@@ -42,10 +42,14 @@ PRIVATE_ASN_32 = 4_200_000_000
 PRIVATE_ASN_16 = 64_512
 REGISTER_COLUMNS = (
     "block", "provider", "provider_role", "recipient", "recipient_role", "start_date", "end_date",
-    "lessee_asn", "renewal_owner", "document_ref", "provider_id", "recipient_id",
+    "lessee_asn", "renewal_owner", "document_ref", "provider_id", "recipient_id", "transit_asns",
 )
 T = TypeVar("T")
 OBSERVED_AT = datetime(2026, 11, 1, tzinfo=timezone.utc)  # the synthetic files' "data date"
+# the lessees' transit providers (RFC 6996 private-use ASNs, above the lessees'); a lessee's is a
+# function of its ASN, and a register row names it for every fifth lessee ASN
+TRANSIT_ASNS = tuple(4_290_000_000 + i for i in range(10))
+COLLECTOR_PEER_ASN = 4_294_000_000
 
 _FIRST = ("Northwind", "Bluefin", "Meridian", "Granite", "Harbor", "Sable", "Quartz", "Aurora", "Cobalt", "Juniper",
           "Lumen", "Orion", "Pioneer", "Redwood", "Summit", "Tundra", "Vertex", "Willow", "Zephyr", "Atlas")
@@ -311,6 +315,17 @@ def _csv_field(value: str) -> str:
     return f'"{value}"' if "," in value or '"' in value else value
 
 
+def transit_of(lessee_asn: int) -> int:
+    """The transit provider of a synthetic lessee."""
+    return TRANSIT_ASNS[lessee_asn // 7 % len(TRANSIT_ASNS)]
+
+
+def registered_transit(hop: SynHop) -> tuple[int, ...]:
+    """The ``transit_asns`` a register row names: the lessee's transit on every fifth lessee ASN's hops."""
+    asn = hop.recipient.asn
+    return (transit_of(asn),) if hop.recipient_role == "lessee" and asn % 5 == 0 else ()
+
+
 def renewal_owner(hop: SynHop, n: int) -> str:
     """Who renews the ``n``-th hop of a block: its provider on every second hop, else unnamed."""
     return hop.provider.name if n % 2 else ""
@@ -328,9 +343,10 @@ def register_lines(portfolio: SyntheticPortfolio) -> Iterator[str]:
             end = _day(h.end)
             if block.defect == "bad-date" and n == 0:
                 end = end[:5] + "13-45"
+            transit = ";".join(str(t) for t in registered_transit(h))
             yield (f"{prefix},{_csv_field(h.provider.name)},{h.provider_role},{_csv_field(h.recipient.name)},{h.recipient_role},"
                    f"{_day(h.start)},{end},{asn},{_csv_field(renewal_owner(h, n))},{h.document_ref},"
-                   f"{h.provider.party_id},{h.recipient.party_id}\n")
+                   f"{h.provider.party_id},{h.recipient.party_id},{transit}\n")
 
 
 def write_register(portfolio: SyntheticPortfolio, path: Path) -> int:
@@ -373,6 +389,11 @@ class SignalPlan:
     # VRPs of CAs rpki-client calls non-functional (so not in its export) that Routinator's jsonext
     # export still serves: (VRP, the CA's publication point)
     stale: list[tuple[Vrp, str]] = field(default_factory=list)
+
+    # routing paths: collected AS paths (prefix, path peer first), ASPAs (customer -> providers), ASN-DROP (asn -> AS name)
+    paths: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    aspas: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    asn_listed: dict[int, str] = field(default_factory=dict)
 
     @property
     def nonfunctional_cas(self) -> list[str]:
@@ -461,7 +482,37 @@ def plan_signals(portfolio: SyntheticPortfolio, seed: int) -> SignalPlan:
         if n % 5 == 1 and idle:
             announced[idle[0]] = SQUATTER_ASN
     # a covering VRP can change a block's state: recompute the expectation from the final VRP set
-    return SignalPlan(_expected_rov(portfolio, vrps + [v for v, _ in stale]), announced, listed, vrps, frozenset(lapsing), as_sets, stale)
+    return SignalPlan(_expected_rov(portfolio, vrps + [v for v, _ in stale]), announced, listed, vrps, frozenset(lapsing), as_sets, stale,
+                      *_plan_paths(portfolio, announced, seed))
+
+
+def _plan_paths(portfolio: SyntheticPortfolio, announced: dict[str, int],
+                seed: int) -> tuple[list[tuple[str, tuple[int, ...]]], dict[int, tuple[int, ...]], dict[int, str]]:
+    """AS paths, ASPAs and ASN-DROP entries (their own random stream, so the other signals stay as they
+    were): ~40% of the blocks their lessee announces have a collected path collector peer -> transit ->
+    lessee, ~8% of those (and the first with an even-numbered lessee ASN) through another transit than
+    the lessee's; every lessee with a path and an even-numbered ASN has an ASPA naming its transit (so
+    those detours are Not Provider+); ~1% of the lessee ASNs and the transit of the first block whose register row names one are on ASN-DROP."""
+    rng = random.Random(seed * 7919 + 29)
+    paths: list[tuple[str, tuple[int, ...]]] = []
+    aspas: dict[int, tuple[int, ...]] = {}
+    detoured = False
+    for block in portfolio.blocks:
+        asn = block.lessee.asn
+        if block.defect or announced.get(block.prefix) != asn or rng.random() >= 0.4:
+            continue
+        upstream = transit_of(asn)
+        if rng.random() < 0.08 or (not detoured and asn % 2 == 0):
+            detoured = True
+            upstream = TRANSIT_ASNS[(TRANSIT_ASNS.index(upstream) + 1) % len(TRANSIT_ASNS)]
+        paths.append((block.prefix, (COLLECTOR_PEER_ASN, upstream, asn)))
+        if asn % 2 == 0:
+            aspas[asn] = (transit_of(asn),)
+    listed = {lessee.asn: f"SYN-LISTED-{lessee.asn}" for lessee in portfolio.lessees if rng.random() < 0.01}
+    # the transit the register names for the first block whose row names one: that lease is ASN-listed by its transit
+    named = next((t for b in portfolio.blocks if not b.defect for h in b.hops for t in registered_transit(h)), TRANSIT_ASNS[-1])
+    listed[named] = "SYN-LISTED-TRANSIT"
+    return paths, aspas, listed
 
 
 def _alloc_length(portfolio: SyntheticPortfolio) -> int:
@@ -474,15 +525,20 @@ def _expected_rov(portfolio: SyntheticPortfolio, vrps: list[tuple[str, int, int]
     return {b.prefix: validate_route(index, b.first, b.length, b.lessee.asn)[0] for b in portfolio.blocks if not b.defect}
 
 
+PFX2AS_NAME = f"routeviews-rv2-{OBSERVED_AT:%Y%m%d-%H%M}.pfx2as"  # CAIDA's name: it dates the BGP observation
+BGPDUMP_NAME = f"rib.{OBSERVED_AT:%Y%m%d.%H%M}.txt"
+
+
 def vrp_expires(plan: SignalPlan, vrp: Vrp) -> datetime:
     """When a planned VRP stops being valid."""
     return OBSERVED_AT + (LAPSING_FOR if vrp in plan.lapsing else VALID_FOR)
 
 
 def write_signals(plan: SignalPlan, out: Path) -> dict[str, Path]:
-    """Write ``vrps.json`` (rpki-client JSON, with its ``nonfunc_cas``), ``vrps-jsonext.json``
-    (Routinator jsonext: the non-functional CAs' VRPs, when there are any), ``pfx2as.tsv`` (CAIDA
-    prefix2as) and ``drop.txt`` (Spamhaus DROP text) into ``out``; returns their paths by kind. Both
+    """Write ``vrps.json`` (rpki-client JSON, with its ``nonfunc_cas`` and ``aspas``), ``vrps-jsonext.json``
+    (Routinator jsonext: the non-functional CAs' VRPs, when there are any), the pfx2as file (CAIDA
+    prefix2as, named as CAIDA names it), ``drop.txt`` (Spamhaus DROP text), ``asndrop.json`` (Spamhaus
+    ASN-DROP JSON lines) and the ``bgpdump -m`` RIB lines into ``out``; returns their paths by kind. Both
     VRP exports have the same build time: neither retracts the other's VRPs."""
     when = OBSERVED_AT
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -496,6 +552,8 @@ def write_signals(plan: SignalPlan, out: Path) -> dict[str, Path]:
                      "roas": len(roas), "vrps": len(roas), "uniquevrps": len(roas), "nonfunctionalcas": len(cas)},
         "roas": roas,
         "nonfunc_cas": cas,
+        "aspas": [{"customer_asid": c, "expires": int((when + VALID_FOR).timestamp()), "providers": list(p)}
+                  for c, p in sorted(plan.aspas.items())],
     }, indent=1) + "\n")
     paths = {"vrps": vrp_path}
     if plan.stale:
@@ -508,7 +566,7 @@ def write_signals(plan: SignalPlan, out: Path) -> dict[str, Path]:
         paths["vrps_jsonext"] = out / "vrps-jsonext.json"
         paths["vrps_jsonext"].write_text(json.dumps({"metadata": {"generated": int(when.timestamp()), "generatedTime": stamp},
                                                      "roas": stale}, indent=1) + "\n")
-    pfx_path = out / "pfx2as.tsv"
+    pfx_path = out / PFX2AS_NAME
     with open(pfx_path, "w") as fh:
         for prefix, asn in plan.announced.items():
             address, length = prefix.split("/")
@@ -522,7 +580,18 @@ def write_signals(plan: SignalPlan, out: Path) -> dict[str, Path]:
         fh.write(f"; Last-Modified: {when:%a, %d %b %Y %H:%M:%S} GMT\n")
         for prefix, sbl in plan.listed.items():
             fh.write(f"{prefix} ; {sbl}\n")
-    return {**paths, "pfx2as": pfx_path, "drop": drop_path}
+    asndrop_path = out / "asndrop.json"
+    with open(asndrop_path, "w") as fh:
+        for asn, name in sorted(plan.asn_listed.items()):
+            fh.write(json.dumps({"asn": asn, "rir": "synthetic", "domain": "synthetic.invalid", "cc": "ZZ", "asname": name}) + "\n")
+        fh.write(json.dumps({"type": "metadata", "timestamp": int(when.timestamp()), "size": len(plan.asn_listed),
+                             "records": len(plan.asn_listed), "copyright": "SYNTHETIC test data generated by chainrisk",
+                             "terms": "none: synthetic"}) + "\n")
+    rib_path = out / BGPDUMP_NAME
+    with open(rib_path, "w") as fh:
+        for prefix, path in plan.paths:
+            fh.write(f"TABLE_DUMP2|{int(when.timestamp())}|B|240.0.0.1|{path[0]}|{prefix}|{' '.join(map(str, path))}|IGP|240.0.0.1|0|0||NAG||\n")
+    return {**paths, "pfx2as": pfx_path, "drop": drop_path, "asndrop": asndrop_path, "bgpdump": rib_path}
 
 
 def maintainer(party: SynParty) -> str:
@@ -593,7 +662,7 @@ def transfers_document(portfolio: SyntheticPortfolio) -> dict[str, object]:
 
 def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0.0, signals: bool = True) -> dict[str, Any]:
     """Generate and write a register (``leases.csv``) and, with ``signals``, the matching routing,
-    reputation, registry and transfer files (``vrps.json``, ``pfx2as.tsv``, ``drop.txt``,
+    reputation, registry and transfer files (``vrps.json``, the pfx2as file, ``drop.txt``, ``asndrop.json``, the bgpdump RIB lines,
     ``registry.db``, ``transfers.json``), plus ``MANIFEST.json`` saying it is synthetic and what it
     contains."""
     out.mkdir(parents=True, exist_ok=True)
@@ -617,6 +686,7 @@ def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0
         manifest["vrps"] = len(plan.vrps)
         manifest["expected_rov"] = {s: sum(1 for v in plan.rov.values() if v == s) for s in ("Valid", "Invalid", "NotFound")}
         manifest["listed"] = len(plan.listed)
+        manifest["as_paths"], manifest["aspas"], manifest["asn_listed"] = len(plan.paths), len(plan.aspas), len(plan.asn_listed)
         (out / "registry.db").write_text(registry_text(portfolio, seed))
         (out / "transfers.json").write_text(json.dumps(transfers_document(portfolio), indent=2) + "\n")
         files.update({"registry": "registry.db", "transfers": "transfers.json"})
@@ -644,7 +714,7 @@ def to_portfolio(portfolio: SyntheticPortfolio, plan: SignalPlan | None = None) 
             hops.append(Hop(block.prefix, pk, p.name, h.provider_role, rk, r.name, h.recipient_role,
                             date.fromordinal(h.start), date.fromordinal(h.end),
                             r.asn if h.recipient_role == "lessee" else None, renewal_owner(h, n) or None,
-                            h.document_ref or None))
+                            h.document_ref or None, registered_transit(h)))
     result = Portfolio(hops=hops)
     if plan is not None:
         result.vrps = [VrpRecord(p, m, a, "synthetic", vrp_expires(plan, (p, m, a)), OBSERVED_AT) for p, m, a in plan.vrps]
@@ -655,4 +725,8 @@ def to_portfolio(portfolio: SyntheticPortfolio, plan: SignalPlan | None = None) 
         result.origins = {p: (a,) for p, a in plan.announced.items()}
         result.as_sets = {p: (members,) for p, members in plan.as_sets.items()}
         result.listings = [Listing(p, "spamhaus-drop", sbl) for p, sbl in plan.listed.items()]
+        result.origins_observed_at = dict.fromkeys([*plan.announced, *plan.as_sets], OBSERVED_AT)
+        result.as_paths = [AsPathRecord(p, path[0], path, "240.0.0.1") for p, path in plan.paths]
+        result.aspas = [AspaRecord(c, providers) for c, providers in plan.aspas.items()]
+        result.asn_listings = [AsnListingRecord(a, "spamhaus-asndrop", name) for a, name in plan.asn_listed.items()]
     return result

@@ -1,7 +1,7 @@
 """The small risk graph the query-library and Browser tests run against.
 
 SYNTHETIC DATA, hand-made (benchmark space 198.18.0.0/15 and documentation space 203.0.113.0/24):
-a lease register of three leased blocks plus the registry, routing and reputation facts around
+a lease register of four leased blocks plus the registry, routing and reputation facts around
 them. It is loaded the way production data is: events -> ``apply_batch`` -> alerts -> analysis
 (``analyse_portfolio``) -> ``write_analysis``, into either store.
 
@@ -15,6 +15,11 @@ them. It is loaded the way production data is: events -> ``apply_batch`` -> aler
                                                                                          no abuse-c, no ROA,
                                                                                          AS_SET route, RADB
                                                                                          route object
+    198.51.100.0/24  Harbor Holdings -(2025-01-01..2026-03-31)-> Old Tenant AS64503       still announced on
+                     (register transit AS64511)                                          2026-05-30, AS64503 on
+                                                                                         ASN-DROP, ASPA names only
+                                                                                         AS64510 but the path runs
+                                                                                         via AS64511
 
 Routing proof: A's only VRP lapses 12 hours after its export; an AS0 VRP covers 198.18.2.0/23 (block
 B and the idle 198.18.3.0/24). Northwind's /16 less A and B is its idle space.
@@ -33,6 +38,9 @@ from typing import Any
 
 from chainrisk.graph.config import Settings
 from chainrisk.ingest.events import (
+    AsnListing,
+    Aspa,
+    AsPath,
     BlocklistEntry,
     Delegation,
     HolderTransfer,
@@ -52,6 +60,7 @@ GROUP = "querylib-tests"
 BLOCK_A = "198.18.1.0/24"
 BLOCK_B = "198.18.2.0/24"
 BLOCK_C = "203.0.113.0/24"
+BLOCK_D = "198.51.100.0/24"
 
 NORTHWIND = Party(name="Northwind Holdings", id="ORG-NW1-RIPE")
 LEASECO = Party(name="LeaseCo")
@@ -59,6 +68,8 @@ BROKERX = Party(name="BrokerX")
 ACME = Party(name="Acme Hosting")
 BETA = Party(name="Beta Cloud")
 RESALE = Party(name="Resale Ltd")
+HARBOR = Party(name="Harbor Holdings")
+OLD_TENANT = Party(name="Old Tenant")
 
 # block, provider, provider role, recipient, recipient role, start, end, lessee ASN, document
 LEASE_REGISTER: list[tuple[str, Party, str, Party, str, date, date, int | None, str | None]] = [
@@ -81,12 +92,16 @@ def _prov(source: str, observed: date, line: int) -> Provenance:
 
 
 def lease_events() -> list[LeaseHop]:
-    """One LeaseHop per register row (observed 2026-05-31, the register's export day)."""
+    """One LeaseHop per register row (observed 2026-05-31, the register's export day), and block D's
+    ended lease, whose row names the lessee's transit provider."""
     return [
-        LeaseHop(block=block, provider=provider, provider_role=prole, recipient=recipient, recipient_role=rrole,
-                 start_date=start, end_date=end, lessee_asn=asn, document_ref=doc,
-                 provenance=_prov("lease-register", date(2026, 5, 31), line)).with_id()  # type: ignore[misc]
-        for line, (block, provider, prole, recipient, rrole, start, end, asn, doc) in enumerate(LEASE_REGISTER, start=2)
+        *(LeaseHop(block=block, provider=provider, provider_role=prole, recipient=recipient, recipient_role=rrole,
+                   start_date=start, end_date=end, lessee_asn=asn, document_ref=doc,
+                   provenance=_prov("lease-register", date(2026, 5, 31), line)).with_id()  # type: ignore[misc]
+          for line, (block, provider, prole, recipient, rrole, start, end, asn, doc) in enumerate(LEASE_REGISTER, start=2)),
+        LeaseHop(block=BLOCK_D, provider=HARBOR, provider_role="holder", recipient=OLD_TENANT, recipient_role="lessee",  # type: ignore[arg-type]
+                 start_date=date(2025, 1, 1), end_date=date(2026, 3, 31), lessee_asn=64503, transit_asns=(64511,),
+                 provenance=_prov("lease-register", date(2026, 5, 31), len(LEASE_REGISTER) + 2)).with_id(),
     ]
 
 
@@ -133,8 +148,25 @@ def routing_and_reputation_events() -> list[Any]:
     ]
 
 
+def routing_path_events() -> list[Any]:
+    """Block D's former lessee still announcing it, its ASN on ASN-DROP, its ASPA and AS path; and
+    Acme's ASPA and path for block A, whose upstream the ASPA does name."""
+    bgp = _prov("pfx2as", date(2026, 5, 30), 3)
+    return [
+        RouteOrigin(block=BLOCK_D, origins=(64503,), provenance=bgp).with_id(),
+        AsnListing(list_name="spamhaus-asndrop", asn=64503, as_name="OLD-TENANT-AS", country="NL", rir="ripencc",
+                   provenance=_prov("spamhaus-asndrop", date(2026, 5, 30), 1)).with_id(),
+        Aspa(customer_asn=64503, providers=(64510,), provenance=_prov("rpki-client", date(2026, 5, 30), 3)).with_id(),
+        Aspa(customer_asn=64501, providers=(64510,), provenance=_prov("rpki-client", date(2026, 5, 30), 4)).with_id(),
+        AsPath(block=BLOCK_D, peer_ip="192.0.2.254", peer_asn=64999, path=(64999, 64511, 64503, 64503),
+               provenance=_prov("bgpdump", date(2026, 5, 30), 1)).with_id(),
+        AsPath(block=BLOCK_A, peer_ip="192.0.2.254", peer_asn=64999, path=(64999, 64510, 64501),
+               provenance=_prov("bgpdump", date(2026, 5, 30), 2)).with_id(),
+    ]
+
+
 def all_events() -> list[Any]:
-    return [*lease_events(), *registry_events(), *routing_and_reputation_events()]
+    return [*lease_events(), *registry_events(), *routing_and_reputation_events(), *routing_path_events()]
 
 
 def build_risk_graph(store: Any) -> Any:

@@ -9,15 +9,23 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from chainrisk.analysis.holder_changes import Alert
 from chainrisk.graph.config import Settings
 
 log = logging.getLogger("chainrisk.alerts")
+
+
+class Alert(Protocol):
+    """What delivery needs of an alert: a holder-change ``Alert`` or a ``RiskAlert``."""
+
+    @property
+    def block(self) -> str: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 class WebhookDelivery:
@@ -36,7 +44,7 @@ class WebhookDelivery:
         self.failures = 0
         self.on_failure = on_failure  # called with "webhook" for each delivery that gave up (the metrics)
 
-    def __call__(self, alerts: list[Alert]) -> None:
+    def __call__(self, alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             self._post(alert.as_dict())
 
@@ -72,18 +80,18 @@ class TopicDelivery:
 
         self._writer = open_topic_writer(settings, "alerts")
 
-    def __call__(self, alerts: list[Alert]) -> None:
+    def __call__(self, alerts: Sequence[Alert]) -> None:
         self._writer.write([(a.block.encode(), json.dumps(a.as_dict(), sort_keys=True).encode()) for a in alerts])
 
     def close(self) -> None:
         self._writer.close()
 
 
-def fan_out(*deliveries: Callable[[list[Alert]], None] | None) -> Callable[[list[Alert]], None]:
+def fan_out(*deliveries: Callable[[Sequence[Alert]], None] | None) -> Callable[[Sequence[Alert]], None]:
     """One delivery callable that calls each configured one in turn."""
     active = [d for d in deliveries if d is not None]
 
-    def deliver(alerts: list[Alert]) -> None:
+    def deliver(alerts: Sequence[Alert]) -> None:
         for d in active:
             d(alerts)
 

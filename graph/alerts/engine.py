@@ -1,6 +1,10 @@
-"""Holder-change alerts wired to the store: the rules (``analysis/alerts.py``) applied to the
-changes of each applied batch, against the alerts and lease hops the store holds, and the new or
-updated alerts handed to delivery (``graph/alerts/delivery.py``: the alerts topic, the webhook).
+"""Alerts wired to the store, handed to delivery (``graph/alerts/delivery.py``: the alerts topic,
+the webhook):
+
+* holder-change alerts (:meth:`AlertEngine.process`): the rules of ``analysis/alerts.py`` applied to
+  the changes of each applied batch, against the alerts and lease hops the store holds;
+* risk-change alerts (:meth:`AlertEngine.process_results`): the rules of ``analysis/risk_alerts.py``
+  applied to the blocks' analysis results before and after a re-analysis.
 
 Exactly-once effect: alert writes are idempotent (keyed by alert id, evidence by event id; a change
 that already resolved an alert is not taken again for a new one), so processing the same changes
@@ -11,7 +15,8 @@ and the webhook is at least once (an alert handed over again is published again,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any, Protocol
 
 from chainrisk.analysis.alerts import (
@@ -25,6 +30,15 @@ from chainrisk.analysis.alerts import (
 )
 from chainrisk.analysis.holder_changes import Alert, blast_radius
 from chainrisk.analysis.model import Hop
+from chainrisk.analysis.risk_alerts import (
+    DEFAULT_HORIZON_DAYS,
+    EvidenceEvent,
+    RiskAlert,
+    Row,
+    alert_ids_for,
+    apply_risk_changes,
+    risk_changes,
+)
 from chainrisk.common.prefixes import prefix_range
 from chainrisk.graph.config import Settings
 from chainrisk.graph.stores.protocol import FactChange
@@ -41,15 +55,21 @@ class AlertStore(Protocol):
 
     def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]: ...
 
+    def alerts_affecting(self, prefixes: Iterable[str]) -> list[dict[str, Any]]: ...
+
     def save_alerts(self, alerts: list[dict[str, Any]]) -> None: ...
 
 
 class AlertEngine:
-    """Turns applied fact changes into alerts, stores them, and hands new/updated ones on."""
+    """Turns applied fact changes and changed analysis results into alerts, stores them, and hands
+    new/updated ones on. ``horizon_days``: how close secured-until must come to raise
+    ``secured_until_near`` (the ``alert_horizon_days`` setting)."""
 
-    def __init__(self, store: AlertStore, deliver: Callable[[list[Alert]], None] | None = None) -> None:
+    def __init__(self, store: AlertStore, deliver: Callable[[Sequence[Alert | RiskAlert]], None] | None = None,
+                 horizon_days: int = DEFAULT_HORIZON_DAYS) -> None:
         self.store = store
         self.deliver = deliver
+        self.horizon_days = horizon_days
 
     def process(self, changes: list[FactChange]) -> list[Alert]:
         """Detect, merge and save; returns the alerts that were opened, updated or resolved."""
@@ -83,6 +103,42 @@ class AlertEngine:
         return list(touched.values())
 
 
+    def process_results(self, before: Mapping[str, Row], after: Mapping[str, Row], events: Sequence[EvidenceEvent],
+                        as_of: date, party_names: Mapping[str, str] | None = None) -> list[RiskAlert]:
+        """Risk-change alerts for a re-analysis of some blocks; returns the alerts opened, extended,
+        cleared or resolved (saved and delivered).
+
+        * ``before``: the blocks' results as stored before the new ones were written
+          (``store.stored_results(prefixes)``, read BEFORE ``write_analysis``); a block absent had none;
+        * ``after``: their new results (``analysis.risk_alerts.result_rows(block_rows, spof_rows)`` of
+          the rows written); a block of ``before`` absent here is no longer leased. Rows may carry
+          more properties than the rules read (``writeback.rows_by_block`` form);
+        * ``events``: the evidence - the events of the batch that caused the re-analysis (any
+          ``ingest.events`` event; ``analysis.risk_alerts.analysis_run_event(...)`` for a run with none);
+        * ``as_of``: the reference date of the new results (``before`` rows are judged on their own
+          ``analysed_as_of``, never later); ``party_names``: key -> name for new SPOFs (else the key).
+
+        Idempotent: the same arguments again change nothing (alert ids come from type, subject and
+        cause; an open (type, block, subject) is not raised twice). Handing it ``before == after``
+        raises nothing, so after a crash between the write-back and this call the rows read before
+        the write-back must be handed over again for the alerts to be raised."""
+        changes = risk_changes(before, after, events, as_of, self.horizon_days, party_names)
+        if not changes.raised and not changes.cleared:
+            return []
+        blocks = {c.block for c in changes.raised} | {c.block for c in changes.cleared}
+        stored = self.store.alerts_affecting(blocks) + self.store.load_alerts(alert_ids_for(changes))
+        touched = apply_risk_changes(changes, stored)
+        if touched:
+            self.store.save_alerts([a.as_dict() for a in touched])
+            if self.deliver:
+                self.deliver(touched)
+        for alert in touched:
+            log.info("alert %s %s: %s %s%s, %d block(s), %d still open", alert.alert_id, alert.status, alert.kind, alert.block,
+                     f" ({alert.subject_name})" if alert.subject_name else "", len(alert.affected),
+                     sum(1 for a in alert.affected if a.status == "open"))
+        return touched
+
+
 def acknowledge(store: AlertStore, alert_id: str, note: str | None = None) -> dict[str, Any]:
     """Mark one stored alert acknowledged (``analysis.alerts.acknowledged``: an id, or a prefix of
     exactly one id) and save it. Raises KeyError when no single alert matches."""
@@ -97,11 +153,7 @@ def alert_hook(settings: Settings, store: AlertStore, on_alert: Callable[[str, s
     """The consumer's ``on_changes`` hook for alerts on ``store``, and a function to close it.
     ``on_alert(kind, status)`` is called for each alert raised or updated, ``on_delivery_failed(target)``
     for each delivery that gave up (the metrics)."""
-    from chainrisk.graph.alerts.delivery import TopicDelivery, WebhookDelivery, fan_out
-
-    topic = TopicDelivery(settings)
-    webhook = WebhookDelivery(settings.webhook_url, on_failure=on_delivery_failed) if settings.webhook_url else None
-    engine = AlertEngine(store, fan_out(topic, webhook))
+    engine, close = alert_engine(settings, store, on_delivery_failed)
 
     def on_changes(changes: list[FactChange]) -> None:
         for alert in engine.process(changes):
@@ -110,4 +162,15 @@ def alert_hook(settings: Settings, store: AlertStore, on_alert: Callable[[str, s
             log.info("alert %s %s: %s %s -> %s, %d leased block(s) affected", alert.alert_id, alert.status, alert.kind,
                      alert.block, alert.new_party.name if alert.new_party else "-", len(alert.affected))
 
-    return on_changes, topic.close
+    return on_changes, close
+
+
+def alert_engine(settings: Settings, store: AlertStore, on_delivery_failed: Callable[[str], None] | None = None,
+                 ) -> tuple[AlertEngine, Callable[[], None]]:
+    """The engine delivering to the configured alerts topic and webhook, and a function to close it
+    (``on_delivery_failed(target)``: called for each delivery that gave up)."""
+    from chainrisk.graph.alerts.delivery import TopicDelivery, WebhookDelivery, fan_out
+
+    topic = TopicDelivery(settings)
+    webhook = WebhookDelivery(settings.webhook_url, on_failure=on_delivery_failed) if settings.webhook_url else None
+    return AlertEngine(store, fan_out(topic, webhook), settings.alert_horizon_days), topic.close

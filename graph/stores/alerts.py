@@ -3,8 +3,11 @@
     (:Alert {alert_id, type, block, status, resolution, old_party, old_party_name, new_party,
              new_party_name, supplied_party, supplied_party_name, changed_at, first_seen, last_seen,
              affected_blocks, affected_lessees, json})
-    (:Alert)-[:CONCERNS]->(:Block)            the block whose holder changed
-    (:Alert)-[:AFFECTS {depth}]->(:Block)     each leased block in the blast radius
+    risk-change alerts also: {subject, subject_name, causes, figures, open_blocks}
+    (:Alert)-[:CONCERNS]->(:Block)            the block whose holder changed (a risk alert: the
+                                              smallest block covering its blocks)
+    (:Alert)-[:AFFECTS {depth}]->(:Block)     each leased block in the blast radius (a risk alert's
+                                              blocks: no depth)
 
 ``json`` is the whole alert as published (``Alert.as_dict()``), what ``load_alerts`` gives back;
 the other properties are there for Browser queries. A link is made only to a block that exists.
@@ -40,6 +43,12 @@ def alert_props(alert: dict[str, Any]) -> dict[str, Any]:
         "affected_blocks": [a["block"] for a in alert["affected"]],
         "affected_lessees": sorted({lessee for a in alert["affected"] for lessee in a["lessees"]}),
         "json": json.dumps(alert, sort_keys=True),
+        # risk-change alerts (analysis/risk_alerts.py): what they are about, why, each block's figure
+        "subject": alert.get("subject") or None,
+        "subject_name": alert.get("subject_name") or None,
+        "causes": alert.get("causes"),
+        "figures": [f"{a['block']}: {a['before']} -> {a['after']}" for a in alert["affected"] if "before" in a],
+        "open_blocks": [a["block"] for a in alert["affected"] if a.get("status") == "open"],
         **party("old_party"),
         **party("new_party"),
         **party("supplied_party"),
@@ -47,6 +56,7 @@ def alert_props(alert: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in props.items() if v is not None and v != []}
 
 
-def affected_links(alert: dict[str, Any]) -> list[tuple[str, int]]:
-    """``(block, depth)`` of each AFFECTS link of the alert."""
-    return [(a["block"], a["depth"]) for a in alert["affected"]]
+def affected_links(alert: dict[str, Any]) -> list[tuple[str, int | None]]:
+    """``(block, depth)`` of each AFFECTS link of the alert (depth None: a risk alert's block,
+    whose link has no depth)."""
+    return [(a["block"], a.get("depth")) for a in alert["affected"]]

@@ -48,7 +48,7 @@ _UNIQUE_NODES = {"Party": "key", "Block": "prefix", "AS": "asn", "Maintainer": "
                  **{label: "fact_key" for label in FACT_LABEL.values()}, "Retracted": "fact_key"}
 _NODE_INDEXES = [("Block", "first"), ("Block", "last"), ("Block", "prefix_length"), ("Vrp", "first"), ("NonfunctionalCa", "first"), ("BgpRoute", "first"),
                  ("RouteObject", "first"), ("Listing", "first"), ("Registration", "first"), ("Delegation", "first"),
-                 ("Transfer", "first"), ("Party", "name")]
+                 ("Transfer", "first"), ("Party", "name"), ("AsnListing", "first"), ("Aspa", "first"), ("AsPath", "first")]
 _REL_INDEXES = [("LEASES", "block"), ("LEASES", "first"), ("HELD_BY", "valid_to"), ("HELD_BY", "valid_from")]
 
 SCHEMA: list[str] = [
@@ -385,6 +385,16 @@ STORED_ANALYSIS = _chunked(
     "THEN [b.prefix, b.analysis_digest] END")
 
 
+# A block's stored results for the risk alerts: [prefix, [the $fields' values], [the party keys of its
+# SPOF_FOR in position order]], for blocks holding results (an analysis_digest).
+_STORED_RESULT = ("[b.prefix, [f IN $fields | b[f]], "
+                  "COLLECT { MATCH (p:Party)-[s:SPOF_FOR]->(b) WITH p, s ORDER BY s.position RETURN p.key }]")
+STORED_RESULTS = ("UNWIND $prefixes AS prefix MATCH (b:Block {prefix: prefix}) WHERE b.analysis_digest IS NOT NULL "
+                  f"RETURN {_STORED_RESULT}")
+ALL_STORED_RESULTS = _chunked("(b:Block) USING INDEX b:Block(first)", "b",
+                              f"CASE WHEN b.analysis_digest IS NOT NULL THEN {_STORED_RESULT} END")
+
+
 def write_block_analysis(keys: list[str], spof_keys: list[str], replaces: bool) -> str:
     """Rows ``[prefix, [values in keys order], digest, [[party, *values in spof_keys order], ...]]``:
     set the block's properties (null removes one) and digest, create its SPOF_FOR; with
@@ -419,6 +429,9 @@ WIPE = (
 ALERT_SCHEMA = "CREATE CONSTRAINT alert_id_unique IF NOT EXISTS FOR (n:Alert) REQUIRE n.alert_id IS UNIQUE"
 ALL_ALERTS = "MATCH (a:Alert) RETURN a.json AS json"
 ALERTS_BY_ID = "MATCH (a:Alert) WHERE a.alert_id IN $ids RETURN a.json AS json"
+# alerts not resolved that affect one of the blocks (through the Block.prefix index)
+ALERTS_AFFECTING = ("UNWIND $prefixes AS prefix MATCH (:Block {prefix: prefix})<-[:AFFECTS]-(a:Alert) "
+                    "WHERE a.status <> 'resolved' RETURN DISTINCT a.json AS json")
 # Replace each alert's properties and its CONCERNS / AFFECTS links (to blocks that exist).
 SAVE_ALERTS = """
 UNWIND $rows AS row

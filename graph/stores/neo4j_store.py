@@ -28,6 +28,7 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction
 
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.analysis.risk_alerts import RISK_FIELDS
 from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.config import Settings
@@ -453,6 +454,11 @@ class NeoStore:
             alerts = [json.loads(r["json"]) for r in rows]
         return sorted(alerts, key=alert_order)
 
+    def alerts_affecting(self, prefixes: Iterable[str]) -> list[dict[str, Any]]:
+        with self._session() as session:
+            alerts = [json.loads(r["json"]) for r in session.run(cypher.ALERTS_AFFECTING, prefixes=sorted(set(prefixes)))]
+        return sorted(alerts, key=alert_order)
+
     def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
         rows = [{"id": a["id"], "block": a["block"], "props": alert_props(a),
                  "affected": [{"block": block, "depth": depth} for block, depth in affected_links(a)]}
@@ -479,6 +485,17 @@ class NeoStore:
         for replaces, rows in writes.items():
             self._write_chunks(cypher.write_block_analysis(plan.keys, plan.spof_keys, replaces), rows)
         self._write_chunks(cypher.clear_block_analysis(plan.keys), plan.clears)
+
+    def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        with self._session() as session:
+            if prefixes is None:
+                records = [row for r in session.run(cypher.ALL_STORED_RESULTS, fields=list(RISK_FIELDS)) for row in r[0]]
+            else:
+                records = [r[0] for r in session.run(cypher.STORED_RESULTS, fields=list(RISK_FIELDS), prefixes=sorted(set(prefixes)))]
+        out: dict[str, dict[str, Any]] = {}
+        for prefix, values, spofs in sorted(records, key=lambda row: str(row[0])):
+            out[prefix] = dict(zip(RISK_FIELDS, native(values))) | {"spofs": list(spofs)}
+        return out
 
     def _write_chunks(self, statement: str, rows: list[Any], sessions: int = WRITE_SESSIONS) -> None:
         """``statement`` over ``rows``, a transaction per chunk, from ``sessions`` sessions at once

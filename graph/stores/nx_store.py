@@ -33,6 +33,7 @@ import networkx as nx
 
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
+from chainrisk.analysis.risk_alerts import RISK_FIELDS
 from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
 from chainrisk.common.timestamps import as_utc
@@ -70,6 +71,7 @@ from chainrisk.graph.stores.records import (
     fact_props,
     hop_role_labels,
     link_targets,
+    native,
     party_labels,
     sort_dump,
 )
@@ -601,6 +603,13 @@ class NxStore:
             nodes = [(ALERT_LABEL, i) for i in set(alert_ids) if (ALERT_LABEL, i) in self.g]
         return sorted((json.loads(self.g.nodes[n]["json"]) for n in nodes), key=alert_order)
 
+    def alerts_affecting(self, prefixes: Iterable[str]) -> list[dict[str, Any]]:
+        g = self.g
+        found = {u for p in set(prefixes) if ("Block", p) in g
+                 for u, _, data in g.in_edges(("Block", p), data=True) if data["type"] == AFFECTS}
+        alerts = (json.loads(g.nodes[n]["json"]) for n in found if g.nodes[n]["status"] != "resolved")
+        return sorted(alerts, key=alert_order)
+
     def save_alerts(self, alerts: list[dict[str, Any]]) -> None:
         self._lock_for_writing()
         g = self.g
@@ -614,7 +623,7 @@ class NxStore:
                 g.add_edge(node, ("Block", alert["block"]), key=CONCERNS, type=CONCERNS)
             for block, depth in affected_links(alert):
                 if ("Block", block) in g:
-                    g.add_edge(node, ("Block", block), key=AFFECTS, type=AFFECTS, depth=depth)
+                    g.add_edge(node, ("Block", block), key=AFFECTS, type=AFFECTS, **({} if depth is None else {"depth": depth}))
         # saved with the graph and the consumer offsets (periodically and on close), so alerts and
         # the batches that raised them are persisted together
         self._dirty = True
@@ -644,6 +653,19 @@ class NxStore:
             self.g.remove_edges_from(self._spof_edges(node))
         self._dirty = True
         self.save()
+
+    def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        g = self.g
+        if prefixes is None:
+            nodes = sorted((n for n, data in g.nodes(data=True) if n[0] == "Block" and DIGEST in data), key=lambda n: n[1])
+        else:
+            nodes = sorted(("Block", p) for p in set(prefixes) if ("Block", p) in g and DIGEST in g.nodes[("Block", p)])
+        out: dict[str, dict[str, Any]] = {}
+        for node in nodes:
+            data = g.nodes[node]
+            spofs = sorted((d.get("position", 0), u[1]) for u, _, d in g.in_edges(node, data=True) if d["type"] == "SPOF_FOR")
+            out[node[1]] = {f: native(data.get(f)) for f in RISK_FIELDS} | {"spofs": [key for _, key in spofs]}
+        return out
 
     def _spof_edges(self, block: Node) -> list[tuple[Node, Node, Any]]:
         return [(u, v, k) for u, v, k, d in self.g.in_edges(block, keys=True, data=True) if d["type"] == "SPOF_FOR"]

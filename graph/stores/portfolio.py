@@ -9,20 +9,35 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from chainrisk.analysis.model import CaRecord, DelegationRecord, Hop, Listing, RegistryRecord, RouteObjectRecord, VrpRecord
+from chainrisk.analysis.model import (
+    AsnListingRecord,
+    AspaRecord,
+    AsPathRecord,
+    CaRecord,
+    DelegationRecord,
+    Hop,
+    Listing,
+    RegistryRecord,
+    RouteObjectRecord,
+    VrpRecord,
+)
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.stores.records import cached_party_key, native
 
 HOP_FIELDS = ("block", "provider_name", "provider_id", "provider_role", "recipient_name", "recipient_id", "recipient_role",
-              "start_date", "end_date", "lessee_asn", "renewal_owner", "document_ref")
+              "start_date", "end_date", "lessee_asn", "renewal_owner", "document_ref",
+              "transit_asns")
 REGISTRATION_FIELDS = ("prefix", "registry", "handle", "status", "role", "org_name", "org_id", "parent_handle", "abuse_c",
                        "mnt_by", "mnt_lower", "mnt_routes", "netname")
 DELEGATION_FIELDS = ("prefix", "registry", "status", "holder_id")
 VRP_FIELDS = ("prefix", "max_length", "asn", "ta", "expires", "observed_at", "uri")
-ORIGIN_FIELDS = ("prefix", "origins", "as_sets")
+ORIGIN_FIELDS = ("prefix", "origins", "as_sets", "observed_at")
 CA_FIELDS = ("ta", "location", "ca_repository")
 ROUTE_OBJECT_FIELDS = ("prefix", "origin_asn", "registry")
 LISTING_FIELDS = ("prefix", "list_name", "entry_id")
+ASN_LISTING_FIELDS = ("asn", "list_name", "as_name")
+ASPA_FIELDS = ("customer_asn", "providers")
+AS_PATH_FIELDS = ("prefix", "peer_asn", "path", "peer_ip")
 
 
 def values_of(props: dict[str, Any], fields: Sequence[str]) -> list[Any]:
@@ -37,9 +52,9 @@ def as_date(value: Any) -> date:
 
 def hop_from_row(row: Sequence[Any]) -> Hop:
     """A Hop from values in HOP_FIELDS order."""
-    block, p_name, p_id, p_role, r_name, r_id, r_role, start, end, asn, renewal, doc = row
+    block, p_name, p_id, p_role, r_name, r_id, r_role, start, end, asn, renewal, doc, transit = row
     return Hop(block, cached_party_key(p_name, p_id), p_name, p_role, cached_party_key(r_name, r_id), r_name, r_role,
-               as_date(start), as_date(end), asn, renewal, doc)
+               as_date(start), as_date(end), asn, renewal, doc, tuple(transit) if transit else ())
 
 
 def registration_from_row(row: Sequence[Any]) -> RegistryRecord:
@@ -69,12 +84,13 @@ def ca_from_row(row: Sequence[Any]) -> CaRecord:
 
 
 def add_route(portfolio: Any, row: Sequence[Any]) -> None:
-    """One BgpRoute's values (ORIGIN_FIELDS order) into ``portfolio.origins`` and ``portfolio.as_sets``
-    (a route seen only with AS_SET origins has no ``origins``)."""
-    prefix, origins, as_sets = row
+    """One BgpRoute's values (ORIGIN_FIELDS order) into ``portfolio.origins``, ``portfolio.as_sets``
+    (a route seen only with AS_SET origins has no ``origins``) and ``portfolio.origins_observed_at``."""
+    prefix, origins, as_sets, observed_at = row
     portfolio.origins[prefix] = tuple(origins or ())
     if as_sets:
         portfolio.as_sets[prefix] = tuple(as_sets)
+    portfolio.origins_observed_at[prefix] = as_utc(native(observed_at))
 
 
 def route_object_from_row(row: Sequence[Any]) -> RouteObjectRecord:
@@ -85,6 +101,20 @@ def listing_from_row(row: Sequence[Any]) -> Listing:
     return Listing(*row)
 
 
+def asn_listing_from_row(row: Sequence[Any]) -> AsnListingRecord:
+    return AsnListingRecord(*row)
+
+
+def aspa_from_row(row: Sequence[Any]) -> AspaRecord:
+    customer, providers = row
+    return AspaRecord(customer, tuple(providers or ()))
+
+
+def as_path_from_row(row: Sequence[Any]) -> AsPathRecord:
+    prefix, peer_asn, path, peer_ip = row
+    return AsPathRecord(prefix, peer_asn, tuple(path), peer_ip)
+
+
 # fact node label -> (Portfolio attribute, fields, row -> record); BgpRoute becomes Portfolio.origins
 PORTFOLIO_PARTS = {
     "Registration": ("registrations", REGISTRATION_FIELDS, registration_from_row),
@@ -93,4 +123,7 @@ PORTFOLIO_PARTS = {
     "NonfunctionalCa": ("nonfunctional_cas", CA_FIELDS, ca_from_row),
     "RouteObject": ("route_objects", ROUTE_OBJECT_FIELDS, route_object_from_row),
     "Listing": ("listings", LISTING_FIELDS, listing_from_row),
+    "AsnListing": ("asn_listings", ASN_LISTING_FIELDS, asn_listing_from_row),
+    "Aspa": ("aspas", ASPA_FIELDS, aspa_from_row),
+    "AsPath": ("as_paths", AS_PATH_FIELDS, as_path_from_row),
 }

@@ -205,6 +205,16 @@ class GraphStore(Protocol):
         did not change since the last write-back are left alone, ``analysed_at`` included
         (``graph/stores/writeback_plan.py``)."""
 
+    def stored_results(self, prefixes: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The analysis results written back for these blocks (None: every block holding results),
+        as ``analysis.risk_alerts`` reads them: prefix -> the block's ``RISK_FIELDS`` properties
+        (None where unset; dates as ``date``) and ``spofs``, the party keys of its SPOF_FOR in
+        ``position`` order. Blocks without results (no ``analysis_digest``) are left out."""
+
+    def alerts_affecting(self, prefixes: Iterable[str]) -> list[dict[str, Any]]:
+        """The stored alerts that are not resolved with an AFFECTS link to one of these blocks, as
+        :meth:`load_alerts` gives them."""
+
     def load_alerts(self, alert_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The stored alerts (each as ``Alert.as_dict()`` gave it to :meth:`save_alerts`), all of
         them or those of these ids (unknown ids are left out), by change date, then id

@@ -28,6 +28,9 @@ FACT_LABEL: dict[str, str] = {
     "nonfunctional_ca": "NonfunctionalCa",
     "route_origin": "BgpRoute",
     "blocklist_entry": "Listing",
+    "asn_listing": "AsnListing",
+    "aspa": "Aspa",
+    "as_path": "AsPath",
 }
 LEASE_TYPE: Final = "lease_hop"
 LEASES = "LEASES"
@@ -232,6 +235,9 @@ LINKS: dict[str, tuple[Link, ...]] = {
     "route_object": (Link("ORIGIN", "AS", True, False),),
     "blocklist_entry": (Link("LISTS", "Block", True, False),),
     "nonfunctional_ca": (),  # the export names no resources of the CA: nothing to link it to
+    "asn_listing": (Link("LISTS_AS", "AS", True, False),),
+    "aspa": (Link("CUSTOMER", "AS", True, False), Link("PROVIDER", "AS", True, True)),
+    "as_path": (Link("PATH_ORIGIN", "AS", True, True),),
 }
 
 
@@ -249,6 +255,12 @@ def link_targets(event: Event) -> dict[str, list[Any]]:
         return {LINKS[kind][0].rel: [event.block]}
     if kind in ("vrp", "route_origin", "route_object"):
         return {LINKS[kind][0].rel: asns_named(event)}
+    if event.type == "asn_listing":
+        return {"LISTS_AS": [event.asn]}
+    if event.type == "aspa":
+        return {"CUSTOMER": [event.customer_asn], "PROVIDER": sorted(set(event.providers))}
+    if event.type == "as_path":
+        return {"PATH_ORIGIN": [event.path[-1]]}
     return {}
 
 
@@ -308,6 +320,12 @@ def asns_named(event: Event) -> list[int]:
         return sorted(set(event.origins))
     if event.type == "route_object":
         return [event.origin_asn]
+    if event.type == "asn_listing":
+        return [event.asn]
+    if event.type == "aspa":
+        return sorted({event.customer_asn, *event.providers})
+    if event.type == "as_path":
+        return [event.path[-1]]
     return []
 
 

@@ -4,8 +4,9 @@ new results, which lose theirs, and which are left alone because their results d
 Every block that holds analysis results carries ``analysis_digest``: a digest of its row and its
 SPOF rows as last written. A re-analysis compares digests and writes only the blocks whose results
 changed (a first analysis writes every block; a re-analysis of an unchanged graph writes none).
-The run's time stamp (``analysed_at``) is not compared: it is written with a block's changed
-results, so it tells when the block's current results were computed.
+The run's time stamp (``analysed_at``) and reference date (``analysed_as_of``) are not compared:
+they are written with a block's changed results, so they tell when, and as of which day, the
+block's current results were computed.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DIGEST = "analysis_digest"
-# properties a re-analysis does not compare: the run's time stamp changes on every run
-UNCOMPARED = frozenset({"analysed_at"})
+# properties a re-analysis does not compare: the run's time stamp and reference date change from run to run
+UNCOMPARED = frozenset({"analysed_at", "analysed_as_of"})
 SPOF_ENDS = ("party", "block")
 
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
-from risk_graph import AS_OF, BLOCK_A, BLOCK_B, BLOCK_C, load_risk_graph
+from risk_graph import AS_OF, BLOCK_A, BLOCK_B, BLOCK_C, BLOCK_D, load_risk_graph
 
 from chainrisk.common.formats import cell_text
 from chainrisk.graph.browser.deeplinks import cypher_literal, inline_parameters
@@ -65,11 +65,12 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     ],
     "top-exposure": [
         ({}, [
-            ["Northwind Holdings", 2, 512, 2, 0.666667, ["Acme Hosting", "Beta Cloud"]],
-            ["LeaseCo", 1, 256, 1, 0.333333, ["Acme Hosting"]],
-            ["Resale Ltd", 1, 256, 1, 0.333333, ["Acme Hosting"]],
+            ["Northwind Holdings", 2, 512, 2, 0.5, ["Acme Hosting", "Beta Cloud"]],
+            ["Harbor Holdings", 1, 256, 1, 0.25, ["Old Tenant"]],
+            ["LeaseCo", 1, 256, 1, 0.25, ["Acme Hosting"]],
+            ["Resale Ltd", 1, 256, 1, 0.25, ["Acme Hosting"]],
         ]),
-        ({"limit": "1"}, [["Northwind Holdings", 2, 512, 2, 0.666667, ["Acme Hosting", "Beta Cloud"]]]),
+        ({"limit": "1"}, [["Northwind Holdings", 2, 512, 2, 0.5, ["Acme Hosting", "Beta Cloud"]]]),
     ],
     "party-dependents": [
         ({"party": "Northwind Holdings"}, [
@@ -94,6 +95,7 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     "not-routing-ready": [
         ({}, [
             [BLOCK_B, "Beta Cloud", [64502], "Invalid", "asn-mismatch", False, True],
+            [BLOCK_D, "Old Tenant", [64503], "NotFound", None, False, True],
             [BLOCK_C, "Acme Hosting", [64501], "NotFound", None, True, False],  # its route object is in RADB
         ]),
     ],
@@ -121,6 +123,17 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
         ({}, [["198.18.0.0/16", 140, f"{idle}: idle-space-announced: Northwind Holdings holds it unleased; no AS0 ROA covers it"]
               for idle in sorted(["198.18.0.0/24", "198.18.4.0/22", "198.18.8.0/21", "198.18.16.0/20", "198.18.32.0/19",
                                   "198.18.64.0/18", "198.18.128.0/17"])]),
+    ],
+    # block D's lease ended on 2026-03-31; the pfx2as data of 2026-05-30 still shows its lessee's ASN
+    "announced-after-lease-end": [
+        ({}, [[BLOCK_D, "Old Tenant", [64503], "2026-03-31", "2026-05-30T00:00:00+00:00", [BLOCK_D]]]),
+    ],
+    "asn-blocklisted": [
+        ({}, [[BLOCK_D, "Old Tenant", 64503, "lessee", "spamhaus-asndrop", "OLD-TENANT-AS"]]),
+    ],
+    # block A's lessee is routed via AS64510, which its ASPA names: not listed
+    "aspa-unauthorised-upstreams": [
+        ({}, [[BLOCK_D, "Old Tenant", 64503, [64510], [64511], [[64999, 64511, 64503, 64503]]]]),
     ],
     "reputation-issues": [
         ({}, [
@@ -166,6 +179,19 @@ EXPECTED: dict[str, list[tuple[dict[str, str], list[list[Any]]]]] = {
     ],
     "alerts": [
         ({"status": "resolved"}, []),  # the open ones: test_open_alerts_with_their_blast_radius
+    ],
+    # the alerts since earlier days, by type: test_changes_since_and_alerts_by_type (risk changes:
+    # tests/integration/test_risk_alerts_services.py)
+    "changes-since": [({"since": "2026-04-02"}, [])],
+    "alerts-by-type": [({"status": "resolved"}, [])],
+    "block-freshness": [
+        ({"before": "2026-12-31"}, [  # written back once, at INGESTED, judged as of AS_OF
+            [BLOCK_A, "Acme Hosting", "2026-06-01T12:00:00+00:00", "2026-06-01", 55],
+            [BLOCK_B, "Beta Cloud", "2026-06-01T12:00:00+00:00", "2026-06-01", 125],
+            [BLOCK_D, "Old Tenant", "2026-06-01T12:00:00+00:00", "2026-06-01", 145],
+            [BLOCK_C, "Acme Hosting", "2026-06-01T12:00:00+00:00", "2026-06-01", 60],
+        ]),
+        ({"before": "2026-06-01"}, []),  # nothing computed before that day
     ],
     "snapshot-changes": [
         # the risk graph holds no full snapshot: test_snapshots_services runs this query on two exports
@@ -240,6 +266,33 @@ def test_open_alerts_with_their_blast_radius(risk_graph, neo4j_driver, risk_sett
          f"{nw} -> 198.18.0.0/16 | {nw} -> {BLOCK_A} | {nw} -> {BLOCK_B}"],
         ["2026-03-01T00:00:00+00:00", "transfer", BLOCK_C, "Old Holder Inc", "Southgate Networks",
          [BLOCK_C], ["Acme Hosting"], sg, f"{sg} -> {BLOCK_C} | {sg} -> {BLOCK_C}"],
+    ]
+
+
+def test_changes_since_and_alerts_by_type(risk_graph, neo4j_driver, risk_settings, library) -> None:  # noqa: ANN001
+    """The fixture's two holder-change alerts, by what changed since a day and by type."""
+    from chainrisk.graph.stores.neo4j_store import NeoStore
+
+    store = NeoStore(risk_settings)
+    try:
+        ids = {alert["block"]: alert["id"] for alert in store.load_alerts()}
+    finally:
+        store.close()
+    nw, sg = ids["198.18.0.0/16"], ids[BLOCK_C]
+    query = library.get("changes-since")
+    _, rows = run_query(neo4j_driver, risk_settings.neo4j_database, query, bind_parameters(query, {"since": "2026-03-02"}))
+    assert rows == [
+        ["2026-04-01T00:00:00+00:00", "delegation_holder", "open", "198.18.0.0/16", "RIPENCC holder ew-0002", [],
+         [BLOCK_A, BLOCK_B], ["Acme Hosting", "Beta Cloud"], [], nw],
+        ["2026-03-02T00:00:00+00:00", "transfer", "open", BLOCK_C, "Southgate Networks", [], [BLOCK_C], ["Acme Hosting"], [], sg],
+    ]
+    _, rows = run_query(neo4j_driver, risk_settings.neo4j_database, query, bind_parameters(query, {"since": "2026-03-03"}))
+    assert [r[1] for r in rows] == ["delegation_holder"]
+    query = library.get("alerts-by-type")
+    _, rows = run_query(neo4j_driver, risk_settings.neo4j_database, query, bind_parameters(query, {}))
+    assert rows == [
+        ["delegation_holder", 1, 2, ["Acme Hosting", "Beta Cloud"], "2026-04-01T00:00:00+00:00", "2026-04-01T00:00:00+00:00", [nw]],
+        ["transfer", 1, 1, ["Acme Hosting"], "2026-03-01T00:00:00+00:00", "2026-03-01T00:00:00+00:00", [sg]],
     ]
 
 

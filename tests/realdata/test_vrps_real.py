@@ -16,7 +16,7 @@ import pytest
 
 from chainrisk.ingest import vrps
 from chainrisk.ingest.common import ParseContext, Reject, ScopeSeen, Skip, SourceFile
-from chainrisk.ingest.events import NonfunctionalCa, Provenance, Vrp
+from chainrisk.ingest.events import Aspa, NonfunctionalCa, Provenance, Vrp
 
 FULL_EXPORT = "rpki_vrps/rpki-client_vrps_20250720T093135Z.json.bz2"
 
@@ -26,6 +26,7 @@ def _utc(*parts: int) -> datetime:
 
 
 def _split(items: list[Any]) -> tuple[list[Vrp], list[Reject], list[Skip]]:
+    items = [i for i in items if not isinstance(i, (Aspa, ScopeSeen))]  # the export's ASPAs: test_full_export_aspas
     events = [i for i in items if isinstance(i, Vrp)]
     rejects = [i for i in items if isinstance(i, Reject)]
     skips = [i for i in items if isinstance(i, Skip)]
@@ -59,6 +60,7 @@ class Tally:
     lapsing_24h: int = 0  # VRPs expiring within 24 hours of the export's build time
     cas: list[NonfunctionalCa] = field(default_factory=list)
     scopes: list[ScopeSeen] = field(default_factory=list)
+    aspas: list[Aspa] = field(default_factory=list)
 
 
 SAMPLED = {("1.0.0.0/24", 13335), ("8.8.8.0/24", 15169), ("104.144.0.0/16", 16509), ("191.96.0.0/24", 133296)}
@@ -88,6 +90,8 @@ def full_export(real_sample) -> tuple[Path, Tally]:
                 tally.scopes.append(item)
             elif isinstance(item, NonfunctionalCa):
                 tally.cas.append(item)
+            elif isinstance(item, Aspa):
+                tally.aspas.append(item)
             else:
                 tally.events += 1
                 if item.expires is not None and item.expires - item.provenance.observed_at <= timedelta(hours=24):
@@ -147,6 +151,22 @@ def test_full_export_nonfunctional_cas_and_vrps_lapsing_within_a_day(full_export
     ripe = [roa for roa in document["roas"] if roa["ta"] == "ripe" and ":" not in roa["prefix"]]
     assert len(ripe) == 244_062 and all(roa["expires"] - built.timestamp() <= 24 * 3600 for roa in ripe)
     assert sum(1 for roa in document["roas"] if ":" not in roa["prefix"] and roa["expires"] - built.timestamp() <= 8 * 3600) == 5_431
+
+
+@pytest.mark.slow
+def test_full_export_aspas(full_export) -> None:
+    """Every element of the export's aspas array is an Aspa fact with its customer, providers and
+    expiry, dated by the build time; the export says how many it validated (metadata aspas)."""
+    path, tally = full_export
+    with bz2.open(path, "rt", encoding="utf-8") as handle:
+        document = json.load(handle)
+    assert len(tally.aspas) == len(document["aspas"]) == document["metadata"]["aspas"] == 100
+    assert [(a.customer_asn, a.providers) for a in tally.aspas] == [
+        (x["customer_asid"], tuple(sorted(set(x["providers"])))) for x in document["aspas"]]
+    assert {a.provenance.observed_at for a in tally.aspas} == {_utc(2025, 7, 20, 9, 31, 33)}
+    first = tally.aspas[0]
+    assert (first.customer_asn, first.providers, first.expires) == (945, (13213, 150369), datetime.fromtimestamp(1753070425, tz=timezone.utc))
+    assert ScopeSeen("aspa", "rpki-client", "rpki-client", _utc(2025, 7, 20, 9, 31, 33)) in tally.scopes
 
 
 @pytest.mark.slow

@@ -28,6 +28,10 @@ def test_demo_runs_the_whole_pipeline_and_is_repeatable(tmp_path: Path):
     blocks = json.loads(_run("report", "blocks", "--format", "json", "--state-dir", state, "--as-of", "2026-11-01"))
     assert len(blocks) >= 115 and all({"block", "lessee", "holders", "depth_min", "depth_max", "spofs", "secured_until",
                                        "renewal_gaps"} <= set(b) for b in blocks)
+    # the routing-path signals, from the demo's pfx2as, ASN-DROP, ASPA and bgpdump files
+    flagged = {f.split(":")[0] for b in blocks for f in b["risk_flags"]}
+    assert {"announced-after-lease-end", "asn-blocklisted", "aspa-unauthorised-upstream"} <= flagged
+    assert any(b["as_paths"] for b in blocks) and all(b["bgp_observed_at"] in (None, "2026-11-01T00:00:00+00:00") for b in blocks)
     exposure = json.loads(_run("report", "exposure", "--format", "json", "--state-dir", state, "--as-of", "2026-11-01"))
     top = exposure[0]
     assert top["party"] in first and f"{top['spof_addresses']:,}" in first

@@ -127,7 +127,7 @@ def test_replaces_missing_old_file_stops_before_ingesting(tmp_path: Path) -> Non
 
 
 def test_every_worker_table_entry_names_a_module_path() -> None:
-    assert set(WORKERS) == {"leases", "rpsl", "arin", "transfers", "delegated", "vrps", "pfx2as", "blocklist"}
+    assert set(WORKERS) == {"leases", "rpsl", "arin", "transfers", "delegated", "vrps", "pfx2as", "blocklist", "bgpdump"}
     assert all(module.startswith("chainrisk.ingest.") for module in WORKERS.values())
 
 

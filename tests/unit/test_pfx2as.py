@@ -107,9 +107,30 @@ def test_iptoasn_every_reject_reason_names_its_line(tmp_path: Path, ingest_file)
     ]
 
 
-def test_observed_at_from_the_file_name(tmp_path: Path, ingest_file) -> None:
-    (event,) = ingest_file(pfx2as.parse, _write(tmp_path, ["192.0.2.0\t24\t64500"], name="routeviews-rv2-20240406-1200.pfx2as.gz.txt"))
-    assert event.provenance.observed_at == DAY
+@pytest.mark.parametrize(("name", "hour", "minute"), [
+    ("routeviews-rv2-20240406-1200.pfx2as.gz.txt", 12, 0),  # the RIB time CAIDA names carry
+    ("routeviews-rv6-20240406-0815.pfx2as", 8, 15),
+    ("routeviews-rv2-20240406.pfx2as", 0, 0),  # a date without a time: midnight
+    ("origins-20240406.tsv", 0, 0),  # any YYYYMMDD in the name
+])
+def test_observed_at_from_the_file_name(tmp_path: Path, ingest_file, name: str, hour: int, minute: int) -> None:
+    (event,) = ingest_file(pfx2as.parse, _write(tmp_path, ["192.0.2.0\t24\t64500"], name=name))
+    assert event.provenance.observed_at == DAY.replace(hour=hour, minute=minute)
+
+
+def test_observed_at_option_wins_over_the_file_name(tmp_path: Path) -> None:
+    from chainrisk.ingest.common import ParseContext, SourceFile
+
+    path = _write(tmp_path, ["192.0.2.0\t24\t64500"], name="routeviews-rv2-20240406-1200.pfx2as")
+    given = datetime(2025, 1, 2, 3, 4, tzinfo=timezone.utc)
+    with SourceFile(path) as src:
+        (event,) = pfx2as.parse(src, ParseContext(reference=str(path), ingested_at=given, observed_at=given))
+    assert event.provenance.observed_at == given
+
+
+def test_an_impossible_time_in_the_name_fails_the_file(tmp_path: Path, ingest_file) -> None:
+    with pytest.raises(SourceError, match="impossible date in the file name: 20240406-2575"):
+        ingest_file(pfx2as.parse, _write(tmp_path, ["192.0.2.0\t24\t64500"], name="routeviews-rv2-20240406-2575.pfx2as"))
 
 
 @pytest.mark.parametrize(("lines", "message"), [([], "empty file"), (["TABLE_DUMP2|1484179200|B|1.2.3.4|1|1.0.0.0/24"], ":1: not a prefix-to-AS file")])

@@ -64,6 +64,7 @@ def test_packaged_library_loads_with_required_queries() -> None:
     assert {
         "block-chain", "lessee-blocks", "block-spofs", "top-exposure", "party-dependents", "renewal-gaps",
         "not-routing-ready", "reputation-issues", "source-clarity", "holder-changes", "holdings-history",
+        "changes-since", "alerts-by-type", "block-freshness",
     } <= names
     for query in library.queries:
         assert query.category in CATEGORIES

@@ -105,9 +105,11 @@ def test_generate_writes_a_seeded_dataset(tmp_path):
     for name in ("a", "b"):
         result = runner.invoke(cli, ["generate", "--blocks", "50", "--seed", "5", "--out", str(tmp_path / name)])
         assert result.exit_code == 0, result.output
-    for file in ("leases.csv", "vrps.json", "pfx2as.tsv", "drop.txt", "registry.db", "transfers.json", "MANIFEST.json"):
+    for file in ("leases.csv", "vrps.json", "routeviews-rv2-20261101-0000.pfx2as", "drop.txt", "asndrop.json", "rib.20261101.0000.txt",
+                 "registry.db", "transfers.json", "MANIFEST.json"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
     manifest = json.loads((tmp_path / "a" / "MANIFEST.json").read_text())
     assert manifest["synthetic"] is True and manifest["blocks"] == 50
     header = (tmp_path / "a" / "leases.csv").read_text().splitlines()[0]
-    assert header == "block,provider,provider_role,recipient,recipient_role,start_date,end_date,lessee_asn,renewal_owner,document_ref,provider_id,recipient_id"
+    assert header == ("block,provider,provider_role,recipient,recipient_role,start_date,end_date,lessee_asn,renewal_owner,document_ref,"
+                      "provider_id,recipient_id,transit_asns")

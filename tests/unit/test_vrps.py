@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainrisk.ingest import vrps
-from chainrisk.ingest.common import ParseContext, Reject, SourceError, SourceFile
-from chainrisk.ingest.events import Provenance, Vrp
+from chainrisk.ingest.common import ParseContext, Reject, ScopeSeen, SourceError, SourceFile
+from chainrisk.ingest.events import Aspa, Provenance, Vrp
 
 BUILT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 RPKI_CLIENT_HEAD = '{\n\t"metadata": {\n\t\t"buildmachine": "test",\n\t\t"buildtime": "2025-01-02T03:04:05Z"\n\t},\n\t"roas": [\n'
@@ -232,7 +232,7 @@ def test_no_roas_line_makes_it_raise(tmp_path_factory: pytest.TempPathFactory, l
     with SourceFile(path) as src:
         try:
             for item in vrps.parse(src, ParseContext(reference=str(path), ingested_at=BUILT)):
-                assert isinstance(item, (Vrp, Reject)) or item is vrps.SKIP_IPV6
+                assert isinstance(item, (Vrp, Aspa, Reject, ScopeSeen)) or item is vrps.SKIP_IPV6
         except SourceError as exc:  # a line that breaks the document's structure fails the file, nothing else does
             assert ": broken JSON: " in str(exc)
 
