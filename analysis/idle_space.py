@@ -1,7 +1,8 @@
 """Idle space: what a holder of the portfolio holds but has not leased, and whether it is exposed.
 
 A *portfolio holder* is a party that is the holder on some leased block's chain. The space it
-*holds* is every registry object with role holder whose org is that party (:func:`same_party`), and
+*holds* is every registry object with role holder whose org is that party (as
+:func:`~chainrisk.analysis.signals.same_party` matches them), and
 every delegated-stats record (allocated or assigned) listing it by its opaque id. The *idle* space
 is the held space less every leased block, as the fewest CIDR blocks.
 
@@ -24,7 +25,7 @@ from chainrisk.analysis.blocks import PortfolioAnalysis, findings_score
 from chainrisk.analysis.chains import HOLDER
 from chainrisk.analysis.model import Portfolio
 from chainrisk.analysis.prefix_index import CoveringIndex, OverlapIndex
-from chainrisk.analysis.signals import same_party
+from chainrisk.analysis.signals import comparable_name
 from chainrisk.common.prefixes import prefix_ints, prefix_size
 from chainrisk.ingest.events import HELD_STATUSES, delegation_holder
 
@@ -68,12 +69,16 @@ class IdleSpace:
 
 def _held(portfolio: Portfolio, holders: dict[str, str]) -> Iterator[tuple[str, str]]:
     """(held prefix, holder name) of every registry object and delegation of a portfolio holder."""
+    # same_party, by lookup: equal keys, or equal comparable names (one pass over the registrations)
+    by_name: dict[str, str] = {}
+    for name in holders.values():
+        by_name.setdefault(comparable_name(name), name)
     for r in portfolio.registrations:
         if r.role == HOLDER:
-            for key, name in holders.items():
-                if same_party(key, name, r.org_key, r.org_name):
-                    yield r.block, name
-                    break
+            if r.org_key is not None and r.org_key in holders:
+                yield r.block, holders[r.org_key]
+            elif r.org_name and comparable_name(r.org_name) in by_name:
+                yield r.block, by_name[comparable_name(r.org_name)]
     for d in portfolio.delegations:
         if d.status in HELD_STATUSES and d.holder_id:
             key = delegation_holder(d.registry, d.holder_id).key

@@ -177,6 +177,47 @@ def test_consumer_killed_while_retracting_ends_identical(settings: Settings, neo
     print(f"\nkilled the consumer in: {killed_in}")
 
 
+def test_nonfunctional_cas_come_and_go_through_kafka_and_neo4j(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
+    """A CA listed in rpki-client's nonfunc_cas flags the lease whose VRP (from a Routinator jsonext
+    export) it published; the next export lists it no more - under a trust anchor with no
+    non-functional CA left, an empty snapshot - and it is retracted: Neo4j ends as the embedded store."""
+    repo = "rsync://rpki.example.net/repo/holder/0/"
+    ca = {"location": "rpki.example.net/repo/parent/holder.cer", "ta": "ripe", "caRepository": repo}
+
+    def rpki_client(name: str, buildtime: str, cas: list[dict[str, str]]) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps({"metadata": {"buildtime": buildtime}, "roas": [OTHER_ROA], "nonfunc_cas": cas}))
+        return path
+
+    stale = tmp_path / "routinator.json"
+    stale.write_text(json.dumps({"metadata": {"generatedTime": FIRST}, "roas": [
+        {"asn": "AS64500", "prefix": BLOCK, "maxLength": 24, "source": [
+            {"type": "roa", "uri": repo + "A1.roa", "tal": "ripe", "chainValidity": {"notAfter": "2025-07-27T00:00:00Z"}}]}]}))
+    register, _ = ingest("leases", [write_register(tmp_path)])
+    first, _ = ingest("vrps", [rpki_client("a.json", FIRST, [ca])])
+    served, _ = ingest("vrps", [stale])
+    publish(settings, register + first + served)
+    run_consumer(settings)
+    env = {"CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_CONSUMER_GROUP": settings.consumer_group,
+           "CHAINRISK_STATE_DIR": str(settings.state_dir)}
+
+    def flags() -> list[str]:
+        result = CliRunner().invoke(cli, ["report", "block", BLOCK, "--backend", "services", "--format", "json", "--as-of", "2025-07-20"],
+                                    env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return [f.split(":")[0] for f in json.loads(result.output)["risk_flags"]]
+
+    assert "ca-nonfunctional" in flags()
+    second, _ = ingest("vrps", [rpki_client("b.json", SECOND, [])])
+    assert {(e.fact_type, e.events) for e in second if e.type == "snapshot_end"} == {("vrp", 1), ("nonfunctional_ca", 0)}
+    publish(settings, second)
+    run_consumer(settings)
+    assert "ca-nonfunctional" not in flags()
+    dump = neo.canonical_dump()
+    expected = expected_dump(tmp_path, register + first + served, second)
+    assert dump == expected, diff(dump, expected)
+
+
 def test_registry_dumps_and_a_repeated_export_through_kafka_and_neo4j(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
     """An RPSL dump and an ARIN bulk file superseded by newer ones (an unchanged object only moves its
     version, a vanished one is retracted and ends its holding), and an export ingested twice (the

@@ -132,6 +132,11 @@ class _StoreSink:
         self.flush()
 
 
+def _ca_set(path: Path) -> set[str]:
+    """The locations of an export's non-functional CAs, read with json.load."""
+    return {c["location"] for c in json.loads(bz2.decompress(path.read_bytes()))["nonfunc_cas"]}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("reverse", [False, True], ids=["in-order", "reversed"])
 def test_rpki_client_exports_of_2025_07_20(reverse: bool, tmp_path: Path, real_sample: Any) -> None:
@@ -152,8 +157,12 @@ def test_rpki_client_exports_of_2025_07_20(reverse: bool, tmp_path: Path, real_s
         run_ingest(vrps.parse, [path], sink, snapshot=True)
     graph = {(d["prefix"], d["max_length"], d["asn"], d["ta"]) for n, d in store.g.nodes(data=True) if n[0] == "Vrp"}
     assert graph == new  # the newer export in force, whichever came first
+    # the non-functional CAs are the newer export's too: each export lists its own
+    cas = {d["location"] for n, d in store.g.nodes(data=True) if n[0] == "NonfunctionalCa"}
+    assert cas == _ca_set(second) and len(cas) > 100
     if not reverse:
-        latest = [d for n, d in store.g.nodes(data=True) if n[0] == "Snapshot" and d["reference"] == str(second)]
+        latest = [d for n, d in store.g.nodes(data=True)
+                  if n[0] == "Snapshot" and d["reference"] == str(second) and d["fact_type"] == "vrp"]
         assert sum(d.get("retracted", 0) for d in latest) == len(old - new)
         assert sum(d["added"] for d in latest) == len(new - old)
         before, after = _vrp_expiries(first), _vrp_expiries(second)
@@ -173,3 +182,7 @@ def test_rpki_client_export_tags_every_vrp_with_its_trust_anchors_snapshot(name:
     assert sum(r.events for r in vrp_snapshots) == sum(1 for e in events if e.type == "vrp")
     # the export's ASPAs are one snapshot of its source
     assert [(r.scope, r.events) for r in summary.snapshots if r.fact_type == "aspa"] == [("rpki-client", 100)]
+    # the nonfunc_cas section: a CA snapshot per trust anchor, AFRINIC's empty (no CA of it is listed)
+    cas = {r.scope: r.events for r in summary.snapshots if r.fact_type == "nonfunctional_ca"}
+    assert cas == {"afrinic": 0, "apnic": 13, "arin": 10, "lacnic": 32, "ripe": 69}
+    assert all(r.incomplete is None for r in summary.snapshots)

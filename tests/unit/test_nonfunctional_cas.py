@@ -132,3 +132,37 @@ def test_ca_nonfunctional_end_to_end_and_gone_once_the_ca_recovers(tmp_path: Pat
     report = json.loads(run(state, "report", "block", BLOCK, "--format", "json", "--as-of", "2025-07-20"))
     assert report["rov_state"] == "Valid" and report["nonfunctional_cas"] == []
     assert not [f for f in report["risk_flags"] if f.startswith("ca-nonfunctional")]
+
+
+def test_the_lapse_horizon_is_configurable_and_an_as_set_route_comes_and_goes_with_its_snapshot(tmp_path: Path) -> None:
+    """roa-lapsing follows CHAINRISK_ROA_LAPSE_HOURS; a pfx2as snapshot that lacks the AS_SET route
+    retracts it, and re-ingesting a file changes nothing."""
+    from snapshot_files import pfx2as
+
+    state = tmp_path / "state"
+    run(state, "ingest", "leases", str(write_register(tmp_path)), "-q")
+    soon = {**ROA, "expires": 1753003893 + 12 * 3600}  # 12 hours after FIRST
+    run(state, "ingest", "vrps", str(rpki_client(tmp_path / "a.json", FIRST, [soon], [])), "-q")
+    run(state, "ingest", "pfx2as", str(pfx2as(tmp_path, "20250720", [(BLOCK, "64500,64501")])), "-q")
+    run(state, "consume", "--until-idle")
+
+    def report(env: dict[str, str] | None = None) -> dict[str, Any]:
+        result = CliRunner().invoke(cli, ["report", "block", BLOCK, "--format", "json", "--as-of", "2025-07-20", "--state-dir", str(state),
+                                          "--backend", "embedded"], env=env or {})
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.output))
+
+    before = report()
+    codes = [f.split(":")[0] for f in before["risk_flags"]]
+    assert before["roa_lapsing"] is True and "roa-lapsing" in codes
+    assert before["bgp_as_sets"] == [f"{BLOCK} {{64500,64501}}"] and before["bgp_seen"] is False and "as-set-origin" in codes
+    assert report({"CHAINRISK_ROA_LAPSE_HOURS": "6"})["roa_lapsing"] is False
+    facts = NxStore(state).load_portfolio()
+    assert facts.as_sets == {BLOCK: ("64500,64501",)} and facts.origins == {BLOCK: ()}
+    run(state, "ingest", "pfx2as", str(tmp_path / "routeviews-rv2-20250720.pfx2as"), "-q")  # the same file again: duplicates
+    run(state, "consume", "--until-idle")
+    assert NxStore(state).load_portfolio() == facts
+    run(state, "ingest", "pfx2as", str(pfx2as(tmp_path, "20250721", [(BLOCK, "64500")])), "-q")
+    run(state, "consume", "--until-idle")
+    after = report()
+    assert after["bgp_as_sets"] == [] and after["bgp_seen"] is True and "as-set-origin" not in [f.split(":")[0] for f in after["risk_flags"]]
