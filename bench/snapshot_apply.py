@@ -111,12 +111,12 @@ def main() -> None:
         if opts.backend == "services":
             env = _services_env()
         rows = []
-        for label, path in (("first", first), ("second", second)):
-            ingest = measured(["ingest", "vrps", str(path), "-q"], env)
-            consume = measured(["consume", "--until-idle"], env)
-            swept = [line for line in str(consume["output"]).splitlines() if "fact(s) it no longer holds" in line]
-            retracted = f"{len(swept)} sweep(s) retracted {sum(int(line.split('retracted ')[1].split()[0]) for line in swept)} VRPs" if swept else ""
-            rows.append((label, ingest, consume, retracted))
+        try:
+            for label, path in (("first", first), ("second", second)):
+                rows.append(_step(label, path, env))
+        finally:
+            if opts.backend == "services":
+                _delete_topics(env["CHAINRISK_TOPIC_PREFIX"])
         print(f"snapshot apply ({opts.backend}): {what}; load average {os.getloadavg()[0]:.1f}")
         totals = []
         for label, ingest, consume, retracted in rows:
@@ -129,6 +129,30 @@ def main() -> None:
                 print(f"         {retracted}")
         print(f"  ratio second/first: {totals[1][0] / totals[0][0]:.2f}x wall, {totals[1][1] / totals[0][1]:.2f}x CPU "
               f"(goal <= 1.5x); consumer peak RSS {float(rows[1][2]['peak_rss_mb']):.0f} MB (goal < 1024 MB)")  # type: ignore[arg-type]
+
+
+def _step(label: str, path: Path, env: dict[str, str]) -> tuple[str, dict[str, object], dict[str, object], str]:
+    """Ingest one export and consume it, each in its own process; what the consumer's sweeps retracted."""
+    ingest = measured(["ingest", "vrps", str(path), "-q"], env)
+    consume = measured(["consume", "--until-idle"], env)
+    swept = [line for line in str(consume["output"]).splitlines() if "fact(s) it no longer holds" in line]
+    retracted = f"{len(swept)} sweep(s) retracted {sum(int(line.split('retracted ')[1].split()[0]) for line in swept)} VRPs" if swept else ""
+    return label, ingest, consume, retracted
+
+
+def _delete_topics(prefix: str) -> None:
+    """Remove the run's topics from the broker (two full exports' worth of messages)."""
+    from kafka import KafkaAdminClient
+
+    from chainrisk.graph.config import load_settings
+
+    admin = KafkaAdminClient(**load_settings(backend="services").kafka_client_config())
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
 
 
 def _services_env() -> dict[str, str]:
