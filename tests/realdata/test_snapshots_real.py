@@ -153,7 +153,8 @@ def test_rpki_client_exports_of_2025_07_20(reverse: bool, tmp_path: Path, real_s
     graph = {(d["prefix"], d["max_length"], d["asn"], d["ta"]) for n, d in store.g.nodes(data=True) if n[0] == "Vrp"}
     assert graph == new  # the newer export in force, whichever came first
     if not reverse:
-        latest = [d for n, d in store.g.nodes(data=True) if n[0] == "Snapshot" and d["reference"] == str(second)]
+        latest = [d for n, d in store.g.nodes(data=True)
+                  if n[0] == "Snapshot" and d["reference"] == str(second) and d["fact_type"] == "vrp"]
         assert sum(d.get("retracted", 0) for d in latest) == len(old - new)
         assert sum(d["added"] for d in latest) == len(new - old)
         before, after = _vrp_expiries(first), _vrp_expiries(second)
