@@ -333,6 +333,7 @@ def run_consumer(
     if keep:
         stats.pending_handed_over = hand_over_pending(store, options.group, on_changes, options, analysis)
     if monitor is not None:
+        monitor.full_analysis(with_retries(store.last_full_analysis, "graph store", options))
         monitor.running()
     ahead: Future[DecodedBatch] | None = None
     waiting = _Waiting(options)

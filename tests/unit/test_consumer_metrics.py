@@ -227,3 +227,31 @@ def test_the_unanalysed_change_age_grows_until_the_analysis_caught_up() -> None:
         assert samples[("chainrisk_analysis_last_refresh_timestamp_seconds", ())] == 0  # no block was concerned
     finally:
         server.close()
+
+
+def test_the_last_full_analysis_is_recorded_with_the_graph_and_exported(tmp_path: Path, run_cli) -> None:
+    from chainrisk.graph.consumer import ConsumerOptions, consume
+    from chainrisk.graph.stores.nx_store import NxStore
+
+    state = tmp_path / "state"
+    settings = load_settings(backend="embedded", state_dir=state, continuous_analysis=False, alerts=False)
+    publish(state, mixed_events(1))
+    metrics = ConsumerMetrics()
+    options = ConsumerOptions(group=settings.consumer_group, until_idle=True, monitor=metrics)
+    consume(settings, options=options)
+    server = serve(metrics, "127.0.0.1", 0)
+    try:
+        assert scrape(server.port)[("chainrisk_analysis_last_full_timestamp_seconds", ())] == 0  # never analysed
+        started = int(time.time())
+        done = run_cli("analyze", "--state-dir", str(state))
+        assert done.returncode == 0, done.stderr
+        store = NxStore(state)
+        try:
+            recorded = store.last_full_analysis()
+        finally:
+            store.close()
+        assert recorded is not None and started <= recorded.timestamp() <= time.time()
+        consume(settings, options=options)
+        assert scrape(server.port)[("chainrisk_analysis_last_full_timestamp_seconds", ())] == recorded.timestamp()
+    finally:
+        server.close()
