@@ -20,7 +20,10 @@ Alert types (``RiskRule.kind``), each with one open alert entry per (type, block
 * ``origin_not_in_bgp`` - the lessee's origin was seen in BGP for the block and no longer is;
   resolved when it is seen again;
 * ``renewal_gap`` - a renewal gap (the subject, ``"X->Y"``) opened; resolved when it closes;
-* ``data_error`` - the block has a data error (the subject) it did not have; resolved when it is gone.
+* ``data_error`` - the block has a data error (the subject) it did not have; resolved when it is gone;
+* ``routing_signal`` - a routing-proof risk flag of :data:`ROUTING_SIGNALS` (the subject: its code,
+  e.g. ``roa-lapsing``, ``asn-blocklisted``) now holds for the block (the figure is the flag with its
+  evidence); resolved when the flag is gone.
 
 A condition is raised only when it holds after and not before, for a block that held results
 before (a first analysis is no change), so re-analysing the same data raises nothing and a
@@ -55,7 +58,11 @@ MAX_EVIDENCE = 100  # evidence entries kept per alert (a whole snapshot may touc
 MAX_BLOCK_EVIDENCE = 10  # event ids kept per affected block
 # the block-row properties the rules read (with ``spofs``); what ``GraphStore.stored_results`` returns
 RISK_FIELDS = ("analysis_basis", "lessee", "rov_state", "rov_reason", "bgp_seen", "secured_until", "renewal_gaps", "listed", "data_errors",
-               "analysed_at", "analysed_as_of")
+               "risk_flags", "analysed_at", "analysed_as_of")
+# the risk flags (``analysis.blocks.risk_findings`` codes) whose appearance is a routing-proof change
+# of its own; ROV leaving Valid, listings and BGP origins have rules of their own above
+ROUTING_SIGNALS = ("roa-lapsing", "ca-nonfunctional", "roa-loose-maxlength", "as0-covered", "as-set-origin", "irr-nonauthoritative",
+                   "announced-after-lease-end", "asn-blocklisted", "aspa-unauthorised-upstream")
 
 Row = Mapping[str, Any]
 
@@ -153,6 +160,24 @@ def _member_figure(name: str, absent: str) -> Callable[[Row, str, date, int], st
     return figure
 
 
+def _flags(row: Row) -> dict[str, str]:
+    """The row's routing-signal flags by code: ``{"roa-lapsing": "roa-lapsing: <evidence>", ...}``."""
+    flags: dict[str, str] = {}
+    for flag in row.get("risk_flags") or ():
+        code = flag.partition(":")[0]
+        if code in ROUTING_SIGNALS:
+            flags.setdefault(code, flag)
+    return flags
+
+
+def _routing(row: Row, _day: date, _h: int) -> dict[str, str]:
+    return {code: code for code in _flags(row)}
+
+
+def _routing_figure(row: Row, subject: str, _day: date, _h: int) -> str:
+    return _flags(row).get(subject, f"no {subject}")
+
+
 def _date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -189,6 +214,7 @@ RULES: tuple[RiskRule, ...] = (
     RiskRule("origin_not_in_bgp", _not_in_bgp, _bgp_figure, lambda before: before.get("bgp_seen") is True),
     RiskRule("renewal_gap", _members("renewal_gaps"), _member_figure("renewal_gaps", "no renewal gap"), _figures_known),
     RiskRule("data_error", _members("data_errors"), _member_figure("data_errors", "no data error")),
+    RiskRule("routing_signal", _routing, _routing_figure, _figures_known),
 )
 RISK_KINDS = frozenset(rule.kind for rule in RULES)
 

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from chainrisk.ingest.events import (
+    AsnListing,
     BlocklistEntry,
     Delegation,
     HolderTransfer,
@@ -71,6 +72,11 @@ def origin(block: str, *asns: int, observed: int = 0) -> RouteOrigin:
 
 def route_object(block: str, asn: int, observed: int = 0) -> RouteObject:
     return RouteObject(block=block, origin_asn=asn, registry="RADB", mnt_by=("MNT-R",), provenance=prov(observed, "irr")).with_id()  # type: ignore[return-value]
+
+
+def asn_listing(asn: int, observed: int = 0, op: str = "assert") -> AsnListing:
+    return AsnListing(list_name="spamhaus-asndrop", asn=asn, as_name=f"AS{asn}-NAME", op=op,
+                      provenance=prov(observed, "spamhaus")).with_id()  # type: ignore[return-value]
 
 
 def listing(block: str, observed: int = 0, op: str = "assert") -> BlocklistEntry:

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from graph_events import lease, listing, origin, vrp
+from graph_events import asn_listing, lease, listing, origin, vrp
 
 AS_OF = date(2026, 3, 1)
 B1, B2, B3, B4, B5, B6 = (f"240.20.{n}.0/24" for n in range(1, 7))
 HOLDER_VRP = "240.20.0.0/16"  # the holder's ROA: it covers B1 and B4, both leased to AS64501
 COVERING = "240.20.0.0/16"
+ASN_FLAG = "asn-blocklisted: spamhaus-asndrop AS64501 AS64501-NAME (lessee)"  # what analysis.blocks.risk_findings says of it
 
 
 def _parallel_path(op: str = "assert", observed: int = 0) -> list[Any]:
@@ -84,6 +85,10 @@ def steps() -> list[Step]:
             ("origin_not_in_bgp", "", "open", ((B1, "open", "origin seen in BGP", "origin not seen in BGP"),))]),
         Step("the origin is back", [origin(B1, 64501, observed=9)], AS_OF, [
             ("origin_not_in_bgp", "", "resolved", ((B1, "cleared", "origin seen in BGP", "origin seen in BGP"),))]),
+        Step("the lessees' ASN is on ASN-DROP", [asn_listing(64501, observed=10)], AS_OF, [
+            ("routing_signal", "asn-blocklisted", "open", tuple((b, "open", "no asn-blocklisted", ASN_FLAG) for b in (B1, B4)))]),
+        Step("the ASN delisted", [asn_listing(64501, observed=10, op="retract")], AS_OF, [
+            ("routing_signal", "asn-blocklisted", "resolved", tuple((b, "cleared", "no asn-blocklisted", "no asn-blocklisted") for b in (B1, B4)))]),
         Step("a renewal gap opens", [_gap_hop(date(2028, 6, 30), 10)], AS_OF, [
             ("renewal_gap", "Up Five->Lessee L5", "open", ((B5, "open", "no renewal gap", "Up Five->Lessee L5"),))]),
         Step("the gap closes", [_gap_hop(date(2027, 6, 30), 11)], AS_OF, [

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from graph_events import lease, listing, vrp
 
+from chainrisk.analysis.blocks import RISK_POINTS
 from chainrisk.analysis.risk_alerts import (
     MAX_EVIDENCE,
+    ROUTING_SIGNALS,
     RULES,
     analysis_run_event,
     apply_risk_changes,
@@ -44,6 +46,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "origin_not_in_bgp": (row(bgp_seen=False), row(), ""),
     "renewal_gap": (row(renewal_gaps=["Up->L"]), row(), "Up->L"),
     "data_error": (row(data_errors=["cycle: A -> B -> A"]), row(), "cycle: A -> B -> A"),
+    "routing_signal": (row(risk_flags=["roa-lapsing: every VRP making AS64500 Valid expires within 24 h"]), row(), "roa-lapsing"),
 }
 
 
@@ -94,6 +97,22 @@ def test_rov_and_bgp_are_raised_only_from_valid_and_seen() -> None:
     assert changes.raised == []  # the lessee ASN appearing is not ROV leaving Valid or an origin disappearing
     changes = risk_changes({A: row(rov_state="NotFound")}, {A: row(rov_state="Invalid")}, EVENTS, AS_OF)
     assert changes.raised == [] and changes.cleared == []
+
+
+def test_every_routing_signal_is_a_risk_flag_code() -> None:
+    assert set(ROUTING_SIGNALS) <= set(RISK_POINTS)
+
+
+def test_a_routing_signal_is_its_flag_code_and_other_flags_are_no_routing_change() -> None:
+    flagged = row(risk_flags=["blocklisted: spamhaus-drop SBL1", "as0-covered: AS0 VRP 240.30.0.0/16-24 (ripe)",
+                              "roa-lapsing: every VRP making AS64500 Valid expires within 24 h"])
+    changes = risk_changes({A: row(risk_flags=["blocklisted: spamhaus-drop SBL1"])}, {A: flagged}, EVENTS, AS_OF)
+    assert sorted((c.kind, c.subject, c.after) for c in changes.raised) == [
+        ("routing_signal", "as0-covered", "as0-covered: AS0 VRP 240.30.0.0/16-24 (ripe)"),
+        ("routing_signal", "roa-lapsing", "roa-lapsing: every VRP making AS64500 Valid expires within 24 h")]
+    # a flag whose evidence text changes is the same open condition
+    reworded = row(risk_flags=["as0-covered: AS0 VRP 240.30.0.0/16-32 (ripe)", "roa-lapsing: every VRP making AS64500 Valid expires within 24 h"])
+    assert risk_changes({A: flagged}, {A: reworded}, EVENTS, AS_OF).raised == []
 
 
 def test_the_rov_figure_carries_the_reason() -> None:
