@@ -222,6 +222,7 @@ def analyse_and_write_back(store: GraphStore, as_of: date, roa_lapse_horizon: ti
     stamp = datetime.now(timezone.utc).replace(microsecond=0)
     block_rows, spof_rows = analysis_rows(analysis, stamp, idle)
     store.write_analysis(block_rows, spof_rows)
+    store.record_full_analysis(stamp)
     written = time.monotonic()
     raised: list[Any] = []
     if alerts is not None:

@@ -333,13 +333,16 @@ def run_consumer(
     if keep:
         stats.pending_handed_over = hand_over_pending(store, options.group, on_changes, options, analysis)
     if monitor is not None:
+        monitor.full_analysis(with_retries(store.last_full_analysis, "graph store", options))
         monitor.running()
     ahead: Future[DecodedBatch] | None = None
     waiting = _Waiting(options)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrisk-decode") as decoder:
         while not should_stop():
             if analysis is not None:
-                with_retries(analysis.tick, "graph store", options)
+                dated = with_retries(analysis.tick, "graph store", options)
+                if monitor is not None and dated is not None:
+                    monitor.analysed(dated.at)
             if ahead is None:
                 records = with_retries(lambda: _fill_batch(source, options), "Kafka", options)
                 if not records:
@@ -387,7 +390,11 @@ def run_consumer(
                 monitor.batch(result, batch)
                 monitor.probe(source)
             if analysis is not None and result.applied_facts:
-                with_retries(partial(analysis.after_batch, result.applied_facts), "graph store", options)
+                if monitor is not None:
+                    monitor.unanalysed()
+                refreshed = with_retries(partial(analysis.after_batch, result.applied_facts), "graph store", options)
+                if monitor is not None:
+                    monitor.analysed(refreshed.at if refreshed is not None else None)
             if on_changes is not None and result.changes:
                 with_retries(partial(on_changes, result.changes), "alert store", options)
             if result.pending_id is not None:

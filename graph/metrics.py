@@ -95,6 +95,16 @@ class ConsumerMetrics:
         self.reconnects = Counter("chainrisk_reconnects_total", "Times a server answered again after failing, by what was called.", ["what"],
                                   registry=r)
         self.ready_gauge = Gauge("chainrisk_consumer_ready", "1 when /readyz answers 200.", registry=r)
+        self.last_refresh = Gauge("chainrisk_analysis_last_refresh_timestamp_seconds",
+                                  "Unix time the continuous analysis last re-analysed blocks (0: not yet in this run).", registry=r)
+        self.last_full = Gauge("chainrisk_analysis_last_full_timestamp_seconds",
+                               "Unix time the last full `chainrisk analyze` wrote its results, as recorded with the graph (0: never).",
+                               registry=r)
+        self.unanalysed_age = Gauge("chainrisk_analysis_unanalysed_change_age_seconds",
+                                    "Seconds since the oldest applied change the continuous analysis has not re-analysed yet (0: none).",
+                                    registry=r)
+        self.unanalysed_age.set_function(self._unanalysed_age)
+        self._unanalysed_since: float | None = None  # unix time the oldest change not yet re-analysed was committed
         self._lock = threading.Lock()
         self._loop = "starting: the store and the event log are not open yet"  # "" while the loop runs
         self._retrying: str | None = None
@@ -163,6 +173,29 @@ class ConsumerMetrics:
             self.stored_offset.labels(topic=logical_topic(topic), partition=str(partition)).set(offset)
         self.records.inc(batch.records)
 
+    # --- continuous analysis ---------------------------------------------------------------------
+    def unanalysed(self) -> None:
+        """A batch that applied facts committed; they wait for the continuous analysis."""
+        with self._lock:
+            if self._unanalysed_since is None:
+                self._unanalysed_since = time.time()
+
+    def analysed(self, refreshed_at: datetime | None) -> None:
+        """The continuous analysis caught up with every applied change; ``refreshed_at``: when it
+        re-analysed blocks (None: no block was concerned)."""
+        with self._lock:
+            self._unanalysed_since = None
+        if refreshed_at is not None:
+            self.last_refresh.set(refreshed_at.timestamp())
+
+    def full_analysis(self, at: datetime | None) -> None:
+        """When the last full analysis wrote its results, as the store records it."""
+        self.last_full.set(0 if at is None else at.timestamp())
+
+    def _unanalysed_age(self) -> float:
+        since = self._unanalysed_since
+        return 0.0 if since is None else max(0.0, time.time() - since)
+
     def alert(self, kind: str, status: str) -> None:
         self.alerts.labels(kind=kind, status=status).inc()
 
@@ -182,6 +215,7 @@ class ConsumerMetrics:
         if store is not None:
             try:
                 stored = store.stored_offsets(group)
+                self.full_analysis(store.last_full_analysis())  # `chainrisk analyze` may have run meanwhile (Neo4j)
             except Exception as exc:  # noqa: BLE001 - a probe must never stop the consumer
                 self._reachable("graph store", exc)
             else:

@@ -113,6 +113,9 @@ RETURN p.snapshot_id AS snapshot_id, properties(p) AS progress
 """
 READ_SNAPSHOTS = "UNWIND $ids AS i MATCH (s:Snapshot {snapshot_id: i}) RETURN properties(s) AS props"
 # completions of one scope one at a time: the scope's newest complete snapshot is read under this lock
+# when the last full analysis wrote its results (an ISO 8601 UTC string, as the embedded store keeps it)
+RECORD_FULL_ANALYSIS = "MERGE (m:Meta {name: $name}) SET m.at = $at"
+LAST_FULL_ANALYSIS = "MATCH (m:Meta {name: $name}) RETURN m.at AS at"
 LOCK_SNAPSHOT_SCOPE = "MERGE (m:Meta {name: $name}) SET m.completions = coalesce(m.completions, 0) + 1"
 SCOPE_SNAPSHOTS = ("MATCH (s:Snapshot) WHERE s.fact_type = $fact_type AND s.scope = $scope AND s.status = 'complete' "
                    "RETURN properties(s) AS props")

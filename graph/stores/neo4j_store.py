@@ -58,6 +58,7 @@ from chainrisk.graph.stores.protocol import (
 )
 from chainrisk.graph.stores.records import (
     FACT_LABEL,
+    FULL_ANALYSIS_KEY,
     LEASE_TYPE,
     MACHINERY_LABELS,
     cached_party_key,
@@ -492,6 +493,15 @@ class NeoStore:
         for replaces, rows in writes.items():
             self._write_chunks(cypher.write_block_analysis(plan.keys, plan.spof_keys, replaces), rows)
         self._write_chunks(cypher.clear_block_analysis(plan.keys), plan.clears)
+
+    def record_full_analysis(self, at: datetime) -> None:
+        with self._session() as session:
+            session.run(cypher.RECORD_FULL_ANALYSIS, name=FULL_ANALYSIS_KEY, at=as_utc(at).isoformat()).consume()
+
+    def last_full_analysis(self) -> datetime | None:
+        with self._session() as session:
+            record = session.run(cypher.LAST_FULL_ANALYSIS, name=FULL_ANALYSIS_KEY).single()
+        return None if record is None or record["at"] is None else datetime.fromisoformat(record["at"])
 
     # --- incremental analysis (graph/stores/incremental.py) ---------------------------------------------------
 

@@ -183,6 +183,24 @@ def open_db(folder: Path) -> sqlite3.Connection:
     return conn
 
 
+def write_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def read_meta(folder: Path, key: str, conn: sqlite3.Connection | None = None) -> str | None:
+    """One value of the meta table; None when it (or the graph file) is missing."""
+    own = conn is None
+    conn = conn or _connect(folder, create=False)
+    if conn is None:
+        return None
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    finally:
+        if own:
+            conn.close()
+    return None if row is None else str(row[0])
+
+
 def read_state(folder: Path, conn: sqlite3.Connection | None = None) -> StoredState:
     """The snapshot and the journal since it; an empty state when there is no graph file yet."""
     own = conn is None

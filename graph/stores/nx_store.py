@@ -26,7 +26,7 @@ import sqlite3
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ from chainrisk.graph.stores.protocol import (
 )
 from chainrisk.graph.stores.records import (
     FACT_LABEL,
+    FULL_ANALYSIS_KEY,
     LEASE_TYPE,
     LEASES,
     LINKS,
@@ -658,6 +659,15 @@ class NxStore:
         self._apply_write_back(plan)
         self._dirty = True
         self.save()
+
+    def record_full_analysis(self, at: datetime) -> None:
+        self._lock_for_writing()
+        assert self._db is not None
+        nx_persist.write_meta(self._db, FULL_ANALYSIS_KEY, as_utc(at).isoformat())
+
+    def last_full_analysis(self) -> datetime | None:
+        value = nx_persist.read_meta(self.dir, FULL_ANALYSIS_KEY, self._db)  # from the file: `chainrisk analyze` runs apart
+        return None if value is None else datetime.fromisoformat(value)
 
     def _apply_write_back(self, plan: WriteBackPlan) -> None:
         for write in plan.writes:

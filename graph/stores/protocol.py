@@ -270,6 +270,14 @@ class GraphStore(Protocol):
         did not change since the last write-back are left alone, ``analysed_at`` included
         (``graph/stores/writeback_plan.py``)."""
 
+    def record_full_analysis(self, at: datetime) -> None:
+        """Remember when a full ``chainrisk analyze`` wrote its results (``last_full_analysis``)."""
+        ...
+
+    def last_full_analysis(self) -> datetime | None:
+        """When the last full analysis wrote its results (UTC), or None when none did."""
+        ...
+
     def analysis_input(self, within: Sequence[str], overlapping: Sequence[str]) -> AnalysisInput:
         """The candidates (leased blocks, or blocks holding results) equal to or inside a prefix of
         ``within`` or ``overlapping``, or covering one of ``overlapping``, with the facts their

@@ -62,6 +62,7 @@ IDENTITY_PROP: dict[str, str] = {
     "Snapshot": "snapshot_id",
     "SnapshotProgress": "snapshot_id",
 }
+FULL_ANALYSIS_KEY = "full_analysis"  # the Meta record (Neo4j) / meta row (embedded) of the last full analysis
 MACHINERY_LABELS = frozenset({"ConsumerOffset", "Meta", "PendingChanges", "SnapshotProgress"})
 
 

@@ -167,3 +167,91 @@ def test_docs_name_exactly_the_exported_metrics() -> None:
     operating = readme[readme.index("## Operating it"):readme.index("## Neo4j Browser")]
     assert table == exported
     assert set(re.findall(r"`(chainrisk_\w+)", operating)) == exported
+
+
+def test_continuous_analysis_metrics_and_risk_change_alerts(tmp_path: Path) -> None:
+    """A consumer with continuous analysis: /metrics shows when it last re-analysed blocks, no change
+    left un-analysed, and the risk-change alerts of a withdrawn ROA counted like holder-change alerts."""
+    from continuous_cases import portfolio_events
+
+    from chainrisk.graph.consumer import ConsumerOptions, consume
+    from chainrisk.graph.stores.nx_store import NxStore
+
+    state = tmp_path / "state"
+    settings = load_settings(backend="embedded", state_dir=state, continuous_analysis=True, alerts=True)
+    events, withdrawn = portfolio_events(tmp_path, 60, 7)
+    metrics = ConsumerMetrics()
+    server = serve(metrics, "127.0.0.1", 0)
+    try:
+        assert scrape(server.port)[("chainrisk_analysis_last_refresh_timestamp_seconds", ())] == 0
+        options = ConsumerOptions(group=settings.consumer_group, batch_size=200, until_idle=True, monitor=metrics)
+        started = time.time()
+        publish(state, events)
+        consume(settings, options=options)
+        first = scrape(server.port)
+        assert started - 1 <= first[("chainrisk_analysis_last_refresh_timestamp_seconds", ())] <= time.time()
+        assert first[("chainrisk_analysis_unanalysed_change_age_seconds", ())] == 0
+
+        publish(state, withdrawn)
+        consume(settings, options=options)
+        samples = scrape(server.port)
+    finally:
+        server.close()
+    store = NxStore(state)
+    try:
+        stored = store.load_alerts(None)
+    finally:
+        store.close()
+    rov = [a for a in stored if a["type"] == "rov_left_valid"]
+    assert rov, "the withdrawn ROAs raise rov_left_valid alerts"
+    assert opened(samples, "rov_left_valid") == len(rov)  # counted like holder-change alerts
+    assert samples[("chainrisk_analysis_last_refresh_timestamp_seconds", ())] >= first[("chainrisk_analysis_last_refresh_timestamp_seconds", ())]
+    assert samples[("chainrisk_analysis_unanalysed_change_age_seconds", ())] == 0
+
+
+def opened(samples: Samples, kind: str) -> float:
+    return samples.get(("chainrisk_alerts_total", (("kind", kind), ("status", "open"))), 0.0)
+
+
+def test_the_unanalysed_change_age_grows_until_the_analysis_caught_up() -> None:
+    metrics = ConsumerMetrics()
+    server = serve(metrics, "127.0.0.1", 0)
+    try:
+        metrics.unanalysed()
+        time.sleep(0.2)
+        metrics.unanalysed()  # a later batch: the oldest change still counts
+        assert scrape(server.port)[("chainrisk_analysis_unanalysed_change_age_seconds", ())] >= 0.2
+        metrics.analysed(None)
+        samples = scrape(server.port)
+        assert samples[("chainrisk_analysis_unanalysed_change_age_seconds", ())] == 0
+        assert samples[("chainrisk_analysis_last_refresh_timestamp_seconds", ())] == 0  # no block was concerned
+    finally:
+        server.close()
+
+
+def test_the_last_full_analysis_is_recorded_with_the_graph_and_exported(tmp_path: Path, run_cli) -> None:
+    from chainrisk.graph.consumer import ConsumerOptions, consume
+    from chainrisk.graph.stores.nx_store import NxStore
+
+    state = tmp_path / "state"
+    settings = load_settings(backend="embedded", state_dir=state, continuous_analysis=False, alerts=False)
+    publish(state, mixed_events(1))
+    metrics = ConsumerMetrics()
+    options = ConsumerOptions(group=settings.consumer_group, until_idle=True, monitor=metrics)
+    consume(settings, options=options)
+    server = serve(metrics, "127.0.0.1", 0)
+    try:
+        assert scrape(server.port)[("chainrisk_analysis_last_full_timestamp_seconds", ())] == 0  # never analysed
+        started = int(time.time())
+        done = run_cli("analyze", "--state-dir", str(state))
+        assert done.returncode == 0, done.stderr
+        store = NxStore(state)
+        try:
+            recorded = store.last_full_analysis()
+        finally:
+            store.close()
+        assert recorded is not None and started <= recorded.timestamp() <= time.time()
+        consume(settings, options=options)
+        assert scrape(server.port)[("chainrisk_analysis_last_full_timestamp_seconds", ())] == recorded.timestamp()
+    finally:
+        server.close()
