@@ -1,5 +1,6 @@
 """The services benchmarks' ``--smoke`` modes run against the test services and print their figures
-(so bench/neo4j_writes.py, bench/end_to_end.py and bench/alert_latency.py cannot rot), and a
+(so bench/neo4j_writes.py, bench/end_to_end.py, bench/alert_latency.py and bench/continuous_latency.py
+cannot rot), and a
 benchmark refuses to wipe a Neo4j database that holds data unless ``--wipe`` is given.
 
 The benchmarks empty the Neo4j database: these tests pass ``--wipe``, which is safe where the suite
@@ -88,6 +89,18 @@ def test_alert_latency_smoke_sees_every_probe_alert(services_settings: Settings)
     assert 0 < got["idle_p50_s"] <= got["idle_p99_s"]
     assert got["loaded_probes"] >= 1 and got["loaded_received"] == got["loaded_probes"]
     assert got["load_rate"] > 0
+
+
+def test_continuous_latency_smoke_sees_every_probe_and_the_snapshot(services_settings: Settings) -> None:
+    done = run_bench("continuous_latency.py", services_settings, "--smoke", "--wipe")
+    assert done.returncode == 0, done.stderr
+    got = figures(done.stdout, "continuous_latency")
+    assert 0 < got["idle_neo4j_p50_s"] <= got["idle_neo4j_p99_s"] and 0 < got["idle_alert_p50_s"] <= got["idle_alert_p99_s"]
+    assert got["idle_received"] == got["idle_probes"] == 3
+    assert got["loaded_probes"] >= 1 and got["loaded_received"] == got["loaded_probes"] and got["load_rate"] > 0
+    assert got["snapshot_blocks"] == got["snapshot_alert_blocks"] == 200 and got["snapshot_alerts"] == 1
+    assert got["snapshot_neo4j_s"] > 0 and got["snapshot_alert_s"] > 0
+    assert "goals: p99 < 1 s idle" in done.stdout
 
 
 def test_a_benchmark_refuses_to_wipe_a_graph_with_data(services_settings: Settings, neo4j_driver: Any) -> None:
