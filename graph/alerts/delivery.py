@@ -72,8 +72,29 @@ class WebhookDelivery:
                   "alerts topic (chainrisk alerts list)", body["id"], self.attempts)
 
 
+# Kafka refuses a record over the producer's max_request_size and the topic's max.message.bytes
+# (both 1 MiB by default); what a record may take, leaving room for its key and headers
+TOPIC_MESSAGE_LIMIT = 900_000
+
+
+def topic_message(alert: dict[str, Any], limit: int = TOPIC_MESSAGE_LIMIT) -> bytes:
+    """The alerts-topic record of ``alert`` (its JSON, keys sorted). An alert too large for one
+    record (one cause hitting ten thousand blocks) keeps only the first entries of ``affected``
+    that fit, with ``affected_total`` (how many it has) and ``affected_truncated: true``; the whole
+    alert stays in the graph (``chainrisk alerts --format json``)."""
+    data = json.dumps(alert, sort_keys=True).encode()
+    affected = alert.get("affected") or []
+    keep = len(affected)
+    while len(data) > limit and keep > 0:
+        keep = keep // 2
+        data = json.dumps({**alert, "affected": affected[:keep], "affected_total": len(affected), "affected_truncated": True},
+                          sort_keys=True).encode()
+    return data
+
+
 class TopicDelivery:
-    """Publishes alerts (JSON, keyed by block) to the alerts topic of the configured backend."""
+    """Publishes alerts (JSON, keyed by block) to the alerts topic of the configured backend, each
+    as one record of at most :data:`TOPIC_MESSAGE_LIMIT` bytes (:func:`topic_message`)."""
 
     def __init__(self, settings: Settings) -> None:
         from chainrisk.graph.backend import open_topic_writer
@@ -81,7 +102,7 @@ class TopicDelivery:
         self._writer = open_topic_writer(settings, "alerts")
 
     def __call__(self, alerts: Sequence[Alert]) -> None:
-        self._writer.write([(a.block.encode(), json.dumps(a.as_dict(), sort_keys=True).encode()) for a in alerts])
+        self._writer.write([(a.block.encode(), topic_message(a.as_dict())) for a in alerts])
 
     def close(self) -> None:
         self._writer.close()
