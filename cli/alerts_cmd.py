@@ -78,8 +78,8 @@ def alerts(ctx: click.Context, backend: str | None, state_dir: Path | None, stat
     """Alerts: upstream holder changes that cut into leased blocks (old and new party, every
     affected leased block and lessee), and risk changes of leased blocks (ROV left Valid, a new
     single point of failure, secured-until within the horizon, listed, origin gone from BGP, a
-    renewal gap, a data error: each block, its lessee, the figure before -> after). Each with its
-    evidence."""
+    renewal gap, a data error, a routing-proof flag: each block, its lessee, the figure before -> after).
+    Each with its evidence."""
     ctx.ensure_object(dict)
     ctx.obj.update(backend=backend, state_dir=state_dir)
     if ctx.invoked_subcommand is not None:

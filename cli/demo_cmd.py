@@ -105,4 +105,4 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     click.echo(f"  chainrisk report block {analysis.blocks[0].block}{flag}     one chain in detail" if analysis.blocks else "")
     click.echo(f"  chainrisk report exposure --format html --output exposure.html{flag}")
     click.echo(f"  chainrisk whatif --remove \"{rows[0].party}\"{flag}" if rows else "")
-    click.echo(f"  chainrisk alerts{flag}                              upstream holder changes")
+    click.echo(f"  chainrisk alerts{flag}                              holder changes and risk changes")

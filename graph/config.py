@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     analysis_recheck_s: float | None = Field(default=None, gt=0)  # also re-check them this often (seconds)
 
     # Alerts
-    alerts: bool = True  # the consumer detects upstream holder changes; `chainrisk analyze` raises risk-change alerts
+    alerts: bool = True  # holder-change alerts, and the risk-change alerts of the continuous analysis and `chainrisk analyze`
     alert_horizon_days: int = Field(default=30, ge=0)  # secured-until this close to the reference date raises an alert
     webhook_url: SecretStr | None = None  # http(s)://host/...; checked at start, never printed
 
