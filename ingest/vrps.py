@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from chainrisk.common.prefixes import prefix_length
@@ -58,6 +58,7 @@ DESCRIPTION = "RPKI VRP exports: rpki-client JSON, Routinator JSON/jsonext/CSV, 
 SNAPSHOT = True
 
 SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
+T = TypeVar("T")
 
 # ROA repository host -> trust anchor name, for CSV exports without a trust-anchor column
 TA_OF_REPOSITORY_HOST = {
@@ -333,18 +334,27 @@ def nonfunctional_ca_fields(item: Any) -> dict[str, Any]:
     return fields
 
 
-def _nonfunc_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime,
-                      tas: set[str]) -> Iterator[Event | Reject]:
+def _parsed(stream: JsonObjectStream, ctx: ParseContext, parse: Callable[[Any], T]) -> Iterator[tuple[int, T] | Reject]:
+    """Each element of ``stream`` as ``(line, parse(element))``, or the :class:`Reject` of an element
+    that is not JSON or that ``parse`` refuses (:class:`VrpError`)."""
     for element in stream.elements():
         if isinstance(element, BadElement):
             yield Reject(ctx.reference, element.line, element.reason, element.raw)
             continue
         line, item = element
         try:
-            fields = nonfunctional_ca_fields(item)
+            yield line, parse(item)
         except VrpError as exc:
             yield Reject(ctx.reference, line, str(exc), _compact(item))
+
+
+def _nonfunc_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime,
+                      tas: set[str]) -> Iterator[Event | Reject]:
+    for parsed in _parsed(stream, ctx, nonfunctional_ca_fields):
+        if isinstance(parsed, Reject):
+            yield parsed
             continue
+        line, fields = parsed
         tas.add(fields["ta"])
         provenance = Provenance(source=source, reference=ctx.reference, line=line, observed_at=observed_at, ingested_at=ctx.ingested_at)
         yield NonfunctionalCa(provenance=provenance, **fields).with_id()
@@ -352,16 +362,11 @@ def _nonfunc_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, 
 
 def _json_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime,
                    tas: set[str]) -> Iterator[Event | Reject | Skip]:
-    for element in stream.elements():
-        if isinstance(element, BadElement):
-            yield Reject(ctx.reference, element.line, element.reason, element.raw)
+    for parsed in _parsed(stream, ctx, json_vrp_fields):
+        if isinstance(parsed, Reject):
+            yield parsed
             continue
-        line, item = element
-        try:
-            fields = json_vrp_fields(item)
-        except VrpError as exc:
-            yield Reject(ctx.reference, line, str(exc), _compact(item))
-            continue
+        line, fields = parsed
         if fields is None:
             yield SKIP_IPV6
         else:
@@ -396,16 +401,11 @@ def aspa_fields(item: Any) -> tuple[int, tuple[int, ...], datetime | None]:
 
 
 def _aspa_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
-    for element in stream.elements():
-        if isinstance(element, BadElement):
-            yield Reject(ctx.reference, element.line, element.reason, element.raw)
+    for parsed in _parsed(stream, ctx, aspa_fields):
+        if isinstance(parsed, Reject):
+            yield parsed
             continue
-        line, item = element
-        try:
-            customer, providers, expires = aspa_fields(item)
-        except VrpError as exc:
-            yield Reject(ctx.reference, line, str(exc), _compact(item))
-            continue
+        line, (customer, providers, expires) = parsed
         provenance = Provenance(source=source, reference=ctx.reference, line=line, observed_at=observed_at, ingested_at=ctx.ingested_at)
         yield Aspa(customer_asn=customer, providers=providers, expires=expires, provenance=provenance).with_id()
 
