@@ -149,6 +149,14 @@ def _open_sink(settings: Any) -> Any:
         raise click.ClickException(f"cannot open the {settings.backend} event log: {exc}") from None
 
 
+def snapshot_ledger(settings: Any, *, write: bool) -> Any:
+    """The snapshot state of the run's event log (``write=False`` for --dry-run: compare only)."""
+    from chainrisk.graph.backend import event_log_name
+    from chainrisk.graph.snapshot_ledger import SnapshotLedger
+
+    return SnapshotLedger(Path(settings.state_dir) / "snapshots", event_log_name(settings), write=write)
+
+
 def snapshot_mode(module: ModuleType, *, no_snapshot: bool, forced: bool) -> bool | Callable[[Path], bool]:
     """Which files of the run are full snapshots: the worker's ``SNAPSHOT`` (True: every file; a
     function: the files it names, e.g. registry dumps but not whois replies), ``--no-snapshot``
@@ -182,10 +190,11 @@ def run_worker(name: str, module: ModuleType, options: dict[str, Any]) -> None:
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
     reporter = RejectReporter(rejects_file or default_rejects_path(settings.state_dir, name))
+    ledger = snapshot_ledger(settings, write=not dry_run) if snapshot else None
     sink = StdoutSink() if dry_run else _open_sink(settings)
     try:
         summary = run_ingest(parser, paths, sink, limit=limit, observed_at=observed_at, on_reject=reporter, progress=not quiet,
-                             snapshot=snapshot)
+                             snapshot=snapshot, ledger=ledger)
     except BrokenPipeError:  # `--dry-run | head`: the reader has all it wanted
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -198,6 +207,8 @@ def run_worker(name: str, module: ModuleType, options: dict[str, Any]) -> None:
         raise click.ClickException(f"ingest stopped: {type(exc).__name__}: {exc} (set CHAINRISK_DEBUG=1 for the traceback)") from None
     finally:
         close_quietly_on_error(sink, reporter)
+    for warning in ledger.warnings if ledger else []:
+        click.echo(warning, err=True)
     if not quiet:
         for line in format_summary(name, summary, reporter.path if reporter.count else None):
             click.echo(line, err=dry_run)

@@ -26,6 +26,14 @@ def log_dir(settings: Settings) -> Path:
     return Path(settings.state_dir) / "log"
 
 
+def event_log_name(settings: Settings) -> str:
+    """Which event log ingest publishes to, as the ingest's snapshot state names it
+    (graph/snapshot_ledger.py): the Kafka cluster and topic prefix, or the embedded log's folder."""
+    if _services(settings):
+        return f"kafka {settings.kafka_bootstrap} {settings.topic_prefix}"
+    return f"embedded {log_dir(settings).resolve()}"
+
+
 def open_sink(settings: Settings) -> EventSink:
     """The sink ingest publishes to: Kafka for ``backend = "services"``, else the embedded log."""
     if _services(settings):

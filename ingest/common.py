@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chainrisk.common.timestamps import as_utc
 from chainrisk.ingest.events import Event, SnapshotEnd, utc_now
+from chainrisk.ingest.snapshot_state import AS_OLD, OLDER, SAME, Ledger, Outcome, fingerprint
 from chainrisk.ingest.snapshots import SNAPSHOT_TYPES, scope_label, scope_of, snapshot_id
 
 if TYPE_CHECKING:
@@ -269,8 +270,10 @@ Parser = Callable[[SourceFile, ParseContext], Iterator["Event | Reject | Skip"]]
 
 @dataclass
 class SnapshotReport:
-    """One scope's snapshot in one file: its id, date, how many events it published, and whether its
-    snapshot_end was published (``incomplete``: why not, e.g. the file was not read to its end)."""
+    """One scope's snapshot in one file: its id, date, how many events it published, whether its
+    snapshot_end was published (``incomplete``: why not, e.g. the file was not read to its end),
+    and, when the run keeps snapshot state (ingest/snapshot_state.py), what it is against the
+    scope's previous complete snapshot (``outcome``)."""
 
     reference: str
     fact_type: str
@@ -280,17 +283,32 @@ class SnapshotReport:
     observed_at: datetime
     events: int = 0
     incomplete: str | None = None
+    outcome: Outcome | None = None
+    fingerprints: list[int] = field(default_factory=list, repr=False)  # of its facts, while the file is read
 
     @property
     def label(self) -> str:
         return scope_label(self.fact_type, self.scope)
 
     def describe(self) -> str:
-        when = self.observed_at.strftime("%Y-%m-%dT%H:%MZ")
+        when = f"{self.observed_at:%Y-%m-%dT%H:%MZ}"
+        head = f"snapshot {self.label} of {when} in {self.reference}"
         if self.incomplete:
-            return f"snapshot {self.label} of {when} in {self.reference}: snapshot incomplete ({self.incomplete}): nothing retracted"
-        return (f"snapshot {self.label} of {when} in {self.reference}: {self.events:,} events, complete; the consumer "
-                f"retracts what the scope's previous snapshot held and this one lacks")
+            return f"{head}: snapshot incomplete ({self.incomplete}): nothing retracted"
+        head += f": {self.events:,} events, complete"
+        outcome = self.outcome
+        if outcome is None:
+            return f"{head}; the consumer retracts what the scope's previous snapshot held and this one lacks"
+        previous, counts = outcome.previous, outcome.changes
+        if previous is None:
+            return f"{head}; no earlier snapshot of the scope in this event log: {counts.added if counts else 0:,} added"
+        before = f"{previous.observed_at:%Y-%m-%dT%H:%MZ}"
+        if counts is None:
+            return head + {OLDER: f"; older than the snapshot of {before} in force: nothing retracted",
+                           SAME: f"; the same facts as the snapshot of {before} in force (the same file again): nothing changed",
+                           AS_OLD: f"; as old as the snapshot of {before} in force: nothing retracted"}[outcome.relation]
+        return (f"{head}; supersedes the snapshot of {before}: {counts.added:,} added, {counts.changed:,} changed, "
+                f"{counts.unchanged:,} unchanged, {counts.retracted:,} retracted")
 
 
 @dataclass
@@ -377,6 +395,7 @@ def run_ingest(
     on_reject: Callable[[Reject], None] | None = None,
     progress: bool = False,
     snapshot: bool | Callable[[Path], bool] = False,
+    ledger: Ledger | None = None,
 ) -> IngestSummary:
     """Parse every file, publish good events to ``sink``, report rejects; flush at the end.
 
@@ -389,7 +408,9 @@ def run_ingest(
     Its fact events carry a snapshot id per scope, and once the file was read to its end with no
     reject and no ``limit`` cut, one ``snapshot_end`` per scope follows, after its events were
     flushed; otherwise none is published and the consumer retracts nothing. ``summary.snapshots``
-    says which.
+    says which. With a ``ledger`` each complete snapshot is compared with the scope's previous one
+    (what it adds, changes, leaves unchanged and retracts: ``SnapshotReport.outcome``) and, when
+    newer, recorded in its place, after its events and end were flushed.
     """
     import time
     import uuid
@@ -427,7 +448,7 @@ def run_ingest(
                                 _scope_report(scopes, run, str(path), item.fact_type, item.scope, item.source, item.observed_at)
                         else:
                             if scopes is not None and item.type in SNAPSHOT_TYPES:
-                                item = _tag(item, scopes, run, ingested_at)
+                                item = _tag(item, scopes, run, ingested_at, ledger is not None)
                             sink.publish(item)
                             summary.events_by_type[item.type] += 1
                             if limit is not None and summary.events >= limit:
@@ -460,6 +481,11 @@ def run_ingest(
                         sink.publish(SnapshotEnd(
                             snapshot=report.snapshot, fact_type=report.fact_type, scope=report.scope, events=report.events,
                             provenance=_snapshot_provenance(report, ingested_at)).with_id())
+                    if ledger is not None:
+                        sink.flush()  # the state records a snapshot only once the log holds all of it
+                        for report in scopes.values():
+                            report.outcome = ledger.settle(report.fact_type, report.scope, report.snapshot, report.observed_at,
+                                                           report.reference, report.fingerprints)
                     _close_snapshots(scopes, summary, None)
         sink.flush()
     finally:
@@ -468,11 +494,14 @@ def run_ingest(
     return summary
 
 
-def _tag(item: Event, scopes: dict[tuple[str, str], SnapshotReport], run: str, ingested_at: datetime) -> Event:
-    """``item`` with the id of its scope's snapshot in its provenance (the scope's tally counts it)."""
+def _tag(item: Event, scopes: dict[tuple[str, str], SnapshotReport], run: str, ingested_at: datetime, keep: bool) -> Event:
+    """``item`` with the id of its scope's snapshot in its provenance (the scope's tally counts it,
+    and with ``keep`` its fingerprint)."""
     prov = item.provenance
     report = _scope_report(scopes, run, prov.reference, item.type, scope_of(item) or "", prov.source, prov.observed_at)
     report.events += 1
+    if keep:
+        report.fingerprints.append(fingerprint(item))
     if prov.observed_at > report.observed_at:
         report.observed_at = prov.observed_at
     return item.model_copy(update={"provenance": prov.model_copy(update={"snapshot": report.snapshot})})
@@ -498,6 +527,7 @@ def _snapshot_provenance(report: SnapshotReport, ingested_at: datetime) -> Any:
 def _close_snapshots(scopes: dict[tuple[str, str], SnapshotReport] | None, summary: IngestSummary, incomplete: str | None) -> None:
     for report in (scopes or {}).values():
         report.incomplete = incomplete
+        report.fingerprints = []
         summary.snapshots.append(report)
     if scopes:
         scopes.clear()

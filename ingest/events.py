@@ -158,10 +158,15 @@ class _Event(_Frozen):
         ``"<source>|<observed_at ISO>|<JSON of every field but the id and the provenance>"``. A field
         of :attr:`_UNSET_NOT_HASHED` is left out while unset (None or empty), so the events that do not
         use it keep the ids they had before the field existed (a re-ingest after an upgrade matches)."""
-        unset = {name for name in self._UNSET_NOT_HASHED if not getattr(self, name)}
-        body = self.model_dump_json(exclude=_NOT_IN_ID | unset if unset else _NOT_IN_ID)
         prov = self.provenance
-        return hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{body}".encode()).hexdigest()[:32]
+        return hashlib.sha256(f"{prov.source}|{prov.observed_at.isoformat()}|{self.content_json()}".encode()).hexdigest()[:32]
+
+    def content_json(self) -> str:
+        """The fact's content as :meth:`content_id` hashes it: JSON of every field but the id and the
+        provenance (an unset :attr:`_UNSET_NOT_HASHED` field left out). Two versions of a fact with
+        the same content_json state the same thing (ingest/snapshot_state.py compares snapshots by it)."""
+        unset = {name for name in self._UNSET_NOT_HASHED if not getattr(self, name)}
+        return self.model_dump_json(exclude=_NOT_IN_ID | unset if unset else _NOT_IN_ID)
 
     def with_id(self: _E) -> _E:
         """This event with its deterministic ``event_id`` (:meth:`content_id`): a hash of the fact's
