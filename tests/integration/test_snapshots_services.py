@@ -245,3 +245,42 @@ def test_registry_dumps_and_a_repeated_export_through_kafka_and_neo4j(settings: 
     labels = [n["labels"] for n in dump["nodes"]]
     assert labels.count(["Snapshot"]) == 5  # rpsl and arin twice each, the export once
     assert sorted(n["props"]["prefix"] for n in dump["nodes"] if "Registration" in n["labels"]) == [BLOCK, BLOCK]
+
+
+def test_the_printed_counts_agree_with_neo4j_and_the_embedded_backend(settings: Settings, neo: NeoStore, tmp_path: Path) -> None:
+    """`chainrisk ingest` on Kafka prints what the consumer then counts in Neo4j, and what the same
+    files print and count on the embedded default."""
+    from chainrisk.graph.backend import event_log_name
+    from chainrisk.graph.snapshot_ledger import SnapshotLedger
+
+    first = [ROA, OTHER_ROA, *filler_roas(40)]
+    second = [{**OTHER_ROA, "expires": 1753600000}, *filler_roas(30), {**ROA, "asn": 64510}]
+    files = [vrp_export(tmp_path / "a.json", FIRST, first), vrp_export(tmp_path / "b.json", SECOND, second)]
+    env = {"CHAINRISK_TOPIC_PREFIX": settings.topic_prefix, "CHAINRISK_CONSUMER_GROUP": settings.consumer_group,
+           "CHAINRISK_STATE_DIR": str(settings.state_dir), "CHAINRISK_TOPIC_PARTITIONS": str(settings.topic_partitions)}
+    ledger = SnapshotLedger(settings.state_dir / "snapshots", event_log_name(settings))
+    try:
+        printed = []
+        for path in files:
+            result = CliRunner().invoke(cli, ["ingest", "vrps", str(path), "--backend", "services"], env=env, catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+            printed += [line for line in result.output.splitlines() if line.startswith("snapshot ")]
+            run_consumer(settings)
+    finally:
+        ledger.path("vrp", "ripe").unlink(missing_ok=True)  # the shared services' state folder keeps no test state
+    assert printed[1].endswith("supersedes the snapshot of 2025-07-20T09:31Z: 1 added, 1 changed, 30 unchanged, 11 retracted")
+    snapshots = sorted((n["props"] for n in neo.canonical_dump()["nodes"] if "Snapshot" in n["labels"]), key=lambda p: str(p["observed_at"]))
+    newest = snapshots[-1]
+    assert (newest["added"], newest["changed"], newest["unchanged"], newest["retracted"]) == (1, 1, 30, 11)
+
+    state = tmp_path / "embedded"
+    embedded = []
+    for path in files:
+        result = CliRunner().invoke(cli, ["ingest", "vrps", str(path), "--backend", "embedded", "--state-dir", str(state)])
+        assert result.exit_code == 0, result.output
+        embedded += [line.split(": ", 1)[1] for line in result.output.splitlines() if line.startswith("snapshot ")]
+        CliRunner().invoke(cli, ["consume", "--until-idle", "--backend", "embedded", "--state-dir", str(state)])
+    assert embedded == [line.split(": ", 1)[1] for line in printed]
+    store = NxStore(state)
+    node = max((d for n, d in store.g.nodes(data=True) if n[0] == "Snapshot"), key=lambda d: d["observed_at"])
+    assert (node["added"], node["changed"], node["unchanged"], node["retracted"]) == (1, 1, 30, 11)
