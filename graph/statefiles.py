@@ -1,9 +1,9 @@
 """Files and folders under the state folder: private to their owner, and clear errors when they
 cannot be written.
 
-The state folder holds the event log, the embedded graph, the alerts, the rejects and the Neo4j
-password; on a shared machine none of it is anyone else's business, so folders are created 0700 and
-files 0600 (whatever the umask). A folder that cannot be created or written is a
+The state folder holds the event log, the embedded graph, the alerts, the rejects, the ingest's
+snapshot state and the Neo4j password; on a shared machine none of it is anyone else's business, so
+folders are created 0700 and files 0600 (whatever the umask). A folder that cannot be created or written is a
 :class:`StateDirError` whose one-line message says what to do, instead of a traceback.
 """
 from __future__ import annotations
