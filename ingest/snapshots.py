@@ -24,7 +24,9 @@ The id is new for every ingest run (a random part), so the consumer's count of a
 cannot mix two runs of the same file (a run cut short would otherwise count toward a later full one,
 and its sweep could run before all the facts it keeps were applied). An identical file ingested again
 is still a no-op: the consumer drops a snapshot whose every event it already held when a complete one
-of the same scope, source, date and size exists (graph/stores/snapshots.py).
+of the same scope, source, date and size exists (graph/stores/snapshots.py). What a complete snapshot
+changes against the scope's previous one (added, changed, unchanged, retracted) the ingest tells
+from its own record of that one (ingest/snapshot_state.py), without reading the graph.
 """
 from __future__ import annotations
 

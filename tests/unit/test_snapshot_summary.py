@@ -147,6 +147,9 @@ def test_an_older_snapshot_says_so_and_the_newer_stays_recorded(tmp_path: Path) 
     assert state_files(state) == recorded
     out = run(state, "ingest", "vrps", str(newer))
     assert snapshot_lines(out)[0].endswith("the same facts as the snapshot of 2025-07-20T10:01Z in force (the same file again): nothing changed")
+    out = run(state, "ingest", "vrps", str(vrp_export(tmp_path / "c.json", SECOND, first)))
+    assert snapshot_lines(out)[0].endswith("as old as the snapshot of 2025-07-20T10:01Z in force: nothing retracted")
+    assert state_files(state) == recorded
     run(state, "consume", "--until-idle")
     assert newest_snapshot(state)["observed_at"].isoformat() == "2025-07-20T10:01:45+00:00"
 
