@@ -491,8 +491,9 @@ def _plan_paths(portfolio: SyntheticPortfolio, announced: dict[str, int],
     """AS paths, ASPAs and ASN-DROP entries (their own random stream, so the other signals stay as they
     were): ~40% of the blocks their lessee announces have a collected path collector peer -> transit ->
     lessee, ~8% of those (and the first with an even-numbered lessee ASN) through another transit than
-    the lessee's; every lessee with a path and an even-numbered ASN has an ASPA naming its transit (so
-    those detours are Not Provider+); ~1% of the lessee ASNs and the transit of the first block whose register row names one are on ASN-DROP."""
+    the lessee's; every lessee with a path and an even-numbered ASN has an ASPA naming its transit, and
+    the collector peer an ASPA of AS 0 (a transit-free network: no providers), so under the downstream
+    procedure those detours are Invalid and the other paths Valid (odd ASNs: Unknown); ~1% of the lessee ASNs and the transit of the first block whose register row names one are on ASN-DROP."""
     rng = random.Random(seed * 7919 + 29)
     paths: list[tuple[str, tuple[int, ...]]] = []
     aspas: dict[int, tuple[int, ...]] = {}
@@ -508,6 +509,8 @@ def _plan_paths(portfolio: SyntheticPortfolio, announced: dict[str, int],
         paths.append((block.prefix, (COLLECTOR_PEER_ASN, upstream, asn)))
         if asn % 2 == 0:
             aspas[asn] = (transit_of(asn),)
+    if paths:
+        aspas[COLLECTOR_PEER_ASN] = (0,)
     listed = {lessee.asn: f"SYN-LISTED-{lessee.asn}" for lessee in portfolio.lessees if rng.random() < 0.01}
     # the transit the register names for the first block whose row names one: that lease is ASN-listed by its transit
     named = next((t for b in portfolio.blocks if not b.defect for h in b.hops for t in registered_transit(h)), TRANSIT_ASNS[-1])
