@@ -16,8 +16,8 @@ from datetime import date, datetime
 from chainrisk.analysis.model import AsnListingRecord, AsPathRecord, Hop, Portfolio
 from chainrisk.analysis.prefix_index import CoveringIndex
 
-# draft-ietf-sidrops-aspa-verification (revision 24 cited): the outcomes of checking one hop
-# (s.5.2, "authorized") and of verifying one AS_PATH (s.5.4 upstream, s.5.5 downstream)
+# draft-ietf-sidrops-aspa-verification: the outcomes of checking one hop
+# ("authorized") and of verifying one AS_PATH (the upstream and the downstream procedure)
 PROVIDER_PLUS = "Provider+"
 NOT_PROVIDER_PLUS = "Not Provider+"
 NO_ATTESTATION = "No Attestation"
@@ -76,7 +76,7 @@ PathElement = int | frozenset[int]  # an AS, or the members of an AS_SET segment
 
 
 def collapse(path: Sequence[PathElement]) -> tuple[PathElement, ...]:
-    """The draft's COMPRESSED_AS_PATH (s.5.1): ``path`` with each run of one AS (prepends) kept once;
+    """The draft's COMPRESSED_AS_PATH: ``path`` with each run of one AS (prepends) kept once;
     an AS_SET stays as it is."""
     out: list[PathElement] = []
     for element in path:
@@ -86,7 +86,7 @@ def collapse(path: Sequence[PathElement]) -> tuple[PathElement, ...]:
 
 
 def aspa_hop(aspas: dict[int, frozenset[int]], customer: int, provider: int) -> str:
-    """The draft's hop check ``authorized(customer, provider)`` (s.5.2): No Attestation when
+    """The draft's hop check ``authorized(customer, provider)``: No Attestation when
     ``customer`` has no ASPA, Provider+ when its ASPA lists ``provider``, else Not Provider+ (an
     ASPA naming only AS 0 therefore makes every hop from its customer Not Provider+)."""
     providers = aspas.get(customer)
@@ -97,7 +97,7 @@ def aspa_hop(aspas: dict[int, frozenset[int]], customer: int, provider: int) -> 
 
 @dataclass(frozen=True, slots=True)
 class Ramps:
-    """The up-ramp and down-ramp bounds of a compressed AS path of N ASes (s.5.3)."""
+    """The up-ramp and down-ramp bounds of a compressed AS path of N ASes."""
 
     max_up: int
     min_up: int
@@ -143,7 +143,7 @@ def ramps(aspas: dict[int, frozenset[int]], path: Sequence[int]) -> Ramps:
 
 def _compressed(path: Sequence[PathElement]) -> tuple[int, ...] | None:
     """:func:`collapse` of ``path`` as AS numbers; None when the draft halts with Invalid before the
-    ramps (steps 1 and 3 of s.5.4 and s.5.5): the path is empty or has an AS_SET."""
+    ramps (the first steps of both procedures): the path is empty or has an AS_SET."""
     compressed = collapse(path)
     if not compressed or any(isinstance(a, frozenset) for a in compressed):
         return None
@@ -151,7 +151,7 @@ def _compressed(path: Sequence[PathElement]) -> tuple[int, ...] | None:
 
 
 def verify_upstream(aspas: dict[int, frozenset[int]], path: Sequence[PathElement]) -> str:
-    """The upstream verification procedure (s.5.4), for a route received from a customer or a lateral
+    """The upstream verification procedure, for a route received from a customer or a lateral
     peer (``path`` neighbour first, prepends allowed): Invalid when the path is empty or has an AS_SET,
     or when ``max_up`` < N (some hop is disproved as customer -> provider: the route went down or
     sideways before it came up to the receiver); Unknown when ``min_up`` < N (some hop is not
@@ -166,7 +166,7 @@ def verify_upstream(aspas: dict[int, frozenset[int]], path: Sequence[PathElement
 
 
 def verify_downstream(aspas: dict[int, frozenset[int]], path: Sequence[PathElement]) -> str:
-    """The downstream verification procedure (s.5.5), for a route received from a provider (``path``
+    """The downstream verification procedure, for a route received from a provider (``path``
     neighbour first, prepends allowed): Invalid when the path is empty or has an AS_SET, or when
     ``max_up`` + ``max_down`` < N (even the longest up-ramp and down-ramp the ASPAs allow leave more
     than one hop between their apexes: a valley, i.e. a route leak, or an upstream its customer does
@@ -198,9 +198,9 @@ def verify_collected(aspas: dict[int, frozenset[int]], path: Sequence[int]) -> P
     downstream procedure (:func:`verify_downstream`). A collector peer sends the collector its whole
     table, routes it learnt from its providers included, as a provider sends a customer: the upstream
     procedure would find every valid up-then-down path Invalid, the downstream one accepts exactly the
-    valley-free paths. The neighbour-AS check (s.5.5 step 2) is not made: a collector peering at an
+    valley-free paths. The neighbour-AS check (a step of both procedures) is not made: a collector peering at an
     exchange's transparent route server gets paths that do not start with the server's AS (the draft
-    exempts such routes, s.5). ``hops`` of an Invalid path: the hop where the longest possible up-ramp
+    exempts such routes). ``hops`` of an Invalid path: the hop where the longest possible up-ramp
     ends, (AS(I), AS(I+1)) for I = ``max_up``, and the one where the longest possible down-ramp ends,
     (AS(J), AS(J-1)) for N - J + 1 = ``max_down``; in each the customer's ASPA does not name the provider."""
     asns = collapse(path)

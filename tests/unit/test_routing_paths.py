@@ -127,7 +127,7 @@ def test_hop_check_and_prepends() -> None:
     assert collapse((64999, frozenset({64501, 64505}), 64500, 64500)) == (64999, frozenset({64501, 64505}), 64500)
 
 
-# A hand-made topology in the shape of the draft's (s.5.3-5.5) up-ramp / down-ramp picture:
+# A hand-made topology in the shape of the draft's up-ramp / down-ramp picture:
 #   tier-1s T1 64502 and T2 64503 peer (each an ASPA of AS 0: no providers); OR 64500 (the lessee) is a
 #   customer of P 64501, a customer of T1; C 64504 (the collector peer) is a customer of T2; M 64505 is
 #   multihomed to P and T2 and leaks P's routes to T2 (a valley at M).
