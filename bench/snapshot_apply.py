@@ -179,6 +179,7 @@ def main() -> None:
         finally:
             if opts.backend == "services":
                 _delete_topics(env["CHAINRISK_TOPIC_PREFIX"])
+                _delete_snapshot_state(env["CHAINRISK_TOPIC_PREFIX"])
         print(f"snapshot apply ({opts.source}, {opts.backend}): {what}; load average {os.getloadavg()[0]:.1f}")
         totals = []
         for label, ingest, consume, retracted, said in rows:
@@ -260,6 +261,23 @@ def _delete_topics(prefix: str) -> None:
             admin.delete_topics(mine)
     finally:
         admin.close()
+
+
+def _delete_snapshot_state(prefix: str) -> None:
+    """Remove the ingest's snapshot state of the run's topics from the services' state folder."""
+    from chainrisk.graph.backend import event_log_name
+    from chainrisk.graph.config import load_settings
+
+    settings = load_settings(backend="services").model_copy(update={"topic_prefix": prefix})
+    log = event_log_name(settings)
+    for path in (Path(settings.state_dir) / "snapshots").glob("*"):
+        with open(path, "rb") as fh:
+            head = fh.readline()
+        try:
+            if json.loads(head).get("log") == log:
+                path.unlink()
+        except ValueError:
+            continue
 
 
 def _services_env() -> dict[str, str]:
