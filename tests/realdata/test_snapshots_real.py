@@ -186,3 +186,44 @@ def test_rpki_client_export_tags_every_vrp_with_its_trust_anchors_snapshot(name:
     cas = {r.scope: r.events for r in summary.snapshots if r.fact_type == "nonfunctional_ca"}
     assert cas == {"afrinic": 0, "apnic": 13, "arin": 10, "lacnic": 32, "ripe": 69}
     assert all(r.incomplete is None for r in summary.snapshots)
+
+
+class _Discard:
+    def publish(self, event: Any) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_real_exports_summary_counts_equal_a_diff_of_the_files(real_sample: Any, tmp_path: Path) -> None:
+    """What the 10:01 export's summary says it changes, per trust anchor, against the 09:31 one
+    equals an independent diff of the two files' IPv4 VRPs (key prefix, maxLength, ASN, TA; content
+    the expiry)."""
+    from chainrisk.graph.snapshot_ledger import SnapshotLedger
+    from chainrisk.ingest.snapshot_state import Changes
+
+    first, second = real_sample(EXPORT_0931), real_sample(EXPORT_1001)
+
+    def ipv4_vrps(path: Path) -> dict[tuple[str, int, int, str], Any]:
+        roas = json.load(bz2.open(path))["roas"]
+        return {(r["prefix"], r["maxLength"], int(str(r["asn"]).removeprefix("AS")), r["ta"]): r.get("expires")
+                for r in roas if ":" not in r["prefix"]}
+
+    before, after = ipv4_vrps(first), ipv4_vrps(second)
+    expected = {}
+    for ta in {k[3] for k in before.keys() | after.keys()}:
+        old = {k: v for k, v in before.items() if k[3] == ta}
+        new = {k: v for k, v in after.items() if k[3] == ta}
+        both = old.keys() & new.keys()
+        expected[ta] = Changes(len(new.keys() - old.keys()), sum(old[k] != new[k] for k in both), sum(old[k] == new[k] for k in both),
+                               len(old.keys() - new.keys()))
+    ledger = SnapshotLedger(tmp_path / "snapshots", "test")
+    for path in (first, second):
+        summary = run_ingest(vrps.parse, [path], _Discard(), snapshot=True, ledger=ledger)
+    got = {r.scope: r.outcome.changes for r in summary.snapshots if r.fact_type == "vrp" and r.outcome is not None}
+    assert got == expected
+    assert sum(c.added for c in got.values()) == 7 and sum(c.retracted for c in got.values()) == 6
