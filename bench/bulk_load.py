@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["bulk_cpu_s"] = cpu_self_s() - cpu
         result["bulk_neo4j_cpu_s"] = stopped_cpu["before"] + (benchlib.service_cpu_s(own, "neo4j") or 0.0)
         result["bulk_records"] = loaded.consumed.records
+        result["peak_rss_mb"] = benchlib.peak_rss_mb()  # of this process: the events made, streaming, then the fold
         for stage, seconds in loaded.seconds.items():
             result[f"bulk_{stage}_s"] = seconds
         if not args.no_compare:
@@ -148,6 +149,7 @@ def report(r: dict[str, Any]) -> str:
         f"| bulk (`chainrisk load`: {stages}) | {r['bulk_s']:.1f} | {r['bulk_eps']:,.0f} | **{r['ratio']:.2f}** | "
         f"{r['bulk_cpu_s']:.0f} | {r['bulk_neo4j_cpu_s']:.0f} |",
     ]
+    lines.append(f"peak RSS of the benchmark process (events generated, streaming, the fold): {r['peak_rss_mb']:,.0f} MB")
     if "identical" in r:
         lines.append(f"canonical dumps: streamed {r['stream_digest']}, bulk {r['bulk_digest']}: "
                      f"{'identical' if r['identical'] else 'DIFFERENT'}")
