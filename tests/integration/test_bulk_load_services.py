@@ -6,7 +6,7 @@ SYNTHETIC DATA in documentation prefixes (RFC 5737) and 240.0.0.0/4."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,6 @@ def test_bulk_load_equals_streaming_and_streaming_continues(own_neo4j: Settings,
 
 
 def test_bulk_load_refuses_a_neo4j_it_does_not_run(services_settings: Settings, tmp_path: Path) -> None:
-    other: Callable[..., Any] = services_settings.model_copy
+    """The shared Neo4j answers on the configured port, but no Neo4j of this state folder runs: nothing to stop and import into."""
     with pytest.raises(BulkLoadError, match="services up"):
-        bulk_load(other(update={"state_dir": tmp_path / "nothing"}), source="log")
+        bulk_load(services_settings.model_copy(update={"state_dir": tmp_path / "nothing"}), source="log")
