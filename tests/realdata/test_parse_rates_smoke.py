@@ -1,5 +1,5 @@
 """bench/parse_rates.py --smoke runs on the real samples and reports, for every worker whose largest
-sample is present, a parse rate, the raw-read ratio and peak RSS (so the benchmark cannot rot)."""
+sample is present, a parse rate, the raw-read ratio, peak RSS and the events' fingerprint (so the benchmark cannot rot)."""
 from __future__ import annotations
 
 import importlib.util
@@ -35,3 +35,4 @@ def test_parse_rates_smoke_reports_every_present_worker() -> None:
         assert r["rows"] > 0 and r["rows_per_second"] > 0, r
         assert r["raw_lines"] > 0 and r["slowdown"] > 0, r
         assert r["peak_rss_mb"] >= r["interpreter_rss_mb"] > 0, r
+        assert r["fingerprint"]["events"] == r["events"] and len(r["fingerprint"]["events_sha256"]) == 64, r
