@@ -133,17 +133,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def raw_read(path: Path, max_lines: int | None) -> tuple[int, float]:
-    """(lines, seconds) to read the decompressed file line by line and do nothing else."""
+def raw_read(path: Path, max_lines: int | None) -> tuple[int, float, float]:
+    """(lines, seconds, CPU seconds) to read the decompressed file line by line and do nothing else."""
     from chainrisk.ingest.common import SourceFile
 
+    cpu_started = time.process_time()
     started = time.perf_counter()
     lines = 0
     with SourceFile(path) as src:
         for lines, _ in src.lines():  # noqa: B007 - counting is the point
             if max_lines is not None and lines >= max_lines:
                 break
-    return lines, time.perf_counter() - started
+    return lines, time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def measure_one(worker: str, path: Path, limit: int | None, name: str, with_fingerprint: bool = True) -> dict[str, Any]:
@@ -161,7 +162,7 @@ def measure_one(worker: str, path: Path, limit: int | None, name: str, with_fing
     if summary.files_failed:
         raise SystemExit(f"{worker}: {summary.files_failed[0]}")
     rows = summary.events + summary.rejects + summary.skipped
-    lines, raw_seconds = raw_read(path, sink.last_line if limit is not None else None)
+    lines, raw_seconds, raw_cpu = raw_read(path, sink.last_line if limit is not None else None)
     result = {
         "worker": worker,
         "file": path.name,
@@ -177,6 +178,9 @@ def measure_one(worker: str, path: Path, limit: int | None, name: str, with_fing
         "slowdown": (summary.seconds / rows) / (raw_seconds / lines) if rows and lines and raw_seconds else 0.0,
         "ratio": (raw_seconds / lines) / (summary.seconds / rows) if rows and lines and summary.seconds else 0.0,
         "cpu_seconds": parse_cpu,
+        "raw_cpu_seconds": raw_cpu,
+        # the same ratio in CPU seconds: steadier than wall time on a machine other work shares
+        "cpu_ratio": (raw_cpu / lines) / (parse_cpu / rows) if rows and lines and parse_cpu else 0.0,
         "interpreter_rss_mb": baseline_rss,
         "peak_rss_mb": parse_rss,
     }
@@ -201,7 +205,7 @@ def run_in_subprocess(worker: str, path: Path, limit: int | None, name: str, wit
 
 def format_table(results: list[dict[str, Any]]) -> str:
     header = (f"{'worker':<10} {'code':<14} {'file':<44} {'rows':>9} {'parse s':>8} {'rows/s':>9} {'raw s':>7} {'lines/s':>10} {'x raw':>6} "
-              f"{'ratio':>6} {'CPU s':>6} {'peak RSS':>9}  fingerprint (events, rejects)")
+              f"{'ratio':>6} {'CPU s':>6} {'CPU ratio':>9} {'peak RSS':>9}  fingerprint (events, rejects)")
     rows = [header, "-" * len(header)]
     for r in results:
         fp = r.get("fingerprint")
@@ -212,7 +216,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
             f"{r['worker']:<10} {r.get('variant', 'current')[:14]:<14} {r['file'][:44]:<44} {r['rows']:>9,} {r['parse_seconds']:>8.2f} "
             f"{r['rows_per_second']:>9,.0f} "
             f"{r['raw_seconds']:>7.2f} {r['raw_lines_per_second']:>10,.0f} {r['slowdown']:>6.1f} {r['ratio']:>6.3f} "
-            f"{r['cpu_seconds']:>6.1f} {r['peak_rss_mb']:>6.0f} MB  {mark}"
+            f"{r['cpu_seconds']:>6.1f} {r['cpu_ratio']:>9.3f} {r['peak_rss_mb']:>6.0f} MB  {mark}"
         )
     baselines = {r["worker"]: r for r in results if r.get("variant", "current") != "current"}
     for r in results:
@@ -222,6 +226,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
         same = "identical" if before.get("fingerprint") == r.get("fingerprint") else "DIFFERENT"
         rows.append(f"{r['worker']:<10} {before['variant']} -> current: {before['parse_seconds'] / r['parse_seconds']:.2f}x wall, "
                     f"{before['cpu_seconds'] / r['cpu_seconds']:.2f}x CPU, ratio {before['ratio']:.3f} -> {r['ratio']:.3f}, "
+                    f"CPU ratio {before['cpu_ratio']:.3f} -> {r['cpu_ratio']:.3f}, "
                     f"fingerprints {same}" if r["parse_seconds"] and r["cpu_seconds"] else f"{r['worker']:<10} fingerprints {same}")
     return "\n".join(rows)
 
@@ -306,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result))
     else:
         print(format_table(results))
-        print(f"\n(x raw = parse time per row / raw read time per line, ratio = its inverse; CPU s of the timed parse; peak RSS of the worker's own process"
+        print(f"\n(x raw = parse time per row / raw read time per line, ratio = its inverse (goal >= 0.1), "
+              f"CPU ratio = the same in CPU seconds; CPU s of the timed parse; peak RSS of the worker's own process"
               f"{'; --smoke: first ' + format(SMOKE_EVENTS, ',') + ' events per file' if args.smoke else ''}; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: the rates scale with what else runs)")
     if different:

@@ -29,7 +29,7 @@ from datetime import date, datetime, timezone
 from ipaddress import IPv4Address
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import DELEGATION_STATUSES, HELD_STATUSES, Delegation, Event, Provenance
+from chainrisk.ingest.events import DELEGATION_STATUSES, HELD_STATUSES, Event, LineProvenance, checked_delegation
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_address, range_to_cidrs
 
 SOURCE = "rir-delegated-extended"
@@ -107,6 +107,7 @@ def ipv4_record(fields: list[str]) -> tuple[IPv4Address, int, str, date | None, 
 def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
     """Delegation events for every IPv4 record of one delegated(-extended) statistics file."""
     observed_at: datetime | None = None
+    provenances: LineProvenance | None = None
     seen_first_record = False
     for number, line in src.lines():
         text = line.strip()
@@ -130,12 +131,14 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
         if is_summary(fields):
             continue
         assert observed_at is not None  # fixed at the first record
-        yield from _record(fields, number, line, ctx, observed_at)
+        if provenances is None:
+            provenances = LineProvenance(source=SOURCE, reference=ctx.reference, observed_at=observed_at, ingested_at=ctx.ingested_at)
+        yield from _record(fields, number, line, ctx, provenances)
     if not seen_first_record:
         raise SourceError(f"{ctx.reference}: empty file: no delegated statistics records")
 
 
-def _record(fields: list[str], number: int, raw: str, ctx: ParseContext, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
+def _record(fields: list[str], number: int, raw: str, ctx: ParseContext, provenances: LineProvenance) -> Iterator[Event | Reject | Skip]:
     """The events (or the Skip / Reject) for one record line."""
     if len(fields) < MIN_FIELDS:
         yield Reject(ctx.reference, number, f"too few fields: {len(fields)}, expected registry|cc|type|start|value|date|status[|opaque-id]", raw)
@@ -159,18 +162,14 @@ def _record(fields: list[str], number: int, raw: str, ctx: ParseContext, observe
     except ValueError as exc:
         yield Reject(ctx.reference, number, str(exc), raw)
         return
+    provenance = provenances.at(number)
+    registry, country = fields[0].strip().lower(), fields[1].strip() or None
+    if count & (count - 1) == 0 and int(start) % count == 0:  # one CIDR (most records): no range split
+        yield checked_delegation(f"{start}/{33 - count.bit_length()}", provenance, provenances.prefix, registry, country, status, holder_id,
+                                 registered, None, None)
+        return
     blocks = range_to_cidrs(start, start + (count - 1))
     split = len(blocks) > 1
-    provenance = Provenance(source=SOURCE, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
     for block in blocks:
-        yield Delegation(
-            block=str(block),
-            provenance=provenance,
-            registry=fields[0].strip().lower(),
-            country=fields[1].strip() or None,
-            status=status,
-            holder_id=holder_id,
-            registered=registered,
-            range_start=str(start) if split else None,
-            range_size=count if split else None,
-        ).with_id()
+        yield checked_delegation(str(block), provenance, provenances.prefix, registry, country, status, holder_id, registered,
+                                 str(start) if split else None, count if split else None)
