@@ -180,7 +180,7 @@ _PLAIN_TEXT = re.compile(r'[ !#-\[\]-~]*')
 def _plain(*texts: str | None) -> bool:
     """True when every text is None or JSON-plain (:data:`_PLAIN_TEXT`): a fast path's body may
     quote it as it is; otherwise the fast path validates and serialises through pydantic."""
-    return all(text is None or _PLAIN_TEXT.fullmatch(text) is not None for text in texts)
+    return _PLAIN_TEXT.fullmatch("".join([text for text in texts if text])) is not None  # plain each iff plain joined
 
 
 def _text(value: str | None) -> str:
