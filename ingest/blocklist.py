@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import AsnListing, Event, LineProvenance, Provenance, checked_blocklist_entry
+from chainrisk.ingest.events import AsnListing, Event, LineProvenance, Provenance, checked_blocklist_entry, is_canonical_ipv4_prefix
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn
 
 SOURCE = "spamhaus-drop"
@@ -111,8 +111,18 @@ def json_entry(record: Any) -> Entry | Skip:
     return block, sblid if isinstance(sblid, str) and sblid else None, rir.lower() if isinstance(rir, str) and rir else None
 
 
+# the shape of every record line Spamhaus writes, strings without escapes: read from the match, the
+# same as json.loads then json_entry would (any other line, or a prefix not canonical, is decoded)
+_PLAIN_STRING = r'"([ !#-\[\]-~]*)"'
+_DROP_LINE = re.compile(rf'\{{"cidr":"([0-9./]+)","sblid":{_PLAIN_STRING},"rir":{_PLAIN_STRING}\}}')
+
+
 def json_line_entry(line: str) -> Entry | Skip | None:
     """:func:`json_entry` of one JSON line; None for the metadata line. Raises ``ValueError``."""
+    match = _DROP_LINE.fullmatch(line)
+    if match is not None and is_canonical_ipv4_prefix(match[1]):
+        cidr, sblid, rir = match.groups()
+        return cidr, sblid or None, rir.lower() or None
     try:
         record = json.loads(line)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting

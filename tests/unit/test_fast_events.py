@@ -107,6 +107,7 @@ def _validated_at(self: LineProvenance, line: int) -> Provenance:
     return Provenance(source=base.source, reference=base.reference, line=line, observed_at=base.observed_at, ingested_at=base.ingested_at)
 
 
+NOTHING = re.compile(r"(?!)")  # matches no line: every line takes the general path
 VALIDATED = {
     "checked_route_origin": lambda block, origins, as_sets, provenance, prefix: RouteOrigin(
         block=block, origins=origins, as_sets=as_sets, provenance=provenance).with_id(),
@@ -127,11 +128,12 @@ def parse_all(module: Any, path: Path) -> list[Any]:
 
 def fast_and_validated(module: Any, path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
     """The items of ``module`` on ``path``, then the same with every provenance and event validated
-    (the path before the fast one: no CAIDA line match, pydantic construction and ``with_id()``)."""
+    (the path before the fast one: no CAIDA or DROP line match, pydantic construction and ``with_id()``)."""
     fast = parse_all(module, path)
     with monkeypatch.context() as patch:
         patch.setattr(LineProvenance, "at", _validated_at)
-        patch.setattr(pfx2as, "_CAIDA_LINE", re.compile(r"(?!)"))
+        patch.setattr(pfx2as, "_CAIDA_LINE", NOTHING)
+        patch.setattr(blocklist, "_DROP_LINE", NOTHING)
         for name, slow in VALIDATED.items():
             if hasattr(module, name):
                 patch.setattr(module, name, slow)
@@ -238,8 +240,9 @@ def test_blocklist_fast_path_is_the_validated_path(tmp_path: Path, monkeypatch: 
     assert_all_same(fast, slow)
     lines = tmp_path / "drop_v4.json"
     lines.write_text('{"cidr":"1.10.16.0/20","sblid":"SBL256894","rir":"apnic"}\n{"cidr":"2.56.192.0/22","sblid":"","rir":"RIPE NCC"}\n'
-                     '{"cidr":"3.0.0.0/8","sblid":"SBLÜ","rir":null}\n{"cidr":"3.0.0.1/8"}\n{"type":"metadata","timestamp":1744675200}\n',
-                     encoding="utf-8")
+                     '{"cidr":"3.0.0.0/8","sblid":"SBLÜ","rir":null}\n{"cidr":"3.0.0.1/8"}\n{"cidr":"4.0.0.0/8","sblid":"S\\"1","rir":""}\n'
+                     '{"cidr":"5.0.0.0/08","sblid":"SBL5","rir":"x"}\n{"cidr":"6.0.0.1/8","sblid":"SBL6","rir":"x"}\n'
+                     '{"cidr":"7.0.0.0/8","sblid":"SBL\\u00dc","rir":"X"}\n{"type":"metadata","timestamp":1744675200}\n', encoding="utf-8")
     fast, slow = fast_and_validated(blocklist, lines, monkeypatch)
-    assert sum(isinstance(i, Reject) for i in fast) == 1 and sum(isinstance(i, BlocklistEntry) for i in fast) == 3
+    assert sum(isinstance(i, Reject) for i in fast) == 2 and sum(isinstance(i, BlocklistEntry) for i in fast) == 6
     assert_all_same(fast, slow)
