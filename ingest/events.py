@@ -148,8 +148,10 @@ def assemble(model: type[Model], values: dict[str, Any], fields_set: set[str]) -
     """A ``model`` holding ``values`` as they are, without validation: what ``model.model_construct``
     makes when given every field, ~10x cheaper. Only for values that are already valid field values
     (of the types validation gives), with every field in declaration order (pydantic serialises
-    ``__dict__`` in its order). The workers' fast paths (``checked_*`` below) use it; their tests
-    check the result equals the validated construction, wire bytes and id included."""
+    ``__dict__`` in its order). ``fields_set`` may be shared by many instances: nothing changes a
+    frozen model's set in place (``model_copy`` copies it first). The workers' fast paths
+    (``checked_*`` below) use it; their tests check the result equals the validated construction,
+    wire bytes and id included."""
     instance = model.__new__(model)
     object.__setattr__(instance, "__dict__", values)
     object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
@@ -167,10 +169,10 @@ class LineProvenance:
         self.base = base
         self.prefix = id_prefix(base.source, base.observed_at)
         self._fields = base.__dict__
-        self._set = frozenset(base.model_fields_set)
+        self._set = set(base.model_fields_set)  # shared by every record's provenance (see assemble)
 
     def at(self, line: int) -> Provenance:
-        return assemble(Provenance, {**self._fields, "line": line}, set(self._set))
+        return assemble(Provenance, {**self._fields, "line": line}, self._set)
 
 
 # JSON text that pydantic writes as it is, between quotes: printable ASCII but '"' and '\'
@@ -577,7 +579,7 @@ def checked_route_origin(block: str, origins: tuple[int, ...], as_sets: tuple[st
         body += ',"as_sets":["' + '","'.join(as_sets) + '"]'
     values = {"schema_version": SCHEMA_VERSION, "event_id": id_of(prefix, body + "}"), "op": "assert", "block": block,
               "provenance": provenance, "type": "route_origin", "origins": origins, "as_sets": as_sets}
-    return assemble(RouteOrigin, values, {"block", "origins", "as_sets", "provenance", "event_id"})
+    return assemble(RouteOrigin, values, _SET_OF_CHECKED[RouteOrigin])
 
 
 def checked_delegation(block: str, provenance: Provenance, prefix: str, registry: str, country: str | None, status: str,
@@ -593,8 +595,7 @@ def checked_delegation(block: str, provenance: Provenance, prefix: str, registry
     values = {"schema_version": SCHEMA_VERSION, "event_id": id_of(prefix, body), "op": "assert", "block": block, "provenance": provenance,
               "type": "delegation", "registry": registry, "country": country, "status": status, "holder_id": holder_id,
               "registered": registered, "range_start": range_start, "range_size": range_size}
-    return assemble(Delegation, values, {"block", "provenance", "registry", "country", "status", "holder_id", "registered", "range_start",
-                                         "range_size", "event_id"})
+    return assemble(Delegation, values, _SET_OF_CHECKED[Delegation])
 
 
 def checked_vrp(provenance: Provenance, prefix: str, block: str, max_length: int, asn: int, ta: str, expires: datetime | None,
@@ -609,7 +610,7 @@ def checked_vrp(provenance: Provenance, prefix: str, block: str, max_length: int
         body += f',"uri":"{uri}"'
     values = {"schema_version": SCHEMA_VERSION, "event_id": id_of(prefix, body + "}"), "op": "assert", "block": block,
               "provenance": provenance, "type": "vrp", "max_length": max_length, "asn": asn, "ta": ta, "expires": expires, "uri": uri}
-    return assemble(Vrp, values, {"provenance", "uri", "block", "max_length", "asn", "ta", "expires", "event_id"})
+    return assemble(Vrp, values, _SET_OF_CHECKED[Vrp])
 
 
 def checked_blocklist_entry(block: str, list_name: str, entry_id: str | None, rir: str | None, provenance: Provenance,
@@ -621,4 +622,13 @@ def checked_blocklist_entry(block: str, list_name: str, entry_id: str | None, ri
             f'"entry_id":{_text(entry_id)},"rir":{_text(rir)}}}')
     values = {"schema_version": SCHEMA_VERSION, "event_id": id_of(prefix, body), "op": "assert", "block": block, "provenance": provenance,
               "type": "blocklist_entry", "list_name": list_name, "entry_id": entry_id, "rir": rir}
-    return assemble(BlocklistEntry, values, {"block", "list_name", "entry_id", "rir", "provenance", "event_id"})
+    return assemble(BlocklistEntry, values, _SET_OF_CHECKED[BlocklistEntry])
+
+
+# the fields each checked_* sets, as the validated construction and with_id() set them (shared, see assemble)
+_SET_OF_CHECKED: dict[type[_Event], set[str]] = {
+    RouteOrigin: {"block", "origins", "as_sets", "provenance", "event_id"},
+    Delegation: {"block", "provenance", "registry", "country", "status", "holder_id", "registered", "range_start", "range_size", "event_id"},
+    Vrp: {"provenance", "uri", "block", "max_length", "asn", "ta", "expires", "event_id"},
+    BlocklistEntry: {"block", "list_name", "entry_id", "rir", "provenance", "event_id"},
+}
