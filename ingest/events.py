@@ -142,6 +142,7 @@ def id_of(prefix: str, body: str) -> str:
 
 
 Model = TypeVar("Model", bound=BaseModel)
+_new, _set = object.__new__, object.__setattr__  # what assemble calls for every event: looked up once
 
 
 def assemble(model: type[Model], values: dict[str, Any], fields_set: set[str]) -> Model:
@@ -152,11 +153,11 @@ def assemble(model: type[Model], values: dict[str, Any], fields_set: set[str]) -
     frozen model's set in place (``model_copy`` copies it first). The workers' fast paths
     (``checked_*`` below) use it; their tests check the result equals the validated construction,
     wire bytes and id included."""
-    instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    instance = _new(model)
+    _set(instance, "__dict__", values)
+    _set(instance, "__pydantic_fields_set__", fields_set)
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
     return instance
 
 

@@ -54,6 +54,7 @@ SKIP_NOT_ROUTED = Skip("not routed (AS 0 in iptoasn)")
 # the shape of nearly every CAIDA line: a canonical prefix and AS numbers joined by '_' and ','. Such a
 # line is read straight from the match; any other goes through pfx2as_origin, which says what is wrong
 _CAIDA_LINE = re.compile(rf"({CANONICAL_IPV4_ADDRESS})\t({CANONICAL_PREFIX_LENGTH})\t([0-9][0-9_,]*)")
+_NO_LINE = re.compile(r"(?!)")  # matches nothing: before the format is known, and in iptoasn files
 _ROUTEVIEWS_NAME = re.compile(r"routeviews-rv[26]-(\d{8})-(\d{4})\.pfx2as")
 
 
@@ -133,7 +134,18 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
     observed_at = observed_at_for(ctx, None if ctx.observed_at else routeviews_time(src.path), src.path)
     read_line = None
     provenances: LineProvenance | None = None
+    caida_line = _NO_LINE  # _CAIDA_LINE once the file is known to be CAIDA's
     for number, line in src.lines():
+        if (match := caida_line.fullmatch(line)) is not None:  # tested first: nearly every line of a CAIDA file
+            address, length, origin_field = match.groups()
+            try:
+                origins, as_sets = parse_origins(origin_field) if host_bits_clear(address, int(length)) else ((), ())
+            except ValueError:
+                origins, as_sets = (), ()
+            if origins or as_sets:  # else: host bits set or an empty origin; the general path below rejects it
+                assert provenances is not None  # made with read_line
+                yield checked_route_origin(f"{address}/{length}", origins, as_sets, provenances.at(number), provenances.prefix)
+                continue
         if not line or line[0] == "#" or line.isspace():
             continue
         fields = line.split("\t")
@@ -146,16 +158,7 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
                 )
             read_line, source = (pfx2as_origin, SOURCE) if file_format == "pfx2as" else (iptoasn_origins, IPTOASN_SOURCE)
             provenances = LineProvenance(source=source, reference=ctx.reference, observed_at=observed_at, ingested_at=ctx.ingested_at)
-        elif read_line is pfx2as_origin and (match := _CAIDA_LINE.fullmatch(line)) is not None:
-            address, length, origin_field = match.groups()
-            try:
-                origins, as_sets = parse_origins(origin_field) if host_bits_clear(address, int(length)) else ((), ())
-            except ValueError:
-                origins, as_sets = (), ()
-            if origins or as_sets:  # else: host bits set or an empty origin; the general path below rejects it
-                assert provenances is not None  # made with read_line
-                yield checked_route_origin(f"{address}/{length}", origins, as_sets, provenances.at(number), provenances.prefix)
-                continue
+            caida_line = _CAIDA_LINE if read_line is pfx2as_origin else _NO_LINE
         try:
             bad = bad_text(line)
             if bad:
