@@ -72,7 +72,7 @@ def routeviews_time(path: Path) -> datetime | None:
                           "(rename the file or give the date with --observed-at)") from None
 
 
-@lru_cache(maxsize=1 << 16)  # a file repeats the same origin fields (one AS originates many prefixes)
+@lru_cache(maxsize=1 << 14)  # a file repeats the same origin fields (one AS originates many prefixes)
 def parse_origins(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """(origin ASes, AS sets) of a prefix2as origin field, each once, in order of first appearance:
     ``"209_3356,6223"`` -> ((209,), ("3356,6223",)). Whatever has a comma is an AS set, even one
