@@ -480,8 +480,12 @@ def facts_inside(label: str, fields: tuple[str, ...]) -> str:
             "AND n.last <= r.last RETURN [" + ", ".join(f"n.{f}" for f in fields) + "] AS row")
 
 
+# [prefix, [the $keys' values], [[position, party key] of its SPOF_FOR]] of the candidates holding results,
+# in one record: the driver's cost is per record (see ALL_HOPS)
 CANDIDATE_RESULTS = ("UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) WHERE b.analysis_basis IS NOT NULL "
-                     "RETURN p AS prefix, properties(b) AS props, [(s:Party)-[r:SPOF_FOR]->(b) | [r.position, s.key]] AS spofs")
+                     "RETURN collect([p, [k IN $keys | b[k]], [(s:Party)-[r:SPOF_FOR]->(b) | [r.position, s.key]]]) AS rows")
+# the lease hops of blocks, as HOPS_FOR_BLOCKS, in one record
+HOP_ROWS_FOR_BLOCKS = f"UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() USING INDEX l:LEASES(block) RETURN collect({_HOP_LIST}) AS rows"
 
 # Prefix lengths in use per fact label, so a refresh reads a candidate's covering prefixes of those
 # lengths only (a VRP export has a dozen of the 25 a /24 has). A label's Meta node lists every

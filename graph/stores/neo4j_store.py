@@ -30,6 +30,7 @@ from chainrisk.analysis.affected import covering_prefixes
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.risk_alerts import RISK_FIELDS
+from chainrisk.analysis.writeback import ROW_NAMES
 from chainrisk.common.memory import without_cyclic_gc
 from chainrisk.common.prefixes import prefix_ints, prefix_range
 from chainrisk.common.timestamps import as_utc
@@ -596,7 +597,7 @@ class NeoStore:
                 reads[f"at_{label}"] = at(block_cover)
         for label in INSIDE_LABELS:
             reads[f"in_{label}"] = ranges(blocks)
-        portfolio = Portfolio(hops=[hop_from_row(r[0]) for r in _run(tx, cypher.HOPS_FOR_BLOCKS, prefixes=block_cover)])
+        portfolio = Portfolio(hops=[hop_from_row(row) for r in _run(tx, cypher.HOP_ROWS_FOR_BLOCKS, prefixes=block_cover) for row in r[0]])
         found_rows: dict[str, list[Any]] = {}
         for r in _run(tx, FACTS_AROUND, **reads):
             found_rows.setdefault(r["label"], []).append(r["row"])
@@ -605,10 +606,12 @@ class NeoStore:
         for row in found_rows.get("BgpRoute", ()):
             add_route(portfolio, row)
         given = AnalysisInput(blocks, portfolio.canonical())
-        for r in _run(tx, cypher.CANDIDATE_RESULTS, prefixes=blocks):
-            props = {k: native(v) for k, v in dict(r["props"]).items()}
-            given.stored[r["prefix"]] = stored_row(r["prefix"], props, [(pos or 0, key) for pos, key in r["spofs"]])
-            given.digests[r["prefix"]] = props.get(DIGEST)
+        keys = [*ROW_NAMES, DIGEST]
+        for r in _run(tx, cypher.CANDIDATE_RESULTS, prefixes=blocks, keys=keys):
+            for prefix, values, spofs in r[0]:
+                props = {k: native(v) for k, v in zip(keys, values) if v is not None}
+                given.stored[prefix] = stored_row(prefix, props, [(pos or 0, key) for pos, key in spofs])
+                given.digests[prefix] = props.get(DIGEST)
         return given
 
     def dated_results(self, before: date) -> list[tuple[str, date, date | None]]:
