@@ -90,7 +90,7 @@ class ConsumerOptions:
     batch_size: int = 2000
     until_idle: bool = False
     poll_timeout_s: float = 1.0
-    batch_wait_s: float = 0.2  # how long to keep filling a batch that is not full, while busy (see _fill_batch)
+    batch_wait_s: float = 0.2  # how long to keep filling a batch that is not full (not one that starts with a lone record: _fill_batch)
     metrics_interval_s: float = 10.0
     max_attempts: int = 6  # per batch, for Neo4j / Kafka unavailable
     backoff_s: float = 1.0
@@ -225,14 +225,14 @@ class _Metrics:
         self.last, self.records, self.latencies = now, 0, []
 
 
-def _fill_batch(source: RecordSource, options: ConsumerOptions, wait: bool = True, fill: bool = True) -> list[RawRecord]:
+def _fill_batch(source: RecordSource, options: ConsumerOptions, wait: bool = True) -> list[RawRecord]:
     """Poll until the batch is full, the source is drained, or ``batch_wait_s`` passed. Without
-    ``wait`` only what the source already has buffered is taken (no blocking poll); without
-    ``fill`` the first poll's records go as they are (the loop passes it after an idle poll: the
-    first records after a quiet spell are applied at once, and waiting to fill batches only pays
-    while records keep coming, where it keeps batches large)."""
+    ``wait`` only what the source already has buffered is taken (no blocking poll). A first poll
+    that brings a lone record is not filled: one event after a quiet spell is applied at once (its
+    latency is the transaction's, not the wait), while records that come several at a time keep
+    being gathered into large batches."""
     records = source.poll(options.batch_size, options.poll_timeout_s if wait else 0.0)
-    deadline = time.monotonic() + (options.batch_wait_s if wait and fill else 0.0)
+    deadline = time.monotonic() + (options.batch_wait_s if wait and len(records) > 1 else 0.0)
     while records and len(records) < options.batch_size and time.monotonic() < deadline:
         more = source.poll(options.batch_size - len(records), max(0.0, deadline - time.monotonic()))
         if not more:
@@ -340,7 +340,6 @@ def run_consumer(
         monitor.running()
     ahead: Future[DecodedBatch] | None = None
     waiting = _Waiting(options)
-    busy = False  # the last poll found records: keep filling batches for up to batch_wait_s
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrisk-decode") as decoder:
         while not should_stop():
             if analysis is not None:
@@ -348,8 +347,7 @@ def run_consumer(
                 if monitor is not None and dated is not None:
                     monitor.analysed(dated.at)
             if ahead is None:
-                records = with_retries(partial(_fill_batch, source, options, fill=busy), "Kafka", options)
-                busy = bool(records)
+                records = with_retries(lambda: _fill_batch(source, options), "Kafka", options)
                 if not records:
                     metrics.maybe_log(source, stats)
                     if monitor is not None:
