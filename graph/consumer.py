@@ -337,8 +337,9 @@ def run_consumer(
 
     With ``analysis`` (continuous analysis, graph/continuous.py) each batch's applied facts are
     kept in the same record and re-analysed before the hook runs, so a crash between the fact
-    write and the result write is repaired by the hand-over at the next start; and on every pass
-    of the loop the analysis is asked whether the date moved (``ContinuousAnalysis.tick``)."""
+    write and the result write is repaired by the hand-over at the next start; each re-analysis
+    stores its risk changes with its results in a record of its own, handed over likewise; and on
+    every pass of the loop the analysis is asked whether the date moved (``ContinuousAnalysis.tick``)."""
     stats = ConsumerStats()
     metrics = _Metrics(options.metrics_interval_s)
     monitor = options.monitor

@@ -1,8 +1,8 @@
 """Continuous analysis: the consumer keeps every leased block's analysis results current.
 
 After each applied batch the consumer hands the batch's applied facts (every applied event: type,
-block, op, event id; kept in the batch's pending-changes record, so a crash before the results are
-written is repaired on restart) to :meth:`ContinuousAnalysis.after_batch`: ``analysis/affected.py``
+block, op, event id and provenance; kept in the batch's pending-changes record, so a crash before
+the results are written is repaired on restart) to :meth:`ContinuousAnalysis.after_batch`: ``analysis/affected.py``
 says around which prefixes leased blocks may have new results, the store gives those blocks'
 sub-portfolio (``GraphStore.refresh_analysis``), the pure analysis computes them, and the store
 writes back just the blocks whose results changed (Block properties, ``analysis_digest``,
