@@ -3,8 +3,11 @@ the webhook):
 
 * holder-change alerts (:meth:`AlertEngine.process`): the rules of ``analysis/alerts.py`` applied to
   the changes of each applied batch, against the alerts and lease hops the store holds;
-* risk-change alerts (:meth:`AlertEngine.process_results`): the rules of ``analysis/risk_alerts.py``
-  applied to the blocks' analysis results before and after a re-analysis.
+* risk-change alerts: the rules of ``analysis/risk_alerts.py`` applied to the blocks' analysis
+  results before and after a re-analysis (:meth:`AlertEngine.risk_changes`, pure), then the changes
+  applied to the stored alerts (:meth:`AlertEngine.apply_risk_changes`); the consumer stores the
+  changes with the results in between (graph/continuous.py), ``chainrisk analyze`` calls both at
+  once (:meth:`AlertEngine.process_results`).
 
 Exactly-once effect: alert writes are idempotent (keyed by alert id, evidence by event id; a change
 that already resolved an alert is not taken again for a new one), so processing the same changes
