@@ -19,7 +19,9 @@ from chainrisk.analysis.risk_alerts import (
     RULES,
     analysis_run_event,
     apply_risk_changes,
+    cause_of,
     covering_prefix,
+    evidence_of,
     risk_alert_from_dict,
     risk_changes,
     risk_changes_from_dict,
@@ -261,6 +263,23 @@ def test_events_without_provenance_still_name_the_evidence() -> None:
 
     (change,) = risk_changes({A: row()}, {A: row(rov_state="NotFound")}, [Touch()], AS_OF).raised
     assert change.causes == ("vrp events",) and [e.event_id for e in change.evidence] == ["e-1"]
+
+
+def test_the_cause_is_the_snapshot_else_the_file_of_its_date_else_the_run() -> None:
+    withdrawn, later = vrp("240.30.0.0/16", 64500, observed=3, op="retract"), vrp("240.30.0.0/16", 64500, observed=4)
+    assert cause_of(withdrawn) == "rpki-client rpki-client.txt of 2026-01-04T00:00:00Z"
+    assert cause_of(later) == "rpki-client rpki-client.txt of 2026-01-05T00:00:00Z"  # the same path read on a later day
+    assert cause_of(in_snapshot(withdrawn, "snap-2")) == cause_of(in_snapshot(later, "snap-2")) == "snapshot snap-2"
+    run = analysis_run_event("chainrisk consume", "date 2026-03-21", datetime(2026, 3, 21, 9, tzinfo=timezone.utc), "the date moved")
+    assert cause_of(run) == "chainrisk consume date 2026-03-21"
+
+
+def test_a_sweep_retraction_says_which_snapshot_no_longer_holds_the_fact() -> None:
+    swept = in_snapshot(vrp("240.30.0.0/16", 64500, observed=3, op="retract"), "0123456789abcdef0123")
+    evidence = evidence_of(swept, AS_OF)
+    assert (evidence.source, evidence.reference, evidence.line, evidence.event_id) == ("rpki-client", "rpki-client.txt", 1, swept.event_id)
+    assert evidence.detail == "vrp 240.30.0.0/16 retracted: no longer in the snapshot 0123456789ab of rpki-client.txt (2026-01-04T00:00:00Z)"
+    assert evidence_of(EVENTS[0], AS_OF).detail == "vrp 240.30.0.0/16 retracted"
 
 
 def test_covering_prefix() -> None:
