@@ -331,7 +331,7 @@ def evidence_of(event: EvidenceEvent, as_of: date) -> Evidence:
 
 def cause_of(event: EvidenceEvent) -> str:
     """What one cause of many blocks' changes is: the full snapshot the event belongs to (or, on a
-    retract, that retracted it), else the file it came from as of its data date (the same path
+    retract, that retracted it; named with its file), else the file it came from as of its data date (the same path
     read again on a later day is another cause); a run's own ``cause``; without provenance the
     event type."""
     cause: str | None = getattr(event, "cause", None)
@@ -340,7 +340,9 @@ def cause_of(event: EvidenceEvent) -> str:
     p: Provenance | None = getattr(event, "provenance", None)
     if p is None:
         return f"{event.type} events"
-    return f"snapshot {p.snapshot}" if p.snapshot else f"{p.source} {p.reference} of {_stamp(p.observed_at)}"
+    if p.snapshot:  # its events and its sweep's retractions name the same file, whatever their dates
+        return f"snapshot {p.snapshot} of {p.source} {p.reference}"
+    return f"{p.source} {p.reference} of {_stamp(p.observed_at)}"
 
 
 def _kept(evidence: list[Evidence]) -> tuple[Evidence, ...]:

@@ -171,7 +171,7 @@ def test_one_cause_hitting_many_blocks_is_one_alert() -> None:
     withdrawn = [vrp("240.30.0.0/16", 64500, op="retract").model_copy(update={"provenance": snapshot}).with_id(),
                  vrp("240.31.0.0/16", 64500, op="retract").model_copy(update={"provenance": snapshot}).with_id()]
     changes = risk_changes(before, after, withdrawn, AS_OF)
-    assert len(changes.raised) == 3 and {c.causes for c in changes.raised} == {("snapshot snap-2",)}
+    assert len(changes.raised) == 3 and {c.causes for c in changes.raised} == {("snapshot snap-2 of rpki-client vrps-2.json",)}
     (alert,) = apply_risk_changes(changes, [])
     assert [x.block for x in alert.affected] == [A, B, C]
     assert alert.block == "240.30.0.0/15"  # the smallest prefix covering them all
@@ -269,7 +269,7 @@ def test_the_cause_is_the_snapshot_else_the_file_of_its_date_else_the_run() -> N
     withdrawn, later = vrp("240.30.0.0/16", 64500, observed=3, op="retract"), vrp("240.30.0.0/16", 64500, observed=4)
     assert cause_of(withdrawn) == "rpki-client rpki-client.txt of 2026-01-04T00:00:00Z"
     assert cause_of(later) == "rpki-client rpki-client.txt of 2026-01-05T00:00:00Z"  # the same path read on a later day
-    assert cause_of(in_snapshot(withdrawn, "snap-2")) == cause_of(in_snapshot(later, "snap-2")) == "snapshot snap-2"
+    assert cause_of(in_snapshot(withdrawn, "snap-2")) == cause_of(in_snapshot(later, "snap-2")) == "snapshot snap-2 of rpki-client rpki-client.txt"
     run = analysis_run_event("chainrisk consume", "date 2026-03-21", datetime(2026, 3, 21, 9, tzinfo=timezone.utc), "the date moved")
     assert cause_of(run) == "chainrisk consume date 2026-03-21"
 

@@ -90,7 +90,7 @@ def test_a_snapshot_that_withdraws_many_roas_is_one_alert_naming_it(tmp_path: Pa
     # the next export in small batches: its events, then its end and the sweep that retracts what it lacks
     (alert,) = consumer.step(second, AS_OF, batch_size=7)
     sid = next(e.provenance.snapshot for e in second if e.type == "vrp")
-    assert (alert.kind, alert.status, alert.causes) == ("rov_left_valid", "open", [f"snapshot {sid}"])
+    assert (alert.kind, alert.status, alert.causes) == ("rov_left_valid", "open", [f"snapshot {sid} of rpki-client {tmp_path / 'b.json'}"])
     assert [(a.block, a.before, a.after) for a in alert.affected] == [(b, "Valid", "NotFound") for b in LEASED[:3]]
     assert alert.block == "198.51.100.0/24"
     retracted = [e for e in alert.evidence if e.detail.startswith("vrp 198.51.100.")]
