@@ -420,6 +420,10 @@ def clear_block_analysis(keys: list[str]) -> str:
 
 # --- maintenance -----------------------------------------------------------------------------------------
 
+# how many nodes and relationships the database holds (the bulk load: empty before, as imported after)
+COUNT_NODES = "MATCH (n) RETURN count(n) AS n"
+COUNT_RELATIONSHIPS = "MATCH ()-[r]->() RETURN count(r) AS n"
+
 # relationships first: DETACH DELETE of a hub party with 100k LEASES in one inner transaction
 # exceeds the transaction memory pool (MemoryPoolOutOfMemoryError, bench/neo4j_writes.py)
 WIPE = (

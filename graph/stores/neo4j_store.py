@@ -144,6 +144,11 @@ class NeoStore:
         with self._session() as session:
             return {(r["topic"], r["partition"]): r["next"] for r in session.run(cypher.STORED_OFFSETS, group=group)}
 
+    def graph_size(self) -> tuple[int, int]:
+        """(nodes, relationships) in the database, bookkeeping nodes included."""
+        with self._session() as session:
+            return (session.run(cypher.COUNT_NODES).single()["n"], session.run(cypher.COUNT_RELATIONSHIPS).single()["n"])
+
     def wipe(self) -> None:
         """Delete every node and relationship of the database (tests, `--reset`); keeps the schema."""
         with self._session() as session:
