@@ -140,11 +140,7 @@ def alert_from_dict(d: dict[str, Any]) -> Alert:
         resolution=d.get("resolution"),
         first_seen=datetime.fromisoformat(d["first_seen"]),
         last_seen=datetime.fromisoformat(d["last_seen"]),
-        evidence=[
-            Evidence(e["source"], e["reference"], e.get("line"), e.get("offset"), e["event_id"],
-                     datetime.fromisoformat(e["observed_at"]), e.get("detail", ""))
-            for e in d.get("evidence", [])
-        ],
+        evidence=[Evidence.from_dict(e) for e in d.get("evidence", [])],
         affected=[
             AffectedLease(a["block"], tuple(a["lessees"]), a["depth"], datetime.fromisoformat(a["lease_started"]).date())
             for a in d.get("affected", [])

@@ -19,6 +19,7 @@ Change kinds (``HolderChange.kind``):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -63,6 +64,12 @@ class Evidence:
             "observed_at": self.observed_at.isoformat(),
             "detail": self.detail,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Evidence:
+        """The evidence :meth:`as_dict` wrote."""
+        return cls(d["source"], d["reference"], d.get("line"), d.get("offset"), d["event_id"], datetime.fromisoformat(d["observed_at"]),
+                   d.get("detail", ""))
 
 
 @dataclass(frozen=True)

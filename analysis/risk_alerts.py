@@ -245,6 +245,32 @@ class RiskChanges:
     raised: list[RiskChange] = field(default_factory=list)
     cleared: list[RiskChange] = field(default_factory=list)
 
+    def __bool__(self) -> bool:
+        return bool(self.raised or self.cleared)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (what :func:`risk_changes_from_dict` reads back): the evidence once, in
+        ``evidence``, each change naming its entries by index (an event is evidence of many blocks)."""
+        shared: dict[Evidence, int] = {}
+
+        def change(c: RiskChange) -> list[Any]:
+            return [c.kind, c.block, c.subject, c.subject_name, c.lessee, c.before, c.after,
+                    [shared.setdefault(e, len(shared)) for e in c.evidence], list(c.causes)]
+
+        raised, cleared = [change(c) for c in self.raised], [change(c) for c in self.cleared]
+        return {"evidence": [e.as_dict() for e in shared], "raised": raised, "cleared": cleared}
+
+
+def risk_changes_from_dict(d: Mapping[str, Any]) -> RiskChanges:
+    """The changes ``RiskChanges.as_dict()`` wrote."""
+    evidence = [Evidence.from_dict(e) for e in d["evidence"]]
+
+    def change(c: Sequence[Any]) -> RiskChange:
+        kind, block, subject, name, lessee, before, after, refs, causes = c
+        return RiskChange(kind, block, subject, name, lessee, before, after, tuple(evidence[i] for i in refs), tuple(causes))
+
+    return RiskChanges([change(c) for c in d["raised"]], [change(c) for c in d["cleared"]])
+
 
 def result_rows(block_rows: Iterable[Row], spof_rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
     """``{prefix: row}`` for :func:`risk_changes` from ``analysis_rows`` output: each block row's
@@ -262,7 +288,8 @@ def result_rows(block_rows: Iterable[Row], spof_rows: Iterable[Row]) -> dict[str
 @dataclass(frozen=True)
 class RunEvent:
     """Evidence that is no ingested event: a run that re-judged the stored results (a full
-    analysis, a new reference date). It concerns every block (``0.0.0.0/0``)."""
+    analysis, a new reference date). It concerns every block (``0.0.0.0/0``); its ``cause`` is
+    the run's ``source`` and ``reference``."""
 
     event_id: str
     provenance: Provenance
@@ -270,6 +297,10 @@ class RunEvent:
     type: str = "analysis"
     block: str = "0.0.0.0/0"
     op: str = "assert"
+
+    @property
+    def cause(self) -> str:
+        return f"{self.provenance.source} {self.provenance.reference}"
 
 
 def analysis_run_event(source: str, reference: str, at: datetime, detail: str) -> RunEvent:
@@ -279,11 +310,20 @@ def analysis_run_event(source: str, reference: str, at: datetime, detail: str) -
                     Provenance(source=source, reference=reference, observed_at=at, ingested_at=at), detail)
 
 
+def _stamp(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def evidence_of(event: EvidenceEvent, as_of: date) -> Evidence:
-    """An event as alert evidence (where it came from, its id, its data date - ``as_of`` when it has
-    no provenance - and what it did)."""
-    detail = getattr(event, "detail", None) or f"{event.type} {event.block} {'retracted' if event.op == 'retract' else 'asserted'}"
+    """An event as alert evidence: where it came from (source, file, line or offset), its id, its
+    data date (``as_of`` when it has no provenance) and what it did - a retract naming a snapshot
+    is that snapshot's sweep (the fact is no longer in it)."""
     p: Provenance | None = getattr(event, "provenance", None)
+    detail = getattr(event, "detail", None)
+    if not detail:
+        detail = f"{event.type} {event.block} {'retracted' if event.op == 'retract' else 'asserted'}"
+        if p is not None and p.snapshot and event.op == "retract":
+            detail += f": no longer in the snapshot {p.snapshot[:12]} of {p.reference} ({_stamp(p.observed_at)})"
     if p is None:
         return Evidence(event.type, event.block, None, None, event.event_id, datetime.combine(as_of, time(), timezone.utc), detail)
     return Evidence(p.source, p.reference, p.line, p.offset, event.event_id, p.observed_at, detail)
@@ -291,11 +331,27 @@ def evidence_of(event: EvidenceEvent, as_of: date) -> Evidence:
 
 def cause_of(event: EvidenceEvent) -> str:
     """What one cause of many blocks' changes is: the full snapshot the event belongs to (or, on a
-    retract, that retracted it), else the file it came from (without provenance: its type)."""
+    retract, that retracted it; named with its file), else the file it came from as of its data date (the same path
+    read again on a later day is another cause); a run's own ``cause``; without provenance the
+    event type."""
+    cause: str | None = getattr(event, "cause", None)
+    if cause:
+        return cause
     p: Provenance | None = getattr(event, "provenance", None)
     if p is None:
         return f"{event.type} events"
-    return f"snapshot {p.snapshot}" if p.snapshot else f"{p.source} {p.reference}"
+    if p.snapshot:  # its events and its sweep's retractions name the same file, whatever their dates
+        return f"snapshot {p.snapshot} of {p.source} {p.reference}"
+    return f"{p.source} {p.reference} of {_stamp(p.observed_at)}"
+
+
+def _kept(evidence: list[Evidence]) -> tuple[Evidence, ...]:
+    """A change's evidence, sorted, at most :data:`MAX_EVIDENCE` entries: the oldest and the newest
+    (what an alert keeps of it - it keeps at most that many - and its first and last seen)."""
+    evidence.sort(key=lambda e: (e.observed_at, e.event_id))
+    if len(evidence) > MAX_EVIDENCE:
+        evidence[MAX_EVIDENCE - 1:] = evidence[-1:]
+    return tuple(evidence)
 
 
 def _leased(row: Row | None) -> Row | None:
@@ -318,6 +374,13 @@ def risk_changes(before: Mapping[str, Row], after: Mapping[str, Row], events: Se
     names = party_names or {}
     index = OverlapIndex((e.block, e) for e in events)
     everything = list(events)
+    judged: dict[int, tuple[Evidence, str]] = {}  # id(event) -> its evidence and cause: an event is evidence of many blocks
+
+    def judge(e: EvidenceEvent) -> tuple[Evidence, str]:
+        found = judged.get(id(e))
+        if found is None:
+            found = judged[id(e)] = (evidence_of(e, as_of), cause_of(e))
+        return found
     out = RiskChanges()
     for prefix in sorted(set(before) | set(after), key=prefix_ints):
         old, new = _leased(before.get(prefix)), _leased(after.get(prefix))
@@ -338,8 +401,9 @@ def risk_changes(before: Mapping[str, Row], after: Mapping[str, Row], events: Se
         related = index.overlapping(*prefix_ints(prefix)) or everything
         if not related:
             raise ValueError(f"{prefix}: results changed but no evidence was given (pass the events, or an analysis_run_event)")
-        evidence = tuple(sorted((evidence_of(e, as_of) for e in related), key=lambda e: (e.observed_at, e.event_id)))
-        causes = tuple(sorted({cause_of(e) for e in related}))
+        seen = [judge(e) for e in related]
+        evidence = _kept([e for e, _ in seen])
+        causes = tuple(sorted({c for _, c in seen}))
         lessee = (new or old).get("lessee")
         for rule, subject, name, raised in found:
             after_figure = rule.figure(new, subject, as_of, horizon_days) if new is not None else "no longer a leased block"
@@ -425,8 +489,7 @@ def risk_alert_from_dict(d: Mapping[str, Any]) -> RiskAlert:
         alert_id=d["id"], kind=d["type"], subject=d.get("subject", ""), subject_name=d.get("subject_name", ""),
         causes=list(d.get("causes", [])), changed_at=datetime.fromisoformat(d["changed_at"]),
         first_seen=datetime.fromisoformat(d["first_seen"]), last_seen=datetime.fromisoformat(d["last_seen"]),
-        evidence=[Evidence(e["source"], e["reference"], e.get("line"), e.get("offset"), e["event_id"],
-                           datetime.fromisoformat(e["observed_at"]), e.get("detail", "")) for e in d.get("evidence", [])],
+        evidence=[Evidence.from_dict(e) for e in d.get("evidence", [])],
         affected=[AffectedBlock(a["block"], (a.get("lessees") or [None])[0], a["before"], a["after"], a.get("status", "open"),
                                 list(a.get("event_ids", []))) for a in d.get("affected", [])],
         status=d.get("status", "open"), resolution=d.get("resolution"),

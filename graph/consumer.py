@@ -286,12 +286,25 @@ class _Waiting:
 
 def hand_over_pending(store: GraphStore, group: str, on_changes: Callable[[list[FactChange]], None] | None,
                       options: ConsumerOptions, analysis: ContinuousAnalysis | None = None) -> int:
-    """Hand each pending-changes record of ``group`` (a batch applied whose hooks never finished: a
-    crash, or a hook that failed) to the continuous analysis (its applied facts) and to
-    ``on_changes`` (its changes), oldest first, and drop it once both returned. Returns how many
-    there were."""
+    """Hand each pending-changes record of ``group`` (a batch applied, or results re-analysed,
+    whose hooks never finished: a crash, or a hook that failed) over, oldest first, and drop it
+    once taken: a batch's applied facts to the continuous analysis and its changes to
+    ``on_changes``; a re-analysis' risk changes to the risk-change alerts (``analysis.hand_over``;
+    kept for a later start when this consumer raises none). Returns how many were handed over."""
     pending: list[PendingChanges] = with_retries(lambda: store.pending_changes(group), "graph store", options)
+    handed = 0
     for record in pending:
+        if record.risk is not None:
+            taken = analysis is not None and with_retries(lambda: analysis.hand_over(record), "alert store", options)  # noqa: B023
+            if taken:
+                handed += 1
+                log.info("handed over the risk changes of re-analysis %s (%d raised, %d cleared), written before the last stop "
+                         "but not yet handed to the alerts", record.batch_id, len(record.risk["raised"]), len(record.risk["cleared"]),
+                         extra={"batch_id": record.batch_id})
+            else:
+                log.warning("pending risk changes %s kept: this consumer raises no risk-change alerts (continuous analysis or "
+                            "alerts off)", record.batch_id, extra={"batch_id": record.batch_id})
+            continue
         log.info("handing over the %d change(s) and %d applied fact(s) of batch %s, applied before the last stop but not "
                  "yet handed to the hooks", len(record.changes), len(record.applied_facts), record.batch_id,
                  extra={"batch_id": record.batch_id, "changes": len(record.changes)})
@@ -300,7 +313,8 @@ def hand_over_pending(store: GraphStore, group: str, on_changes: Callable[[list[
         if on_changes is not None and record.changes:
             with_retries(lambda: on_changes(record.changes), "alert store", options)  # noqa: B023 - called right here
         with_retries(lambda: store.drop_pending_changes(group, record.batch_id), "graph store", options)  # noqa: B023
-    return len(pending)
+        handed += 1
+    return handed
 
 
 def run_consumer(
@@ -326,8 +340,9 @@ def run_consumer(
 
     With ``analysis`` (continuous analysis, graph/continuous.py) each batch's applied facts are
     kept in the same record and re-analysed before the hook runs, so a crash between the fact
-    write and the result write is repaired by the hand-over at the next start; and on every pass
-    of the loop the analysis is asked whether the date moved (``ContinuousAnalysis.tick``)."""
+    write and the result write is repaired by the hand-over at the next start; each re-analysis
+    stores its risk changes with its results in a record of its own, handed over likewise; and on
+    every pass of the loop the analysis is asked whether the date moved (``ContinuousAnalysis.tick``)."""
     stats = ConsumerStats()
     metrics = _Metrics(options.metrics_interval_s)
     monitor = options.monitor
@@ -465,12 +480,12 @@ def consume(
                 on_changes = changes_hook(engine, on_alert)
         analysis = None
         if continuous:
-            from chainrisk.graph.continuous import ContinuousAnalysis, risk_alert_hook, utc_now
+            from chainrisk.graph.continuous import ContinuousAnalysis, RiskOutbox, utc_now
 
             analysis = ContinuousAnalysis(store, clock=clock or utc_now, recheck_s=settings.analysis_recheck_s,
                                           horizon=timedelta(days=settings.alert_horizon_days),
                                           roa_lapse_horizon=timedelta(hours=settings.roa_lapse_hours),
-                                          on_refresh=risk_alert_hook(engine, on_alert) if engine is not None else None)
+                                          risk=RiskOutbox(engine, options.group, on_alert) if engine is not None else None)
         try:
             stats = run_consumer(store, source, dead, options, on_changes=on_changes, should_stop=should_stop, analysis=analysis)
         finally:

@@ -1,8 +1,8 @@
 """Continuous analysis: the consumer keeps every leased block's analysis results current.
 
 After each applied batch the consumer hands the batch's applied facts (every applied event: type,
-block, op, event id; kept in the batch's pending-changes record, so a crash before the results are
-written is repaired on restart) to :meth:`ContinuousAnalysis.after_batch`: ``analysis/affected.py``
+block, op, event id and provenance; kept in the batch's pending-changes record, so a crash before
+the results are written is repaired on restart) to :meth:`ContinuousAnalysis.after_batch`: ``analysis/affected.py``
 says around which prefixes leased blocks may have new results, the store gives those blocks'
 sub-portfolio (``GraphStore.refresh_analysis``), the pure analysis computes them, and the store
 writes back just the blocks whose results changed (Block properties, ``analysis_digest``,
@@ -14,9 +14,14 @@ since the last look (or ``recheck_s`` passed), the blocks whose figures depend o
 (``analysis.affected.date_sensitive``: secured-until within the expiry window, not expired when
 last analysed). The clock is injectable so tests can move the date.
 
-Every refresh goes to the ``on_refresh`` hook with the blocks' results before and after and the
-evidence (the applied facts, or none for a date change): the consumer hands them to the risk-change
-alerts (:func:`risk_alert_hook`, ``AlertEngine.process_results``).
+Risk-change alerts (:class:`RiskOutbox`): the risk changes between each refresh's results before
+and after (``AlertEngine.risk_changes``; evidence: the applied facts with their provenance, or the
+run for a date change) are stored by the store as a pending-changes record in the transaction that
+writes the results (``refresh_analysis(..., outbox=...)``), then applied to the alerts
+(``AlertEngine.apply_risk_changes``) and the record dropped. The before rows are gone once the
+results are written, so a crash in between would lose the alerts without the record: the next
+start hands it over (``graph/consumer.py: hand_over_pending``), and a delivery that failed is
+tried again before the next refresh. Every refresh also goes to the ``on_refresh`` hook.
 """
 from __future__ import annotations
 
@@ -29,12 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from chainrisk.analysis.affected import AffectedPrefixes, affected_prefixes, date_sensitive, date_window
 from chainrisk.analysis.blocks import EXPIRY_WARNING, analyse_portfolio
-from chainrisk.analysis.risk_alerts import analysis_run_event
+from chainrisk.analysis.risk_alerts import analysis_run_event, risk_changes_from_dict
 from chainrisk.analysis.routing_proof import ROA_LAPSE_HORIZON
 from chainrisk.analysis.writeback import analysis_rows
-from chainrisk.graph.stores.protocol import AnalysisInput, AnalysisRefresh, AppliedFact, GraphStore
+from chainrisk.graph.stores.protocol import AnalysisInput, AnalysisRefresh, AppliedFact, GraphStore, PendingChanges
 
 if TYPE_CHECKING:
+    from chainrisk.analysis.risk_alerts import RiskAlert
     from chainrisk.graph.alerts.engine import AlertEngine
 
 log = logging.getLogger("chainrisk.continuous")
@@ -67,6 +73,34 @@ class RiskRefresh:
 
 
 @dataclass
+class RiskOutbox:
+    """The risk-change alerts of the refreshes of consumer group ``group``: what a refresh stores
+    with its results (:meth:`judge`), and how a stored record reaches the alerts (:meth:`deliver`).
+    ``on_alert(kind, status)``: called for each alert raised or updated (the metrics)."""
+
+    engine: AlertEngine
+    group: str
+    on_alert: Callable[[str, str], None] | None = None
+
+    def judge(self, refreshed: RiskRefresh) -> dict[str, Any] | None:
+        """The refresh's risk changes (``RiskChanges.as_dict()``), None when there are none. Pure:
+        the store calls it in the transaction of the results."""
+        evidence: Sequence[Any] = refreshed.evidence or [analysis_run_event(
+            "chainrisk consume", f"date {refreshed.as_of.isoformat()}", refreshed.at,
+            f"the date moved to {refreshed.as_of.isoformat()}: {len(refreshed.refresh.blocks)} block(s) re-analysed")]
+        changes = self.engine.risk_changes(refreshed.before, refreshed.after, evidence, refreshed.as_of, refreshed.party_names)
+        return changes.as_dict() if changes else None
+
+    def deliver(self, risk: dict[str, Any]) -> list[RiskAlert]:
+        """Apply stored risk changes to the alerts (idempotent: a record handed over twice ends as once)."""
+        alerts = self.engine.apply_risk_changes(risk_changes_from_dict(risk))
+        if self.on_alert is not None:
+            for alert in alerts:
+                self.on_alert(alert.kind, alert.status)
+        return alerts
+
+
+@dataclass
 class ContinuousAnalysis:
     store: GraphStore
     clock: Callable[[], datetime] = utc_now
@@ -74,7 +108,9 @@ class ContinuousAnalysis:
     horizon: timedelta = EXPIRY_WARNING  # the furthest secured-until horizon a figure or alert looks at
     roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON  # as for `chainrisk analyze` (settings.roa_lapse_hours)
     on_refresh: Callable[[RiskRefresh], None] | None = None
+    risk: RiskOutbox | None = None  # risk-change alerts through the outbox (None: no alerts)
     _checked_on: date | None = field(default=None, init=False)
+    _undelivered: list[tuple[str, dict[str, Any]]] = field(default_factory=list, init=False)  # (record id, risk changes), oldest first
     _checked_at: float = field(default=0.0, init=False)
     refreshed: int = field(default=0, init=False)  # blocks re-analysed, over the run
     written: int = field(default=0, init=False)  # blocks whose results changed
@@ -85,6 +121,7 @@ class ContinuousAnalysis:
 
     def after_batch(self, applied: Sequence[AppliedFact]) -> RiskRefresh | None:
         """Re-analyse the leased blocks the applied facts can affect and write their results back."""
+        self.deliver_pending()
         scope = affected_prefixes((t.type, t.block) for t in applied)
         if not scope:
             return None
@@ -93,6 +130,7 @@ class ContinuousAnalysis:
     def tick(self) -> RiskRefresh | None:
         """When the UTC date changed since the last call (the first call included) or ``recheck_s``
         passed: re-analyse the blocks whose figures depend on today's date."""
+        self.deliver_pending()
         today, _ = self._now()
         due = self._checked_on != today or (self.recheck_s is not None and time.monotonic() - self._checked_at >= self.recheck_s)
         if not due:
@@ -115,26 +153,43 @@ class ContinuousAnalysis:
             names.update(analysis.party_names)
             return analysis_rows(analysis, now)
 
-        refresh = self.store.refresh_analysis(scope.within, scope.overlapping, compute)
+        recorded: list[dict[str, Any] | None] = [None]
+        outbox = None
+        if self.risk is not None:
+            risk = self.risk
+
+            def judge(refresh: AnalysisRefresh) -> dict[str, Any] | None:
+                recorded[0] = risk.judge(RiskRefresh(refresh, evidence, today, cause, now, dict(names)))
+                return recorded[0]
+
+            outbox = (risk.group, judge)
+        refresh = self.store.refresh_analysis(scope.within, scope.overlapping, compute, outbox=outbox)
         self.refreshed += len(refresh.blocks)
         self.written += refresh.written + refresh.cleared
         outcome = RiskRefresh(refresh, evidence, today, cause, now, names)
+        if refresh.pending_id is not None and recorded[0] is not None:
+            self._undelivered.append((refresh.pending_id, recorded[0]))
+            self.deliver_pending()
         if self.on_refresh is not None:
             self.on_refresh(outcome)
         return outcome
 
+    def deliver_pending(self) -> None:
+        """Hand the risk changes stored with results to the alerts, oldest first, dropping each
+        record once taken (a failed delivery stays, to be tried again first)."""
+        while self._undelivered:
+            batch_id, risk = self._undelivered[0]
+            assert self.risk is not None
+            self.risk.deliver(risk)
+            self.store.drop_pending_changes(self.risk.group, batch_id)
+            self._undelivered.pop(0)
 
-def risk_alert_hook(engine: AlertEngine, on_alert: Callable[[str, str], None] | None = None) -> Callable[[RiskRefresh], None]:
-    """``on_refresh`` handing each refresh's results before and after, with its evidence (the
-    applied facts; for a date change, the run itself), to the risk-change alerts
-    (``AlertEngine.process_results``)."""
-
-    def on_refresh(refreshed: RiskRefresh) -> None:
-        evidence: Sequence[Any] = refreshed.evidence or [analysis_run_event(
-            "chainrisk consume", f"date {refreshed.as_of.isoformat()}", refreshed.at,
-            f"the date moved to {refreshed.as_of.isoformat()}: {len(refreshed.refresh.blocks)} block(s) re-analysed")]
-        for alert in engine.process_results(refreshed.before, refreshed.after, evidence, refreshed.as_of, refreshed.party_names):
-            if on_alert is not None:
-                on_alert(alert.kind, alert.status)
-
-    return on_refresh
+    def hand_over(self, record: PendingChanges) -> bool:
+        """Deliver a stored record of risk changes left by an earlier run (a crash after the results
+        were written); False when this analysis has no alerts to hand them to (the record stays)."""
+        if self.risk is None or record.risk is None:
+            return False
+        if all(batch_id != record.batch_id for batch_id, _ in self._undelivered):
+            self._undelivered.append((record.batch_id, record.risk))
+        self.deliver_pending()
+        return True

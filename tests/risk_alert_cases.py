@@ -1,15 +1,16 @@
 """The risk-change alert scenario, step by step, for any backend: each step applies a batch of
 events (or none: only the reference date moves), then runs the full analysis with the alerts
-engine (what `chainrisk analyze` does), and says which alerts that step must touch. Checked on the
-embedded store in tests/unit/test_risk_alerts_store.py and through Kafka + Neo4j in
-tests/integration/test_risk_alerts_services.py.
+engine (what `chainrisk analyze` does) - or the consumer's continuous analysis re-analyses what
+the batch affects (:class:`Continuous`) - and says which alerts that step must touch. Checked on
+the embedded store in tests/unit/test_risk_alerts_store.py and tests/unit/test_risk_alerts_consumer.py,
+through Kafka + Neo4j in tests/integration/test_risk_alerts_services.py.
 
 SYNTHETIC DATA in 240.0.0.0/4.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from graph_events import asn_listing, lease, listing, origin, vrp
@@ -116,3 +117,31 @@ def summary(alerts: list[Any]) -> list[tuple[str, str, str, tuple[tuple[str, str
         out.append((d["type"], d["subject_name"], d["status"],
                     tuple((x["block"], x["status"], x["before"], x["after"]) for x in d["affected"])))
     return sorted(out)
+
+
+class Continuous:
+    """The consumer's continuous analysis with risk-change alerts (graph/continuous.py) on ``store``,
+    fed step by step: the date moves to the step's day (the loop's date check first, as each pass
+    of the consumer loop does), then each batch is applied with its pending-changes record and
+    re-analysed. ``step`` returns the alerts the step touched."""
+
+    def __init__(self, store: Any, group: str = "g") -> None:
+        from chainrisk.graph.alerts.engine import AlertEngine
+        from chainrisk.graph.continuous import ContinuousAnalysis, RiskOutbox
+
+        self.store, self.group = store, group
+        self.now = datetime.combine(AS_OF, time(12), timezone.utc)
+        self.touched: list[Any] = []
+        self.engine = AlertEngine(store, deliver=self.touched.extend)
+        self.analysis = ContinuousAnalysis(store, clock=lambda: self.now, risk=RiskOutbox(self.engine, group))
+
+    def step(self, events: list[Any], as_of: date, batch_size: int = 1 << 20) -> list[Any]:
+        self.touched.clear()
+        self.now = datetime.combine(as_of, time(12), timezone.utc)
+        self.analysis.tick()
+        for start in range(0, len(events), batch_size):
+            result = self.store.apply_batch(events[start:start + batch_size], {}, self.group, keep_changes=True)
+            self.analysis.after_batch(result.applied_facts)
+            if result.pending_id is not None:
+                self.store.drop_pending_changes(self.group, result.pending_id)
+        return list(self.touched)

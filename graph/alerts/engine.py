@@ -3,8 +3,11 @@ the webhook):
 
 * holder-change alerts (:meth:`AlertEngine.process`): the rules of ``analysis/alerts.py`` applied to
   the changes of each applied batch, against the alerts and lease hops the store holds;
-* risk-change alerts (:meth:`AlertEngine.process_results`): the rules of ``analysis/risk_alerts.py``
-  applied to the blocks' analysis results before and after a re-analysis.
+* risk-change alerts: the rules of ``analysis/risk_alerts.py`` applied to the blocks' analysis
+  results before and after a re-analysis (:meth:`AlertEngine.risk_changes`, pure), then the changes
+  applied to the stored alerts (:meth:`AlertEngine.apply_risk_changes`); the consumer stores the
+  changes with the results in between (graph/continuous.py), ``chainrisk analyze`` calls both at
+  once (:meth:`AlertEngine.process_results`).
 
 Exactly-once effect: alert writes are idempotent (keyed by alert id, evidence by event id; a change
 that already resolved an alert is not taken again for a new one), so processing the same changes
@@ -34,6 +37,7 @@ from chainrisk.analysis.risk_alerts import (
     DEFAULT_HORIZON_DAYS,
     EvidenceEvent,
     RiskAlert,
+    RiskChanges,
     Row,
     alert_ids_for,
     apply_risk_changes,
@@ -105,25 +109,39 @@ class AlertEngine:
 
     def process_results(self, before: Mapping[str, Row], after: Mapping[str, Row], events: Sequence[EvidenceEvent],
                         as_of: date, party_names: Mapping[str, str] | None = None) -> list[RiskAlert]:
-        """Risk-change alerts for a re-analysis of some blocks; returns the alerts opened, extended,
-        cleared or resolved (saved and delivered).
+        """Risk-change alerts for a re-analysis of some blocks (:meth:`risk_changes`, then
+        :meth:`apply_risk_changes`); returns the alerts opened, extended, cleared or resolved
+        (saved and delivered). Handing it ``before == after`` raises nothing, so the rows read
+        before a write-back must reach it for the alerts to be raised: the consumer stores the
+        :meth:`risk_changes` of each refresh with its results instead (graph/continuous.py)."""
+        return self.apply_risk_changes(self.risk_changes(before, after, events, as_of, party_names))
+
+    def risk_changes(self, before: Mapping[str, Row], after: Mapping[str, Row], events: Sequence[EvidenceEvent],
+                     as_of: date, party_names: Mapping[str, str] | None = None) -> RiskChanges:
+        """The conditions that started and stopped holding between the blocks' results ``before``
+        and ``after`` (pure: nothing read or written; ``analysis.risk_alerts.risk_changes`` with
+        this engine's horizon).
 
         * ``before``: the blocks' results as stored before the new ones were written
           (``store.stored_results(prefixes)``, read BEFORE ``write_analysis``); a block absent had none;
         * ``after``: their new results (``analysis.risk_alerts.result_rows(block_rows, spof_rows)`` of
           the rows written); a block of ``before`` absent here is no longer leased. Rows may carry
           more properties than the rules read (``writeback.rows_by_block`` form);
-        * ``events``: the evidence - the events of the batch that caused the re-analysis (any
-          ``ingest.events`` event; ``analysis.risk_alerts.analysis_run_event(...)`` for a run with none);
+        * ``events``: the evidence - the events (or the consumer's applied facts, with their
+          provenance) that caused the re-analysis; ``analysis.risk_alerts.analysis_run_event(...)``
+          for a run with none;
         * ``as_of``: the reference date of the new results (``before`` rows are judged on their own
-          ``analysed_as_of``, never later); ``party_names``: key -> name for new SPOFs (else the key).
+          ``analysed_as_of``, never later); ``party_names``: key -> name for new SPOFs (else the key)."""
+        return risk_changes(before, after, events, as_of, self.horizon_days, party_names)
 
-        Idempotent: the same arguments again change nothing (alert ids come from type, subject and
-        cause; an open (type, block, subject) is not raised twice). Handing it ``before == after``
-        raises nothing, so after a crash between the write-back and this call the rows read before
-        the write-back must be handed over again for the alerts to be raised."""
-        changes = risk_changes(before, after, events, as_of, self.horizon_days, party_names)
-        if not changes.raised and not changes.cleared:
+    def apply_risk_changes(self, changes: RiskChanges) -> list[RiskAlert]:
+        """The alerts ``changes`` open, extend, clear or resolve, against the stored alerts of the
+        blocks concerned; saved and delivered, and returned.
+
+        Idempotent: the same changes again change nothing (alert ids come from type, subject and
+        cause; an open (type, block, subject) is not raised twice, an entry cleared is not cleared
+        again), so a pending record handed over twice ends as once."""
+        if not changes:
             return []
         blocks = {c.block for c in changes.raised} | {c.block for c in changes.cleared}
         stored = self.store.alerts_affecting(blocks) + self.store.load_alerts(alert_ids_for(changes))

@@ -113,7 +113,7 @@ def plan_batch(events: list[Event], stored: dict[str, Version], keys: list[str] 
         else:
             plan.applied += 1
             plan.outcomes[(event.type, "applied")] += 1
-        plan.applied_facts.append(AppliedFact(event.type, event.block, event.op, event.event_id))
+        plan.applied_facts.append(AppliedFact(event.type, event.block, event.op, event.event_id, event.provenance))
         if event.type in CHANGE_TYPES:
             if key in plan.final:  # superseding an event applied earlier in this batch
                 before = plan.final[key]

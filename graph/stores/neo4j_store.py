@@ -49,11 +49,13 @@ from chainrisk.graph.stores.protocol import (
     Holding,
     OffsetConflict,
     PendingChanges,
+    RefreshOutbox,
     TopicPartition,
     holding_order,
     hop_order,
     new_batch_id,
     offset_conflicts,
+    outbox_record,
     pending_from_json,
     pending_to_json,
 )
@@ -551,7 +553,8 @@ class NeoStore:
             result: AnalysisInput = session.execute_read(self._analysis_input, within, overlapping, False)
         return result
 
-    def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute) -> AnalysisRefresh:
+    def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute,
+                         outbox: RefreshOutbox | None = None) -> AnalysisRefresh:
         def refresh(tx: ManagedTransaction) -> AnalysisRefresh:
             plan, outcome = refresh_plan(self._analysis_input(tx, within, overlapping, True), compute)
             rows: dict[bool, list[list[Any]]] = {False: [], True: []}
@@ -562,6 +565,10 @@ class NeoStore:
                     _run(tx, cypher.write_block_analysis(plan.keys, plan.spof_keys, replaces), rows=chunk).consume()
             if plan.clears:
                 _run(tx, cypher.clear_block_analysis(plan.keys), rows=plan.clears).consume()
+            record = outbox_record(outbox, outcome)
+            if record is not None:
+                group, batch_id, text = record
+                _run(tx, cypher.WRITE_PENDING_CHANGES, group=group, batch_id=batch_id, changes_json=text).consume()
             return outcome
 
         with self._session() as session:

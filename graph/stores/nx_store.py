@@ -54,11 +54,13 @@ from chainrisk.graph.stores.protocol import (
     Holding,
     OffsetConflict,
     PendingChanges,
+    RefreshOutbox,
     TopicPartition,
     holding_order,
     hop_order,
     new_batch_id,
     offset_conflicts,
+    outbox_record,
     pending_from_json,
     pending_to_json,
 )
@@ -197,7 +199,7 @@ class NxStore:
         self._lock_for_writing()
         assert self._db is not None
         # pending changes as JSON text, like Neo4j's records
-        pending = {group: {batch_id: pending_to_json(record.changes, record.applied_facts) for batch_id, record in records.items()}
+        pending = {group: {batch_id: pending_to_json(record.changes, record.applied_facts, record.risk) for batch_id, record in records.items()}
                    for group, records in self.pending.items() if records}
         self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.offsets, pending, self.snapshot_progress)
         self._journal_seq = 0
@@ -735,10 +737,15 @@ class NxStore:
                 given.digests[prefix] = data.get(DIGEST)
         return given
 
-    def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute) -> AnalysisRefresh:
+    def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute,
+                         outbox: RefreshOutbox | None = None) -> AnalysisRefresh:
         self._lock_for_writing()
         plan, refresh = refresh_plan(self.analysis_input(within, overlapping), compute)
         self._apply_write_back(plan)
+        record = outbox_record(outbox, refresh)
+        if record is not None:  # in memory with the results: both persist with the graph, or neither
+            group, batch_id, text = record
+            self.pending.setdefault(group, {})[batch_id] = PendingChanges(batch_id, *pending_from_json(text))
         self._dirty = True  # saved with the graph; until then the batch's pending record is kept too
         return refresh
 

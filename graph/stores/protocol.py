@@ -10,6 +10,7 @@ analysis input (``portfolio``) and the write-back plan (``writeback_plan``).
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
 from chainrisk.analysis.model import Hop, Portfolio
-from chainrisk.ingest.events import Event, decode_event
+from chainrisk.ingest.events import Event, Provenance, decode_event
 
 TopicPartition = tuple[str, int]
 
@@ -49,44 +50,94 @@ def changes_from_json(text: str) -> list[FactChange]:
 
 class AppliedFact(NamedTuple):
     """An applied event of any fact type (assert or retract, snapshot retractions included): what
-    the incremental analysis needs to know which blocks to re-analyse, and the evidence it names."""
+    the incremental analysis needs to know which blocks to re-analyse, and the evidence it names -
+    the event's provenance (source, file, line, data date, and the full snapshot it is part of or,
+    for a snapshot's sweep retraction, the snapshot that retracted it). None only in records
+    written before the provenance was kept."""
 
     type: str
     block: str
     op: str
     event_id: str
+    provenance: Provenance | None = None
 
 
-def pending_to_json(changes: list[FactChange], applied_facts: list[AppliedFact]) -> str:
-    """A pending-changes record's text: ``{"changes": <changes_to_json>, "applied": [[type, block, op, event_id], ...]}``."""
-    return f'{{"changes":{changes_to_json(changes)},"applied":{json.dumps([list(t) for t in applied_facts])}}}'
+def _applied_to_json(applied_facts: list[AppliedFact]) -> str:
+    """``{"provenance": [...], "facts": [[type, block, op, event_id, provenance index, line, offset], ...]}``:
+    the provenance without line and offset is shared by the facts of one file, so it is written once."""
+    shared: dict[tuple[Any, ...], int] = {}
+    facts: list[list[Any]] = []
+    for fact in applied_facts:
+        p = fact.provenance
+        if p is None:
+            facts.append([fact.type, fact.block, fact.op, fact.event_id])
+            continue
+        key = (p.source, p.reference, p.observed_at, p.ingested_at, p.snapshot)
+        index = shared.setdefault(key, len(shared))
+        facts.append([fact.type, fact.block, fact.op, fact.event_id, index, p.line, p.offset])
+    provenance = [{"source": source, "reference": reference, "observed_at": observed.isoformat(), "ingested_at": ingested.isoformat(),
+                   "snapshot": snapshot} for source, reference, observed, ingested, snapshot in shared]
+    return json.dumps({"provenance": provenance, "facts": facts})
 
 
-def pending_from_json(text: str) -> tuple[list[FactChange], list[AppliedFact]]:
-    """What :func:`pending_to_json` wrote; a bare changes array (records written before fact
-    facts were kept) has none."""
+def _applied_from_json(record: Any) -> list[AppliedFact]:
+    if isinstance(record, list):  # written before the provenance was kept: [[type, block, op, event_id], ...]
+        return [AppliedFact(*t) for t in record]
+    shared = record["provenance"]
+    out: list[AppliedFact] = []
+    for fact in record["facts"]:
+        if len(fact) == 4:
+            out.append(AppliedFact(*fact))
+            continue
+        kind, block, op, event_id, index, line, offset = fact
+        p = shared[index]
+        out.append(AppliedFact(kind, block, op, event_id, Provenance(
+            source=p["source"], reference=p["reference"], line=line, offset=offset, observed_at=datetime.fromisoformat(p["observed_at"]),
+            ingested_at=datetime.fromisoformat(p["ingested_at"]), snapshot=p["snapshot"])))
+    return out
+
+
+def pending_to_json(changes: list[FactChange], applied_facts: list[AppliedFact], risk: Mapping[str, Any] | None = None) -> str:
+    """A pending-changes record's text: ``{"changes": <changes_to_json>, "applied": <the applied facts
+    with their provenance>}``, and ``"risk"``: the risk changes of a re-analysis whose results are
+    written (``analysis.risk_alerts.RiskChanges.as_dict()``), for a record that carries those."""
+    text = f'{{"changes":{changes_to_json(changes)},"applied":{_applied_to_json(applied_facts)}'
+    if risk is not None:
+        text += f',"risk":{json.dumps(risk)}'
+    return text + "}"
+
+
+def pending_from_json(text: str) -> tuple[list[FactChange], list[AppliedFact], dict[str, Any] | None]:
+    """What :func:`pending_to_json` wrote: changes, applied facts, risk changes (None when it holds
+    none). A bare changes array (records written before applied facts were kept) has neither."""
     if text.lstrip().startswith("["):
-        return changes_from_json(text), []
+        return changes_from_json(text), [], None
     record = json.loads(text)
     changes = [FactChange(decode_event(json.dumps(item["event"])),
                           None if item["previous"] is None else decode_event(json.dumps(item["previous"])))
                for item in record["changes"]]
-    return changes, [AppliedFact(*t) for t in record["applied"]]
+    return changes, _applied_from_json(record["applied"]), record.get("risk")
 
 
 def new_batch_id() -> str:
-    """A unique name for a pending-changes record."""
-    return uuid.uuid4().hex
+    """A unique name for a pending-changes record, in the order records are made (the time first):
+    records written in the same clock tick of the store are still handed over in the order made."""
+    return f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
 
 
 @dataclass(frozen=True, slots=True)
 class PendingChanges:
     """The changes of an applied batch that the consumer's hook has not finished with yet (the
-    outbox record ``apply_batch(..., keep_changes=True)`` writes in the batch's transaction)."""
+    outbox record ``apply_batch(..., keep_changes=True)`` writes in the batch's transaction), or
+    the risk changes of a re-analysis not yet handed to the alerts (the record
+    ``refresh_analysis(..., outbox=...)`` writes in the transaction of the results)."""
 
     batch_id: str
     changes: list[FactChange]
     applied_facts: list[AppliedFact] = field(default_factory=list)
+    # the risk changes of a re-analysis (``analysis.risk_alerts.RiskChanges.as_dict()``), stored in
+    # the transaction that wrote its results, until the alerts engine took them
+    risk: dict[str, Any] | None = None
 
 
 @dataclass
@@ -180,13 +231,35 @@ AnalysisCompute = Callable[[AnalysisInput], tuple[list[dict[str, Any]], list[dic
 class AnalysisRefresh:
     """What ``GraphStore.refresh_analysis`` did: the candidate blocks, their results before and
     after (``writeback.rows_by_block`` form; a block absent from ``after`` is no longer leased and
-    its results were cleared), and how many blocks were written and cleared."""
+    its results were cleared), how many blocks were written and cleared, and the pending-changes
+    record of its risk changes (``pending_id``; None: no outbox, or nothing to hand over)."""
 
     blocks: list[str]
     before: dict[str, dict[str, Any]]
     after: dict[str, dict[str, Any]]
     written: int = 0
     cleared: int = 0
+    pending_id: str | None = None
+
+
+# A refresh's outbox: the consumer group, and what to store for a refresh (called with it in the
+# transaction that writes its results; pure, as a store may call it again for a retried
+# transaction): the risk changes as ``RiskChanges.as_dict()``, or None when there are none.
+RefreshOutbox = tuple[str, Callable[[AnalysisRefresh], dict[str, Any] | None]]
+
+
+def outbox_record(outbox: RefreshOutbox | None, refresh: AnalysisRefresh) -> tuple[str, str, str] | None:
+    """(group, batch id, record text) of the pending-changes record a refresh stores with its
+    results (None: none to store), its id set on ``refresh.pending_id``."""
+    if outbox is None:
+        return None
+    group, judge = outbox
+    risk = judge(refresh)
+    if not risk:
+        refresh.pending_id = None
+        return None
+    refresh.pending_id = new_batch_id()
+    return group, refresh.pending_id, pending_to_json([], [], risk)
 
 
 class OffsetConflict(Exception):
@@ -283,12 +356,16 @@ class GraphStore(Protocol):
         ``within`` or ``overlapping``, or covering one of ``overlapping``, with the facts their
         analysis reads and their stored results (:class:`AnalysisInput`)."""
 
-    def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute) -> AnalysisRefresh:
+    def refresh_analysis(self, within: Sequence[str], overlapping: Sequence[str], compute: AnalysisCompute,
+                         outbox: RefreshOutbox | None = None) -> AnalysisRefresh:
         """Re-analyse the candidates of :meth:`analysis_input` with ``compute`` and write back, for
         just those blocks, the results that changed: Block properties, ``analysis_digest`` and
         SPOF_FOR (rows of blocks that are not candidates are ignored); a candidate without a row
         loses its results. Read and write are one unit per store (Neo4j: one transaction that
-        locks the candidates first, so two consumers refreshing the same block write in turn)."""
+        locks the candidates first, so two consumers refreshing the same block write in turn).
+        With an ``outbox``, the same unit also stores what it gives for the refresh as a
+        pending-changes record of its group (:func:`outbox_record`; ``result.pending_id``), so
+        the risk changes between the results before and after survive a crash right after."""
 
     def dated_results(self, before: date) -> list[tuple[str, date, date | None]]:
         """``(prefix, secured_until, the day its figures were judged against)`` of every leased

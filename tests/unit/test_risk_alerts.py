@@ -5,6 +5,7 @@ SYNTHETIC DATA in 240.0.0.0/4.
 """
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -18,9 +19,12 @@ from chainrisk.analysis.risk_alerts import (
     RULES,
     analysis_run_event,
     apply_risk_changes,
+    cause_of,
     covering_prefix,
+    evidence_of,
     risk_alert_from_dict,
     risk_changes,
+    risk_changes_from_dict,
 )
 from chainrisk.ingest.events import Provenance
 
@@ -167,7 +171,7 @@ def test_one_cause_hitting_many_blocks_is_one_alert() -> None:
     withdrawn = [vrp("240.30.0.0/16", 64500, op="retract").model_copy(update={"provenance": snapshot}).with_id(),
                  vrp("240.31.0.0/16", 64500, op="retract").model_copy(update={"provenance": snapshot}).with_id()]
     changes = risk_changes(before, after, withdrawn, AS_OF)
-    assert len(changes.raised) == 3 and {c.causes for c in changes.raised} == {("snapshot snap-2",)}
+    assert len(changes.raised) == 3 and {c.causes for c in changes.raised} == {("snapshot snap-2 of rpki-client vrps-2.json",)}
     (alert,) = apply_risk_changes(changes, [])
     assert [x.block for x in alert.affected] == [A, B, C]
     assert alert.block == "240.30.0.0/15"  # the smallest prefix covering them all
@@ -204,14 +208,48 @@ def test_a_resolved_alert_raised_again_by_the_same_cause_reopens() -> None:
     assert (again.alert_id, again.status, again.resolution, again.affected[0].status) == (alert.alert_id, "open", None, "open")
 
 
+def in_snapshot(event: Any, snapshot: str, observed: datetime | None = None) -> Any:
+    """``event`` as part of the full snapshot ``snapshot`` (observed at ``observed``, else as it was)."""
+    p = event.provenance
+    return event.model_copy(update={"provenance": p.model_copy(update={"snapshot": snapshot, "observed_at": observed or p.observed_at})}).with_id()
+
+
 def test_evidence_is_deduplicated_and_capped() -> None:
-    many = [listing(f"240.30.{n}.0/24", observed=n % 20) for n in range(MAX_EVIDENCE + 50)]
+    # one snapshot whose entries carry dates of their own: one cause, whatever the dates
+    many = [in_snapshot(listing(f"240.30.{n}.0/24"), "snap-1", datetime(2026, 1, 1 + n % 20, tzinfo=timezone.utc))
+            for n in range(MAX_EVIDENCE + 50)]
     before = {f"240.30.{n}.0/24": row() for n in range(MAX_EVIDENCE + 50)}
     after = {p: row(listed=True) for p in before}
     (alert,) = apply_risk_changes(risk_changes(before, after, many, AS_OF), [])
     assert len(alert.evidence) == MAX_EVIDENCE and len({e.event_id for e in alert.evidence}) == MAX_EVIDENCE
     assert len(alert.affected) == MAX_EVIDENCE + 50
+    assert (alert.first_seen.day, alert.last_seen.day) == (1, 20)
     assert risk_alert_from_dict(alert.as_dict()).as_dict() == alert.as_dict()
+
+
+def test_a_change_keeps_its_oldest_and_newest_evidence() -> None:
+    # every listing overlaps the block: its change keeps MAX_EVIDENCE of them, the newest included
+    many = [in_snapshot(listing(f"240.30.0.0/{16 + n % 8}", observed=n), "snap-1") for n in range(MAX_EVIDENCE + 50)]
+    (change,) = risk_changes({A: row()}, {A: row(listed=True)}, many, AS_OF).raised
+    assert len(change.evidence) == MAX_EVIDENCE
+    assert [e.event_id for e in change.evidence[:MAX_EVIDENCE - 1]] == [e.event_id for e in many[:MAX_EVIDENCE - 1]]
+    assert change.evidence[-1].event_id == many[-1].event_id
+    (alert,) = apply_risk_changes(risk_changes({A: row()}, {A: row(listed=True)}, many, AS_OF), [])
+    assert (alert.first_seen, alert.last_seen) == (many[0].provenance.observed_at, many[-1].provenance.observed_at)
+
+
+def test_the_changes_read_back_from_their_json_form_give_the_same_alerts() -> None:
+    before = {A: row(), B: row(), C: row(spofs=["holder h", "up one"])}
+    after = {A: row(rov_state="NotFound"), B: row(listed=True, rov_state="NotFound"), C: row()}
+    events = [in_snapshot(vrp("240.30.0.0/16", 64500, op="retract"), "snap-2"), listing(B, observed=4), lease(C, "Up One", "L", 5)]
+    changes = risk_changes(before, after, events, AS_OF, party_names={"up one": "Up One"})
+    assert changes and len(changes.raised) == 3 and len(changes.cleared) == 1
+    text = json.dumps(changes.as_dict())
+    assert risk_changes_from_dict(json.loads(text)) == changes
+    stored = apply_risk_changes(risk_changes({C: row()}, {C: before[C]}, EVENTS, AS_OF), [])
+    assert [a.as_dict() for a in apply_risk_changes(risk_changes_from_dict(json.loads(text)), [s.as_dict() for s in stored])] == \
+        [a.as_dict() for a in apply_risk_changes(changes, [s.as_dict() for s in stored])]
+    assert not risk_changes({A: row()}, {A: row()}, EVENTS, AS_OF)  # no change: an empty (false) RiskChanges
 
 
 def test_changed_results_need_evidence() -> None:
@@ -225,6 +263,23 @@ def test_events_without_provenance_still_name_the_evidence() -> None:
 
     (change,) = risk_changes({A: row()}, {A: row(rov_state="NotFound")}, [Touch()], AS_OF).raised
     assert change.causes == ("vrp events",) and [e.event_id for e in change.evidence] == ["e-1"]
+
+
+def test_the_cause_is_the_snapshot_else_the_file_of_its_date_else_the_run() -> None:
+    withdrawn, later = vrp("240.30.0.0/16", 64500, observed=3, op="retract"), vrp("240.30.0.0/16", 64500, observed=4)
+    assert cause_of(withdrawn) == "rpki-client rpki-client.txt of 2026-01-04T00:00:00Z"
+    assert cause_of(later) == "rpki-client rpki-client.txt of 2026-01-05T00:00:00Z"  # the same path read on a later day
+    assert cause_of(in_snapshot(withdrawn, "snap-2")) == cause_of(in_snapshot(later, "snap-2")) == "snapshot snap-2 of rpki-client rpki-client.txt"
+    run = analysis_run_event("chainrisk consume", "date 2026-03-21", datetime(2026, 3, 21, 9, tzinfo=timezone.utc), "the date moved")
+    assert cause_of(run) == "chainrisk consume date 2026-03-21"
+
+
+def test_a_sweep_retraction_says_which_snapshot_no_longer_holds_the_fact() -> None:
+    swept = in_snapshot(vrp("240.30.0.0/16", 64500, observed=3, op="retract"), "0123456789abcdef0123")
+    evidence = evidence_of(swept, AS_OF)
+    assert (evidence.source, evidence.reference, evidence.line, evidence.event_id) == ("rpki-client", "rpki-client.txt", 1, swept.event_id)
+    assert evidence.detail == "vrp 240.30.0.0/16 retracted: no longer in the snapshot 0123456789ab of rpki-client.txt (2026-01-04T00:00:00Z)"
+    assert evidence_of(EVENTS[0], AS_OF).detail == "vrp 240.30.0.0/16 retracted"
 
 
 def test_covering_prefix() -> None:
