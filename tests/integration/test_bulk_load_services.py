@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from graph_events import mixed_events
+from own_services import own_neo4j
 from snapshot_files import OTHER_ROA, ROA, filler_roas, ingest, vrp_export
 
 from chainrisk.graph.bulk import BulkLoadError, bulk_load
@@ -26,31 +27,12 @@ pytestmark = pytest.mark.services
 GROUP = "chainrisk-graph"
 
 
-@pytest.fixture(scope="module")
-def own_neo4j(services_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A Neo4j of this module's own (state folder of its own, free ports, the shared jars), stopped at the end."""
-    import socket
-
-    from chainrisk.graph.services import runner
-
-    reserved = {19092, 19093, 17687, 17474, 9092, 9093, 7687, 7474}
-    ports: list[int] = []
-    while len(ports) < 2:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in reserved and port not in ports:
-            ports.append(port)
-    bolt, http = ports
-    jars = services_settings.jars_dir or services_settings.state_dir / "jars"
-    own = services_settings.model_copy(update={"state_dir": tmp_path_factory.mktemp("bulk") / "state", "neo4j_uri": f"bolt://127.0.0.1:{bolt}",
-                                               "neo4j_http_port": http, "jars_dir": jars, "neo4j_password": None,
-                                               "consumer_group": GROUP, "alerts": False, "continuous_analysis": False})
-    runner.up(own, only=(runner.NEO4J,))
-    try:
+@pytest.fixture(scope="module", name="own_neo4j")
+def own_neo4j_fixture(services_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A Neo4j of this module's own, stopped at the end."""
+    with own_neo4j(services_settings, tmp_path_factory.mktemp("bulk") / "state", consumer_group=GROUP, alerts=False,
+                   continuous_analysis=False) as own:
         yield own
-    finally:
-        runner.down(own, only=(runner.NEO4J,))
 
 
 def append(log_root: Path, events: list[Any], garbage: list[bytes] = ()) -> None:  # type: ignore[assignment]

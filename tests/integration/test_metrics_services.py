@@ -14,6 +14,7 @@ import pytest
 from graph_events import mixed_events
 from kafka_events import publish
 from metrics_http import by_type, get, outcomes_one_by_one, scrape, wait_for
+from own_services import own_neo4j
 
 from chainrisk.graph.config import Settings
 from chainrisk.graph.stores.neo4j_store import NeoStore
@@ -59,27 +60,11 @@ def test_metrics_of_a_long_running_services_consumer(settings: Settings, neo: Ne
             proc.communicate()
 
 
-@pytest.fixture
-def own_neo4j(services_settings: Settings, tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Settings]:
-    """A Neo4j of this test's own (state folder under tmp_path, free ports, the shared jars): the
-    shared one is never stopped. Stopped at the end."""
-    from chainrisk.graph.services import runner
-
-    reserved = {19092, 19093, 17687, 17474, 9092, 9093, 7687, 7474}  # the shared services and a benchmark's
-    ports: list[int] = []
-    while len(ports) < 2:
-        port = free_port()
-        if port not in reserved and port not in ports:
-            ports.append(port)
-    bolt, http = ports
-    jars = services_settings.jars_dir or services_settings.state_dir / "jars"
-    own = services_settings.model_copy(update={"state_dir": tmp_path / "own-neo4j", "neo4j_uri": f"bolt://127.0.0.1:{bolt}",
-                                               "neo4j_http_port": http, "jars_dir": jars, "neo4j_password": None})
-    runner.up(own, only=(runner.NEO4J,))
-    try:
+@pytest.fixture(name="own_neo4j")
+def own_neo4j_fixture(services_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """A Neo4j of this test's own: the shared one is never stopped."""
+    with own_neo4j(services_settings, tmp_path / "own-neo4j") as own:
         yield own
-    finally:
-        runner.down(own, only=(runner.NEO4J,))
 
 
 def test_readyz_follows_neo4j_stopped_and_back(settings: Settings, own_neo4j: Settings, tmp_path: Path, free_port) -> None:
