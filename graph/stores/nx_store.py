@@ -23,10 +23,12 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
+import sys
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from chainrisk.analysis.affected import covering_prefixes
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.risk_alerts import RISK_FIELDS
-from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.memory import SharedValues, without_cyclic_gc
 from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.statefiles import ensure_private_dir, open_private
@@ -69,6 +71,7 @@ from chainrisk.graph.stores.records import (
     LEASES,
     LINKS,
     MACHINERY_LABELS,
+    SHARED_PROPS,
     block_props,
     cached_party_key,
     canonical_props,
@@ -89,6 +92,12 @@ Node = tuple[str, Any]
 ANALYSED_LABELS = frozenset({*PORTFOLIO_PARTS, "BgpRoute"})
 
 
+@cache
+def _own_labels(label: str) -> tuple[str]:
+    """The ``labels`` of a node that has just its label: one tuple per label, not one per node."""
+    return (label,)
+
+
 class StoreBusy(Exception):
     """Another process holds the embedded graph's write lock."""
 
@@ -104,6 +113,10 @@ class NxStore:
         self._journaled = False  # batches in the journal since the snapshot
         self._last_save = time.monotonic()
         self._save_seconds = 0.0
+        # repeated property values and edge ends seen since the last snapshot, held once
+        # (dropped on save, so values no element holds any more are not kept for ever)
+        self._shared = SharedValues()
+        self._ends: dict[Node, Node] = {}
         self._load()
 
     # --- persistence ---------------------------------------------------------------------------
@@ -158,7 +171,9 @@ class NxStore:
         self.block_leases: dict[str, set[str]] = {}
         self.block_firsts: dict[int, list[int]] = {}
         self.role_counts: dict[Node, dict[str, int]] = {}
-        self.facts_at: dict[str, set[Node]] = {}  # prefix -> the fact nodes the analysis reads there
+        # prefix -> the fact nodes the analysis reads there (a list: most prefixes have one, and a
+        # set costs four times the memory of a short list)
+        self.facts_at: dict[str, list[Node]] = {}
         for u, v, data in self.g.edges(data=True):
             if data["type"] == LEASES:
                 self._index_lease(data["fact_key"], data["block"], u, v)
@@ -167,7 +182,7 @@ class NxStore:
             if node[0] == "Block":
                 self.block_firsts.setdefault(data["prefix_length"], []).append(data["first"])
             elif node[0] in ANALYSED_LABELS:
-                self.facts_at.setdefault(data["prefix"], set()).add(node)
+                self.facts_at.setdefault(data["prefix"], []).append(node)
         for firsts in self.block_firsts.values():
             firsts.sort()
 
@@ -197,6 +212,8 @@ class NxStore:
         pending = {group: {batch_id: pending_to_json(record.changes, record.applied_facts) for batch_id, record in records.items()}
                    for group, records in self.pending.items() if records}
         self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.offsets, pending, self.snapshot_progress)
+        self._shared.clear()
+        self._ends.clear()
         self._journal_seq = 0
         self._dirty = self._journaled = False
         self._save_seconds = time.monotonic() - started
@@ -406,7 +423,22 @@ class NxStore:
     # --- writes ----------------------------------------------------------------------------------------
 
     def _add_node(self, node: Node, props: dict[str, Any]) -> None:
-        self.g.add_node(node, labels=(node[0],), **props)
+        self.g.add_node(node, labels=_own_labels(node[0]), **props)
+
+    def _fact_data(self, event: Event, key: str) -> dict[str, Any]:
+        """The fact element's properties (:func:`fact_props`) with each property name and each
+        repeated value (:data:`SHARED_PROPS`) held once: a snapshot's facts share their provenance."""
+        shared, intern = self._shared, sys.intern
+        return {intern(name): shared(value) if name in SHARED_PROPS else value for name, value in fact_props(event, key).items()}
+
+    def _add_bare_edge(self, u: Node, v: Node, rel: str) -> None:
+        """A :data:`BARE_RELS` relationship, holding the one property dict of its type; its ends
+        the tuples already used for those nodes since the last snapshot (one per node, not per edge)."""
+        ends = self._ends
+        u, v = ends.setdefault(u, u), ends.setdefault(v, v)
+        self.g.add_edge(u, v, key=rel)
+        raw: Any = self.g  # the stubs leave the adjacency dicts out
+        raw._succ[u][v][rel] = nx_persist.bare_props(rel)  # noqa: SLF001 - the key dict both directions share
 
     def _write_references(self, refs: preparation.References) -> None:
         for key, (name, pid) in sorted(refs.parties.items()):
@@ -453,7 +485,7 @@ class NxStore:
             for _, old_parent, key in list(self.g.out_edges(node, keys=True)):
                 if key == "WITHIN":
                     self.g.remove_edge(node, old_parent, key)
-            self.g.add_edge(node, ("Block", parent), key="WITHIN", type="WITHIN")
+            self._add_bare_edge(node, ("Block", parent), "WITHIN")
 
     def _parent_length(self, node: Node) -> int | None:
         for _, parent, key in self.g.out_edges(node, keys=True):
@@ -475,7 +507,7 @@ class NxStore:
                 else:
                     node = self._fact_node(event_type, key)
                     if node[0] in ANALYSED_LABELS:
-                        self.facts_at[self.g.nodes[node]["prefix"]].discard(node)
+                        self.facts_at[self.g.nodes[node]["prefix"]].remove(node)
                     self.g.remove_node(node)
         for event in writes.tombstone:
             node = ("Retracted", event.fact_key)
@@ -490,7 +522,7 @@ class NxStore:
                 self._update_fact(key, event)
 
     def _create_fact(self, key: str, event: Event) -> None:
-        props = fact_props(event, key)
+        props = self._fact_data(event, key)
         if event.type == LEASE_TYPE:
             u = ("Party", cached_party_key(event.provider.name, event.provider.id))
             v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))
@@ -501,7 +533,7 @@ class NxStore:
         node = self._fact_node(event.type, key)
         self._add_node(node, props)
         if node[0] in ANALYSED_LABELS:
-            self.facts_at.setdefault(props["prefix"], set()).add(node)
+            self.facts_at.setdefault(props["prefix"], []).append(node)
         self._link(node, event, only_mutable=False)
 
     def _link(self, node: Node, event: Event, only_mutable: bool) -> None:
@@ -512,10 +544,10 @@ class NxStore:
             for target in targets.get(link.rel, []):
                 other = (link.target, target)
                 u, v = (node, other) if link.outgoing else (other, node)
-                self.g.add_edge(u, v, key=link.rel, type=link.rel)
+                self._add_bare_edge(u, v, link.rel)
 
     def _update_fact(self, key: str, event: Event) -> None:
-        props = fact_props(event, key)
+        props = self._fact_data(event, key)
         if event.type == LEASE_TYPE:
             u, v = self.lease_edges[key]
             data = self.g.edges[u, v, (LEASES, key)]
@@ -527,21 +559,20 @@ class NxStore:
         node = self._fact_node(event.type, key)
         data = self.g.nodes[node]
         data.clear()
-        data.update(labels=(node[0],), **props)
+        data.update(labels=_own_labels(node[0]), **props)
         mutable = {link.rel for link in LINKS[event.type] if link.mutable}
         for u, v, rel in list(self.g.out_edges(node, keys=True)) + list(self.g.in_edges(node, keys=True)):
             if rel in mutable:
                 self.g.remove_edge(u, v, rel)
         self._link(node, event, only_mutable=True)
 
-    @staticmethod
-    def _touch(data: dict[str, Any], props: dict[str, Any]) -> None:
+    def _touch(self, data: dict[str, Any], props: dict[str, Any]) -> None:
         """A live element re-stated as it was: only its version properties move."""
         for name, value in preparation.version_props(props).items():
             if value is None:
                 data.pop(name, None)
             else:
-                data[name] = value
+                data[name] = self._shared(value) if name in SHARED_PROPS else value
 
     def _update_holders(self, prefix: str, events: list[Event]) -> None:
         node = ("Block", prefix)
