@@ -45,3 +45,23 @@ class SharedValues:
 
     def clear(self) -> None:
         self._seen.clear()
+
+
+_KINDS: dict[str, type] = {}
+
+
+def compact_dict(kind: str, items: dict[str, Any]) -> dict[str, Any]:
+    """A dict of ``items`` whose table of names is shared by the dicts of its ``kind`` (a node
+    label): CPython keeps the attribute dicts of one class's instances as one shared key table plus
+    each dict's values, half the memory of a plain dict of 15-20 entries. It is a real ``dict`` in
+    every respect (adding, removing, order, equality); one given a name that is not in the shared
+    table yet, or cleared, silently becomes a plain dict again. The names are set as attributes:
+    only that grows the shared table (``dict.update`` would make a plain dict at once)."""
+    cls = _KINDS.get(kind)
+    if cls is None:
+        cls = _KINDS[kind] = type(f"{kind}Properties", (), {})
+    holder = cls()
+    for name, value in items.items():
+        setattr(holder, name, value)
+    out: dict[str, Any] = holder.__dict__
+    return out

@@ -31,10 +31,10 @@ from typing import Any
 
 import networkx as nx
 
-from chainrisk.common.memory import SharedValues, without_cyclic_gc
+from chainrisk.common.memory import SharedValues, compact_dict, without_cyclic_gc
 from chainrisk.graph.statefiles import open_private
 from chainrisk.graph.stores.protocol import TopicPartition
-from chainrisk.graph.stores.records import BARE_RELS, SHARED_PROPS
+from chainrisk.graph.stores.records import BARE_RELS, FACT_LABEL, SHARED_PROPS
 
 FORMAT = 2  # 1 was graph.pickle
 DB_NAME = "graph.db"
@@ -124,6 +124,9 @@ def _loading_decoder(shared: SharedValues) -> Any:
     return json.JSONDecoder(object_pairs_hook=pairs).decode
 
 
+FACT_LABELS = frozenset(FACT_LABEL.values())
+
+
 def _graph(conn: sqlite3.Connection) -> nx.MultiDiGraph[Any]:
     """The MultiDiGraph of the ``nodes`` rows (``label, ident, props, out_edges``): nodes first, then their edges.
 
@@ -131,8 +134,9 @@ def _graph(conn: sqlite3.Connection) -> nx.MultiDiGraph[Any]:
     dict, and per edge one key dict shared by both directions, as ``add_edge`` makes them) rather
     than by ``add_edge`` per edge, which costs several times more for a graph of a million edges.
     Read one row at a time, holding as little as the store itself would after building the same
-    graph: labels, property names and repeated values once, a fact's ``fact_key`` the string of its
-    identity, an edge's end the one tuple of that node, one property dict per :data:`BARE_RELS` type."""
+    graph: labels, property names and repeated values once, fact nodes' properties in compact dicts
+    (:func:`compact_dict`), a fact's ``fact_key`` the string of its identity, an edge's end the one
+    tuple of that node, one property dict per :data:`BARE_RELS` type."""
     g: nx.MultiDiGraph[Any] = nx.MultiDiGraph()
     raw: Any = g  # the stubs leave the adjacency dicts out
     nodes, succ, pred = raw._node, raw._succ, raw._pred  # noqa: SLF001 - see above
@@ -148,7 +152,7 @@ def _graph(conn: sqlite3.Connection) -> nx.MultiDiGraph[Any]:
         data["labels"] = tuple(data["labels"]) if "labels" in data else own_labels.setdefault(node[0], (node[0],))
         if data.get("fact_key") == node[1]:
             data["fact_key"] = node[1]
-        nodes[node] = data
+        nodes[node] = compact_dict(node[0], data) if node[0] in FACT_LABELS else data
         succ[node] = {}
         pred[node] = {}
     for u_label, u_ident, out_edges in conn.execute("SELECT label, ident, out_edges FROM nodes WHERE out_edges != '[]'"):

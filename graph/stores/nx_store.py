@@ -38,7 +38,7 @@ from chainrisk.analysis.affected import covering_prefixes
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.risk_alerts import RISK_FIELDS
-from chainrisk.common.memory import SharedValues, without_cyclic_gc
+from chainrisk.common.memory import SharedValues, compact_dict, without_cyclic_gc
 from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.statefiles import ensure_private_dir, open_private
@@ -125,6 +125,8 @@ class NxStore:
         """Memory from the file: the snapshot, then the journal's batches re-applied in order."""
         state = nx_persist.read_state(self.dir, self._db)
         self.g: nx.MultiDiGraph[Node] = state.graph
+        raw: Any = self.g  # the stubs leave the adjacency dicts out
+        self._nodes: dict[Node, dict[str, Any]] = raw._node  # noqa: SLF001 - fact nodes get compact dicts (compact_dict)
         self.offsets: dict[str, dict[TopicPartition, int]] = state.offsets
         self.pending: dict[str, dict[str, PendingChanges]] = {  # group -> batch id -> record, oldest first
             group: {batch_id: PendingChanges(batch_id, *pending_from_json(text)) for batch_id, text in records.items()}
@@ -531,7 +533,8 @@ class NxStore:
             self._count_roles(u, v, props, 1)
             return
         node = self._fact_node(event.type, key)
-        self._add_node(node, props)
+        self.g.add_node(node)
+        self._nodes[node] = compact_dict(node[0], {"labels": _own_labels(node[0]), **props})
         if node[0] in ANALYSED_LABELS:
             self.facts_at.setdefault(props["prefix"], []).append(node)
         self._link(node, event, only_mutable=False)
@@ -557,9 +560,7 @@ class NxStore:
             self._count_roles(u, v, data, 1)
             return
         node = self._fact_node(event.type, key)
-        data = self.g.nodes[node]
-        data.clear()
-        data.update(labels=_own_labels(node[0]), **props)
+        self._nodes[node] = compact_dict(node[0], {"labels": _own_labels(node[0]), **props})
         mutable = {link.rel for link in LINKS[event.type] if link.mutable}
         for u, v, rel in list(self.g.out_edges(node, keys=True)) + list(self.g.in_edges(node, keys=True)):
             if rel in mutable:
