@@ -173,9 +173,9 @@ class NxStore:
         self.block_leases: dict[str, set[str]] = {}
         self.block_firsts: dict[int, list[int]] = {}
         self.role_counts: dict[Node, dict[str, int]] = {}
-        # prefix -> the fact nodes the analysis reads there (a list: most prefixes have one, and a
-        # set costs four times the memory of a short list)
-        self.facts_at: dict[str, list[Node]] = {}
+        # prefix -> the fact nodes the analysis reads there: the node itself while it is the only one
+        # (most prefixes have one; a set per prefix was a fifth of a VRP's memory), else a list
+        self._facts_at: dict[str, Node | list[Node]] = {}
         for u, v, data in self.g.edges(data=True):
             if data["type"] == LEASES:
                 self._index_lease(data["fact_key"], data["block"], u, v)
@@ -184,9 +184,31 @@ class NxStore:
             if node[0] == "Block":
                 self.block_firsts.setdefault(data["prefix_length"], []).append(data["first"])
             elif node[0] in ANALYSED_LABELS:
-                self.facts_at.setdefault(data["prefix"], []).append(node)
+                self._add_fact_at(data["prefix"], node)
         for firsts in self.block_firsts.values():
             firsts.sort()
+
+    def facts_at(self, prefix: str) -> list[Node]:
+        """The fact nodes the analysis reads at ``prefix``."""
+        found = self._facts_at.get(prefix)
+        return [] if found is None else found if isinstance(found, list) else [found]
+
+    def _add_fact_at(self, prefix: str, node: Node) -> None:
+        found = self._facts_at.get(prefix)
+        if found is None:
+            self._facts_at[prefix] = node
+        elif isinstance(found, list):
+            found.append(node)
+        else:
+            self._facts_at[prefix] = [found, node]
+
+    def _drop_fact_at(self, prefix: str, node: Node) -> None:
+        found = self._facts_at.get(prefix)
+        if isinstance(found, list):
+            if node in found:
+                found.remove(node)
+        elif found == node:
+            del self._facts_at[prefix]
 
     def _index_lease(self, key: str, block: str, u: Node, v: Node) -> None:
         self.lease_edges[key] = (u, v)
@@ -509,7 +531,7 @@ class NxStore:
                 else:
                     node = self._fact_node(event_type, key)
                     if node[0] in ANALYSED_LABELS:
-                        self.facts_at[self.g.nodes[node]["prefix"]].remove(node)
+                        self._drop_fact_at(self.g.nodes[node]["prefix"], node)
                     self.g.remove_node(node)
         for event in writes.tombstone:
             node = ("Retracted", event.fact_key)
@@ -536,7 +558,7 @@ class NxStore:
         self.g.add_node(node)
         self._nodes[node] = compact_dict(node[0], {"labels": _own_labels(node[0]), **props})
         if node[0] in ANALYSED_LABELS:
-            self.facts_at.setdefault(props["prefix"], []).append(node)
+            self._add_fact_at(props["prefix"], node)
         self._link(node, event, only_mutable=False)
 
     def _link(self, node: Node, event: Event, only_mutable: bool) -> None:
@@ -731,7 +753,7 @@ class NxStore:
     def _is_candidate(self, prefix: str) -> bool:
         if self.block_leases.get(prefix) or holds_block_results(self.g.nodes[("Block", prefix)]):
             return True
-        return any(n[0] == "Registration" and self.g.nodes[n].get("role") == "lessee" for n in self.facts_at.get(prefix, ()))
+        return any(n[0] == "Registration" and self.g.nodes[n].get("role") == "lessee" for n in self.facts_at(prefix))
 
     def analysis_input(self, within: Sequence[str], overlapping: Sequence[str]) -> AnalysisInput:
         scope = {b for p in [*within, *overlapping] for b in self._blocks_inside(p)}
@@ -741,7 +763,7 @@ class NxStore:
         inside = {i for b in blocks for i in self._blocks_inside(b)}
         portfolio = Portfolio(hops=[self._hop(k) for p in cover for k in self.block_leases.get(p, ())])
         for prefix in cover | inside:
-            for node in self.facts_at.get(prefix, ()):
+            for node in self.facts_at(prefix):
                 label, data = node[0], self.g.nodes[node]
                 if prefix not in cover and label not in ("Registration", "Listing"):
                     continue  # VRPs, origins and route objects count only at or above a block
