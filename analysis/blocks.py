@@ -51,7 +51,7 @@ BLOCK_FIELDS: tuple[str, ...] = (
     "irr_registries", "space_rir", "irr_nonauthoritative",
     # routing paths (analysis/routing_paths.py)
     "bgp_observed_at", "lease_end", "announced_after_lease_end", "asn_listings", "as_paths", "upstream_asns",
-    "aspa_providers", "aspa_unauthorised",
+    "aspa_providers", "aspa_unauthorised", "aspa_invalid_hops",
 )
 
 # risk flag code -> risk points: a block's risk_score is the sum over its risk flags (see risk_findings)
@@ -143,6 +143,7 @@ class BlockResult:
     upstream_asns: tuple[int, ...] = ()
     aspa_providers: tuple[int, ...] | None = None
     aspa_unauthorised: tuple[int, ...] = ()
+    aspa_invalid_hops: tuple[str, ...] = ()
 
     @property
     def risk_score(self) -> int:
@@ -400,6 +401,7 @@ def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int,
         result.upstream_asns = paths.upstream_asns
         result.aspa_providers = paths.aspa_providers
         result.aspa_unauthorised = paths.aspa_unauthorised
+        result.aspa_invalid_hops = paths.aspa_invalid_hops
     return result
 
 
@@ -420,9 +422,11 @@ def risk_findings(result: BlockResult) -> list[tuple[str, str, tuple[object, ...
     if result.announced_after_lease_end:
         found.append(("announced-after-lease-end", "AS{} still originates the block in BGP data of {:%Y-%m-%d %H:%M}Z; the lease ended {}",
                       (result.lessee_asn, result.bgp_observed_at, result.lease_end)))
-    if result.aspa_unauthorised:
-        found.append(("aspa-unauthorised-upstream", "AS{}'s ASPA attests providers {}; its route goes via {} (Not Provider+)",
-                      (result.lessee_asn, _asns(result.aspa_providers or ()), _asns(result.aspa_unauthorised))))
+    if result.aspa_invalid_hops:
+        found.append(("aspa-unauthorised-upstream", "AS{}'s route is Invalid by ASPA verification (draft-ietf-sidrops-aspa-verification): "
+                      "the customer's ASPA does not name the provider in {}; AS{}'s ASPA attests {}",
+                      (result.lessee_asn, "; ".join(result.aspa_invalid_hops), result.lessee_asn,
+                       _asns(result.aspa_providers) if result.aspa_providers is not None else "nothing (no ASPA)")))
     rov_state = result.rov_state
     if rov_state == INVALID:
         found.append(("rov-invalid", "{} for AS{}", (result.rov_reason, result.lessee_asn)))

@@ -16,7 +16,8 @@ What a register holds (``generate_blocks``):
 * dates: a downstream contract normally ends no later than the one supplying it; a share of hops
   ends later (a renewal gap);
 * optionally broken blocks (a cycle, no holder, no lessee) and malformed rows (bad date, host bits
-  set) so the ingest's rejects and the analysis's data errors can be exercised.
+  set) so the ingest's rejects and the analysis's data errors can be exercised, and then one lease
+  whose rows name no lessee ASN.
 
 Same seed, same size -> byte-identical files.
 """
@@ -90,7 +91,7 @@ class SynBlock:
     lessee: SynParty
     hops: list[SynHop]
     shape: str
-    defect: str = ""  # "", "cycle", "no-holder", "no-lessee", "bad-date", "host-bits"
+    defect: str = ""  # "", "cycle", "no-holder", "no-lessee", "bad-date", "host-bits", "no-asn"
 
 
 @dataclass
@@ -207,6 +208,7 @@ def generate(n_blocks: int, seed: int = 1, broken_rate: float = 0.0, gap_rate: f
         blocks.append(SynBlock(prefix, first, length, holder, lessee, hops, shape))
     if broken_rate > 0:
         _break_some(rng, blocks, broken_rate)
+        _unregister_one_asn(blocks)
     return SyntheticPortfolio(blocks, holders, upstreams, brokers, lessees, allocations,
                               {holder.key: ups for holder, ups in zip(holders, upstreams_of)})
 
@@ -274,6 +276,16 @@ def _chain(rng: random.Random, shape: str, holder: SynParty, own_ups: list[SynPa
 
 
 DEFECTS = ("cycle", "no-holder", "no-lessee", "bad-date", "host-bits")
+# a lease whose register rows name no ASN for the lessee: valid input, analysed as no-lessee-asn
+NO_ASN = "no-asn"
+
+
+def _unregister_one_asn(blocks: list[SynBlock]) -> None:
+    """The last undamaged block's register rows name no lessee ASN (the last, so the seeded signal
+    streams of every block before it stay as they were)."""
+    block = next((b for b in reversed(blocks) if not b.defect), None)
+    if block is not None:
+        block.defect = NO_ASN
 
 
 def _break_some(rng: random.Random, blocks: list[SynBlock], rate: float) -> None:
@@ -339,7 +351,7 @@ def register_lines(portfolio: SyntheticPortfolio) -> Iterator[str]:
         if block.defect == "host-bits":
             prefix = prefix.replace(".0/", ".7/", 1)
         for n, h in enumerate(block.hops):
-            asn = str(h.recipient.asn) if h.recipient_role == "lessee" else ""
+            asn = str(h.recipient.asn) if h.recipient_role == "lessee" and block.defect != NO_ASN else ""
             end = _day(h.end)
             if block.defect == "bad-date" and n == 0:
                 end = end[:5] + "13-45"
@@ -491,8 +503,10 @@ def _plan_paths(portfolio: SyntheticPortfolio, announced: dict[str, int],
     """AS paths, ASPAs and ASN-DROP entries (their own random stream, so the other signals stay as they
     were): ~40% of the blocks their lessee announces have a collected path collector peer -> transit ->
     lessee, ~8% of those (and the first with an even-numbered lessee ASN) through another transit than
-    the lessee's; every lessee with a path and an even-numbered ASN has an ASPA naming its transit (so
-    those detours are Not Provider+); ~1% of the lessee ASNs and the transit of the first block whose register row names one are on ASN-DROP."""
+    the lessee's; every lessee with a path and an even-numbered ASN has an ASPA naming its transit, and
+    the collector peer an ASPA of AS 0 (a transit-free network: no providers), so under the downstream
+    procedure those detours are Invalid and the other paths Valid (odd ASNs: Unknown); ~1% of the
+    lessee ASNs and the transit of the first block whose register row names one are on ASN-DROP."""
     rng = random.Random(seed * 7919 + 29)
     paths: list[tuple[str, tuple[int, ...]]] = []
     aspas: dict[int, tuple[int, ...]] = {}
@@ -508,6 +522,8 @@ def _plan_paths(portfolio: SyntheticPortfolio, announced: dict[str, int],
         paths.append((block.prefix, (COLLECTOR_PEER_ASN, upstream, asn)))
         if asn % 2 == 0:
             aspas[asn] = (transit_of(asn),)
+    if paths:
+        aspas[COLLECTOR_PEER_ASN] = (0,)
     listed = {lessee.asn: f"SYN-LISTED-{lessee.asn}" for lessee in portfolio.lessees if rng.random() < 0.01}
     # the transit the register names for the first block whose row names one: that lease is ASN-listed by its transit
     named = next((t for b in portfolio.blocks if not b.defect for h in b.hops for t in registered_transit(h)), TRANSIT_ASNS[-1])
@@ -606,7 +622,8 @@ def _rpsl(attributes: list[tuple[str, str]]) -> str:
 def registry_text(portfolio: SyntheticPortfolio, seed: int) -> str:
     """RPSL objects (``source: SYNTHETIC``) for the register: an organisation per holder, an
     ALLOCATED PA inetnum per allocation (org = the holder's id; mnt-lower = the maintainer of one of
-    its upstreams, which gives that upstream a registry footprint; an abuse contact on ~95%), and a
+    its upstreams, which gives that upstream a registry footprint; an abuse contact on ~95%, never on
+    the first, so its leases are flagged no-abuse-contact), and a
     route object for ~60% of the leased blocks with the lessee's ASN, ~5% of them in the
     non-authoritative ``SYNTHETIC-NONAUTH`` store (irr-nonauthoritative). About 3% of allocations name
     another holder's org, so the contract holder and the registry holder disagree (source clarity)."""
@@ -625,7 +642,7 @@ def registry_text(portfolio: SyntheticPortfolio, seed: int) -> str:
         ups = portfolio.upstreams_of.get(holder.key) or []
         if ups:
             attributes.append(("mnt-lower", maintainer(_pick(rng, ups))))
-        if rng.random() < 0.95:
+        if rng.random() < 0.95 and n != 0:
             attributes.append(("abuse-c", f"SYN{n + 1}-ABUSE"))
         attributes += [("created", "2020-01-15T10:00:00Z"), ("last-modified", "2020-01-15T10:00:00Z"), ("source", "SYNTHETIC")]
         out.append(_rpsl(attributes))
@@ -677,7 +694,7 @@ def write_dataset(n_blocks: int, seed: int, out: Path, *, broken_rate: float = 0
         "register_rows": rows,
         "address_space": "240.0.0.0/4 (RFC 1112 reserved; never routed)",
         "observed_at": OBSERVED_AT.isoformat(),
-        "defects": {d: sum(1 for b in portfolio.blocks if b.defect == d) for d in DEFECTS},
+        "defects": {d: sum(1 for b in portfolio.blocks if b.defect == d) for d in (*DEFECTS, NO_ASN)},
     }
     if signals:
         plan = plan_signals(portfolio, seed)
@@ -713,7 +730,7 @@ def to_portfolio(portfolio: SyntheticPortfolio, plan: SignalPlan | None = None) 
             rk = keys.get(id(r)) or keys.setdefault(id(r), r.key)
             hops.append(Hop(block.prefix, pk, p.name, h.provider_role, rk, r.name, h.recipient_role,
                             date.fromordinal(h.start), date.fromordinal(h.end),
-                            r.asn if h.recipient_role == "lessee" else None, renewal_owner(h, n) or None,
+                            r.asn if h.recipient_role == "lessee" and block.defect != NO_ASN else None, renewal_owner(h, n) or None,
                             h.document_ref or None, registered_transit(h)))
     result = Portfolio(hops=hops)
     if plan is not None:

@@ -11,8 +11,13 @@ SYNTHETIC DATA in documentation and benchmark prefixes (RFC 5737, RFC 2544) and 
     198.51.100.0/24  Former Lessee (64501)     lease ended 2026-03-31; pfx2as of 2026-05-30     announced-after-lease-end
                                                still shows 64501
     203.0.113.0/24   Listed Lessee (64502)     64502 and its transit 64530 on ASN-DROP          asn-blocklisted
-    198.18.0.0/24    Mismatch Lessee (64503)   ASPA 64503 -> {64510}; path via 64511; register  aspa-unauthorised-upstream
-                                               transit 64512
+    198.18.0.0/24    Mismatch Lessee (64503)   ASPA 64503 -> {64510}; path via 64511 (Invalid:  aspa-unauthorised-upstream
+                                               the peer's ASPA does not name 64511 either);
+                                               register transit 64512
+
+The collector peer 64999 has an ASPA naming AS 0 only (a transit-free network: no providers), so
+under the downstream procedure a path whose lessee -> upstream hop is Not Provider+ and whose
+upstream -> peer hop is not provably down is Invalid, while the clean block's path stays Valid.
 """
 from __future__ import annotations
 
@@ -52,6 +57,7 @@ ROAS = [{"asn": asn, "prefix": p, "maxLength": 24, "ta": "ripe", "expires": BGP_
 ASPAS = [
     {"customer_asid": 64500, "expires": BGP_TIME + 86400, "providers": [64510]},
     {"customer_asid": 64503, "expires": BGP_TIME + 86400, "providers": [64510]},
+    {"customer_asid": 64999, "expires": BGP_TIME + 86400, "providers": [0]},
 ]
 
 

@@ -25,7 +25,7 @@ from chainrisk.graph.stores.nx_store import NxStore
 pytestmark = pytest.mark.services
 AS_OF = date(2026, 6, 1)
 FIELDS = ("risk_flags", "risk_score", "bgp_observed_at", "lease_end", "announced_after_lease_end", "asn_listings", "as_paths",
-          "upstream_asns", "aspa_providers", "aspa_unauthorised")
+          "upstream_asns", "aspa_providers", "aspa_unauthorised", "aspa_invalid_hops")
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_both_backends_give_the_same_signals(settings: Settings, neo: NeoStore, 
         store.close()
 
     assert services_portfolio == embedded_portfolio
-    assert len(services_portfolio.as_paths) == 3 and len(services_portfolio.aspas) == 2 and len(services_portfolio.asn_listings) == 2
+    assert len(services_portfolio.as_paths) == 3 and len(services_portfolio.aspas) == 3 and len(services_portfolio.asn_listings) == 2
     by_block = results(services_portfolio)
     assert by_block == results(embedded_portfolio)
     assert {block: new_codes(r["risk_flags"]) for block, r in by_block.items()} == EXPECTED_CODES

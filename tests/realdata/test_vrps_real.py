@@ -221,6 +221,28 @@ def test_rpki_client_excerpts(real_sample, ingest_file, relative: str, counts: t
     assert (first.block, first.asn, first.max_length, first.ta) == ("1.0.0.0/24", 13335, 24, "apnic")
 
 
+@pytest.mark.parametrize(
+    ("relative", "lapsing", "lapsing_v6"),
+    [
+        ("rpki_vrps/rpki-client_vrps_2021_excerpt.json", 0, 0),
+        ("rpki_vrps/rpki-client_vrps_20231001_excerpt.json", 0, 371),
+    ],
+)
+def test_rpki_client_excerpts_lapsing_and_nonfunctional_cas(real_sample, ingest_file, relative: str, lapsing: int,
+                                                            lapsing_v6: int) -> None:
+    """The roa-lapsing and ca-nonfunctional rules on the excerpts: the worker's VRPs expiring within
+    24 h of the build time agree with the raw JSON (the IPv6 ones are skipped, so only counted
+    here), and neither excerpt has a nonfunc_cas section, so the worker makes no NonfunctionalCa."""
+    path = real_sample(relative)
+    items = ingest_file(vrps.parse, path)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    built = datetime.fromisoformat(document["metadata"]["buildtime"].replace("Z", "+00:00"))
+    worker = sum(1 for i in items if isinstance(i, Vrp) and i.expires is not None and i.expires - i.provenance.observed_at <= timedelta(hours=24))
+    raw = Counter(":" in roa["prefix"] for roa in document["roas"] if roa["expires"] - built.timestamp() <= 24 * 3600)
+    assert (worker, raw[False], raw[True]) == (lapsing, lapsing, lapsing_v6)
+    assert "nonfunc_cas" not in document and not [i for i in items if isinstance(i, NonfunctionalCa)]
+
+
 def test_rpki_client_2021_first_vrp_exact(real_sample, ingest_file) -> None:
     assert ingest_file.ingested_at == INGESTED_AT
     path = real_sample("rpki_vrps/rpki-client_vrps_2021_excerpt.json")

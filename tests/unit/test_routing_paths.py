@@ -17,7 +17,22 @@ from routing_path_files import AFTER, AS_OF, BGP_OBSERVED, CLEAN, EXPECTED_CODES
 
 from chainrisk.analysis.blocks import RISK_POINTS, analyse_portfolio
 from chainrisk.analysis.model import AsnListingRecord, AspaRecord, AsPathRecord, Hop, Portfolio
-from chainrisk.analysis.routing_paths import NO_ATTESTATION, NOT_PROVIDER_PLUS, PROVIDER_PLUS, aspa_hop, collapse
+from chainrisk.analysis.routing_paths import (
+    ASPA_INVALID,
+    ASPA_UNKNOWN,
+    ASPA_VALID,
+    NO_ATTESTATION,
+    NOT_PROVIDER_PLUS,
+    PROVIDER_PLUS,
+    PathCheck,
+    Ramps,
+    aspa_hop,
+    collapse,
+    ramps,
+    verify_collected,
+    verify_downstream,
+    verify_upstream,
+)
 from chainrisk.cli.main import cli
 from chainrisk.ingest import bgpdump, blocklist, leases, vrps
 from chainrisk.ingest.common import Reject, Skip
@@ -107,28 +122,121 @@ def test_hop_check_and_prepends() -> None:
     assert aspa_hop(aspas, ASN, 64510) == PROVIDER_PLUS
     assert aspa_hop(aspas, ASN, 64511) == NOT_PROVIDER_PLUS
     assert aspa_hop(aspas, 64999, 64510) == NO_ATTESTATION
+    assert aspa_hop({64502: frozenset({0})}, 64502, 64503) == NOT_PROVIDER_PLUS  # AS0 ASPA: no providers at all
     assert collapse((64999, 64510, 64510, 64500, 64500)) == (64999, 64510, 64500)
+    assert collapse((64999, frozenset({64501, 64505}), 64500, 64500)) == (64999, frozenset({64501, 64505}), 64500)
 
 
-def test_an_upstream_the_aspa_does_not_name() -> None:
-    paths = [AsPathRecord(BLOCK, 64999, (64999, 64511, ASN, ASN), "192.0.2.254"),
-             AsPathRecord(BLOCK, 64998, (64998, 64510, ASN), "192.0.2.253")]
-    r = result(portfolio(end=date(2027, 1, 1), transit=(64512,), aspas=[AspaRecord(ASN, (64510,))], as_paths=paths))
-    assert r.as_paths == ("64998 64510 64500", "64999 64511 64500")
-    assert r.upstream_asns == (64510, 64511, 64512)
-    assert r.aspa_providers == (64510,) and r.aspa_unauthorised == (64511, 64512)
+# A hand-made topology in the shape of the draft's up-ramp / down-ramp picture:
+#   tier-1s T1 64502 and T2 64503 peer (each an ASPA of AS 0: no providers); OR 64500 (the lessee) is a
+#   customer of P 64501, a customer of T1; C 64504 (the collector peer) is a customer of T2; M 64505 is
+#   multihomed to P and T2 and leaks P's routes to T2 (a valley at M).
+OR, P, T1, T2, C, M, X = 64500, 64501, 64502, 64503, 64504, 64505, 64506
+TOPOLOGY = {OR: frozenset({P}), P: frozenset({T1}), T1: frozenset({0}), T2: frozenset({0}), C: frozenset({T2}),
+            M: frozenset({P, T2})}
+UP_ONLY = (T1, P, OR)  # as T2 gets it from its peer T1: every hop customer -> provider
+UP_THEN_DOWN = (C, T2, T1, P, OR)  # as the collector gets it from C: up to T1, across to T2, down to C
+LEAK = (C, T2, M, P, OR)  # M hands a route from its provider P to its other provider T2
+
+
+def test_ramps_of_the_draft_definitions() -> None:
+    # AS(1) = OR .. AS(5) = C; up: OR->P Provider+, P->T1 Provider+, T1->T2 Not Provider+ (AS0 ASPA)
+    # down: C->T2 Provider+ (J=5), T2->T1 Not Provider+ (J=4): max_down = 5 - 4 + 1
+    assert ramps(TOPOLOGY, UP_THEN_DOWN) == Ramps(max_up=3, min_up=3, max_down=2, min_down=2)
+    # up: OR->P Provider+, P->M Not Provider+ (I=2); down: C->T2 Provider+, T2->M Not Provider+ (J=4)
+    assert ramps(TOPOLOGY, LEAK) == Ramps(max_up=2, min_up=2, max_down=2, min_down=2)
+    # without P's, T2's and M's ASPAs nothing is disproved: the max ramps run the whole path
+    sparse = {OR: frozenset({P}), C: frozenset({T2})}
+    assert ramps(sparse, LEAK) == Ramps(max_up=5, min_up=2, max_down=5, min_down=2)
+    assert ramps(TOPOLOGY, (OR,)) == Ramps(1, 1, 1, 1)
+
+
+def test_a_valid_up_only_path() -> None:
+    assert verify_upstream(TOPOLOGY, UP_ONLY) == ASPA_VALID
+    assert verify_downstream(TOPOLOGY, UP_ONLY) == ASPA_VALID
+    assert verify_upstream(TOPOLOGY, (OR,)) == ASPA_VALID == verify_downstream(TOPOLOGY, (OR,))  # N = 1
+
+
+def test_a_valid_up_then_down_path_is_valid_downstream_only() -> None:
+    # the reason a collector's paths take the downstream procedure: upstream finds this valley-free path Invalid
+    assert verify_downstream(TOPOLOGY, UP_THEN_DOWN) == ASPA_VALID
+    assert verify_upstream(TOPOLOGY, UP_THEN_DOWN) == ASPA_INVALID
+    assert verify_collected(TOPOLOGY, UP_THEN_DOWN) == PathCheck(UP_THEN_DOWN, ASPA_VALID)
+
+
+def test_a_valley_is_invalid_and_names_its_hops() -> None:
+    assert verify_downstream(TOPOLOGY, LEAK) == ASPA_INVALID
+    check = verify_collected(TOPOLOGY, LEAK)
+    assert check == PathCheck(LEAK, ASPA_INVALID, ((P, M), (T2, M)))  # M is neither P's nor T2's provider
+    assert check.label() == "64504 64503 64505 64501 64500 (Invalid)"
+
+
+def test_no_attestation_is_unknown() -> None:
+    sparse = {OR: frozenset({P}), C: frozenset({T2})}
+    assert verify_downstream(sparse, LEAK) == ASPA_UNKNOWN
+    assert verify_upstream(sparse, UP_ONLY) == ASPA_UNKNOWN  # P's hop to T1 is not attested
+    assert verify_collected(sparse, LEAK) == PathCheck(LEAK, ASPA_UNKNOWN)
+    assert verify_downstream({}, LEAK) == ASPA_UNKNOWN
+
+
+def test_an_as_set_or_an_empty_path_is_invalid() -> None:
+    with_set = (C, T2, frozenset({T1, M}), P, OR)
+    assert verify_downstream(TOPOLOGY, with_set) == ASPA_INVALID == verify_upstream(TOPOLOGY, with_set)
+    assert verify_downstream({}, (C, frozenset({OR}))) == ASPA_INVALID  # even with no ASPA at all
+    assert verify_downstream(TOPOLOGY, ()) == ASPA_INVALID == verify_upstream(TOPOLOGY, ())
+
+
+def test_prepends_do_not_change_the_outcome() -> None:
+    prepended = (C, C, T2, T1, T1, P, OR, OR, OR)
+    assert verify_downstream(TOPOLOGY, prepended) == ASPA_VALID
+    assert verify_collected(TOPOLOGY, prepended) == PathCheck(UP_THEN_DOWN, ASPA_VALID)
+    assert verify_collected(TOPOLOGY, (C, T2, T2, M, P, P, OR)) == PathCheck(LEAK, ASPA_INVALID, ((P, M), (T2, M)))
+
+
+def aspa_result(paths: list[tuple[int, ...]], aspas: dict[int, frozenset[int]], transit: tuple[int, ...] = ()) -> Any:
+    records = [AsPathRecord(BLOCK, path[0], path, f"192.0.2.{250 - k}") for k, path in enumerate(paths)]
+    return result(portfolio(end=date(2027, 1, 1), transit=transit, aspas=[AspaRecord(c, tuple(sorted(p))) for c, p in aspas.items()],
+                            as_paths=records))
+
+
+def test_an_invalid_path_of_the_lessees_route_is_flagged_with_its_hops() -> None:
+    r = aspa_result([UP_THEN_DOWN, LEAK], TOPOLOGY)
+    assert r.as_paths == ("64504 64503 64505 64501 64500 (Invalid)", "64504 64503 64502 64501 64500 (Valid)")
+    assert r.aspa_invalid_hops == ("AS64501 -> AS64505 (path 64504 64503 64505 64501 64500)",
+                                   "AS64503 -> AS64505 (path 64504 64503 64505 64501 64500)")
+    assert r.aspa_unauthorised == (M,) and r.aspa_providers == (P,) and r.upstream_asns == (P,)
     assert codes(r) == {"aspa-unauthorised-upstream"}
-    assert ("aspa-unauthorised-upstream: AS64500's ASPA attests providers AS64510; its route goes via AS64511, AS64512 "
-            "(Not Provider+)") in r.risk_flags
+    assert ("aspa-unauthorised-upstream: AS64500's route is Invalid by ASPA verification (draft-ietf-sidrops-aspa-verification): "
+            "the customer's ASPA does not name the provider in AS64501 -> AS64505 (path 64504 64503 64505 64501 64500); "
+            "AS64503 -> AS64505 (path 64504 64503 64505 64501 64500); AS64500's ASPA attests AS64501") in r.risk_flags
 
 
-@pytest.mark.parametrize("aspas", [[AspaRecord(ASN, (64510, 64511))], [], [AspaRecord(64511, (64999,))]])
-def test_authorised_or_unattested_upstreams_flag_nothing(aspas: list[AspaRecord]) -> None:
-    paths = [AsPathRecord(BLOCK, 64999, (64999, 64511, ASN), "192.0.2.254"),
-             AsPathRecord(BLOCK, 64999, (64999, 64511, 64666), "192.0.2.252")]  # another origin: not the lessee's route
-    r = result(portfolio(end=date(2027, 1, 1), aspas=aspas, as_paths=paths))
-    assert r.as_paths == ("64999 64511 64500",) and r.upstream_asns == (64511,)
-    assert r.aspa_unauthorised == () and codes(r) == set()
+def test_an_upstream_the_lessees_aspa_does_not_name() -> None:
+    r = aspa_result([(C, T2, X, OR)], TOPOLOGY)  # OR hands its route to X, which its ASPA does not name; T2 is not X's customer
+    assert r.as_paths == ("64504 64503 64506 64500 (Invalid)",)
+    assert r.aspa_invalid_hops == ("AS64500 -> AS64506 (path 64504 64503 64506 64500)", "AS64503 -> AS64506 (path 64504 64503 64506 64500)")
+    assert codes(r) == {"aspa-unauthorised-upstream"}
+
+
+def test_a_register_transit_the_aspa_does_not_name() -> None:
+    r = aspa_result([UP_THEN_DOWN], TOPOLOGY, transit=(P, 64512))
+    assert r.as_paths == ("64504 64503 64502 64501 64500 (Valid)",) and r.upstream_asns == (P, 64512)
+    assert r.aspa_invalid_hops == ("AS64500 -> AS64512 (register transit)",) and r.aspa_unauthorised == (64512,)
+    assert codes(r) == {"aspa-unauthorised-upstream"}
+
+
+@pytest.mark.parametrize(("paths", "aspas", "transit"), [
+    ([UP_THEN_DOWN, UP_ONLY], TOPOLOGY, (P,)),  # a clean block: every path Valid, the transit attested
+    ([LEAK], {OR: frozenset({P}), C: frozenset({T2})}, ()),  # the leak unproven without P's, T2's and M's ASPAs: Unknown
+    ([(64999, 64511, OR)], {OR: frozenset({P})}, ()),  # only the lessee's ASPA: 64511 might be its customer or peer - Unknown
+    ([(64999, 64511, OR)], {}, (64511,)),  # no ASPA at all
+    ([(C, T2, X, 64666)], TOPOLOGY, ()),  # an Invalid path of another origin is not the lessee's route
+])
+def test_valid_unknown_or_foreign_paths_flag_nothing(paths: list[tuple[int, ...]], aspas: dict[int, frozenset[int]],
+                                                     transit: tuple[int, ...]) -> None:
+    r = aspa_result(paths, aspas, transit)
+    assert all(not p.endswith("(Invalid)") for p in r.as_paths)
+    assert r.aspa_invalid_hops == () and r.aspa_unauthorised == () and codes(r) == set()
 
 
 # --- end to end, embedded ---------------------------------------------------------------------------
@@ -167,9 +275,12 @@ def test_report_block_shows_the_evidence(embedded_reports: dict[str, dict[str, A
     assert (after["bgp_observed_at"], after["lease_end"], after["announced_after_lease_end"]) == (BGP_OBSERVED, "2026-03-31", True)
     assert listed["asn_listings"] == ["spamhaus-asndrop AS64502 LISTED-AS (lessee)", "spamhaus-asndrop AS64530 BAD-TRANSIT (transit)"]
     assert (mismatch["as_paths"], mismatch["upstream_asns"], mismatch["aspa_providers"], mismatch["aspa_unauthorised"]) == (
-        ["64999 64511 64503"], [64510, 64511, 64512], [64510], [64511, 64512])
-    assert (clean["as_paths"], clean["upstream_asns"], clean["aspa_providers"], clean["aspa_unauthorised"]) == (
-        ["64999 64510 64500"], [64510], [64510], [])
+        ["64999 64511 64503 (Invalid)"], [64510, 64511, 64512], [64510], [64511, 64512])
+    assert mismatch["aspa_invalid_hops"] == ["AS64503 -> AS64511 (path 64999 64511 64503)", "AS64999 -> AS64511 (path 64999 64511 64503)",
+                                             "AS64503 -> AS64512 (register transit)"]
+    assert (clean["as_paths"], clean["upstream_asns"], clean["aspa_providers"], clean["aspa_unauthorised"], clean["aspa_invalid_hops"]) == (
+        ["64999 64510 64500 (Valid)"], [64510], [64510], [], [])
+    assert listed["as_paths"] == ["64999 64530 64502 (Unknown)"]
     assert clean["announced_after_lease_end"] is False and clean["asn_listings"] == []
 
 
@@ -184,7 +295,7 @@ def test_the_table_shows_the_signals(tmp_path: Path) -> None:
     state = tmp_path / "state"
     ingest_all(state, tmp_path / "files")
     table = run(state, "report", "block", MISMATCH, "--as-of", AS_OF)
-    assert "aspa_unauthorised" in table and "64999 64511 64503" in table and "aspa-unauthorised-upstream" in table
+    assert "aspa_invalid_hops" in table and "64999 64511 64503 (Invalid)" in table and "aspa-unauthorised-upstream" in table
 
 
 # --- workers: the new formats -----------------------------------------------------------------------
