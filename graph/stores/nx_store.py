@@ -113,7 +113,7 @@ class NxStore:
         self._journaled = False  # batches in the journal since the snapshot
         self._last_save = time.monotonic()
         self._save_seconds = 0.0
-        # repeated property values and edge ends seen since the last snapshot, held once
+        # repeated property values and reference nodes seen since the last snapshot, held once
         # (dropped on save, so values no element holds any more are not kept for ever)
         self._shared = SharedValues()
         self._ends: dict[Node, Node] = {}
@@ -455,11 +455,13 @@ class NxStore:
         shared, intern = self._shared, sys.intern
         return {intern(name): shared(value) if name in SHARED_PROPS else value for name, value in fact_props(event, key).items()}
 
+    def _reference(self, node: Node) -> Node:
+        """The tuple already used for this reference node since the last snapshot: an edge's end is
+        kept by the edge, so thousands of facts linking one AS number share one tuple, not one each."""
+        return self._ends.setdefault(node, node)
+
     def _add_bare_edge(self, u: Node, v: Node, rel: str) -> None:
-        """A :data:`BARE_RELS` relationship, holding the one property dict of its type; its ends
-        the tuples already used for those nodes since the last snapshot (one per node, not per edge)."""
-        ends = self._ends
-        u, v = ends.setdefault(u, u), ends.setdefault(v, v)
+        """A :data:`BARE_RELS` relationship, holding the one property dict of its type."""
         self.g.add_edge(u, v, key=rel)
         raw: Any = self.g  # the stubs leave the adjacency dicts out
         raw._succ[u][v][rel] = nx_persist.bare_props(rel)  # noqa: SLF001 - the key dict both directions share
@@ -509,7 +511,7 @@ class NxStore:
             for _, old_parent, key in list(self.g.out_edges(node, keys=True)):
                 if key == "WITHIN":
                     self.g.remove_edge(node, old_parent, key)
-            self._add_bare_edge(node, ("Block", parent), "WITHIN")
+            self._add_bare_edge(node, self._reference(("Block", parent)), "WITHIN")
 
     def _parent_length(self, node: Node) -> int | None:
         for _, parent, key in self.g.out_edges(node, keys=True):
@@ -567,7 +569,7 @@ class NxStore:
             if only_mutable and not link.mutable:
                 continue
             for target in targets.get(link.rel, []):
-                other = (link.target, target)
+                other = self._reference((link.target, target))
                 u, v = (node, other) if link.outgoing else (other, node)
                 self._add_bare_edge(u, v, link.rel)
 
