@@ -14,8 +14,9 @@ fresh topics ``<topic_prefix>.bench-alerts-<run id>.*``. This process
    relationships topic at a bounded rate (default 10,000/s) for a bounded time, while probes go out
    at a fixed interval without waiting; their alerts are then awaited until ``--drain-timeout``.
 
-Latency has floors in the consumer's loop (graph/consumer.py ``ConsumerOptions``): a batch is
-filled for up to ``batch_wait_s`` (0.2 s) after its first record, and the alerts are published
+Latency has floors in the consumer's loop (graph/consumer.py ``ConsumerOptions``): a batch whose
+first poll brought several records is filled for up to ``batch_wait_s`` (0.2 s) (a lone record, one
+event after a quiet spell, goes at once), and the alerts are published
 after the batch's transaction commits, by a producer with ``linger_ms`` 20. Under a load the
 consumer cannot sustain, a probe waits behind the backlog: its latency is the lag, not the loop.
 

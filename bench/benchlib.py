@@ -267,6 +267,26 @@ def git_revision() -> str:
     return rev + ("+dirty" if dirty.stdout.strip() else "")
 
 
+# the folders pyproject maps to chainrisk.<name> (package-dir)
+PACKAGES = ("ingest", "graph", "analysis", "cli", "common", "synthetic")
+
+
+def unpack_revision(revision: str, folder: Path) -> Path:
+    """``git archive`` of the packages at ``revision``, laid out as an importable ``chainrisk`` package
+    in ``folder``; returns the folder to put first on a child's ``PYTHONPATH`` (a baseline run)."""
+    import tarfile
+
+    archive = folder / "rev.tar"
+    with open(archive, "wb") as out:
+        subprocess.run(["git", "-C", str(REPO), "archive", revision, *PACKAGES], stdout=out, check=True)
+    package = folder / "chainrisk"
+    package.mkdir()
+    with tarfile.open(archive) as tar:
+        tar.extractall(package, filter="data")
+    (package / "__init__.py").write_text("")
+    return folder
+
+
 def figures_line(name: str, **values: Any) -> str:
     """``FIGURES <name> key=value ...``: the machine-readable line every benchmark prints (the smoke
     test checks it)."""

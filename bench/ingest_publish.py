@@ -27,7 +27,6 @@ import os
 import resource
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -38,7 +37,6 @@ import benchlib
 
 PARTITIONS_FOR_VERIFY = 6  # the partition count the fingerprint assumes (Settings.topic_partitions' default)
 FIXED_INGESTED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
-PACKAGES = ("ingest", "graph", "analysis", "cli")  # the folders pyproject maps to chainrisk.<name>
 
 
 # --- in the child ------------------------------------------------------------------------------------
@@ -116,20 +114,6 @@ def children_cpu_s() -> float:
 # --- the parent --------------------------------------------------------------------------------------
 
 
-def unpack_revision(revision: str, folder: Path) -> Path:
-    """``git archive`` of the packages at ``revision``, laid out as an importable ``chainrisk`` package
-    in ``folder``; returns the folder to put first on ``sys.path``."""
-    archive = folder / "rev.tar"
-    with open(archive, "wb") as out:
-        subprocess.run(["git", "-C", str(benchlib.REPO), "archive", revision, *PACKAGES], stdout=out, check=True)
-    package = folder / "chainrisk"
-    package.mkdir()
-    with tarfile.open(archive) as tar:
-        tar.extractall(package, filter="data")
-    (package / "__init__.py").write_text("")
-    return folder
-
-
 def run_child(stage: str, args: argparse.Namespace, env: dict[str, str], code_path: Path | None) -> dict[str, Any]:
     child_env = dict(env)
     if code_path is not None:
@@ -153,7 +137,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         variants: list[tuple[str, Path | None, int | None]] = [
             (f"current p={n}" if len(args.processes) > 1 or n is not None else "current", None, n) for n in args.processes]
         if args.baseline:
-            variants.insert(0, (f"baseline {args.baseline}", unpack_revision(args.baseline, Path(scratch)), None))
+            variants.insert(0, (f"baseline {args.baseline}", benchlib.unpack_revision(args.baseline, Path(scratch)), None))
         for _ in range(args.repeat):
             for name, code_path, processes in variants:
                 run_settings, env = benchlib.fresh_run(settings, "ingest", publish_processes=processes)

@@ -11,6 +11,7 @@ SUBCOMMANDS: dict[str, str] = {
     "services": "chainrisk.cli.services_cmd:services",
     "ingest": "chainrisk.cli.ingest_cmd:ingest",
     "consume": "chainrisk.cli.consume_cmd:consume",
+    "load": "chainrisk.cli.load_cmd:load",
     "analyze": "chainrisk.cli.report_cmd:analyze",
     "report": "chainrisk.cli.report_cmd:report",
     "whatif": "chainrisk.cli.report_cmd:whatif",

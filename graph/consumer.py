@@ -90,7 +90,7 @@ class ConsumerOptions:
     batch_size: int = 2000
     until_idle: bool = False
     poll_timeout_s: float = 1.0
-    batch_wait_s: float = 0.2  # how long to keep filling a batch that is not full
+    batch_wait_s: float = 0.2  # how long to keep filling a batch that is not full (not one that starts with a lone record: _fill_batch)
     metrics_interval_s: float = 10.0
     max_attempts: int = 6  # per batch, for Neo4j / Kafka unavailable
     backoff_s: float = 1.0
@@ -227,9 +227,12 @@ class _Metrics:
 
 def _fill_batch(source: RecordSource, options: ConsumerOptions, wait: bool = True) -> list[RawRecord]:
     """Poll until the batch is full, the source is drained, or ``batch_wait_s`` passed. Without
-    ``wait`` only what the source already has buffered is taken (no blocking poll)."""
+    ``wait`` only what the source already has buffered is taken (no blocking poll). A first poll
+    that brings a lone record is not filled: one event after a quiet spell is applied at once (its
+    latency is the transaction's, not the wait), while records that come several at a time keep
+    being gathered into large batches."""
     records = source.poll(options.batch_size, options.poll_timeout_s if wait else 0.0)
-    deadline = time.monotonic() + (options.batch_wait_s if wait else 0.0)
+    deadline = time.monotonic() + (options.batch_wait_s if wait and len(records) > 1 else 0.0)
     while records and len(records) < options.batch_size and time.monotonic() < deadline:
         more = source.poll(options.batch_size - len(records), max(0.0, deadline - time.monotonic()))
         if not more:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import AsnListing, BlocklistEntry, Event, Provenance
+from chainrisk.ingest.events import AsnListing, Event, LineProvenance, Provenance, checked_blocklist_entry, is_canonical_ipv4_prefix
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn
 
 SOURCE = "spamhaus-drop"
@@ -111,8 +111,18 @@ def json_entry(record: Any) -> Entry | Skip:
     return block, sblid if isinstance(sblid, str) and sblid else None, rir.lower() if isinstance(rir, str) and rir else None
 
 
+# the shape of every record line Spamhaus writes, strings without escapes: read from the match, the
+# same as json.loads then json_entry would (any other line, or a prefix not canonical, is decoded)
+_PLAIN_STRING = r'"([ !#-\[\]-~]*)"'
+_DROP_LINE = re.compile(rf'\{{"cidr":"([0-9./]+)","sblid":{_PLAIN_STRING},"rir":{_PLAIN_STRING}\}}')
+
+
 def json_line_entry(line: str) -> Entry | Skip | None:
     """:func:`json_entry` of one JSON line; None for the metadata line. Raises ``ValueError``."""
+    match = _DROP_LINE.fullmatch(line)
+    if match is not None and is_canonical_ipv4_prefix(match[1]):
+        cidr, sblid, rir = match.groups()
+        return cidr, sblid or None, rir.lower() or None
     try:
         record = json.loads(line)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
@@ -184,9 +194,10 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
     raise SourceError(f"{ctx.reference}: empty file: no DROP entries")
 
 
-def _line_items(read: Callable[[str], Entry | Skip | None], text: str, number: int, raw: str, list_name: str,
-                ctx: ParseContext, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
-    """The event, Skip or Reject for one entry line, read with ``read`` (nothing when it returns None)."""
+def _line_items(read: Callable[[str], Entry | Skip | None], text: str, number: int, raw: str, provenances: LineProvenance,
+                ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
+    """The event, Skip or Reject for one entry line, read with ``read`` (nothing when it returns None);
+    the list's name is the provenance's source."""
     try:
         bad = bad_text(text)
         if bad:
@@ -200,15 +211,15 @@ def _line_items(read: Callable[[str], Entry | Skip | None], text: str, number: i
     if isinstance(entry, Skip):
         yield entry
         return
-    block, entry_id, rir = entry
-    provenance = Provenance(source=list_name, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
-    yield BlocklistEntry(block=block, list_name=list_name, entry_id=entry_id, rir=rir, provenance=provenance).with_id()
+    block, entry_id, rir = entry  # a canonical prefix (text_entry, json_entry): what BlocklistEntry's validation checks
+    yield checked_blocklist_entry(block, provenances.base.source, entry_id, rir, provenances.at(number), provenances.prefix)
 
 
 def _parse_text(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[Event | Reject | Skip]:
     list_name: str | None = None
     content_date: datetime | None = None
     observed_at: datetime | None = None  # fixed at the first entry: the header comments come first
+    provenances: LineProvenance | None = None
     for number, line in _chain(first, rest):
         text = line.strip()
         if not text:
@@ -221,11 +232,11 @@ def _parse_text(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest
                 if ctx.observed_at is None and observed_at is None:
                     raise SourceError(f"{ctx.reference}:{number}: {exc} (give the date with --observed-at)") from None
             continue
-        if observed_at is None:
+        if provenances is None:
             observed_at = observed_at_for(ctx, content_date, src.path)
-            list_name = list_name or list_name_from_file_name(src.path)
-        assert list_name is not None  # named by the header or, at the first entry, by the file
-        yield from _line_items(text_entry, text, number, line, list_name, ctx, observed_at)
+            list_name = list_name or list_name_from_file_name(src.path)  # named by the header or, at the first entry, by the file
+            provenances = LineProvenance(source=list_name, reference=ctx.reference, observed_at=observed_at, ingested_at=ctx.ingested_at)
+        yield from _line_items(text_entry, text, number, line, provenances, ctx)
 
 
 def _parse_json_lines(src: SourceFile, ctx: ParseContext, first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[Event | Reject | Skip]:
@@ -233,10 +244,11 @@ def _parse_json_lines(src: SourceFile, ctx: ParseContext, first: tuple[int, str]
     if is_asn_record(_loads_or_none(first[1])):
         yield from _parse_asn_lines(ctx, _chain(first, rest), observed_at)
         return
-    list_name = list_name_from_file_name(src.path)
+    provenances = LineProvenance(source=list_name_from_file_name(src.path), reference=ctx.reference, observed_at=observed_at,
+                                 ingested_at=ctx.ingested_at)
     for number, line in _chain(first, rest):
         if line.strip():
-            yield from _line_items(json_line_entry, line.strip(), number, line, list_name, ctx, observed_at)
+            yield from _line_items(json_line_entry, line.strip(), number, line, provenances, ctx)
 
 
 def _loads_or_none(text: str) -> Any:

@@ -264,7 +264,8 @@ def _detach_quietly(text: io.TextIOWrapper) -> None:
         pass
 
 
-Parser = Callable[[SourceFile, ParseContext], Iterator["Event | Reject | Skip"]]
+Parser = Callable[[SourceFile, ParseContext], Iterator["Event | Reject | Skip | ScopeSeen"]]
+_NOT_EVENTS = (Reject, Skip, ScopeSeen)  # what a parser yields besides events
 
 
 @dataclass
@@ -399,6 +400,7 @@ def run_ingest(
     started = time.monotonic()
     ingested_at = utc_now()
     bar = _Progress(enabled=progress)
+    publish, events_by_type = sink.publish, summary.events_by_type
     try:
         for path in paths:
             if limit is not None and summary.events >= limit:
@@ -415,23 +417,22 @@ def run_ingest(
                 with SourceFile(path) as src:
                     task = bar.start(path.name, src.size)
                     for n, item in enumerate(parse(src, ctx)):
-                        if isinstance(item, Reject):
+                        if not isinstance(item, _NOT_EVENTS):  # an event: most items, so tested first
+                            if scopes is not None and item.type in SNAPSHOT_TYPES:
+                                item = _tag(item, scopes, run, ingested_at)
+                            publish(item)
+                            events_by_type[item.type] += 1
+                            if limit is not None and summary.events >= limit:
+                                break
+                        elif isinstance(item, Reject):
                             rejected += 1
                             summary.rejects_by_reason[reason_class(item.reason)] += 1
                             if on_reject:
                                 on_reject(item)
                         elif isinstance(item, Skip):
                             summary.skipped_by_reason[item.reason] += 1
-                        elif isinstance(item, ScopeSeen):
-                            if scopes is not None:
-                                _scope_report(scopes, run, str(path), item.fact_type, item.scope, item.source, item.observed_at)
-                        else:
-                            if scopes is not None and item.type in SNAPSHOT_TYPES:
-                                item = _tag(item, scopes, run, ingested_at)
-                            sink.publish(item)
-                            summary.events_by_type[item.type] += 1
-                            if limit is not None and summary.events >= limit:
-                                break
+                        elif scopes is not None:  # a ScopeSeen: the file speaks for a scope
+                            _scope_report(scopes, run, str(path), item.fact_type, item.scope, item.source, item.observed_at)
                         if n % 2048 == 0:
                             bar.update(task, src.position())
                     else:

@@ -24,13 +24,14 @@ Format (one record per line, ``|``-separated; see the RIRs' README-EXTENDED)::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from ipaddress import IPv4Address
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import DELEGATION_STATUSES, HELD_STATUSES, Delegation, Event, Provenance
-from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, parse_ipv4_address, range_to_cidrs
+from chainrisk.ingest.events import DELEGATION_STATUSES, HELD_STATUSES, Event, LineProvenance, checked_delegation
+from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, ipv4_address_number, range_to_cidrs
 
 SOURCE = "rir-delegated-extended"
 DESCRIPTION = "RIR delegated-extended statistics: holder (opaque id) and status per IPv4 range"
@@ -47,6 +48,7 @@ SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
 _VERSION_LINE = re.compile(r"^\d+(\.\d+)?\|")
 
 
+@lru_cache(maxsize=1 << 14)  # a file has a few thousand distinct dates over its many records
 def parse_yyyymmdd(text: str) -> date | None:
     """The date written ``YYYYMMDD``; None for an empty field or ``00000000`` (unknown).
     Raises ``ValueError`` for anything else."""
@@ -85,15 +87,15 @@ def is_summary(fields: list[str]) -> bool:
     return len(fields) >= 6 and fields[5].strip() == "summary"
 
 
-def ipv4_record(fields: list[str]) -> tuple[IPv4Address, int, str, date | None, str | None]:
-    """(start, address count, status, registration date, holder id) of an ``ipv4`` record.
-    Raises ``ValueError`` with the reject reason."""
-    start = parse_ipv4_address(fields[3])
+def ipv4_record(fields: list[str]) -> tuple[str, int, int, str, date | None, str | None]:
+    """(start, start as a number, address count, status, registration date, holder id) of an ``ipv4``
+    record. Raises ``ValueError`` with the reject reason."""
+    start, first = ipv4_address_number(fields[3])
     count_text = fields[4].strip()
     if not count_text.isascii() or not count_text.isdigit() or len(count_text) > 10 or int(count_text) == 0:  # 2**32 has 10 digits
         raise ValueError(f"bad address count: {count_text[:20]!r} is not a positive whole number")
     count = int(count_text)
-    if int(start) + count > IPV4_SPACE:
+    if first + count > IPV4_SPACE:
         raise ValueError(f"bad address count: {start} + {count} addresses runs past 255.255.255.255")
     status = fields[6].strip().lower()
     if status not in DELEGATION_STATUSES:
@@ -101,12 +103,13 @@ def ipv4_record(fields: list[str]) -> tuple[IPv4Address, int, str, date | None, 
     registered = parse_yyyymmdd(fields[5])
     opaque_id = fields[7].strip() if len(fields) > 7 else ""
     holder_id = opaque_id if status in HELD_STATUSES and opaque_id else None
-    return start, count, status, registered, holder_id
+    return start, first, count, status, registered, holder_id
 
 
 def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
     """Delegation events for every IPv4 record of one delegated(-extended) statistics file."""
     observed_at: datetime | None = None
+    provenances: LineProvenance | None = None
     seen_first_record = False
     for number, line in src.lines():
         text = line.strip()
@@ -130,47 +133,38 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
         if is_summary(fields):
             continue
         assert observed_at is not None  # fixed at the first record
-        yield from _record(fields, number, line, ctx, observed_at)
+        if provenances is None:
+            provenances = LineProvenance(source=SOURCE, reference=ctx.reference, observed_at=observed_at, ingested_at=ctx.ingested_at)
+        yield from _record(fields, number, line, ctx, provenances)
     if not seen_first_record:
         raise SourceError(f"{ctx.reference}: empty file: no delegated statistics records")
 
 
-def _record(fields: list[str], number: int, raw: str, ctx: ParseContext, observed_at: datetime) -> Iterator[Event | Reject | Skip]:
+def _record(fields: list[str], number: int, raw: str, ctx: ParseContext, provenances: LineProvenance) -> Sequence[Event | Reject | Skip]:
     """The events (or the Skip / Reject) for one record line."""
     if len(fields) < MIN_FIELDS:
-        yield Reject(ctx.reference, number, f"too few fields: {len(fields)}, expected registry|cc|type|start|value|date|status[|opaque-id]", raw)
-        return
+        return (Reject(ctx.reference, number, f"too few fields: {len(fields)}, expected registry|cc|type|start|value|date|status[|opaque-id]",
+                       raw),)
     bad = bad_text(raw)
     if bad:  # a corrupted opaque id would read as a new holder
-        yield Reject(ctx.reference, number, bad, raw)
-        return
+        return (Reject(ctx.reference, number, bad, raw),)
     record_type = fields[2].strip().lower()
     if record_type == "asn":
-        yield SKIP_ASN
-        return
+        return (SKIP_ASN,)
     if record_type == "ipv6":
-        yield SKIP_IPV6
-        return
+        return (SKIP_IPV6,)
     if record_type != "ipv4":
-        yield Reject(ctx.reference, number, f"unknown record type: {fields[2].strip()!r} (expected ipv4, ipv6 or asn)", raw)
-        return
+        return (Reject(ctx.reference, number, f"unknown record type: {fields[2].strip()!r} (expected ipv4, ipv6 or asn)", raw),)
     try:
-        start, count, status, registered, holder_id = ipv4_record(fields)
+        start, first, count, status, registered, holder_id = ipv4_record(fields)
     except ValueError as exc:
-        yield Reject(ctx.reference, number, str(exc), raw)
-        return
-    blocks = range_to_cidrs(start, start + (count - 1))
+        return (Reject(ctx.reference, number, str(exc), raw),)
+    provenance = provenances.at(number)
+    registry, country = fields[0].strip().lower(), fields[1].strip() or None
+    if count & (count - 1) == 0 and first % count == 0:  # one CIDR (most records): no range split
+        return (checked_delegation(f"{start}/{33 - count.bit_length()}", provenance, provenances.prefix, registry, country, status, holder_id,
+                                   registered, None, None),)
+    blocks = range_to_cidrs(IPv4Address(first), IPv4Address(first + count - 1))
     split = len(blocks) > 1
-    provenance = Provenance(source=SOURCE, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
-    for block in blocks:
-        yield Delegation(
-            block=str(block),
-            provenance=provenance,
-            registry=fields[0].strip().lower(),
-            country=fields[1].strip() or None,
-            status=status,
-            holder_id=holder_id,
-            registered=registered,
-            range_start=str(start) if split else None,
-            range_size=count if split else None,
-        ).with_id()
+    return [checked_delegation(str(block), provenance, provenances.prefix, registry, country, status, holder_id, registered,
+                               start if split else None, count if split else None) for block in blocks]

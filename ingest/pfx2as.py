@@ -26,10 +26,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 from chainrisk.ingest.common import ParseContext, Reject, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import Event, Provenance, RouteOrigin, as_set_text
+from chainrisk.ingest.events import (
+    CANONICAL_IPV4_ADDRESS,
+    CANONICAL_PREFIX_LENGTH,
+    Event,
+    LineProvenance,
+    as_set_text,
+    checked_route_origin,
+    host_bits_clear,
+)
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn, range_to_cidrs
 
 SOURCE = "caida-pfx2as"
@@ -42,6 +51,10 @@ SKIP_IPV6 = Skip(IPV6_OUT_OF_SCOPE)
 SKIP_NOT_ROUTED = Skip("not routed (AS 0 in iptoasn)")
 
 
+# the shape of nearly every CAIDA line: a canonical prefix and AS numbers joined by '_' and ','. Such a
+# line is read straight from the match; any other goes through pfx2as_origin, which says what is wrong
+_CAIDA_LINE = re.compile(rf"({CANONICAL_IPV4_ADDRESS})\t({CANONICAL_PREFIX_LENGTH})\t([0-9][0-9_,]*)")
+_NO_LINE = re.compile(r"(?!)")  # matches nothing: before the format is known, and in iptoasn files
 _ROUTEVIEWS_NAME = re.compile(r"routeviews-rv[26]-(\d{8})-(\d{4})\.pfx2as")
 
 
@@ -59,6 +72,7 @@ def routeviews_time(path: Path) -> datetime | None:
                           "(rename the file or give the date with --observed-at)") from None
 
 
+@lru_cache(maxsize=1 << 14)  # a file repeats the same origin fields (one AS originates many prefixes)
 def parse_origins(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """(origin ASes, AS sets) of a prefix2as origin field, each once, in order of first appearance:
     ``"209_3356,6223"`` -> ((209,), ("3356,6223",)). Whatever has a comma is an AS set, even one
@@ -119,9 +133,20 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
     """RouteOrigin events for every IPv4 line of a prefix2as or ip2asn file."""
     observed_at = observed_at_for(ctx, None if ctx.observed_at else routeviews_time(src.path), src.path)
     read_line = None
-    source = SOURCE
+    provenances: LineProvenance | None = None
+    caida_line = _NO_LINE  # _CAIDA_LINE once the file is known to be CAIDA's
     for number, line in src.lines():
-        if not line.strip() or line.startswith("#"):
+        if (match := caida_line.fullmatch(line)) is not None:  # tested first: nearly every line of a CAIDA file
+            address, length, origin_field = match.groups()
+            try:
+                origins, as_sets = parse_origins(origin_field) if host_bits_clear(address, int(length)) else ((), ())
+            except ValueError:
+                origins, as_sets = (), ()
+            if origins or as_sets:  # else: host bits set or an empty origin; the general path below rejects it
+                assert provenances is not None  # made with read_line
+                yield checked_route_origin(f"{address}/{length}", origins, as_sets, provenances.at(number), provenances.prefix)
+                continue
+        if not line or line[0] == "#" or line.isspace():
             continue
         fields = line.split("\t")
         if read_line is None:
@@ -132,6 +157,8 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
                     "or 'range_start<TAB>range_end<TAB>AS<TAB>country<TAB>description' (iptoasn)"
                 )
             read_line, source = (pfx2as_origin, SOURCE) if file_format == "pfx2as" else (iptoasn_origins, IPTOASN_SOURCE)
+            provenances = LineProvenance(source=source, reference=ctx.reference, observed_at=observed_at, ingested_at=ctx.ingested_at)
+            caida_line = _CAIDA_LINE if read_line is pfx2as_origin else _NO_LINE
         try:
             bad = bad_text(line)
             if bad:
@@ -144,8 +171,9 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]
             yield parsed
             continue
         blocks, origins, as_sets = parsed
-        provenance = Provenance(source=source, reference=ctx.reference, line=number, observed_at=observed_at, ingested_at=ctx.ingested_at)
-        for block in blocks:
-            yield RouteOrigin(block=block, origins=origins, as_sets=as_sets, provenance=provenance).with_id()
+        assert provenances is not None  # made with read_line
+        provenance = provenances.at(number)
+        for block in blocks:  # canonical prefixes, AS numbers and AS sets: what RouteOrigin's validation checks
+            yield checked_route_origin(block, origins, as_sets, provenance, provenances.prefix)
     if read_line is None:
         raise SourceError(f"{ctx.reference}: empty file: no prefix-to-AS lines")

@@ -6,9 +6,11 @@ Every parser raises ``ValueError`` whose message is a reject reason a person und
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from ipaddress import IPv4Address, IPv4Network
 
-from chainrisk.ingest.events import is_canonical_ipv4_prefix
+from chainrisk.ingest.events import CANONICAL_IPV4_ADDRESS, is_canonical_ipv4_prefix
 
 IPV6_OUT_OF_SCOPE = "IPv6 is out of scope: chainrisk analyses IPv4 leases"
 MAX_ASN = 2**32 - 1
@@ -54,6 +56,19 @@ def parse_ipv4_address(text: str) -> IPv4Address:
         return IPv4Address(value)
     except ValueError:
         raise ValueError(f"not valid IPv4 address: {value!r}") from None
+
+
+_CANONICAL_ADDRESS = re.compile(CANONICAL_IPV4_ADDRESS)
+
+
+def ipv4_address_number(text: str) -> tuple[str, int]:
+    """(canonical text, number) of the IPv4 address ``a.b.c.d``: :func:`parse_ipv4_address` (same
+    ``ValueError`` reasons) without building an ``IPv4Address`` for text already in canonical form."""
+    value = text.strip()
+    if _CANONICAL_ADDRESS.fullmatch(value):
+        return value, int.from_bytes(socket.inet_aton(value), "big")
+    address = parse_ipv4_address(value)
+    return str(address), int(address)
 
 
 def range_to_cidrs(start: str | IPv4Address, end: str | IPv4Address) -> list[IPv4Network]:

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 from chainrisk.common.prefixes import prefix_length
 from chainrisk.ingest.common import ParseContext, Reject, ScopeSeen, Skip, SourceError, SourceFile, bad_text, observed_at_for
-from chainrisk.ingest.events import Aspa, Event, NonfunctionalCa, Provenance, Vrp
+from chainrisk.ingest.events import Aspa, Event, LineProvenance, NonfunctionalCa, Provenance, Vrp, checked_vrp
 from chainrisk.ingest.formats import first_text
 from chainrisk.ingest.jsonstream import BadElement, JsonLayoutError, JsonObjectStream
 from chainrisk.ingest.prefixes import IPV6_OUT_OF_SCOPE, canonical_ipv4_prefix, parse_asn
@@ -248,9 +248,9 @@ def parse(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip 
         yield from _parse_csv(src, ctx)
 
 
-def _vrp_event(fields: dict[str, Any], source: str, line: int, ctx: ParseContext, observed_at: datetime) -> Vrp:
-    provenance = Provenance(source=source, reference=ctx.reference, line=line, observed_at=observed_at, ingested_at=ctx.ingested_at)
-    return Vrp(provenance=provenance, **fields).with_id()
+def _vrp_event(fields: dict[str, Any], line: int, provenances: LineProvenance) -> Vrp:
+    """The Vrp of :func:`vrp_fields` (checked: what Vrp's validation checks) on ``line``."""
+    return checked_vrp(provenances.at(line), provenances.prefix, **fields)
 
 
 def _parse_json(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip | ScopeSeen]:
@@ -362,6 +362,7 @@ def _nonfunc_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, 
 
 def _json_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, observed_at: datetime,
                    tas: set[str]) -> Iterator[Event | Reject | Skip]:
+    provenances = LineProvenance(source=source, reference=ctx.reference, observed_at=observed_at, ingested_at=ctx.ingested_at)
     for parsed in _parsed(stream, ctx, json_vrp_fields):
         if isinstance(parsed, Reject):
             yield parsed
@@ -371,7 +372,7 @@ def _json_elements(stream: JsonObjectStream, ctx: ParseContext, source: str, obs
             yield SKIP_IPV6
         else:
             tas.add(fields["ta"])
-            yield _vrp_event(fields, source, line, ctx, observed_at)
+            yield _vrp_event(fields, line, provenances)
 
 
 def aspa_fields(item: Any) -> tuple[int, tuple[int, ...], datetime | None]:
@@ -438,7 +439,7 @@ def csv_columns(header: list[str]) -> dict[str, int]:
 def _parse_csv(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | Skip]:
     columns: dict[str, int] | None = None
     observed_at = observed_at_for(ctx, None, src.path)
-    source = "routinator-csv"
+    provenances: LineProvenance | None = None
     width = 0
     for number, line in src.lines():
         if not line.strip():
@@ -454,6 +455,7 @@ def _parse_csv(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | 
             except ValueError as exc:
                 raise SourceError(f"{ctx.reference}:{number}: {exc}") from None
             source = "routinator-csv" if "ta" in columns else "rpki-validator-csv"
+            provenances = LineProvenance(source=source, reference=ctx.reference, observed_at=observed_at, ingested_at=ctx.ingested_at)
             width = len(row)
             continue
         if len(row) != width:
@@ -467,6 +469,7 @@ def _parse_csv(src: SourceFile, ctx: ParseContext) -> Iterator[Event | Reject | 
         except VrpError as exc:
             yield Reject(ctx.reference, number, str(exc), line)
             continue
-        yield SKIP_IPV6 if fields is None else _vrp_event(fields, source, number, ctx, observed_at)
+        assert provenances is not None  # made with the columns
+        yield SKIP_IPV6 if fields is None else _vrp_event(fields, number, provenances)
     if columns is None:
         raise SourceError(f"{ctx.reference}: empty file: no VRPs")

@@ -819,3 +819,46 @@ def log_lines(settings: Settings, name: str, lines: int) -> tuple[Path, list[str
     spec = spec_named(name)
     path = Layout.of(absolute_settings(settings)).main_log(spec)
     return path, tail(path, lines)
+
+
+# --- bulk import -------------------------------------------------------------------------------------
+
+IMPORT_TIMEOUT = 7200.0
+IMPORT_JVM_OPTS = ["-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                   "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED"]
+
+
+def neo4j_running(settings: Settings) -> bool:
+    """Whether the Neo4j of this state folder (started by :func:`up`) has a live recorded process."""
+    record = read_record(Layout.of(absolute_settings(settings)), NEO4J)
+    return record is not None and is_alive(record)
+
+
+def import_database(settings: Settings, database: str, nodes: list[tuple[str, Path]], relationships: list[tuple[str, Path]],
+                    options: list[str], progress: Progress = stderr_progress) -> str:
+    """Replace ``database`` of this state folder's Neo4j with the CSV files (``neo4j-admin database
+    import full --overwrite-destination``; each pair: label or type, file) and return the tool's
+    output. The Neo4j server must be stopped (Community Edition imports offline only)."""
+    settings = absolute_settings(settings)
+    layout = Layout.of(settings)
+    if neo4j_running(settings):
+        raise ServiceError(f"Neo4j (state folder {settings.state_dir}) is running: stop it before an import")
+    home = layout.home(NEO4J)
+    if not (home / "conf" / "neo4j.conf").exists():
+        raise ServiceError(f"no Neo4j in {home}: run `chainrisk services up` once first (the import writes into its data folder)")
+    java = java_executable(settings)
+    jars = fetch_jars(NEO4J, layout, progress)
+    report = home / "logs" / "import.report"
+    cmd = [java, *IMPORT_JVM_OPTS, "-cp", f"{jars}/*", "org.neo4j.cli.AdminTool", "database", "import", "full", database,
+           "--overwrite-destination=true", f"--report-file={report}", *options,
+           *(f"--nodes={path}" for _, path in nodes), *(f"--relationships={path}" for _, path in relationships)]
+    progress(f"importing {len(nodes)} node and {len(relationships)} relationship files into Neo4j database {database!r}")
+    try:
+        result = subprocess.run(cmd, cwd=home, env={**_child_env(), "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")},
+                                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=IMPORT_TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ServiceError(f"neo4j-admin database import failed: {exc}") from exc
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0:
+        raise ServiceError(f"neo4j-admin database import failed (exit {result.returncode}); report {report}:\n{output[-4000:]}")
+    return output

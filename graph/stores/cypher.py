@@ -420,6 +420,10 @@ def clear_block_analysis(keys: list[str]) -> str:
 
 # --- maintenance -----------------------------------------------------------------------------------------
 
+# how many nodes and relationships the database holds (the bulk load: empty before, as imported after)
+COUNT_NODES = "MATCH (n) RETURN count(n) AS n"
+COUNT_RELATIONSHIPS = "MATCH ()-[r]->() RETURN count(r) AS n"
+
 # relationships first: DETACH DELETE of a hub party with 100k LEASES in one inner transaction
 # exceeds the transaction memory pool (MemoryPoolOutOfMemoryError, bench/neo4j_writes.py)
 WIPE = (
@@ -480,8 +484,61 @@ def facts_inside(label: str, fields: tuple[str, ...]) -> str:
             "AND n.last <= r.last RETURN [" + ", ".join(f"n.{f}" for f in fields) + "] AS row")
 
 
+# [prefix, [the $keys' values], [[position, party key] of its SPOF_FOR]] of the candidates holding results,
+# in one record: the driver's cost is per record (see ALL_HOPS)
 CANDIDATE_RESULTS = ("UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) WHERE b.analysis_basis IS NOT NULL "
-                     "RETURN p AS prefix, properties(b) AS props, [(s:Party)-[r:SPOF_FOR]->(b) | [r.position, s.key]] AS spofs")
+                     "RETURN collect([p, [k IN $keys | b[k]], [(s:Party)-[r:SPOF_FOR]->(b) | [r.position, s.key]]]) AS rows")
+# the lease hops of blocks, as HOPS_FOR_BLOCKS, in one record
+HOP_ROWS_FOR_BLOCKS = f"UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() USING INDEX l:LEASES(block) RETURN collect({_HOP_LIST}) AS rows"
+
+# Prefix lengths in use per fact label, so a refresh reads a candidate's covering prefixes of those
+# lengths only (a VRP export has a dozen of the 25 a /24 has). A label's Meta node lists every
+# length any of its nodes ever had (a superset: lengths are never taken out); its lengths count
+# only once ``complete`` is set, by COMPLETE_FACT_LENGTHS having looked at every node of the label.
+# Block-type facts (registrations, delegations, listings) and lease hops sit on Block prefixes:
+# the per-/8 Block lengths (``blocks/<octet>`` above) serve those.
+FACT_LENGTHS = ("UNWIND $labels AS label OPTIONAL MATCH (m:Meta {name: 'lengths/' + label}) "
+                "RETURN label, m.prefix_lengths AS lengths, coalesce(m.complete, false) AS complete")
+# rows {label, lengths}: add lengths, under the Meta node's write lock (taken first, then re-read)
+GROW_FACT_LENGTHS = """
+UNWIND $rows AS r
+MERGE (m:Meta {name: 'lengths/' + r.label})
+ON CREATE SET m.prefix_lengths = []
+SET m.prefix_lengths = m.prefix_lengths
+WITH m, r
+SET m.prefix_lengths = [n IN range(0, 32) WHERE n IN m.prefix_lengths OR n IN r.lengths]
+"""
+
+
+def complete_fact_lengths(label: str) -> str:
+    """Add the lengths of every ``label`` node to its lengths node and mark it complete, under its
+    write lock: a batch creating a node meanwhile adds its own length after this commits."""
+    return (f"MERGE (m:Meta {{name: 'lengths/{_prop_name(label)}'}}) ON CREATE SET m.prefix_lengths = [] "
+            "SET m.prefix_lengths = m.prefix_lengths WITH m "
+            f"CALL (m) {{ MATCH (n:{_prop_name(label)}) RETURN collect(DISTINCT toInteger(split(n.prefix, '/')[1])) AS found }} "
+            "SET m.prefix_lengths = [n IN range(0, 32) WHERE n IN m.prefix_lengths OR n IN found], m.complete = true")
+
+
+BLOCK_OCTET_LENGTHS = ("UNWIND $octets AS octet OPTIONAL MATCH (m:Meta {name: 'blocks/' + toString(octet)}) "
+                       "RETURN octet, m.prefix_lengths AS lengths")
+
+
+def facts_around(parts: list[tuple[str, tuple[str, ...], bool]]) -> str:
+    """One statement for the facts of several labels: ``parts`` are (label, fields, inside); for
+    each label ``$at_<label>`` ([{first, prefix}]: facts at exactly these prefixes) and, with
+    ``inside``, ``$in_<label>`` ([{first, last}]: facts equal to or inside a range). Returns
+    ``label`` and ``row`` (the ``fields`` values)."""
+    branches = []
+    for label, fields, inside in parts:
+        name, row = _prop_name(label), "[" + ", ".join(f"n.{_prop_name(f)}" for f in fields) + "]"
+        branches.append(f"UNWIND $at_{name} AS p MATCH (n:{name}) USING INDEX n:{name}(first) "
+                        f"WHERE n.first = p.first AND n.prefix = p.prefix RETURN '{name}' AS label, {row} AS row")
+        if inside:
+            branches.append(f"UNWIND $in_{name} AS r MATCH (n:{name}) USING INDEX n:{name}(first) WHERE n.first >= r.first "
+                            f"AND n.first <= r.last AND n.last <= r.last RETURN '{name}' AS label, {row} AS row")
+    return "CALL () { " + " UNION ALL ".join(branches) + " } RETURN label, row"
+
+
 # the write lock of each candidate block, taken before its facts are read: refreshes of one block run in turn
 LOCK_BLOCKS = "UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) SET b.analysis_lock = true REMOVE b.analysis_lock"
 DATED_RESULTS = ("MATCH (b:Block) WHERE b.analysis_basis IS NOT NULL AND b.secured_until < date($before) "

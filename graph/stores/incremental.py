@@ -2,10 +2,12 @@
 the analysis of it, the rows to write for just those blocks and their results before and after."""
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
 from datetime import date
 from typing import Any
 
 from chainrisk.analysis.writeback import ROW_NAMES, SPOFS, rows_by_block
+from chainrisk.common.prefixes import ints_to_prefix, prefix_ints
 from chainrisk.graph.stores.protocol import AnalysisCompute, AnalysisInput, AnalysisRefresh
 from chainrisk.graph.stores.writeback_plan import UNCOMPARED, WriteBackPlan, plan_write_back
 
@@ -46,3 +48,20 @@ def analysed_on(as_of: date | None, analysed_at: str | None) -> date | None:
     if as_of is not None:
         return as_of
     return date.fromisoformat(analysed_at[:10]) if analysed_at else None
+
+
+ALL_LENGTHS = range(33)
+
+
+def covering_at_lengths(blocks: Iterable[str], lengths: Callable[[str], Collection[int] | None]) -> set[str]:
+    """The prefixes equal to or covering one of ``blocks`` whose length is among ``lengths(block)``
+    (None: any length): where a store looks for the facts that cover a block, when it knows which
+    prefix lengths its facts have (``analysis.affected.covering_prefixes`` cut to those)."""
+    out: set[str] = set()
+    for block in blocks:
+        first, length = prefix_ints(block)
+        present = lengths(block)
+        for n in ALL_LENGTHS if present is None else present:
+            if n <= length:
+                out.add(ints_to_prefix(first & ~((1 << (32 - n)) - 1) & 0xFFFFFFFF, n))
+    return out

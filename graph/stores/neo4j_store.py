@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
@@ -30,15 +30,16 @@ from chainrisk.analysis.affected import covering_prefixes
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.risk_alerts import RISK_FIELDS
+from chainrisk.analysis.writeback import ROW_NAMES
 from chainrisk.common.memory import without_cyclic_gc
-from chainrisk.common.prefixes import prefix_range
+from chainrisk.common.prefixes import prefix_ints, prefix_range
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.config import Settings
 from chainrisk.graph.stores import cypher, preparation, snapshots
 from chainrisk.graph.stores.alerts import affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
-from chainrisk.graph.stores.incremental import analysed_on, refresh_plan, stored_row
+from chainrisk.graph.stores.incremental import analysed_on, covering_at_lengths, refresh_plan, stored_row
 from chainrisk.graph.stores.portfolio import ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row
 from chainrisk.graph.stores.protocol import (
     AnalysisCompute,
@@ -57,6 +58,7 @@ from chainrisk.graph.stores.protocol import (
     pending_to_json,
 )
 from chainrisk.graph.stores.records import (
+    BLOCK_TYPES,
     FACT_LABEL,
     FULL_ANALYSIS_KEY,
     LEASE_TYPE,
@@ -76,6 +78,19 @@ from chainrisk.ingest.snapshots import SCOPE_FIELD
 
 WRITE_CHUNK = 10_000
 WRITE_SESSIONS = 2  # analysis write-back: chunks written from two sessions at once
+
+
+# fact labels whose prefix lengths are kept per label (the others sit on Block prefixes)
+LENGTH_LABELS = frozenset(FACT_LABEL[t] for t in FACT_LABEL if t not in BLOCK_TYPES)
+# the labels a refresh reads: the portfolio's and the BGP routes; registrations and listings also inside a block
+FACT_READ_LABELS = (*PORTFOLIO_PARTS, "BgpRoute")
+INSIDE_LABELS = ("Registration", "Listing")
+FACTS_AROUND = cypher.facts_around([(label, ORIGIN_FIELDS if label == "BgpRoute" else PORTFOLIO_PARTS[label][1], label in INSIDE_LABELS)
+                                    for label in FACT_READ_LABELS])
+
+
+def _fixed(lengths: set[int] | None) -> Callable[[str], set[int] | None]:
+    return lambda _block: lengths
 
 
 def wire(props: dict[str, Any]) -> dict[str, Any]:
@@ -137,10 +152,19 @@ class NeoStore:
             for statement in cypher.SCHEMA:
                 session.run(statement).consume()
             session.run(cypher.AWAIT_INDEXES, seconds=300).consume()
+            # a graph written before the lengths were kept (or just wiped): look at every node once
+            for r in list(session.run(cypher.FACT_LENGTHS, labels=sorted(LENGTH_LABELS))):
+                if not r["complete"]:
+                    session.execute_write(lambda tx, label=r["label"]: _run(tx, cypher.complete_fact_lengths(label)).consume())
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
         with self._session() as session:
             return {(r["topic"], r["partition"]): r["next"] for r in session.run(cypher.STORED_OFFSETS, group=group)}
+
+    def graph_size(self) -> tuple[int, int]:
+        """(nodes, relationships) in the database, bookkeeping nodes included."""
+        with self._session() as session:
+            return (session.run(cypher.COUNT_NODES).single()["n"], session.run(cypher.COUNT_RELATIONSHIPS).single()["n"])
 
     def wipe(self) -> None:
         """Delete every node and relationship of the database (tests, `--reset`); keeps the schema."""
@@ -385,6 +409,23 @@ class NeoStore:
         for event_type, keyed in sorted(writes.update.items()):
             query = cypher.UPDATE_LEASES if event_type == LEASE_TYPE else cypher.update_facts(event_type)
             _run(tx, query, rows=[prepared.row(e) for _, e in keyed]).consume()
+        self._grow_fact_lengths(tx, writes)
+
+    @staticmethod
+    def _grow_fact_lengths(tx: ManagedTransaction, writes: preparation.FactWrites) -> None:
+        """Add the prefix lengths of the facts written to their label's lengths node, where they
+        are new (read first without a lock: lengths only grow, so one already there stays)."""
+        wanted: dict[str, set[int]] = {}
+        for event_type, keyed in [*writes.create.items(), *writes.update.items()]:
+            label = FACT_LABEL.get(event_type)
+            if label in LENGTH_LABELS:
+                wanted.setdefault(label, set()).update(prefix_ints(e.block)[1] for _, e in keyed)
+        if not wanted:
+            return
+        stored = {r["label"]: set(r["lengths"] or ()) for r in _run(tx, cypher.FACT_LENGTHS, labels=sorted(wanted))}
+        grow = [{"label": label, "lengths": sorted(lengths)} for label, lengths in sorted(wanted.items()) if not lengths <= stored[label]]
+        if grow:
+            _run(tx, cypher.GROW_FACT_LENGTHS, rows=grow).consume()
 
     def _update_role_labels(self, tx: ManagedTransaction, changes: dict[str, tuple[set[str], set[str]]]) -> None:
         if changes:
@@ -544,20 +585,38 @@ class NeoStore:
         blocks = sorted(found)
         if lock and blocks:
             _run(tx, cypher.LOCK_BLOCKS, prefixes=blocks).consume()
-        cover = sorted({c for b in blocks for c in covering_prefixes(b)})
-        portfolio = Portfolio(hops=[hop_from_row(r[0]) for r in _run(tx, cypher.HOPS_FOR_BLOCKS, prefixes=cover)])
-        for label, (attr, fields, make) in PORTFOLIO_PARTS.items():
-            records = [make(r["row"]) for r in _run(tx, cypher.facts_at(label, fields), at=at(cover))]
-            if label in ("Registration", "Listing"):
-                records += [make(r["row"]) for r in _run(tx, cypher.facts_inside(label, fields), ranges=ranges(blocks))]
-            setattr(portfolio, attr, list(dict.fromkeys(records)))
-        for r in _run(tx, cypher.facts_at("BgpRoute", ORIGIN_FIELDS), at=at(cover)):
-            add_route(portfolio, r["row"])
+        # which covering prefixes can hold facts: the lengths in use (Block ones per /8; the other
+        # facts' per label), read after the lock so a batch applied before it is counted
+        octets = sorted({prefix_ints(b)[0] >> 24 for b in blocks})
+        per_octet: dict[int, set[int] | None] = {
+            r["octet"]: None if r["lengths"] is None else set(r["lengths"]) for r in _run(tx, cypher.BLOCK_OCTET_LENGTHS, octets=octets)}
+        per_label: dict[str, set[int] | None] = {
+            r["label"]: set(r["lengths"] or ()) if r["complete"] else None
+            for r in _run(tx, cypher.FACT_LENGTHS, labels=sorted(LENGTH_LABELS))}
+        block_cover = sorted(covering_at_lengths(blocks, lambda b: per_octet.get(prefix_ints(b)[0] >> 24)))
+        reads: dict[str, Any] = {}
+        for label in FACT_READ_LABELS:
+            if label in LENGTH_LABELS:
+                reads[f"at_{label}"] = at(covering_at_lengths(blocks, _fixed(per_label.get(label))))
+            else:
+                reads[f"at_{label}"] = at(block_cover)
+        for label in INSIDE_LABELS:
+            reads[f"in_{label}"] = ranges(blocks)
+        portfolio = Portfolio(hops=[hop_from_row(row) for r in _run(tx, cypher.HOP_ROWS_FOR_BLOCKS, prefixes=block_cover) for row in r[0]])
+        found_rows: dict[str, list[Any]] = {}
+        for r in _run(tx, FACTS_AROUND, **reads):
+            found_rows.setdefault(r["label"], []).append(r["row"])
+        for label, (attr, _, make) in PORTFOLIO_PARTS.items():
+            setattr(portfolio, attr, list(dict.fromkeys(make(row) for row in found_rows.get(label, ()))))
+        for row in found_rows.get("BgpRoute", ()):
+            add_route(portfolio, row)
         given = AnalysisInput(blocks, portfolio.canonical())
-        for r in _run(tx, cypher.CANDIDATE_RESULTS, prefixes=blocks):
-            props = {k: native(v) for k, v in dict(r["props"]).items()}
-            given.stored[r["prefix"]] = stored_row(r["prefix"], props, [(pos or 0, key) for pos, key in r["spofs"]])
-            given.digests[r["prefix"]] = props.get(DIGEST)
+        keys = [*ROW_NAMES, DIGEST]
+        for r in _run(tx, cypher.CANDIDATE_RESULTS, prefixes=blocks, keys=keys):
+            for prefix, values, spofs in r[0]:
+                props = {k: native(v) for k, v in zip(keys, values) if v is not None}
+                given.stored[prefix] = stored_row(prefix, props, [(pos or 0, key) for pos, key in spofs])
+                given.digests[prefix] = props.get(DIGEST)
         return given
 
     def dated_results(self, before: date) -> list[tuple[str, date, date | None]]:

@@ -103,10 +103,13 @@ class StoreBusy(Exception):
 
 
 class NxStore:
-    def __init__(self, state_dir: Path, *, save_interval_s: float = 10.0) -> None:
+    def __init__(self, state_dir: Path, *, save_interval_s: float = 10.0, persist: bool = True) -> None:
         self.dir = Path(state_dir) / "graph"
         self.path = self.dir / nx_persist.DB_NAME
         self.save_interval_s = save_interval_s
+        # False: the graph lives in memory only (the bulk load folds the log here, then exports it):
+        # batches are not journaled and nothing is saved, so a failure loses the whole fold
+        self.persist = persist
         self._lock_file: Any = None
         self._db: sqlite3.Connection | None = None  # the writer's connection, opened with the write lock
         self._dirty = False  # changed since the snapshot, beyond what the journal holds
@@ -266,7 +269,7 @@ class NxStore:
 
     def close(self) -> None:
         try:
-            if self._lock_file is not None and (self._dirty or self._journaled):
+            if self.persist and self._lock_file is not None and (self._dirty or self._journaled):
                 self.save()  # a writer folds its journal into the snapshot: the next load replays nothing
         finally:
             if self._db is not None:
@@ -328,12 +331,16 @@ class NxStore:
                 result.pending_id = new_batch_id()
                 self.pending.setdefault(group, {})[result.pending_id] = PendingChanges(result.pending_id, result.changes,
                                                                                          result.applied_facts)
-            assert self._db is not None
-            self._journal_seq = nx_persist.append_journal(self._db, group, [e.to_json() for e in events], offsets,
-                                                          result.pending_id)
+            if self.persist:
+                assert self._db is not None
+                self._journal_seq = nx_persist.append_journal(self._db, group, [e.to_json() for e in events], offsets,
+                                                              result.pending_id)
         except BaseException:
             self._load()  # drop the half-applied batch: memory goes back to what the file holds
             raise
+        result.seconds = time.monotonic() - started
+        if not self.persist:
+            return result
         self._journaled = True
         # at most every save_interval_s, and never more than a fifth of the time spent saving
         if time.monotonic() - self._last_save >= max(self.save_interval_s, 5 * self._save_seconds):

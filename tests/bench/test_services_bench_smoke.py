@@ -1,6 +1,6 @@
 """The services benchmarks' ``--smoke`` modes run against the test services and print their figures
-(so bench/neo4j_writes.py, bench/end_to_end.py, bench/alert_latency.py and bench/continuous_latency.py
-cannot rot), and a
+(so bench/neo4j_writes.py, bench/end_to_end.py, bench/alert_latency.py, bench/continuous_latency.py and
+bench/bulk_load.py cannot rot), and a
 benchmark refuses to wipe a Neo4j database that holds data unless ``--wipe`` is given.
 
 The benchmarks empty the Neo4j database: these tests pass ``--wipe``, which is safe where the suite
@@ -29,9 +29,9 @@ def bench_env(settings: Settings) -> dict[str, str]:
             "CHAINRISK_TOPIC_PREFIX": f"test-bench-{uuid.uuid4().hex[:10]}"}
 
 
-def run_bench(script: str, settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def run_bench(script: str, settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(BENCH / script), *args], env=bench_env(settings), capture_output=True, text=True,
-                          timeout=300, check=False, stdin=subprocess.DEVNULL)
+                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)
 
 
 def figures(stdout: str, name: str) -> dict[str, float]:
@@ -117,3 +117,21 @@ def test_a_benchmark_refuses_to_wipe_a_graph_with_data(services_settings: Settin
     finally:
         with neo4j_driver.session(database=services_settings.neo4j_database) as session:
             session.run("MATCH (n:BenchGuardProbe {name: $name}) DELETE n", name=marker).consume()
+
+
+def test_bulk_load_smoke_compares_with_streaming(services_settings: Settings, tmp_path: Path) -> None:
+    """bench/bulk_load.py on a Neo4j of its own (the import stops it; the shared one is never touched)."""
+    import socket
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    done = run_bench("bulk_load.py", services_settings, "--smoke", "--neo4j-dir", str(tmp_path / "neo4j"),
+                     "--bolt-port", str(ports[0]), "--http-port", str(ports[1]), timeout=900)
+    assert done.returncode == 0, done.stderr
+    got = figures(done.stdout, "bulk_load")
+    assert got["events"] == 3000 and got["identical"] == 1
+    assert got["ratio"] == pytest.approx(got["bulk_eps"] / got["stream_eps"], rel=0.01)
+    assert "| streaming (`consume --until-idle`)" in done.stdout and "goal >= 5x streaming" in done.stdout

@@ -1,5 +1,6 @@
 """bench/parse_rates.py --smoke runs on the real samples and reports, for every worker whose largest
-sample is present, a parse rate, the raw-read ratio and peak RSS (so the benchmark cannot rot)."""
+sample is present, a parse rate, the raw-read ratio, peak RSS and the events' fingerprint, the same as
+bench/parse_fingerprints.json records (so the benchmark cannot rot)."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "parse_rates.py"
+RECORDED = BENCH.parent / "parse_fingerprints.json"  # the fingerprints of the events before any parser was made faster
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 
 
@@ -26,12 +28,14 @@ def test_parse_rates_smoke_reports_every_present_worker() -> None:
     present = {worker for worker, relative in largest_samples().items() if (REAL / relative).is_file()}
     if not present:
         pytest.skip(f"none of the real samples parse_rates.py reads is under {REAL} (see SOURCES.md there)")
-    done = subprocess.run([sys.executable, str(BENCH), "--smoke", "--json", "--data", str(REAL)], capture_output=True, text=True,
-                          timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
+    done = subprocess.run([sys.executable, str(BENCH), "--smoke", "--json", "--data", str(REAL), "--check", str(RECORDED)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr  # 1: some worker's events differ from the recorded ones
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert {r["worker"] for r in results} == present
     for r in results:
         assert r["rows"] > 0 and r["rows_per_second"] > 0, r
         assert r["raw_lines"] > 0 and r["slowdown"] > 0, r
         assert r["peak_rss_mb"] >= r["interpreter_rss_mb"] > 0, r
+        assert r["fingerprint"]["events"] == r["events"] and len(r["fingerprint"]["events_sha256"]) == 64, r
+        assert r["check"] == "same", r
