@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -30,9 +31,10 @@ from typing import Any
 
 import networkx as nx
 
-from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.memory import SharedValues, compact_dict, without_cyclic_gc
 from chainrisk.graph.statefiles import open_private
 from chainrisk.graph.stores.protocol import TopicPartition
+from chainrisk.graph.stores.records import BARE_RELS, FACT_LABEL, SHARED_PROPS
 
 FORMAT = 2  # 1 was graph.pickle
 DB_NAME = "graph.db"
@@ -105,34 +107,80 @@ def _key(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _graph(rows: Any) -> nx.MultiDiGraph[Any]:
-    """The MultiDiGraph of ``(label, ident, props, out_edges)`` rows.
+def _loading_decoder(shared: SharedValues) -> Any:
+    """A decoder of stored properties that holds each property name once (``json`` makes a new
+    string per name per row) and each value of :data:`SHARED_PROPS` once per load."""
+    intern = sys.intern
+
+    def pairs(items: list[tuple[str, Any]]) -> Any:
+        if len(items) == 1:
+            name, value = items[0]
+            if name == "$dt":
+                return datetime.fromisoformat(value)
+            if name == "$d":
+                return date.fromisoformat(value)
+        return {intern(name): shared(value) if name in SHARED_PROPS else value for name, value in items}
+
+    return json.JSONDecoder(object_pairs_hook=pairs).decode
+
+
+FACT_LABELS = frozenset(FACT_LABEL.values())
+
+
+def _graph(conn: sqlite3.Connection) -> nx.MultiDiGraph[Any]:
+    """The MultiDiGraph of the ``nodes`` rows (``label, ident, props, out_edges``): nodes first, then their edges.
 
     Built in networkx's own adjacency dicts (``_node``, ``_succ``, ``_pred``: a node's attribute
     dict, and per edge one key dict shared by both directions, as ``add_edge`` makes them) rather
-    than by ``add_edge`` per edge, which costs several times more for a graph of a million edges."""
+    than by ``add_edge`` per edge, which costs several times more for a graph of a million edges.
+    Read one row at a time, holding as little as the store itself would after building the same
+    graph: labels, property names and repeated values once, fact nodes' properties in compact dicts
+    (:func:`compact_dict`), a fact's ``fact_key`` the string of its identity, an edge's end the one
+    tuple of that node, one property dict per :data:`BARE_RELS` type."""
     g: nx.MultiDiGraph[Any] = nx.MultiDiGraph()
     raw: Any = g  # the stubs leave the adjacency dicts out
     nodes, succ, pred = raw._node, raw._succ, raw._pred  # noqa: SLF001 - see above
-    edges = []
-    for label, ident, props, out_edges in rows:
-        node = (label, ident)
-        data = _decode(props)
-        data["labels"] = tuple(data["labels"]) if "labels" in data else (label,)
-        nodes[node] = data
+    shared = SharedValues()
+    decode = _loading_decoder(shared)
+    intern = sys.intern
+    own_labels: dict[str, tuple[str, ...]] = {}
+    ends: dict[Any, Any] = {}  # (label, ident) -> the node's one tuple
+    for label, ident, props in conn.execute("SELECT label, ident, props FROM nodes"):
+        node = (intern(label), ident)
+        ends[node] = node
+        data = decode(props)
+        data["labels"] = tuple(data["labels"]) if "labels" in data else own_labels.setdefault(node[0], (node[0],))
+        if data.get("fact_key") == node[1]:
+            data["fact_key"] = node[1]
+        nodes[node] = compact_dict(node[0], data) if node[0] in FACT_LABELS else data
         succ[node] = {}
         pred[node] = {}
-        if out_edges != "[]":
-            edges.append((node, _decode(out_edges)))
-    for u, out in edges:
+    for u_label, u_ident, out_edges in conn.execute("SELECT label, ident, out_edges FROM nodes WHERE out_edges != '[]'"):
+        u = ends[(u_label, u_ident)]
         targets = succ[u]
-        for v_label, v_ident, key, data in out:
-            v = (v_label, v_ident)
+        for v_label, v_ident, key, data in decode(out_edges):
+            v = ends[(v_label, v_ident)]
             keydict = targets.get(v)
             if keydict is None:
                 keydict = targets[v] = pred[v][u] = {}
+            if type(key) is str:
+                key = intern(key)
+                if key in BARE_RELS and data == {"type": key}:
+                    data = bare_props(key)
             keydict[_key(key)] = data
     return g
+
+
+_BARE: dict[str, dict[str, str]] = {}
+
+
+def bare_props(rel: str) -> dict[str, str]:
+    """The one property dict of every :data:`BARE_RELS` relationship of type ``rel`` (never
+    changed in place: such a relationship is only ever added or removed)."""
+    props = _BARE.get(rel)
+    if props is None:
+        props = _BARE[rel] = {"type": sys.intern(rel)}
+    return props
 
 
 def _rows(g: nx.MultiDiGraph[Any]) -> Any:
@@ -213,7 +261,7 @@ def read_state(folder: Path, conn: sqlite3.Connection | None = None) -> StoredSt
         try:
             state.snapshot_id = int(conn.execute("SELECT value FROM meta WHERE key = 'snapshot_id'").fetchone()[0])
             with without_cyclic_gc():  # millions of small acyclic objects
-                state.graph = _graph(conn.execute("SELECT label, ident, props, out_edges FROM nodes"))
+                state.graph = _graph(conn)
             for grp, topic, part, offset in conn.execute("SELECT grp, topic, part, next_offset FROM offsets"):
                 state.offsets.setdefault(grp, {})[(topic, part)] = offset
             for grp, batch_id, text in conn.execute("SELECT grp, batch_id, changes_json FROM pending ORDER BY seq"):

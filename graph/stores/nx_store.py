@@ -23,10 +23,12 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
+import sys
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from chainrisk.analysis.affected import covering_prefixes
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.risk_alerts import RISK_FIELDS
-from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.memory import SharedValues, compact_dict, without_cyclic_gc
 from chainrisk.common.prefixes import ints_to_prefix, prefix_length, prefix_range, prefix_size
 from chainrisk.common.timestamps import as_utc
 from chainrisk.graph.statefiles import ensure_private_dir, open_private
@@ -71,6 +73,7 @@ from chainrisk.graph.stores.records import (
     LEASES,
     LINKS,
     MACHINERY_LABELS,
+    SHARED_PROPS,
     block_props,
     cached_party_key,
     canonical_props,
@@ -91,6 +94,12 @@ Node = tuple[str, Any]
 ANALYSED_LABELS = frozenset({*PORTFOLIO_PARTS, "BgpRoute"})
 
 
+@cache
+def _own_labels(label: str) -> tuple[str]:
+    """The ``labels`` of a node that has just its label: one tuple per label, not one per node."""
+    return (label,)
+
+
 class StoreBusy(Exception):
     """Another process holds the embedded graph's write lock."""
 
@@ -109,6 +118,10 @@ class NxStore:
         self._journaled = False  # batches in the journal since the snapshot
         self._last_save = time.monotonic()
         self._save_seconds = 0.0
+        # repeated property values and reference nodes seen since the last snapshot, held once
+        # (dropped on save, so values no element holds any more are not kept for ever)
+        self._shared = SharedValues()
+        self._ends: dict[Node, Node] = {}
         self._load()
 
     # --- persistence ---------------------------------------------------------------------------
@@ -117,6 +130,8 @@ class NxStore:
         """Memory from the file: the snapshot, then the journal's batches re-applied in order."""
         state = nx_persist.read_state(self.dir, self._db)
         self.g: nx.MultiDiGraph[Node] = state.graph
+        raw: Any = self.g  # the stubs leave the adjacency dicts out
+        self._nodes: dict[Node, dict[str, Any]] = raw._node  # noqa: SLF001 - fact nodes get compact dicts (compact_dict)
         self.offsets: dict[str, dict[TopicPartition, int]] = state.offsets
         self.pending: dict[str, dict[str, PendingChanges]] = {  # group -> batch id -> record, oldest first
             group: {batch_id: PendingChanges(batch_id, *pending_from_json(text)) for batch_id, text in records.items()}
@@ -163,7 +178,9 @@ class NxStore:
         self.block_leases: dict[str, set[str]] = {}
         self.block_firsts: dict[int, list[int]] = {}
         self.role_counts: dict[Node, dict[str, int]] = {}
-        self.facts_at: dict[str, set[Node]] = {}  # prefix -> the fact nodes the analysis reads there
+        # prefix -> the fact nodes the analysis reads there: the node itself while it is the only one
+        # (most prefixes have one; a set per prefix was a fifth of a VRP's memory), else a list
+        self._facts_at: dict[str, Node | list[Node]] = {}
         for u, v, data in self.g.edges(data=True):
             if data["type"] == LEASES:
                 self._index_lease(data["fact_key"], data["block"], u, v)
@@ -172,9 +189,31 @@ class NxStore:
             if node[0] == "Block":
                 self.block_firsts.setdefault(data["prefix_length"], []).append(data["first"])
             elif node[0] in ANALYSED_LABELS:
-                self.facts_at.setdefault(data["prefix"], set()).add(node)
+                self._add_fact_at(data["prefix"], node)
         for firsts in self.block_firsts.values():
             firsts.sort()
+
+    def facts_at(self, prefix: str) -> list[Node]:
+        """The fact nodes the analysis reads at ``prefix``."""
+        found = self._facts_at.get(prefix)
+        return [] if found is None else found if isinstance(found, list) else [found]
+
+    def _add_fact_at(self, prefix: str, node: Node) -> None:
+        found = self._facts_at.get(prefix)
+        if found is None:
+            self._facts_at[prefix] = node
+        elif isinstance(found, list):
+            found.append(node)
+        else:
+            self._facts_at[prefix] = [found, node]
+
+    def _drop_fact_at(self, prefix: str, node: Node) -> None:
+        found = self._facts_at.get(prefix)
+        if isinstance(found, list):
+            if node in found:
+                found.remove(node)
+        elif found == node:
+            del self._facts_at[prefix]
 
     def _index_lease(self, key: str, block: str, u: Node, v: Node) -> None:
         self.lease_edges[key] = (u, v)
@@ -202,6 +241,8 @@ class NxStore:
         pending = {group: {batch_id: pending_to_json(record.changes, record.applied_facts, record.risk) for batch_id, record in records.items()}
                    for group, records in self.pending.items() if records}
         self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.offsets, pending, self.snapshot_progress)
+        self._shared.clear()
+        self._ends.clear()
         self._journal_seq = 0
         self._dirty = self._journaled = False
         self._save_seconds = time.monotonic() - started
@@ -415,7 +456,24 @@ class NxStore:
     # --- writes ----------------------------------------------------------------------------------------
 
     def _add_node(self, node: Node, props: dict[str, Any]) -> None:
-        self.g.add_node(node, labels=(node[0],), **props)
+        self.g.add_node(node, labels=_own_labels(node[0]), **props)
+
+    def _fact_data(self, event: Event, key: str) -> dict[str, Any]:
+        """The fact element's properties (:func:`fact_props`) with each property name and each
+        repeated value (:data:`SHARED_PROPS`) held once: a snapshot's facts share their provenance."""
+        shared, intern = self._shared, sys.intern
+        return {intern(name): shared(value) if name in SHARED_PROPS else value for name, value in fact_props(event, key).items()}
+
+    def _reference(self, node: Node) -> Node:
+        """The tuple already used for this reference node since the last snapshot: an edge's end is
+        kept by the edge, so thousands of facts linking one AS number share one tuple, not one each."""
+        return self._ends.setdefault(node, node)
+
+    def _add_bare_edge(self, u: Node, v: Node, rel: str) -> None:
+        """A :data:`BARE_RELS` relationship, holding the one property dict of its type."""
+        self.g.add_edge(u, v, key=rel)
+        raw: Any = self.g  # the stubs leave the adjacency dicts out
+        raw._succ[u][v][rel] = nx_persist.bare_props(rel)  # noqa: SLF001 - the key dict both directions share
 
     def _write_references(self, refs: preparation.References) -> None:
         for key, (name, pid) in sorted(refs.parties.items()):
@@ -462,7 +520,7 @@ class NxStore:
             for _, old_parent, key in list(self.g.out_edges(node, keys=True)):
                 if key == "WITHIN":
                     self.g.remove_edge(node, old_parent, key)
-            self.g.add_edge(node, ("Block", parent), key="WITHIN", type="WITHIN")
+            self._add_bare_edge(node, self._reference(("Block", parent)), "WITHIN")
 
     def _parent_length(self, node: Node) -> int | None:
         for _, parent, key in self.g.out_edges(node, keys=True):
@@ -484,7 +542,7 @@ class NxStore:
                 else:
                     node = self._fact_node(event_type, key)
                     if node[0] in ANALYSED_LABELS:
-                        self.facts_at[self.g.nodes[node]["prefix"]].discard(node)
+                        self._drop_fact_at(self.g.nodes[node]["prefix"], node)
                     self.g.remove_node(node)
         for event in writes.tombstone:
             node = ("Retracted", event.fact_key)
@@ -499,7 +557,7 @@ class NxStore:
                 self._update_fact(key, event)
 
     def _create_fact(self, key: str, event: Event) -> None:
-        props = fact_props(event, key)
+        props = self._fact_data(event, key)
         if event.type == LEASE_TYPE:
             u = ("Party", cached_party_key(event.provider.name, event.provider.id))
             v = ("Party", cached_party_key(event.recipient.name, event.recipient.id))
@@ -508,9 +566,10 @@ class NxStore:
             self._count_roles(u, v, props, 1)
             return
         node = self._fact_node(event.type, key)
-        self._add_node(node, props)
+        self.g.add_node(node)
+        self._nodes[node] = compact_dict(node[0], {"labels": _own_labels(node[0]), **props})
         if node[0] in ANALYSED_LABELS:
-            self.facts_at.setdefault(props["prefix"], set()).add(node)
+            self._add_fact_at(props["prefix"], node)
         self._link(node, event, only_mutable=False)
 
     def _link(self, node: Node, event: Event, only_mutable: bool) -> None:
@@ -519,12 +578,12 @@ class NxStore:
             if only_mutable and not link.mutable:
                 continue
             for target in targets.get(link.rel, []):
-                other = (link.target, target)
+                other = self._reference((link.target, target))
                 u, v = (node, other) if link.outgoing else (other, node)
-                self.g.add_edge(u, v, key=link.rel, type=link.rel)
+                self._add_bare_edge(u, v, link.rel)
 
     def _update_fact(self, key: str, event: Event) -> None:
-        props = fact_props(event, key)
+        props = self._fact_data(event, key)
         if event.type == LEASE_TYPE:
             u, v = self.lease_edges[key]
             data = self.g.edges[u, v, (LEASES, key)]
@@ -534,23 +593,20 @@ class NxStore:
             self._count_roles(u, v, data, 1)
             return
         node = self._fact_node(event.type, key)
-        data = self.g.nodes[node]
-        data.clear()
-        data.update(labels=(node[0],), **props)
+        self._nodes[node] = compact_dict(node[0], {"labels": _own_labels(node[0]), **props})
         mutable = {link.rel for link in LINKS[event.type] if link.mutable}
         for u, v, rel in list(self.g.out_edges(node, keys=True)) + list(self.g.in_edges(node, keys=True)):
             if rel in mutable:
                 self.g.remove_edge(u, v, rel)
         self._link(node, event, only_mutable=True)
 
-    @staticmethod
-    def _touch(data: dict[str, Any], props: dict[str, Any]) -> None:
+    def _touch(self, data: dict[str, Any], props: dict[str, Any]) -> None:
         """A live element re-stated as it was: only its version properties move."""
         for name, value in preparation.version_props(props).items():
             if value is None:
                 data.pop(name, None)
             else:
-                data[name] = value
+                data[name] = self._shared(value) if name in SHARED_PROPS else value
 
     def _update_holders(self, prefix: str, events: list[Event]) -> None:
         node = ("Block", prefix)
@@ -708,7 +764,7 @@ class NxStore:
     def _is_candidate(self, prefix: str) -> bool:
         if self.block_leases.get(prefix) or holds_block_results(self.g.nodes[("Block", prefix)]):
             return True
-        return any(n[0] == "Registration" and self.g.nodes[n].get("role") == "lessee" for n in self.facts_at.get(prefix, ()))
+        return any(n[0] == "Registration" and self.g.nodes[n].get("role") == "lessee" for n in self.facts_at(prefix))
 
     def analysis_input(self, within: Sequence[str], overlapping: Sequence[str]) -> AnalysisInput:
         scope = {b for p in [*within, *overlapping] for b in self._blocks_inside(p)}
@@ -718,7 +774,7 @@ class NxStore:
         inside = {i for b in blocks for i in self._blocks_inside(b)}
         portfolio = Portfolio(hops=[self._hop(k) for p in cover for k in self.block_leases.get(p, ())])
         for prefix in cover | inside:
-            for node in self.facts_at.get(prefix, ()):
+            for node in self.facts_at(prefix):
                 label, data = node[0], self.g.nodes[node]
                 if prefix not in cover and label not in ("Registration", "Listing"):
                     continue  # VRPs, origins and route objects count only at or above a block

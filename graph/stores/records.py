@@ -48,6 +48,10 @@ PROVENANCE_FIELDS = ("source", "reference", "line", "offset", "observed_at", "in
 # a fact element's version: what a re-assertion of unchanged content moves (the rest is its content)
 VERSION_PROPS = frozenset({"event_id", *PROVENANCE_FIELDS})
 _ENVELOPE = frozenset({"schema_version", "type", "op", "block", "provenance"})
+# properties whose values many elements repeat (one file's provenance and snapshot, a trust anchor,
+# an expiry time, an AS number): the embedded store holds each distinct value of them once
+SHARED_PROPS = frozenset({"source", "reference", "observed_at", "ingested_at", "snapshot", "ta", "expires", "asn", "registry",
+                          "status", "list_name", "type"})
 
 # the label's identity property (fact labels and Retracted use fact_key)
 IDENTITY_PROP: dict[str, str] = {
@@ -240,6 +244,9 @@ LINKS: dict[str, tuple[Link, ...]] = {
     "aspa": (Link("CUSTOMER", "AS", True, False), Link("PROVIDER", "AS", True, True)),
     "as_path": (Link("PATH_ORIGIN", "AS", True, True),),
 }
+# relationships that never carry a property (their type is their whole content): the embedded
+# store lets all relationships of one such type share one property dict
+BARE_RELS = frozenset({"WITHIN", *(link.rel for links in LINKS.values() for link in links)})
 
 
 def link_targets(event: Event) -> dict[str, list[Any]]:

@@ -1,8 +1,9 @@
 """The shared primitives of ``chainrisk.common``: prefix arithmetic against ``ipaddress``, UTC
-timestamps, and pausing the cyclic garbage collector."""
+timestamps, pausing the cyclic garbage collector, shared values and compact dicts."""
 from __future__ import annotations
 
 import gc
+import sys
 from datetime import datetime, timedelta, timezone
 from ipaddress import IPv4Address, IPv4Network
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chainrisk.common.memory import without_cyclic_gc
+from chainrisk.common.memory import SharedValues, compact_dict, without_cyclic_gc
 from chainrisk.common.prefixes import (
     MASKS,
     covers,
@@ -96,3 +97,34 @@ def test_without_cyclic_gc_leaves_a_disabled_collector_disabled() -> None:
             pass
         assert not gc.isenabled()  # the inner block must not re-enable what the outer one paused
     assert not gc.isenabled()
+
+
+def test_shared_values_hand_back_the_first_equal_value_of_the_same_type_and_zone() -> None:
+    shared = SharedValues()
+    text = "".join(["rpki-", "client"])  # built at run time: not the constant below
+    assert shared(text) is text
+    assert shared("rpki-client") is text
+    assert shared(1) == 1 and shared(True) is True  # equal to 1, but a bool stays a bool
+    utc = datetime(2025, 7, 20, 9, 31, tzinfo=timezone.utc)
+    plus2 = utc.astimezone(timezone(timedelta(hours=2)))
+    assert shared(utc) is utc and shared(plus2) is plus2  # the same instant, printed differently
+    values = [1.5]
+    assert shared(values) is values  # not shareable: handed back as it is
+    shared.clear()
+    other = "".join(["rpki-", "client"])
+    assert shared(other) is other
+
+
+def test_compact_dicts_are_plain_dicts_in_behaviour_and_smaller() -> None:
+    names = [f"name_{i}" for i in range(17)]
+    items = {name: i for i, name in enumerate(names)}
+    compact = [compact_dict("Probe", items) for _ in range(3)]
+    first = compact[0]
+    assert type(first) is dict and first == items and list(first) == names
+    assert sys.getsizeof(first) < sys.getsizeof(dict(items))
+    first["name_3"] = -1
+    del first["name_4"]
+    first["extra"] = 1  # a name the shared table lacks: still a correct dict
+    assert first == {**{k: v for k, v in items.items() if k != "name_4"}, "name_3": -1, "extra": 1}
+    assert list(first)[-1] == "extra"
+    assert compact[1] == items  # the others are untouched

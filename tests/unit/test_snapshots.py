@@ -283,3 +283,24 @@ def test_re_ingesting_an_identical_file_changes_nothing(tmp_path: Path) -> None:
     other, _ = ingest("vrps", [vrp_export(tmp_path / "b.json", FIRST, [ROA, {**OTHER_ROA, "asn": 64999}])])
     store.apply_batch(other, {}, "g")
     assert len(snapshot_nodes(store)) == 2
+
+
+def test_a_snapshot_s_facts_hold_their_repeated_values_once_built_and_loaded(tmp_path: Path) -> None:
+    events, _ = ingest("vrps", [vrp_export(tmp_path / "a.json", FIRST, [ROA, OTHER_ROA, *filler_roas(20)])])
+    built = NxStore(tmp_path / "s", save_interval_s=3600)
+    built.apply_batch(events, {}, "g")
+    dump = built.canonical_dump()
+    built.close()
+    loaded = NxStore(tmp_path / "s")
+    assert loaded.canonical_dump() == dump
+    for store in (built, loaded):
+        facts = [(n, d) for n, d in store.g.nodes(data=True) if n[0] == "Vrp"]
+        (first_node, first), others = facts[0], facts[1:]
+        assert len(others) == 21
+        for node, data in others:
+            for name in ("reference", "snapshot", "observed_at", "source", "ta", "labels"):
+                assert data[name] is first[name], name
+            assert next(k for k in data if k == "event_id") is next(k for k in first if k == "event_id")
+            assert data["fact_key"] is node[1]
+            [(_, keys)] = store.g.succ[node].items()
+            assert keys["AUTHORIZES"] is store.g.succ[first_node][next(iter(store.g.succ[first_node]))]["AUTHORIZES"]
