@@ -129,7 +129,12 @@ class AlertWatch(alert_latency.AlertWatch):
                                 self.resolved.setdefault(key, now)
                         self.causes.update(alert.get("causes", []))
                         if self.tracked:
-                            count = sum(1 for a in alert.get("affected", []) if a["block"] in self.tracked)
+                            shown = alert.get("affected", [])
+                            count = sum(1 for a in shown if a["block"] in self.tracked)
+                            if alert.get("affected_truncated") and count == len(shown):
+                                # a record cut to Kafka's size limit shows only some entries; one whose shown
+                                # entries are all tracked blocks is counted with the total it states
+                                count = int(alert.get("affected_total", count))
                             if count > self.listing.get(alert["id"], (0, 0.0))[0]:
                                 self.listing[alert["id"]] = (count, now)
                         self.cond.notify_all()
