@@ -7,7 +7,8 @@ the slow part. The bulk load instead
    embedded store with the consumer loop itself (graph/consumer.py ``run_consumer``: the same
    decoding and dead letters, fact decisions, containment, role labels, holder history and snapshot
    sweeps as streaming; the embedded and Neo4j stores give the same graph, tested), in big batches
-   (the outcome does not depend on the batch size);
+   (the facts do not depend on the batch size; a Snapshot node's added/changed/unchanged counts
+   do, as they do when streaming);
 2. writes that graph, the group's offsets and snapshot progress and the per-/8 block-lock nodes as
    CSV files (graph/stores/neo4j_import.py);
 3. stops the Neo4j of the state folder (``chainrisk services up``'s), replaces its database with
@@ -37,7 +38,7 @@ from chainrisk.graph.stores.protocol import GraphStore
 
 log = logging.getLogger("chainrisk.bulk")
 
-FOLD_BATCH = 20_000  # records per fold batch: the outcome is the same for any size, bigger ones cost less per record
+FOLD_BATCH = 20_000  # records per fold batch: the facts are the same for any size, bigger batches cost less per record
 SOURCES = ("topics", "log")
 
 
