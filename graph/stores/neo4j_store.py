@@ -137,7 +137,10 @@ class NeoStore:
         self._alert_schema_ready = False  # the Alert constraint is made with the first alerts saved
         self.driver = driver or GraphDatabase.driver(
             settings.neo4j_uri, auth=(settings.neo4j_user, settings.resolve_neo4j_password()),
-            connection_timeout=10, max_transaction_retry_time=60,
+            # the driver retries a managed transaction's transient failures for up to 10 s; past that the
+            # consumer's own retries take over, which log, count and turn /readyz 503, so a Neo4j that
+            # goes away mid-transaction shows in readiness within seconds, not after a minute
+            connection_timeout=10, max_transaction_retry_time=10,
             notifications_min_severity="OFF",  # "property key does not exist" on an empty graph is expected
         )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from graph_events import mixed_events
 from kafka_events import publish
-from metrics_http import by_type, get, outcomes_one_by_one, scrape, wait_for
+from metrics_http import Samples, by_type, get, outcomes_one_by_one, scrape, wait_for
 from own_services import own_neo4j
 
 from chainrisk.graph.config import Settings
@@ -67,6 +67,15 @@ def own_neo4j_fixture(services_settings: Settings, tmp_path: Path) -> Iterator[S
         yield own
 
 
+def settled(metrics: Samples) -> float:
+    """How many events the consumer has applied (or found retracted, stale or duplicate), while the
+    continuous analysis has no applied change waiting; -1 while it has."""
+    if metrics.get(("chainrisk_analysis_unanalysed_change_age_seconds", ()), 0.0) > 0:
+        return -1
+    return sum(value for key, value in metrics.items()
+               if key[0] in {f"chainrisk_events_{n}_total" for n in ("applied", "retracted", "stale", "duplicate")})
+
+
 def test_readyz_follows_neo4j_stopped_and_back(settings: Settings, own_neo4j: Settings, tmp_path: Path, free_port) -> None:
     """A consumer on the shared Kafka and a Neo4j of the test's own, idle after applying every event:
     stopping that Neo4j turns /readyz 503 (the idle probe), starting it again turns it 200 with a
@@ -87,6 +96,8 @@ def test_readyz_follows_neo4j_stopped_and_back(settings: Settings, own_neo4j: Se
         cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         wait_for(lambda: scrape(port)[("chainrisk_records_read_total", ())] == len(first), "the first events read", proc, timeout=120)
+        # idle: every event applied and the continuous analysis caught up (no transaction under way)
+        wait_for(lambda: settled(scrape(port)) == len(first), "the first events applied and analysed", proc, timeout=120)
         wait_for(lambda: get(port, "/readyz") == (200, "ready\n"), "ready", proc)
         assert scrape(port)[("chainrisk_consumer_assigned_partitions", ())] == 3 * settings.topic_partitions
 
@@ -102,13 +113,8 @@ def test_readyz_follows_neo4j_stopped_and_back(settings: Settings, own_neo4j: Se
         wait_for(lambda: get(port, "/readyz") == (200, "ready\n"), "200 with Neo4j back", proc, timeout=60)
         assert scrape(port)[("chainrisk_reconnects_total", (("what", "graph store"),))] >= 1
 
-        before = scrape(port)
         publish(settings, second)
-        wait_for(lambda: scrape(port)[("chainrisk_records_read_total", ())] == len(first) + len(second), "the second events read", proc)
-        after = scrape(port)
-        moved = sum(after[key] - before.get(key, 0) for key in after
-                    if key[0] in {f"chainrisk_events_{n}_total" for n in ("applied", "retracted", "stale", "duplicate")})
-        assert moved == len(second)
+        wait_for(lambda: settled(scrape(port)) == len(first) + len(second), "the second events applied and analysed", proc)
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
         log.seek(0)
