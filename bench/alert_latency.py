@@ -113,9 +113,13 @@ class AlertWatch:
                     alert = json.loads(record.value)
                     with self.cond:
                         self.alerts += 1
-                        for evidence in alert.get("evidence", []):
-                            self.arrived.setdefault(evidence["event_id"], now)
+                        self._seen(alert, now)
                         self.cond.notify_all()
+
+    def _seen(self, alert: dict[str, Any], now: float) -> None:
+        """Note one alert read from the topic (called holding ``cond``)."""
+        for evidence in alert.get("evidence", []):
+            self.arrived.setdefault(evidence["event_id"], now)
 
     def wait_for(self, event_ids: list[str], timeout: float) -> bool:
         """Block until alerts citing all ``event_ids`` arrived, or ``timeout`` seconds passed."""

@@ -113,31 +113,21 @@ class AlertWatch(alert_latency.AlertWatch):
         self.causes: set[str] = set()
         super().__init__(settings)
 
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            polled = self.consumer.poll(timeout_ms=50)
-            now = time.monotonic()
-            for records in polled.values():
-                for record in records:
-                    alert = json.loads(record.value)
-                    with self.cond:
-                        self.alerts += 1
-                        for evidence in alert.get("evidence", []):
-                            key = evidence["event_id"]
-                            self.arrived.setdefault(key, now)
-                            if alert.get("status") == "resolved":
-                                self.resolved.setdefault(key, now)
-                        self.causes.update(alert.get("causes", []))
-                        if self.tracked:
-                            shown = alert.get("affected", [])
-                            count = sum(1 for a in shown if a["block"] in self.tracked)
-                            if alert.get("affected_truncated") and count == len(shown):
-                                # a record cut to Kafka's size limit shows only some entries; one whose shown
-                                # entries are all tracked blocks is counted with the total it states
-                                count = int(alert.get("affected_total", count))
-                            if count > self.listing.get(alert["id"], (0, 0.0))[0]:
-                                self.listing[alert["id"]] = (count, now)
-                        self.cond.notify_all()
+    def _seen(self, alert: dict[str, Any], now: float) -> None:
+        super()._seen(alert, now)
+        if alert.get("status") == "resolved":
+            for evidence in alert.get("evidence", []):
+                self.resolved.setdefault(evidence["event_id"], now)
+        self.causes.update(alert.get("causes", []))
+        if self.tracked:
+            shown = alert.get("affected", [])
+            count = sum(1 for a in shown if a["block"] in self.tracked)
+            if alert.get("affected_truncated") and count == len(shown):
+                # a record cut to Kafka's size limit shows only some entries; one whose shown
+                # entries are all tracked blocks is counted with the total it states
+                count = int(alert.get("affected_total", count))
+            if count > self.listing.get(alert["id"], (0, 0.0))[0]:
+                self.listing[alert["id"]] = (count, now)
 
 
 class NeoWatch:
