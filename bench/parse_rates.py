@@ -79,14 +79,16 @@ class CountingSink:
 
 
 class FingerprintSink:
-    """Hashes every published event's wire form in order, the file's reference replaced by ``name``
-    (so the fingerprint does not depend on where the data folder is)."""
+    """Hashes every published event's wire form in order, the file's path at the start of each
+    reference replaced by ``name`` (so the fingerprint does not depend on where the data folder
+    is). Only the opening quote is matched: whois references go on past the path
+    (``<path>#<query>``)."""
 
     def __init__(self, reference: str, name: str) -> None:
         self.hash = hashlib.sha256()
         self.events = 0
-        self._reference = b'"reference":' + json.dumps(reference).encode()
-        self._name = b'"reference":' + json.dumps(name).encode()
+        self._reference = b'"reference":' + json.dumps(reference).encode()[:-1]
+        self._name = b'"reference":' + json.dumps(name).encode()[:-1]
 
     def publish(self, event: Any) -> None:
         self.events += 1

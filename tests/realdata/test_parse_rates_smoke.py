@@ -39,3 +39,17 @@ def test_parse_rates_smoke_reports_every_present_worker() -> None:
         assert r["peak_rss_mb"] >= r["interpreter_rss_mb"] > 0, r
         assert r["fingerprint"]["events"] == r["events"] and len(r["fingerprint"]["events_sha256"]) == 64, r
         assert r["check"] == "same", r
+
+
+@pytest.mark.parametrize("worker", ["arin", "rpsl"])  # their references run on past the path: <path>#<query>
+def test_fingerprint_does_not_depend_on_where_the_data_folder_is(worker: str, tmp_path: Path) -> None:
+    relative = largest_samples()[worker]
+    if not (REAL / relative).is_file():
+        pytest.skip(f"{REAL / relative} is absent (see SOURCES.md in {REAL})")
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.symlink_to(REAL, target_is_directory=True)
+    done = subprocess.run([sys.executable, str(BENCH), "--smoke", "--json", "--workers", worker,
+                           "--data", str(elsewhere), "--check", str(RECORDED)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
