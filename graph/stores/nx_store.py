@@ -34,7 +34,6 @@ from typing import Any
 
 import networkx as nx
 
-from chainrisk.analysis.affected import covering_prefixes
 from chainrisk.analysis.alerts import alert_order
 from chainrisk.analysis.model import Hop, Portfolio
 from chainrisk.analysis.risk_alerts import RISK_FIELDS
@@ -46,7 +45,7 @@ from chainrisk.graph.stores import nx_persist, preparation, snapshots
 from chainrisk.graph.stores.alerts import AFFECTS, ALERT_LABEL, CONCERNS, affected_links, alert_props
 from chainrisk.graph.stores.facts import BatchPlan, Version, plan_batch
 from chainrisk.graph.stores.holders import holder_runs, merge_evidence
-from chainrisk.graph.stores.incremental import analysed_on, holds_block_results, refresh_plan, stored_row
+from chainrisk.graph.stores.incremental import analysed_on, covering_at_lengths, holds_block_results, refresh_plan, stored_row
 from chainrisk.graph.stores.portfolio import HOP_FIELDS, ORIGIN_FIELDS, PORTFOLIO_PARTS, add_route, hop_from_row, values_of
 from chainrisk.graph.stores.protocol import (
     AnalysisCompute,
@@ -181,6 +180,9 @@ class NxStore:
         # prefix -> the fact nodes the analysis reads there: the node itself while it is the only one
         # (most prefixes have one; a set per prefix was a fifth of a VRP's memory), else a list
         self._facts_at: dict[str, Node | list[Node]] = {}
+        # prefix length -> how many prefixes of it ``_facts_at`` holds: the lengths at which a
+        # refresh looks for the facts covering a block (a handful instead of all 33)
+        self._fact_lengths: dict[int, int] = {}
         for u, v, data in self.g.edges(data=True):
             if data["type"] == LEASES:
                 self._index_lease(data["fact_key"], data["block"], u, v)
@@ -202,6 +204,8 @@ class NxStore:
         found = self._facts_at.get(prefix)
         if found is None:
             self._facts_at[prefix] = node
+            length = prefix_length(prefix)
+            self._fact_lengths[length] = self._fact_lengths.get(length, 0) + 1
         elif isinstance(found, list):
             found.append(node)
         else:
@@ -214,6 +218,10 @@ class NxStore:
                 found.remove(node)
         elif found == node:
             del self._facts_at[prefix]
+            length = prefix_length(prefix)
+            self._fact_lengths[length] -= 1
+            if not self._fact_lengths[length]:
+                del self._fact_lengths[length]
 
     def _index_lease(self, key: str, block: str, u: Node, v: Node) -> None:
         self.lease_edges[key] = (u, v)
@@ -768,9 +776,12 @@ class NxStore:
 
     def analysis_input(self, within: Sequence[str], overlapping: Sequence[str]) -> AnalysisInput:
         scope = {b for p in [*within, *overlapping] for b in self._blocks_inside(p)}
-        scope.update(c for p in overlapping for c in covering_prefixes(p) if ("Block", c) in self.g)
+        block_lengths = set(self.block_firsts)
+        scope.update(c for c in covering_at_lengths(overlapping, lambda _: block_lengths) if ("Block", c) in self.g)
         blocks = sorted(b for b in scope if self._is_candidate(b))
-        cover = {c for b in blocks for c in covering_prefixes(b)}
+        # lease hops sit at Blocks, the other facts at the lengths _facts_at holds
+        present = block_lengths | set(self._fact_lengths)
+        cover = covering_at_lengths(blocks, lambda _: present)
         inside = {i for b in blocks for i in self._blocks_inside(b)}
         portfolio = Portfolio(hops=[self._hop(k) for p in cover for k in self.block_leases.get(p, ())])
         for prefix in cover | inside:

@@ -1,7 +1,7 @@
 """Continuous analysis on Neo4j (and through Kafka): the results the consumer keeps after every
 batch equal what a full ``chainrisk analyze`` writes - compared with the embedded store's full
 analysis of the same events, element by element - for hypothesis-generated event streams and the
-demo portfolio; a SIGKILL between the fact write and the result write is repaired by the next
+demo portfolio and a generated one; a SIGKILL between the fact write and the result write is repaired by the next
 consumer start. (Embedded: tests/unit/test_continuous.py.) Run under the Neo4j flock."""
 from __future__ import annotations
 
@@ -67,6 +67,13 @@ def test_incrementally_kept_results_on_neo4j_equal_a_full_analysis(neo: NeoStore
 def test_the_demo_portfolio_then_a_withdrawn_roa_on_neo4j(neo: NeoStore, tmp_path: Path) -> None:
     events, withdrawn = portfolio_events(tmp_path, 400, 7, broken_rate=0.01)
     assert_neo4j_keeps_the_full_results(neo, in_batches(events, 500) + in_batches(withdrawn, 100), tmp_path / "full")
+
+
+# the embedded store checks 100k blocks (tests/unit/test_continuous.py); on the shared Neo4j 1,000
+# blocks (about 5,000 events in the consumer's 2,000-event batches) keep the run under a minute
+def test_a_generated_portfolio_on_neo4j(neo: NeoStore, tmp_path: Path) -> None:
+    events, withdrawn = portfolio_events(tmp_path, 1000, 3)
+    assert_neo4j_keeps_the_full_results(neo, in_batches(events, 2000) + in_batches(withdrawn, 2000), tmp_path / "full")
 
 
 CRASH_BEFORE_RESULTS = """
