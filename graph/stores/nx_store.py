@@ -5,7 +5,10 @@ Nodes are ``(label, identity)`` tuples with the node's properties as attributes 
 Party's: ``("Party", *sorted(role labels))``, kept from per-party role counts of its current LEASES);
 edges carry ``type`` plus their properties; an edge's key is its type, except LEASES
 (``("LEASES", fact_key)``) and HELD_BY (``("HELD_BY", source, fact_key, valid_from)``), of which
-several may join the same two nodes.
+several may join the same two nodes. The nodes of VRPs and BGP routes (``TABLE_LINKS``: a million
+of them) are not in the MultiDiGraph but rows of a fact table per label (``graph/stores/nx_tables.py``),
+their AS relationships following from their properties; every reader of nodes and relationships goes
+through :meth:`NxStore.node_data`, :meth:`NxStore.node_items` and :meth:`NxStore.edge_items`.
 
 Persistence (``graph/stores/nx_persist.py``): ``<state_dir>/graph/graph.db``, a SQLite file holding
 a snapshot of the graph (alerts included), the consumer offsets and the pending changes (the
