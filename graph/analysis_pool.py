@@ -69,7 +69,7 @@ def analyse_portfolio_parallel(portfolio: Portfolio, as_of: date, roa_lapse_hori
     count = len(prepared.located)
     workers = processes_for(count, processes)
     ranges = partition(count, [OWN_SHARE_WEIGHT] + [1.0] * (workers - 1))
-    if len(ranges) == 1:
+    if len(ranges) <= 1:  # one process (or no leased block at all)
         return merge_shares(prepared, [analyse_share(prepared, 0, count)])
     context = multiprocessing.get_context("fork")
     already_frozen = gc.get_freeze_count() > 0

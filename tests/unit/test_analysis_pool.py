@@ -130,6 +130,7 @@ def test_small_portfolios_stay_in_one_process(generated: Portfolio, monkeypatch:
 
     monkeypatch.setattr(analysis_pool._Child, "__init__", no_fork)
     assert analyse_portfolio_parallel(generated, AS_OF, processes=2).blocks == analyse_portfolio(generated, AS_OF).blocks
+    assert analyse_portfolio_parallel(Portfolio(), AS_OF, processes=2).blocks == []
 
 
 @pytest.mark.usefixtures("small_shares")
