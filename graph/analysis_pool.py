@@ -44,9 +44,10 @@ from chainrisk.analysis.routing_proof import ROA_LAPSE_HORIZON
 # fewest blocks worth a process of their own: ~25,000 blocks are ~2 s of analysis on one core, against
 # ~0.1 s to fork a process holding a large portfolio and send its results back
 MIN_SHARE_BLOCKS = 25_000
-# this process's share against a child's: it also decodes every child's results (~0.15 of the time
-# their analysis took), while the children's time to encode them is smaller
-OWN_SHARE_WEIGHT = 0.85
+# this process's share against a child's: it also decodes every child's results, merges them and
+# hands them on (decoding a block costs about a fifth of analysing it, exposure and merging more); at 0.5
+# the two processes' CPU seconds came out even at 200,000 blocks (bench/RESULTS.md)
+OWN_SHARE_WEIGHT = 0.5
 # blocks per message from a child: a few MB pickled, so neither side holds a whole share's bytes at once
 CHUNK_BLOCKS = 20_000
 
