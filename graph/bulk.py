@@ -120,7 +120,7 @@ def bulk_load(settings: Settings, *, source: str = "topics", force: bool = False
             started = time.monotonic()
             blocks = ((d["first"], d["last"], d["prefix_length"]) for n, d in fold.g.nodes(data=True) if n[0] == "Block")
             extra = machinery_nodes(group, fold.stored_offsets(group), fold.snapshot_progress.get(group, {}), blocks)
-            files = write_import_files(fold.g, work / "csv", extra)
+            files = write_import_files(fold, work / "csv", extra)
         finally:
             fold.close()
         del fold

@@ -150,26 +150,27 @@ def machinery_nodes(group: str, offsets: dict[TopicPartition, int], progress: di
 
 
 def write_import_files(graph: Any, folder: Path, extra_nodes: dict[str, list[dict[str, Any]]]) -> ImportFiles:
-    """Write ``graph`` (an :class:`NxStore`'s MultiDiGraph: nodes ``(label, identity)`` with their
-    properties and ``labels``, edges with ``type`` and properties) and the ``extra_nodes`` (label ->
-    properties; nodes nothing links to) as neo4j-admin CSV files in ``folder``."""
+    """Write ``graph`` (an :class:`NxStore`, read through its ``node_items``, ``node_data`` and
+    ``edge_items``: nodes ``(label, identity)`` with their properties and ``labels``, edges with
+    ``type`` and properties) and the ``extra_nodes`` (label -> properties; nodes nothing links to) as
+    neo4j-admin CSV files in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     out = ImportFiles(folder)
     by_label: dict[str, list[Any]] = {}
-    for node in graph.nodes:
+    for node, _ in graph.node_items():
         by_label.setdefault(node[0], []).append(node)
     ids: dict[Any, int] = {}
     for label in sorted(by_label):
         nodes = by_label[label]
         for node in nodes:
             ids[node] = len(ids)
-        columns = _columns(label, (graph.nodes[n] for n in nodes), skip="labels")
+        columns = _columns(label, (graph.node_data(n) for n in nodes), skip="labels")
         header = [":ID", ":LABEL", *(f"{name}:{kind}" for name, kind in columns.items())]
 
         def node_rows(nodes: list[Any] = nodes, columns: dict[str, str] = columns) -> Iterator[list[Any]]:
             convert = [(name, _converter(kind)) for name, kind in columns.items()]
             for node in nodes:
-                data = graph.nodes[node]
+                data = graph.node_data(node)
                 get = data.get
                 yield [ids[node], ARRAY_DELIMITER.join(data["labels"]),
                        *[get(name) if conv is None else conv(get(name)) for name, conv in convert]]
@@ -197,7 +198,7 @@ def write_import_files(graph: Any, folder: Path, extra_nodes: dict[str, list[dic
         out.nodes.append((label, path))
     out.node_count += len(ids)
     by_type: dict[str, list[tuple[Any, Any, dict[str, Any]]]] = {}
-    for u, v, data in graph.edges(data=True):
+    for u, v, data in graph.edge_items():
         by_type.setdefault(data["type"], []).append((u, v, data))
     for rel_type in sorted(by_type):
         edges = by_type[rel_type]

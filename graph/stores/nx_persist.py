@@ -15,7 +15,9 @@ transactions, so they never disagree with each other:
 One ``nodes`` row per node: its label, its identity (text or integer), its properties and its
 outgoing edges (``[[target label, target identity, key, properties], ...]``). Property values are
 JSON with two tagged forms, ``{"$dt": iso}`` (datetime) and ``{"$d": iso}`` (date); a node's
-``labels`` is stored only when it is not just its label; tuple edge keys come back as tuples. A file that is not such a
+``labels`` is stored only when it is not just its label; tuple edge keys come back as tuples. The
+nodes of the store's fact tables (graph/stores/nx_tables.py) are stored as the same rows, so the file
+does not depend on how memory holds them. A file that is not such a
 database, of another format version, or an old ``graph.pickle`` is a :class:`GraphStateError` whose
 message says how to rebuild the graph from the event log; a pickle is never opened.
 """
@@ -33,8 +35,9 @@ import networkx as nx
 
 from chainrisk.common.memory import SharedValues, compact_dict, without_cyclic_gc
 from chainrisk.graph.statefiles import open_private
+from chainrisk.graph.stores.nx_tables import FactTable, new_tables
 from chainrisk.graph.stores.protocol import TopicPartition
-from chainrisk.graph.stores.records import BARE_RELS, FACT_LABEL, SHARED_PROPS
+from chainrisk.graph.stores.records import BARE_RELS, FACT_LABEL, SHARED_PROPS, TABLE_LINKS
 
 FORMAT = 2  # 1 was graph.pickle
 DB_NAME = "graph.db"
@@ -69,6 +72,7 @@ class JournalEntry:
 @dataclass
 class StoredState:
     graph: nx.MultiDiGraph[Any] = field(default_factory=nx.MultiDiGraph)
+    tables: dict[str, FactTable] = field(default_factory=new_tables)  # the TABLE_LINKS labels' nodes (nx_tables.py)
     offsets: dict[str, dict[TopicPartition, int]] = field(default_factory=dict)
     pending: dict[str, dict[str, str]] = field(default_factory=dict)  # group -> batch id -> changes JSON, oldest first
     journal: list[JournalEntry] = field(default_factory=list)
@@ -127,8 +131,10 @@ def _loading_decoder(shared: SharedValues) -> Any:
 FACT_LABELS = frozenset(FACT_LABEL.values())
 
 
-def _graph(conn: sqlite3.Connection) -> nx.MultiDiGraph[Any]:
-    """The MultiDiGraph of the ``nodes`` rows (``label, ident, props, out_edges``): nodes first, then their edges.
+def _graph(conn: sqlite3.Connection) -> tuple[nx.MultiDiGraph[Any], dict[str, FactTable]]:
+    """The MultiDiGraph and the fact tables of the ``nodes`` rows (``label, ident, props, out_edges``):
+    nodes first, then their edges. A :data:`TABLE_LINKS` node goes to its label's table, and its
+    stored edges are not read: they follow from its properties (graph/stores/nx_tables.py).
 
     Built in networkx's own adjacency dicts (``_node``, ``_succ``, ``_pred``: a node's attribute
     dict, and per edge one key dict shared by both directions, as ``add_edge`` makes them) rather
@@ -138,6 +144,7 @@ def _graph(conn: sqlite3.Connection) -> nx.MultiDiGraph[Any]:
     (:func:`compact_dict`), a fact's ``fact_key`` the string of its identity, an edge's end the one
     tuple of that node, one property dict per :data:`BARE_RELS` type."""
     g: nx.MultiDiGraph[Any] = nx.MultiDiGraph()
+    tables = new_tables()
     raw: Any = g  # the stubs leave the adjacency dicts out
     nodes, succ, pred = raw._node, raw._succ, raw._pred  # noqa: SLF001 - see above
     shared = SharedValues()
@@ -146,16 +153,24 @@ def _graph(conn: sqlite3.Connection) -> nx.MultiDiGraph[Any]:
     own_labels: dict[str, tuple[str, ...]] = {}
     ends: dict[Any, Any] = {}  # (label, ident) -> the node's one tuple
     for label, ident, props in conn.execute("SELECT label, ident, props FROM nodes"):
+        data = decode(props)
+        table = tables.get(label)
+        if table is not None:
+            if data.get("fact_key") != ident:
+                raise ValueError(f"a {label} node whose fact_key is not its identity {ident!r}")
+            table.put(ident, data)
+            continue
         node = (intern(label), ident)
         ends[node] = node
-        data = decode(props)
         data["labels"] = tuple(data["labels"]) if "labels" in data else own_labels.setdefault(node[0], (node[0],))
         if data.get("fact_key") == node[1]:
             data["fact_key"] = node[1]
         nodes[node] = compact_dict(node[0], data) if node[0] in FACT_LABELS else data
         succ[node] = {}
         pred[node] = {}
-    for u_label, u_ident, out_edges in conn.execute("SELECT label, ident, out_edges FROM nodes WHERE out_edges != '[]'"):
+    skipped = ", ".join("?" * len(TABLE_LINKS))
+    for u_label, u_ident, out_edges in conn.execute(f"SELECT label, ident, out_edges FROM nodes WHERE out_edges != '[]' "  # noqa: S608 - placeholders only
+                                                    f"AND label NOT IN ({skipped})", tuple(TABLE_LINKS)):
         u = ends[(u_label, u_ident)]
         targets = succ[u]
         for v_label, v_ident, key, data in decode(out_edges):
@@ -168,7 +183,7 @@ def _graph(conn: sqlite3.Connection) -> nx.MultiDiGraph[Any]:
                 if key in BARE_RELS and data == {"type": key}:
                     data = bare_props(key)
             keydict[_key(key)] = data
-    return g
+    return g, tables
 
 
 _BARE: dict[str, dict[str, str]] = {}
@@ -183,7 +198,7 @@ def bare_props(rel: str) -> dict[str, str]:
     return props
 
 
-def _rows(g: nx.MultiDiGraph[Any]) -> Any:
+def _rows(g: nx.MultiDiGraph[Any], tables: dict[str, FactTable]) -> Any:
     succ = getattr(g, "_succ")  # noqa: B009 - the adjacency _graph() rebuilds; the stubs leave it out
     for node, data in g.nodes(data=True):
         label, ident = node
@@ -192,6 +207,11 @@ def _rows(g: nx.MultiDiGraph[Any]) -> Any:
             props["labels"] = data.get("labels", ())
         out = [[v[0], v[1], key, edge] for v, keydict in succ[node].items() for key, edge in keydict.items()]
         yield label, ident, _encode(props), _encode(out)
+    for label, table in tables.items():  # the rows a networkx node of the label would have given
+        edge = bare_props(table.rel)
+        for key, data in table.items():
+            del data["labels"]
+            yield label, key, _encode(data), _encode([["AS", asn, table.rel, edge] for asn in table.targets(data)])
 
 
 # --- the file ------------------------------------------------------------------------------------------
@@ -261,7 +281,7 @@ def read_state(folder: Path, conn: sqlite3.Connection | None = None) -> StoredSt
         try:
             state.snapshot_id = int(conn.execute("SELECT value FROM meta WHERE key = 'snapshot_id'").fetchone()[0])
             with without_cyclic_gc():  # millions of small acyclic objects
-                state.graph = _graph(conn)
+                state.graph, state.tables = _graph(conn)
             for grp, topic, part, offset in conn.execute("SELECT grp, topic, part, next_offset FROM offsets"):
                 state.offsets.setdefault(grp, {})[(topic, part)] = offset
             for grp, batch_id, text in conn.execute("SELECT grp, batch_id, changes_json FROM pending ORDER BY seq"):
@@ -306,8 +326,9 @@ def append_journal(conn: sqlite3.Connection, group: str, events: list[bytes], of
     return int(cursor.lastrowid or 0)
 
 
-def write_snapshot(conn: sqlite3.Connection, g: nx.MultiDiGraph[Any], offsets: dict[str, dict[TopicPartition, int]],
-                   pending: dict[str, dict[str, str]], snapshot_progress: dict[str, dict[str, dict[str, Any]]]) -> int:
+def write_snapshot(conn: sqlite3.Connection, g: nx.MultiDiGraph[Any], tables: dict[str, FactTable],
+                   offsets: dict[str, dict[TopicPartition, int]], pending: dict[str, dict[str, str]],
+                   snapshot_progress: dict[str, dict[str, dict[str, Any]]]) -> int:
     """Replace the snapshot with this graph, offsets, pending changes and snapshot progress and
     empty the journal, in one transaction; returns the new snapshot id."""
     conn.execute("BEGIN IMMEDIATE")
@@ -315,7 +336,7 @@ def write_snapshot(conn: sqlite3.Connection, g: nx.MultiDiGraph[Any], offsets: d
         for table in ("nodes", "offsets", "pending", "journal"):
             conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         with without_cyclic_gc():
-            conn.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", _rows(g))
+            conn.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", _rows(g, tables))
         conn.executemany("INSERT INTO offsets VALUES (?, ?, ?, ?)",
                          ((grp, t, p, n) for grp, moved in offsets.items() for (t, p), n in moved.items()))
         conn.executemany("INSERT INTO pending VALUES (?, ?, ?, ?)",

@@ -5,7 +5,10 @@ Nodes are ``(label, identity)`` tuples with the node's properties as attributes 
 Party's: ``("Party", *sorted(role labels))``, kept from per-party role counts of its current LEASES);
 edges carry ``type`` plus their properties; an edge's key is its type, except LEASES
 (``("LEASES", fact_key)``) and HELD_BY (``("HELD_BY", source, fact_key, valid_from)``), of which
-several may join the same two nodes.
+several may join the same two nodes. The nodes of VRPs and BGP routes (``TABLE_LINKS``: a million
+of them) are not in the MultiDiGraph but rows of a fact table per label (``graph/stores/nx_tables.py``),
+their AS relationships following from their properties; every reader of nodes and relationships goes
+through :meth:`NxStore.node_data`, :meth:`NxStore.node_items` and :meth:`NxStore.edge_items`.
 
 Persistence (``graph/stores/nx_persist.py``): ``<state_dir>/graph/graph.db``, a SQLite file holding
 a snapshot of the graph (alerts included), the consumer offsets and the pending changes (the
@@ -26,7 +29,7 @@ import sqlite3
 import sys
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -130,6 +133,9 @@ class NxStore:
         """Memory from the file: the snapshot, then the journal's batches re-applied in order."""
         state = nx_persist.read_state(self.dir, self._db)
         self.g: nx.MultiDiGraph[Node] = state.graph
+        # the nodes of the TABLE_LINKS labels, not in self.g (graph/stores/nx_tables.py): read every
+        # node and relationship through node_data, node_items and edge_items
+        self.tables = state.tables
         raw: Any = self.g  # the stubs leave the adjacency dicts out
         self._nodes: dict[Node, dict[str, Any]] = raw._node  # noqa: SLF001 - fact nodes get compact dicts (compact_dict)
         self.offsets: dict[str, dict[TopicPartition, int]] = state.offsets
@@ -190,6 +196,9 @@ class NxStore:
                 self.block_firsts.setdefault(data["prefix_length"], []).append(data["first"])
             elif node[0] in ANALYSED_LABELS:
                 self._add_fact_at(data["prefix"], node)
+        for label, table in self.tables.items():
+            for key, prefix in table.prefixes():
+                self._add_fact_at(prefix, (label, key))
         for firsts in self.block_firsts.values():
             firsts.sort()
 
@@ -240,7 +249,7 @@ class NxStore:
         # pending changes as JSON text, like Neo4j's records
         pending = {group: {batch_id: pending_to_json(record.changes, record.applied_facts, record.risk) for batch_id, record in records.items()}
                    for group, records in self.pending.items() if records}
-        self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.offsets, pending, self.snapshot_progress)
+        self._snapshot_id = nx_persist.write_snapshot(self._db, self.g, self.tables, self.offsets, pending, self.snapshot_progress)
         self._shared.clear()
         self._ends.clear()
         self._journal_seq = 0
@@ -392,7 +401,9 @@ class NxStore:
         """Retract the live facts of the sweeper's scope that older snapshots asserted."""
         fact_type, scope, before = sweeper["fact_type"], sweeper["scope"], as_utc(sweeper["observed_at"])
         label = FACT_LABEL[fact_type]
-        keys = sorted(node[1] for node, data in self.g.nodes(data=True) if node[0] == label and snapshots.in_sweep(data, fact_type, scope, before))
+        table = self.tables.get(label)
+        found = table.items() if table is not None else ((node[1], data) for node, data in self.g.nodes(data=True) if node[0] == label)
+        keys = sorted(key for key, data in found if snapshots.in_sweep(data, fact_type, scope, before))
         if not keys:
             return BatchResult()
         retracts = [snapshots.retraction(self._stored_event(fact_type, key), sweeper) for key in keys]
@@ -421,7 +432,7 @@ class NxStore:
         self._write_facts(writes)
         for keyed in writes.touch.values():
             for key, _event in keyed:
-                self._touch(live[key] or {}, props[key])
+                self._touch(key, live[key] or {}, props[key])
         for prefix, holder_events in preparation.holder_events(fresh).items():
             self._update_holders(prefix, holder_events)
         return BatchResult(applied=plan.applied, stale=plan.stale, duplicate=plan.duplicate, retracted=plan.retracted,
@@ -435,8 +446,7 @@ class NxStore:
         if event_type == LEASE_TYPE:
             ends = self.lease_edges.get(key)
             return None if ends is None else self.g.edges[ends[0], ends[1], (LEASES, key)]
-        node = self._fact_node(event_type, key)
-        return self.g.nodes[node] if node in self.g else None
+        return self.node_data(self._fact_node(event_type, key))
 
     def _stored_version(self, event_type: str, key: str) -> Version | None:
         props = self._live_props(event_type, key)
@@ -541,6 +551,11 @@ class NxStore:
                     self.g.remove_edge(u, v, (LEASES, key))
                 else:
                     node = self._fact_node(event_type, key)
+                    table = self.tables.get(node[0])
+                    if table is not None:
+                        self._drop_fact_at(table.prefix(key), node)
+                        table.pop(key)
+                        continue
                     if node[0] in ANALYSED_LABELS:
                         self._drop_fact_at(self.g.nodes[node]["prefix"], node)
                     self.g.remove_node(node)
@@ -566,6 +581,11 @@ class NxStore:
             self._count_roles(u, v, props, 1)
             return
         node = self._fact_node(event.type, key)
+        table = self.tables.get(node[0])
+        if table is not None:  # its relationships follow from its properties
+            table.put(key, props)
+            self._add_fact_at(props["prefix"], node)
+            return
         self.g.add_node(node)
         self._nodes[node] = compact_dict(node[0], {"labels": _own_labels(node[0]), **props})
         if node[0] in ANALYSED_LABELS:
@@ -593,6 +613,10 @@ class NxStore:
             self._count_roles(u, v, data, 1)
             return
         node = self._fact_node(event.type, key)
+        table = self.tables.get(node[0])
+        if table is not None:  # the same fact key: the same prefix, indexed already
+            table.put(key, props)
+            return
         self._nodes[node] = compact_dict(node[0], {"labels": _own_labels(node[0]), **props})
         mutable = {link.rel for link in LINKS[event.type] if link.mutable}
         for u, v, rel in list(self.g.out_edges(node, keys=True)) + list(self.g.in_edges(node, keys=True)):
@@ -600,13 +624,16 @@ class NxStore:
                 self.g.remove_edge(u, v, rel)
         self._link(node, event, only_mutable=True)
 
-    def _touch(self, data: dict[str, Any], props: dict[str, Any]) -> None:
+    def _touch(self, key: str, data: dict[str, Any], props: dict[str, Any]) -> None:
         """A live element re-stated as it was: only its version properties move."""
         for name, value in preparation.version_props(props).items():
             if value is None:
                 data.pop(name, None)
             else:
                 data[name] = self._shared(value) if name in SHARED_PROPS else value
+        table = self.tables.get(FACT_LABEL.get(key.split("|", 1)[0], ""))
+        if table is not None:  # data was a copy of the row
+            table.put(key, data)
 
     def _update_holders(self, prefix: str, events: list[Event]) -> None:
         node = ("Block", prefix)
@@ -631,7 +658,7 @@ class NxStore:
 
     def load_portfolio(self) -> Portfolio:
         portfolio = Portfolio(hops=[self._hop(key) for key in self.lease_edges])
-        for node, data in self.g.nodes(data=True):
+        for node, data in self.node_items():
             label = node[0]
             if label == "BgpRoute":
                 add_route(portfolio, values_of(data, ORIGIN_FIELDS))
@@ -666,14 +693,39 @@ class NxStore:
     def holders_of(self, prefix: str) -> list[Holding]:
         return [h for h in self.holder_history(prefix) if h.valid_to is None]
 
+    # --- every node and relationship: the graph's and the fact tables' ---------------------------------
+
+    def node_data(self, node: Node) -> dict[str, Any] | None:
+        """The node's properties (``labels`` included); None when there is no such node. A fact
+        table's node gives a copy (changing it changes nothing)."""
+        table = self.tables.get(node[0])
+        if table is not None:
+            return table.get(node[1])
+        return self._nodes.get(node)
+
+    def node_items(self) -> Iterator[tuple[Node, dict[str, Any]]]:
+        """Every node with its properties (as :meth:`node_data`)."""
+        yield from self.g.nodes(data=True)
+        for label, table in self.tables.items():
+            for key, data in table.items():
+                yield (label, key), data
+
+    def edge_items(self) -> Iterator[tuple[Node, Node, dict[str, Any]]]:
+        """Every relationship as (start, end, properties with ``type``)."""
+        yield from self.g.edges(data=True)
+        for label, table in self.tables.items():
+            props = nx_persist.bare_props(table.rel)
+            for key, asn in table.edges():
+                yield (label, key), ("AS", asn), props
+
     def canonical_dump(self) -> dict[str, Any]:
         nodes = []
-        for node, data in self.g.nodes(data=True):
+        for node, data in self.node_items():
             if node[0] in MACHINERY_LABELS:
                 continue
             nodes.append({"labels": sorted(data["labels"]), "props": canonical_props({k: v for k, v in data.items() if k != "labels"})})
         rels = []
-        for u, v, data in self.g.edges(data=True):
+        for u, v, data in self.edge_items():
             rels.append({"type": data["type"], "start": [u[0], canonical_value(u[1])], "end": [v[0], canonical_value(v[1])],
                          "props": canonical_props({k: val for k, val in data.items() if k != "type"})})
         return sort_dump(nodes, rels)
@@ -775,7 +827,8 @@ class NxStore:
         portfolio = Portfolio(hops=[self._hop(k) for p in cover for k in self.block_leases.get(p, ())])
         for prefix in cover | inside:
             for node in self.facts_at(prefix):
-                label, data = node[0], self.g.nodes[node]
+                label, data = node[0], self.node_data(node)
+                assert data is not None
                 if prefix not in cover and label not in ("Registration", "Listing"):
                     continue  # VRPs, origins and route objects count only at or above a block
                 if label == "BgpRoute":

@@ -247,6 +247,19 @@ LINKS: dict[str, tuple[Link, ...]] = {
 # relationships that never carry a property (their type is their whole content): the embedded
 # store lets all relationships of one such type share one property dict
 BARE_RELS = frozenset({"WITHIN", *(link.rel for links in LINKS.values() for link in links)})
+# fact labels the embedded store holds as rows of a table (graph/stores/nx_tables.py) instead of as
+# networkx nodes: the labels of a million facts (a VRP export, a routing table), whose only link goes
+# to the AS nodes one property names -> (that link's relationship type, the property)
+TABLE_LINKS: dict[str, tuple[str, str]] = {"Vrp": ("AUTHORIZES", "asn"), "BgpRoute": ("ORIGINATED_BY", "origins")}
+
+
+def table_asns(label: str, props: dict[str, Any]) -> list[int]:
+    """The AS numbers a :data:`TABLE_LINKS` fact element links to, from its properties: what
+    :func:`asns_named` gives for the event that made it."""
+    value = props.get(TABLE_LINKS[label][1])
+    if value is None:
+        return []
+    return sorted(set(value)) if isinstance(value, (list, tuple)) else [value]
 
 
 def link_targets(event: Event) -> dict[str, list[Any]]:

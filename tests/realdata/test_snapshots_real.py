@@ -155,7 +155,7 @@ def test_rpki_client_exports_of_2025_07_20(reverse: bool, tmp_path: Path, real_s
     sink = _StoreSink(store)
     for path in (second, first) if reverse else (first, second):
         run_ingest(vrps.parse, [path], sink, snapshot=True)
-    graph = {(d["prefix"], d["max_length"], d["asn"], d["ta"]) for n, d in store.g.nodes(data=True) if n[0] == "Vrp"}
+    graph = {(d["prefix"], d["max_length"], d["asn"], d["ta"]) for n, d in store.node_items() if n[0] == "Vrp"}
     assert graph == new  # the newer export in force, whichever came first
     # the non-functional CAs are the newer export's too: each export lists its own
     cas = {d["location"] for n, d in store.g.nodes(data=True) if n[0] == "NonfunctionalCa"}

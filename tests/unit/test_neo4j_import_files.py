@@ -9,7 +9,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import pytest
 from graph_events import mixed_events
 
@@ -51,8 +50,9 @@ def test_value_kinds() -> None:
 def test_files_hold_the_folded_graph_exactly(tmp_path: Path) -> None:
     store = NxStore(tmp_path / "fold", persist=False)
     store.apply_batch(mixed_events(4), {("relationships", 0): 10}, "g")
-    files = write_import_files(store.g, tmp_path / "csv", {})
-    assert files.node_count == store.g.number_of_nodes() and files.relationship_count == store.g.number_of_edges()
+    files = write_import_files(store, tmp_path / "csv", {})
+    graph_nodes, graph_edges = dict(store.node_items()), list(store.edge_items())
+    assert files.node_count == len(graph_nodes) and files.relationship_count == len(graph_edges)
     ids: dict[str, Any] = {}
     nodes: dict[Any, dict[str, Any]] = {}
     for label, path in files.nodes:
@@ -62,11 +62,11 @@ def test_files_hold_the_folded_graph_exactly(tmp_path: Path) -> None:
         for row in rows:
             props = {name: value for (name, kind), text in zip(columns, row[2:]) if (value := parse(kind, text)) is not None}
             labels = tuple(row[1].split(ARRAY_DELIMITER))
-            node = next(n for n in store.g.nodes if n[0] == label and all(store.g.nodes[n].get(k) == v for k, v in props.items())
-                        and len(store.g.nodes[n]) == len(props) + 1)
+            node = next(n for n, d in graph_nodes.items() if n[0] == label and all(d.get(k) == v for k, v in props.items())
+                        and len(d) == len(props) + 1)
             ids[row[0]] = node
             nodes[node] = {"labels": labels, **props}
-    assert nodes == {n: dict(d) for n, d in store.g.nodes(data=True)}
+    assert nodes == {n: dict(d) for n, d in graph_nodes.items()}
     edges = []
     for rel_type, path in files.relationships:
         header, rows = read(path)
@@ -76,7 +76,7 @@ def test_files_hold_the_folded_graph_exactly(tmp_path: Path) -> None:
             assert row[2] == rel_type
             props = {name: value for (name, kind), text in zip(columns, row[3:]) if (value := parse(kind, text)) is not None}
             edges.append((ids[row[0]], ids[row[1]], sorted({"type": rel_type, **props}.items())))
-    assert sorted(edges, key=repr) == sorted(((u, v, sorted(d.items())) for u, v, d in store.g.edges(data=True)), key=repr)
+    assert sorted(edges, key=repr) == sorted(((u, v, sorted(d.items())) for u, v, d in graph_edges), key=repr)
     store.close()
 
 
@@ -93,8 +93,8 @@ def test_bookkeeping_nodes() -> None:
 
 
 def test_a_property_of_two_types_is_refused(tmp_path: Path) -> None:
-    g: nx.MultiDiGraph[Any] = nx.MultiDiGraph()
-    g.add_node(("Party", "a"), labels=("Party",), key="a", party_id="7")
-    g.add_node(("Party", "b"), labels=("Party",), key="b", party_id=7)
+    store = NxStore(tmp_path / "fold", persist=False)
+    store.g.add_node(("Party", "a"), labels=("Party",), key="a", party_id="7")
+    store.g.add_node(("Party", "b"), labels=("Party",), key="b", party_id=7)
     with pytest.raises(ImportDataError, match="Party.party_id holds values of two types"):
-        write_import_files(g, tmp_path, {})
+        write_import_files(store, tmp_path / "csv", {})
