@@ -8,9 +8,10 @@ Pure: a :class:`~chainrisk.analysis.model.Portfolio` and a reference date in, re
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from chainrisk.analysis.chains import HOLDER, ChainFacts, analyse_chain
@@ -278,7 +279,33 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date, roa_lapse_horizon: time
 
     Nested leases (a /24 sub-leased inside a leased /22): each address counts once, for its most
     specific lease (``leased_addresses``), and a sub-lease whose rows start at a party of the
-    covering lease's chain is analysed as the chain through that party (:func:`sublease_hops`)."""
+    covering lease's chain is analysed as the chain through that party (:func:`sublease_hops`).
+
+    The same in three steps, for a caller that spreads the blocks over processes: one
+    :func:`prepare_portfolio`, :func:`analyse_share` on each range of :func:`partition` (in any
+    process holding the prepared portfolio), :func:`merge_shares` of the shares in order."""
+    prepared = prepare_portfolio(portfolio, as_of, roa_lapse_horizon)
+    return merge_shares(prepared, [analyse_share(prepared, 0, len(prepared.located))])
+
+
+@dataclass
+class PreparedPortfolio:
+    """What every block's analysis reads: the signal indexes, each leased block's hops (sub-leases
+    carried through their covering lease) and basis, the blocks in result order with their
+    ``(first address, length)``, and each nested block's covering lease. Read-only once built."""
+
+    indexes: SignalIndexes
+    path_indexes: PathIndexes
+    hops_by_block: dict[str, list[Hop]]
+    basis: dict[str, str]
+    located: list[tuple[tuple[int, int], str]]
+    parents: dict[str, str]
+    as_of: date
+    roa_lapse_horizon: timedelta
+
+
+def prepare_portfolio(portfolio: Portfolio, as_of: date, roa_lapse_horizon: timedelta = ROA_LAPSE_HORIZON) -> PreparedPortfolio:
+    """The part of :func:`analyse_portfolio` that looks across blocks (indexes, nesting)."""
     with without_cyclic_gc():
         indexes = build_indexes(portfolio)
         path_indexes = build_path_indexes(portfolio)
@@ -292,21 +319,113 @@ def analyse_portfolio(portfolio: Portfolio, as_of: date, roa_lapse_horizon: time
                 carried = sublease_hops(hops_by_block[block], hops_by_block[parent])
                 if carried is not None:
                     hops_by_block[block] = carried
-        results = []
-        for (first, length), block in located:
+    return PreparedPortfolio(indexes, path_indexes, hops_by_block, basis, located, parents, as_of, roa_lapse_horizon)
+
+
+def partition(count: int, weights: Sequence[float]) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges cutting ``count`` blocks into contiguous shares in proportion to
+    ``weights`` (one per share, positive), in order, together covering every block; shares that
+    would be empty are left out."""
+    if not weights or any(w <= 0 for w in weights):
+        raise ValueError(f"share weights must be positive, got {list(weights)}")
+    total = sum(weights)
+    ranges = []
+    start = 0
+    carried = 0.0
+    for w in weights:
+        carried += w
+        stop = round(count * carried / total)
+        if stop > start:
+            ranges.append((start, stop))
+        start = stop
+    return ranges
+
+
+def analyse_share(prepared: PreparedPortfolio, start: int, stop: int) -> list[BlockResult]:
+    """The results of the blocks ``prepared.located[start:stop]``: each block on its own, so
+    shares can be analysed anywhere; ``leased_addresses`` is still the block's size and
+    ``sublease_of`` unset (:func:`merge_shares` sees every block and sets both)."""
+    indexes, path_indexes, hops_by_block, basis = prepared.indexes, prepared.path_indexes, prepared.hops_by_block, prepared.basis
+    as_of, horizon = prepared.as_of, prepared.roa_lapse_horizon
+    results = []
+    with without_cyclic_gc():
+        for (first, length), block in prepared.located[start:stop]:
             hops = hops_by_block[block]
-            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of, roa_lapse_horizon,
+            result = block_result(analyse_chain(block, hops), hops, basis[block], first, length, indexes, as_of, horizon,
                                   path_indexes)
             result.leased_addresses = result.addresses
             results.append(result)
-        if parents:
-            # a block's addresses inside a more specific lease are that lease's: the blocks directly
-            # inside one are disjoint (CIDR blocks nest or do not meet), so subtracting their sizes counts each address once
-            by_block = {r.block: r for r in results}
-            for block, parent in parents.items():
-                by_block[block].sublease_of = parent
-                by_block[parent].leased_addresses -= by_block[block].addresses
-    return PortfolioAnalysis(results, hops_by_block, as_of, basis)
+    return results
+
+
+def merge_shares(prepared: PreparedPortfolio, shares: Iterable[list[BlockResult]]) -> PortfolioAnalysis:
+    """The :class:`PortfolioAnalysis` of the shares of :func:`analyse_share`, given in block order
+    and together covering every block of ``prepared``."""
+    results: list[BlockResult] = []
+    for share in shares:
+        results.extend(share)
+    if len(results) != len(prepared.located):
+        raise ValueError(f"the shares hold {len(results):,} results for {len(prepared.located):,} leased blocks")
+    if prepared.parents:
+        # a block's addresses inside a more specific lease are that lease's: the blocks directly
+        # inside one are disjoint (CIDR blocks nest or do not meet), so subtracting their sizes counts each address once
+        by_block = {r.block: r for r in results}
+        for block, parent in prepared.parents.items():
+            by_block[block].sublease_of = parent
+            by_block[parent].leased_addresses -= by_block[block].addresses
+    return PortfolioAnalysis(results, prepared.hops_by_block, prepared.as_of, prepared.basis)
+
+
+# BlockResult fields share_values leaves out: share_results has them from the prepared portfolio
+# (the block's name, basis and size, the run's as_of) or from what analyse_share leaves in them
+_GIVEN_FIELDS = frozenset({"block", "basis", "addresses", "as_of", "leased_addresses", "sublease_of"})
+_DATE_FIELDS = ("secured_until", "lease_end")
+SHARE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(BlockResult) if f.name not in _GIVEN_FIELDS)
+_share_getter = attrgetter(*SHARE_FIELDS)
+_DATE_POSITIONS = tuple(SHARE_FIELDS.index(name) for name in _DATE_FIELDS)
+
+
+def share_values(results: Sequence[BlockResult]) -> list[tuple[Any, ...]]:
+    """A compact, picklable form of :func:`analyse_share`'s results for sending them to another
+    process: per block the values of :data:`SHARE_FIELDS` in that order, dates as ordinals (a
+    pickled date costs a reduce call each); :func:`share_results` turns them back."""
+    out = []
+    positions = _DATE_POSITIONS
+    with without_cyclic_gc():
+        for values in map(_share_getter, results):
+            if any(values[i] is not None for i in positions):
+                row = list(values)
+                for i in positions:
+                    if row[i] is not None:
+                        row[i] = row[i].toordinal()
+                values = tuple(row)
+            out.append(values)
+    return out
+
+
+def share_results(prepared: PreparedPortfolio, start: int, rows: Sequence[tuple[Any, ...]]) -> list[BlockResult]:
+    """The results :func:`share_values` packed, for the blocks from ``prepared.located[start]`` on:
+    equal to what :func:`analyse_share` returned, each date held once."""
+    names = SHARE_FIELDS
+    positions = _DATE_POSITIONS
+    days: dict[int, date] = {}
+    basis, as_of = prepared.basis, prepared.as_of
+    results = []
+    with without_cyclic_gc():
+        for ((_, length), block), values in zip(prepared.located[start:start + len(rows)], rows):
+            if any(values[i] is not None for i in positions):
+                row = list(values)
+                for i in positions:
+                    day = row[i]
+                    if day is not None:
+                        row[i] = days.get(day) or days.setdefault(day, date.fromordinal(day))
+                values = tuple(row)
+            size = 1 << (32 - length)
+            results.append(BlockResult(**dict(zip(names, values)), block=block, basis=basis[block], addresses=size, as_of=as_of,
+                                       leased_addresses=size))
+    if len(results) != len(rows):
+        raise ValueError(f"{len(rows):,} results from block {start:,} on, but only {len(prepared.located) - start:,} blocks there")
+    return results
 
 
 def block_result(facts: ChainFacts, hops: Sequence[Hop], basis: str, first: int, length: int,

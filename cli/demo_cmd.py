@@ -84,7 +84,8 @@ def demo(blocks: int, seed: int, backend: str | None, state_dir: Path | None, as
     _step("analysing every leased block and writing the results back to the graph")
     _, store = open_configured_store(settings.backend, settings.state_dir)
     try:
-        analysis = analyse_and_write_back(store, as_of.date(), lapse_horizon(settings)).analysis
+        analysis = analyse_and_write_back(store, as_of.date(), lapse_horizon(settings),
+                                          processes=settings.analysis_processes).analysis
         open_alerts = [a for a in store.load_alerts(None) if a["status"] == "open"]
     finally:
         store.close()

@@ -63,7 +63,7 @@ def load(source: str, force: bool, batch_size: int, group: str | None, state_dir
 
         store = NeoStore(settings)
         try:
-            run = analyse_and_write_back(store, _as_of(as_of), lapse_horizon(settings))
+            run = analyse_and_write_back(store, _as_of(as_of), lapse_horizon(settings), processes=settings.analysis_processes)
         finally:
             store.close()
         _print_summary(run.analysis, run.load_s, run.analyse_s, run.write_s, settings.backend)

@@ -25,6 +25,15 @@ from chainrisk.common.logs import LogFormat
 PASSWORD_FILE_NAME = "neo4j-password"
 
 
+def machine_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask (what a container or ``taskset`` allows),
+    else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no sched_getaffinity on this platform
+        return os.cpu_count() or 1
+
+
 def _toml_path() -> Path:
     return Path(os.environ.get("CHAINRISK_CONFIG", "chainrisk.toml"))
 
@@ -75,6 +84,10 @@ class Settings(BaseSettings):
 
     # Analysis: a VRP expiring within this many hours of its export's build time is lapsing (roa-lapsing)
     roa_lapse_hours: float = Field(default=24.0, gt=0)
+    # processes a full analysis (`chainrisk analyze`, `report`, `whatif`) spreads the leased blocks
+    # over (graph/analysis_pool.py); default: one per CPU this process may use; 1 = all in this process.
+    # Portfolios under 25,000 blocks per process use fewer
+    analysis_processes: int = Field(default_factory=machine_cpus, ge=1)
 
     # the consumer keeps every leased block's analysis results current after each batch, and
     # re-checks date-dependent figures when the UTC date changes (graph/continuous.py)

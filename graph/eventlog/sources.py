@@ -10,6 +10,8 @@ import base64
 import json
 import logging
 import time
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -143,6 +145,56 @@ class LogDeadLetters:
 
 # --- the Kafka transport -----------------------------------------------------------------------------------
 
+SHORT_QUEUE = 100  # a partition queue this short is not a backlog (PartitionQueues.take)
+DRAIN_POLLS = 8  # polls without waiting that move what kafka-python has fetched into the queues, per poll
+
+
+class PartitionQueues:
+    """Records read from Kafka but not yet handed to the consumer loop, one queue per partition,
+    handed out shortest queue first: a partition with a backlog (a bulk load of lease hops) never
+    holds back one with a few new records (a VRP withdrawal), so detection does not wait behind
+    bulk writes. Each queue keeps its partition's offset order and is handed out from its front,
+    so every batch holds, per partition, one run of records following the previous batch's run -
+    what the offsets stored with each batch need."""
+
+    def __init__(self) -> None:
+        self.queues: dict[TopicPartition, deque[RawRecord]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+    def size(self, tp: TopicPartition) -> int:
+        return len(self.queues.get(tp, ()))
+
+    def add(self, records: Iterable[RawRecord]) -> None:
+        for record in records:
+            self.queues.setdefault((record.topic, record.partition), deque()).append(record)
+
+    def take(self, max_records: int) -> list[RawRecord]:
+        """Up to ``max_records`` records: all of the shortest queue, then of the next, and so on;
+        while other queues hold a backlog, the short ones (:data:`SHORT_QUEUE` records at most) go
+        alone, as a small batch of their own, so their transaction does not carry a bulk batch."""
+        order = sorted(self.queues, key=lambda tp: (len(self.queues[tp]), tp))
+        short = [tp for tp in order if len(self.queues[tp]) <= SHORT_QUEUE]
+        if short and len(short) < len(order):
+            order = short
+        out: list[RawRecord] = []
+        for tp in order:
+            queue = self.queues[tp]
+            while queue and len(out) < max_records:
+                out.append(queue.popleft())
+            if not queue:
+                del self.queues[tp]
+            if len(out) >= max_records:
+                break
+        return out
+
+    def drop(self, partitions: Iterable[TopicPartition]) -> None:
+        """Forget what was read of ``partitions`` (revoked, or about to be re-read from a seek)."""
+        for tp in partitions:
+            self.queues.pop(tp, None)
+
+
 
 class KafkaSource:
     """Records from the ingest topics through a KafkaConsumer in ``group``. On every partition
@@ -155,6 +207,7 @@ class KafkaSource:
 
         class SeekToStoredOffsets(ConsumerRebalanceListener):
             def on_partitions_revoked(self, revoked: Any) -> None:
+                source.queued.drop((tp.topic, tp.partition) for tp in revoked)
                 log.info("partitions revoked: %s", _names(revoked))
 
             def on_partitions_assigned(self, assigned: Any) -> None:
@@ -162,6 +215,10 @@ class KafkaSource:
 
         self.store = store
         self.group = group
+        self.batch_size = batch_size
+        # what was fetched, per partition (PartitionQueues); a partition holding a batch's worth is
+        # paused (kafka-python fetches it no further) until the loop has taken some of it
+        self.queued = PartitionQueues()
         self.topics = [settings.topic(t) for t in INGEST_TOPICS]
         self.session_timeout_s = SESSION_TIMEOUT_MS / 1000
         self._slot_lock, instance_id = static_instance_id(Path(settings.state_dir), group)
@@ -182,6 +239,7 @@ class KafkaSource:
 
     def _seek_assigned(self, partitions: list[Any]) -> None:
         stored = self.store.stored_offsets(self.group)
+        self.queued.drop((tp.topic, tp.partition) for tp in partitions)
         for tp in partitions:
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
@@ -191,16 +249,35 @@ class KafkaSource:
         log.info("partitions assigned: %s (seeking to the offsets stored with the graph)", _names(partitions))
 
     def poll(self, max_records: int, timeout_s: float) -> list[RawRecord]:
-        polled = self.consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
-        out: list[RawRecord] = []
-        for tp, records in polled.items():
-            out.extend(RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value) for r in records)
-        return out
+        """Up to ``max_records`` records, shortest partition queue first (:class:`PartitionQueues`):
+        first everything kafka-python has fetched is moved into the queues (waiting up to
+        ``timeout_s`` only when they are empty)."""
+        paused = self.consumer.paused()
+        drained = [tp for tp in paused if self.queued.size((tp.topic, tp.partition)) < self.batch_size]
+        if drained:
+            self.consumer.resume(*drained)
+        wait_ms = 0 if len(self.queued) else int(timeout_s * 1000)
+        for _ in range(DRAIN_POLLS):
+            polled = self.consumer.poll(timeout_ms=wait_ms, max_records=self.batch_size)
+            wait_ms = 0
+            if not polled:
+                # kafka-python has handed over all it fetched: only now pause (a partition paused
+                # while some of its fetched records are still to be handed over is left stuck by
+                # kafka-python 3.0, never fetched again)
+                full = [tp for tp in self.consumer.assignment() or ()
+                        if self.queued.size((tp.topic, tp.partition)) >= self.batch_size]
+                if full:
+                    self.consumer.pause(*full)
+                break
+            for tp, records in polled.items():
+                self.queued.add(RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value) for r in records)
+        return self.queued.take(max_records)
 
     def seek(self, offsets: dict[TopicPartition, int]) -> None:
         for tp in self.consumer.assignment() or set():
             offset = offsets.get((tp.topic, tp.partition))
             if offset is not None:
+                self.queued.drop([(tp.topic, tp.partition)])
                 self.consumer.seek(tp, offset)
 
     def commit(self, offsets: dict[TopicPartition, int]) -> None:
@@ -220,7 +297,8 @@ class KafkaSource:
         out: dict[TopicPartition, int | None] = {}
         for tp in assigned:
             position = self.consumer.position(tp)  # None: kafka-python has no position for it yet, the lag is unknown
-            out[(tp.topic, tp.partition)] = None if position is None else max(0, ends[tp] - position)
+            # read but still queued here counts as not yet read
+            out[(tp.topic, tp.partition)] = None if position is None else max(0, ends[tp] - position) + self.queued.size((tp.topic, tp.partition))
         return out
 
     def lag(self) -> int | None:

@@ -461,14 +461,20 @@ CALL (a, row) {
 # A candidate is a block that has lease hops, a registry assignment, or a leased block's results
 # (analysis_basis; a holding's idle-space results are the full analysis' own).
 
+# Neo4j re-plans a cached statement whenever the graph's statistics have drifted (at most every
+# 10 s, so often while a graph grows); for FACTS_AROUND that costs ~0.5-1.5 s of planning, on the
+# path from an event to its results. These reads have their plan fixed by index hints, so a new
+# plan gains nothing: they keep the first one.
+PINNED_PLAN = "CYPHER replan=skip "
+
 _CANDIDATE = ("(b.analysis_basis IS NOT NULL OR EXISTS { (b)-[:REGISTERED_AS]->(:Registration {role: 'lessee'}) })")
 # $ranges: [{first, last}]; blocks equal to or inside a range (by the Block(first) index)
-CANDIDATES_INSIDE = ("UNWIND $ranges AS r MATCH (b:Block) USING INDEX b:Block(first) WHERE b.first >= r.first AND b.first <= r.last "
+CANDIDATES_INSIDE = (f"{PINNED_PLAN}UNWIND $ranges AS r MATCH (b:Block) USING INDEX b:Block(first) WHERE b.first >= r.first AND b.first <= r.last "
                      f"AND b.last <= r.last AND {_CANDIDATE} RETURN DISTINCT b.prefix AS prefix")
-HOP_BLOCKS_INSIDE = ("UNWIND $ranges AS r MATCH ()-[l:LEASES]->() USING INDEX l:LEASES(first) WHERE l.first >= r.first "
+HOP_BLOCKS_INSIDE = (f"{PINNED_PLAN}UNWIND $ranges AS r MATCH ()-[l:LEASES]->() USING INDEX l:LEASES(first) WHERE l.first >= r.first "
                      "AND l.first <= r.last AND l.last <= r.last RETURN DISTINCT l.block AS prefix")
 CANDIDATES_AT = f"UNWIND $prefixes AS p MATCH (b:Block {{prefix: p}}) WHERE {_CANDIDATE} RETURN b.prefix AS prefix"
-HOP_BLOCKS_AT = ("UNWIND $prefixes AS p MATCH ()-[l:LEASES {block: p}]->() USING INDEX l:LEASES(block) "
+HOP_BLOCKS_AT = (f"{PINNED_PLAN}UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() USING INDEX l:LEASES(block) "
                  "RETURN DISTINCT l.block AS prefix")
 
 
@@ -489,7 +495,7 @@ def facts_inside(label: str, fields: tuple[str, ...]) -> str:
 CANDIDATE_RESULTS = ("UNWIND $prefixes AS p MATCH (b:Block {prefix: p}) WHERE b.analysis_basis IS NOT NULL "
                      "RETURN collect([p, [k IN $keys | b[k]], [(s:Party)-[r:SPOF_FOR]->(b) | [r.position, s.key]]]) AS rows")
 # the lease hops of blocks, as HOPS_FOR_BLOCKS, in one record
-HOP_ROWS_FOR_BLOCKS = f"UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() USING INDEX l:LEASES(block) RETURN collect({_HOP_LIST}) AS rows"
+HOP_ROWS_FOR_BLOCKS = f"{PINNED_PLAN}UNWIND $prefixes AS p MATCH ()-[l:LEASES {{block: p}}]->() USING INDEX l:LEASES(block) RETURN collect({_HOP_LIST}) AS rows"
 
 # Prefix lengths in use per fact label, so a refresh reads a candidate's covering prefixes of those
 # lengths only (a VRP export has a dozen of the 25 a /24 has). A label's Meta node lists every
@@ -536,7 +542,7 @@ def facts_around(parts: list[tuple[str, tuple[str, ...], bool]]) -> str:
         if inside:
             branches.append(f"UNWIND $in_{name} AS r MATCH (n:{name}) USING INDEX n:{name}(first) WHERE n.first >= r.first "
                             f"AND n.first <= r.last AND n.last <= r.last RETURN '{name}' AS label, {row} AS row")
-    return "CALL () { " + " UNION ALL ".join(branches) + " } RETURN label, row"
+    return PINNED_PLAN + "CALL () { " + " UNION ALL ".join(branches) + " } RETURN label, row"
 
 
 # the write lock of each candidate block, taken before its facts are read: refreshes of one block run in turn

@@ -87,6 +87,8 @@ LENGTH_LABELS = frozenset(FACT_LABEL[t] for t in FACT_LABEL if t not in BLOCK_TY
 # the labels a refresh reads: the portfolio's and the BGP routes; registrations and listings also inside a block
 FACT_READ_LABELS = (*PORTFOLIO_PARTS, "BgpRoute")
 INSIDE_LABELS = ("Registration", "Listing")
+_NO_PREFIX = {"first": -1, "prefix": ""}  # an $at entry no fact has
+_NO_RANGE = {"first": -1, "last": -2}  # a $ranges entry nothing lies in
 FACTS_AROUND = cypher.facts_around([(label, ORIGIN_FIELDS if label == "BgpRoute" else PORTFOLIO_PARTS[label][1], label in INSIDE_LABELS)
                                     for label in FACT_READ_LABELS])
 
@@ -604,14 +606,17 @@ class NeoStore:
             r["label"]: set(r["lengths"] or ()) if r["complete"] else None
             for r in _run(tx, cypher.FACT_LENGTHS, labels=sorted(LENGTH_LABELS))}
         block_cover = sorted(covering_at_lengths(blocks, lambda b: per_octet.get(prefix_ints(b)[0] >> 24)))
+        # Neo4j's plan cache keys a statement by its parameters' types too, and an empty list is not a
+        # list of maps: each list ends with an entry that matches nothing (no prefix starts below 0),
+        # so every refresh finds the one cached plan of FACTS_AROUND, whichever labels it reads
         reads: dict[str, Any] = {}
         for label in FACT_READ_LABELS:
             if label in LENGTH_LABELS:
-                reads[f"at_{label}"] = at(covering_at_lengths(blocks, _fixed(per_label.get(label))))
+                reads[f"at_{label}"] = [*at(covering_at_lengths(blocks, _fixed(per_label.get(label)))), _NO_PREFIX]
             else:
-                reads[f"at_{label}"] = at(block_cover)
+                reads[f"at_{label}"] = [*at(block_cover), _NO_PREFIX]
         for label in INSIDE_LABELS:
-            reads[f"in_{label}"] = ranges(blocks)
+            reads[f"in_{label}"] = [*ranges(blocks), _NO_RANGE]
         portfolio = Portfolio(hops=[hop_from_row(row) for r in _run(tx, cypher.HOP_ROWS_FOR_BLOCKS, prefixes=block_cover) for row in r[0]])
         found_rows: dict[str, list[Any]] = {}
         for r in _run(tx, FACTS_AROUND, **reads):

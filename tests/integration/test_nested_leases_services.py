@@ -22,7 +22,14 @@ REGISTER = (
 )
 
 
-def test_nested_leases_on_services_match_embedded(isolated_services, tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 3])
+def test_nested_leases_on_services_match_embedded(isolated_services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  processes: int) -> None:
+    """With 3 processes and one block per share, each nested lease is analysed in another process than the
+    lease covering it (forked while the Neo4j driver is open); the answers stay the same."""
+    from chainrisk.graph import analysis_pool
+
+    monkeypatch.setattr(analysis_pool, "MIN_SHARE_BLOCKS", 1)
     services: Settings = isolated_services("nested")
     store = NeoStore(services)
     store.ensure_schema()
@@ -31,7 +38,7 @@ def test_nested_leases_on_services_match_embedded(isolated_services, tmp_path: P
     register = tmp_path / "register.csv"
     register.write_text(REGISTER)
     env = {"CHAINRISK_TOPIC_PREFIX": services.topic_prefix, "CHAINRISK_CONSUMER_GROUP": services.topic_prefix,
-           "CHAINRISK_STATE_DIR": str(services.state_dir)}
+           "CHAINRISK_STATE_DIR": str(services.state_dir), "CHAINRISK_ANALYSIS_PROCESSES": str(processes)}
     runner = CliRunner()
     backends = {"services": ["--backend", "services"], "embedded": ["--backend", "embedded", "--state-dir", str(tmp_path / "e")]}
 
