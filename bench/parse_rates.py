@@ -55,6 +55,7 @@ LARGEST: dict[str, str] = {
 SMOKE_EVENTS = 20_000
 # the ingest time every event of the fingerprint run carries (the only field that differs between runs)
 PINNED_INGESTED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+PINNED_FILE_MTIME = datetime(2025, 6, 1, tzinfo=timezone.utc)  # for files dated by nothing but their mtime
 
 
 class CountingSink:
@@ -103,7 +104,7 @@ class FingerprintSink:
 
 def fingerprint(parse: Callable[..., Any], path: Path, name: str, limit: int | None) -> dict[str, Any]:
     """The sha256 of every event's wire form and of every reject, and the skips by reason, of
-    ``parse`` on ``path`` (at most ``limit`` events), with ``ingested_at`` pinned."""
+    ``parse`` on ``path`` (at most ``limit`` events), with ``ingested_at`` and the file's mtime pinned."""
     from chainrisk.ingest import common
 
     sink = FingerprintSink(str(path), name)
@@ -115,12 +116,15 @@ def fingerprint(parse: Callable[..., Any], path: Path, name: str, limit: int | N
         reject_count += 1
         rejects.update(json.dumps([name, reject.line, reject.offset, reject.reason, reject.raw], ensure_ascii=False).encode() + b"\n")
 
-    now = common.utc_now
+    now, file_date = common.utc_now, common.file_observed_at
     common.utc_now = lambda: PINNED_INGESTED_AT  # run_ingest stamps every event with it
+    # A file whose content and name give no date is dated by its mtime, which a fresh copy of
+    # the data folder changes: pin it, keeping the date-in-the-name rule.
+    common.file_observed_at = lambda file: common.date_in_file_name(file) or PINNED_FILE_MTIME
     try:
         summary = common.run_ingest(parse, [path], sink, limit=limit, on_reject=on_reject)
     finally:
-        common.utc_now = now
+        common.utc_now, common.file_observed_at = now, file_date
     return {
         "events": sink.events,
         "events_sha256": sink.hash.hexdigest(),
