@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,13 +45,36 @@ def _strip(value: object) -> object:
     return value
 
 
-def _digest(value: object, work: Path | None = None) -> str:
-    """A short sha256 of ``value`` without run stamps; ``work``, the run's own temporary folder (in
-    every fact's ``reference``), written as ``$WORK`` so that two runs can be compared."""
+_SNAPSHOT_ID = re.compile(r'(?<=snapshot": ")[0-9a-f]{32}|(?<=snapshot_id": ")[0-9a-f]{32}|(?<=snapshot )[0-9a-f]{32}')
+
+
+def _run_free(value: object, work: Path | None) -> object:
+    """``value`` without what differs between two runs of the same input: run stamps; ``work``, the
+    run's own temporary folder (in every fact's ``reference``), as ``$WORK``; each ingest's random
+    snapshot id as ``$SNAPSHOT<n>``, numbered in order of first appearance; the alert ids (hashes
+    of a cause that names a snapshot id) as ``$ALERT``, and a Snapshot node's ``event_id`` (its end
+    marker's, a hash of the id) left out; the node and relationship lists are sorted again."""
     text = json.dumps(_strip(value), sort_keys=True, default=str)
     if work is not None:
         text = text.replace(str(work), "$WORK")
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    names: dict[str, str] = {}
+    text = _SNAPSHOT_ID.sub(lambda m: names.setdefault(m.group(0), f"$SNAPSHOT{len(names) + 1}"), text)
+    for alert_id in set(re.findall(r'alert_id": "([0-9a-f]{16})"', text)):
+        text = text.replace(alert_id, "$ALERT")
+    clean = json.loads(text)
+    if isinstance(clean, dict):
+        for node in clean.get("nodes", []):
+            if "Snapshot" in node.get("labels", []):
+                node.get("props", {}).pop("event_id", None)
+        for key in ("nodes", "relationships"):
+            if isinstance(clean.get(key), list):
+                clean[key].sort(key=lambda item: json.dumps(item, sort_keys=True))
+    return clean
+
+
+def _digest(value: object, work: Path | None = None) -> str:
+    """A short sha256 of ``value`` as :func:`_run_free` leaves it, so two runs can be compared."""
+    return hashlib.sha256(json.dumps(_run_free(value, work), sort_keys=True).encode()).hexdigest()[:16]
 
 
 DUMP = """
@@ -88,6 +112,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--backend", choices=["embedded", "services"], default="embedded")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--write-dump", type=Path, metavar="FILE",
+                        help="also write the digested graph dump (run stamps left out) to FILE, to diff two runs")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="chainrisk-digest-"))
@@ -113,6 +139,8 @@ def main() -> None:
     dump = json.loads(subprocess.run([sys.executable, "-c", DUMP], env=env, capture_output=True, text=True, check=True).stdout)
     print(f"backend {args.backend}, {args.blocks:,} blocks, seed {args.seed}, {time.monotonic() - started:.0f}s")
     print(f"graph dump: {len(dump['nodes']):,} nodes, {len(dump['relationships']):,} relationships, sha256 {_digest(dump, work)}")
+    if args.write_dump is not None:
+        args.write_dump.write_text(json.dumps(_run_free(dump, work), sort_keys=True, indent=1) + "\n")
     print(f"report blocks: {len(blocks) if isinstance(blocks, list) else len(blocks.get('blocks', []))} rows, sha256 {_digest(blocks)}")
     print(f"report exposure: sha256 {_digest(exposure)}")
     if not args.keep:
